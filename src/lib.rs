@@ -1,0 +1,2 @@
+//! hookshift: a reverse proxy for webhook API-version migrations.
+pub mod mapping;
