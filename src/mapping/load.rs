@@ -1,0 +1,1102 @@
+//! Reading mapping files: TOML with spans, checked key by key and compiled into a [`Step`], every error kept.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use toml_edit::{ImDocument, InlineTable, Item, Table};
+
+use super::ops::{
+    Condition, DeliveryFact, Fallback, Kind, Op, Rest, Rule, Source, Step, Transform,
+};
+use super::path::{Anchor, FieldPath};
+use super::LoadError;
+
+/// Verbs an op may start with; an op table holds exactly one of them.
+const VERBS: &[&str] = &[
+    "rename",
+    "copy",
+    "drop",
+    "set",
+    "default",
+    "map",
+    "unwrap",
+    "wrap",
+    "each",
+    "apply",
+    "switch",
+    "nest",
+    "unnest",
+    "append",
+    "partition",
+    "all",
+    "keep_only",
+    "expect",
+];
+
+/// One parsed file of a step, kept until every transform name of the step is known.
+struct SourceFile {
+    name: Arc<str>,
+    text: String,
+    doc: ImDocument<String>,
+}
+
+impl SourceFile {
+    fn line(&self, span: Option<std::ops::Range<usize>>) -> usize {
+        span.map_or(1, |s| {
+            self.text[..s.start.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        })
+    }
+}
+
+/// Collects errors with their place, for one file at a time.
+struct Errors<'a> {
+    all: &'a mut Vec<LoadError>,
+    file: Arc<str>,
+}
+
+impl Errors<'_> {
+    fn push(&mut self, line: usize, key: impl Into<String>, message: impl Into<String>) {
+        self.all.push(LoadError {
+            file: self.file.to_string(),
+            line,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name.
+pub(crate) fn load_step(
+    dir: &Path,
+    from: &str,
+    to: &str,
+    errors: &mut Vec<LoadError>,
+) -> Option<Step> {
+    let before = errors.len();
+    let mut files = Vec::new();
+    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) => {
+            errors.push(LoadError {
+                file: dir.display().to_string(),
+                line: 0,
+                key: "-".into(),
+                message: format!("cannot read folder: {e}"),
+            });
+            return None;
+        }
+    };
+    entries.sort();
+    for path in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
+        let name: Arc<str> = path.display().to_string().into();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(LoadError {
+                    file: name.to_string(),
+                    line: 0,
+                    key: "-".into(),
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        match ImDocument::parse(text.clone()) {
+            Ok(doc) => files.push(SourceFile { name, text, doc }),
+            Err(e) => {
+                let line = e.span().map_or(0, |s| {
+                    text[..s.start.min(text.len())].matches('\n').count() + 1
+                });
+                errors.push(LoadError {
+                    file: name.to_string(),
+                    line,
+                    key: "-".into(),
+                    message: format!("not valid TOML: {}", e.message()),
+                });
+            }
+        }
+    }
+
+    // Pass 1: name every transform of the step, so files may use each other's.
+    let mut names: HashMap<String, (usize, Arc<str>, usize)> = HashMap::new();
+    let mut transforms = Vec::new();
+    for file in &files {
+        let mut errs = Errors {
+            all: errors,
+            file: file.name.clone(),
+        };
+        let root = file.doc.as_table();
+        for (key, _) in root.iter() {
+            if !matches!(key, "rule" | "transforms" | "description") {
+                let line = file.line(root.key(key).and_then(|k| k.span()));
+                errs.push(
+                    line,
+                    key,
+                    "unknown key (expected `rule`, `transforms` or `description`)",
+                );
+            }
+        }
+        if let Some(item) = root.get("transforms") {
+            match item.as_table() {
+                Some(table) => {
+                    for (name, _) in table.iter() {
+                        let line = file.line(table.key(name).and_then(|k| k.span()));
+                        if let Some((_, other_file, other_line)) = names.get(name) {
+                            errs.push(
+                                line,
+                                format!("transforms.{name}"),
+                                format!(
+                                    "transform defined twice (first at {other_file}:{other_line})"
+                                ),
+                            );
+                        } else {
+                            names.insert(
+                                name.to_owned(),
+                                (transforms.len(), file.name.clone(), line),
+                            );
+                            transforms.push(Transform {
+                                name: name.to_owned(),
+                                ops: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                None => errs.push(
+                    file.line(item.span()),
+                    "transforms",
+                    "must be a table of transforms",
+                ),
+            }
+        }
+    }
+
+    // Pass 2: compile ops and rules.
+    let mut compiler = Compiler {
+        names: &names,
+        inputs: Vec::new(),
+        edges: vec![Vec::new(); transforms.len()],
+    };
+    let mut rules = Vec::new();
+    for file in &files {
+        let mut errs = Errors {
+            all: errors,
+            file: file.name.clone(),
+        };
+        let root = file.doc.as_table();
+        if let Some(table) = root.get("transforms").and_then(Item::as_table) {
+            for (name, item) in table.iter() {
+                let Some(&(index, ref owner, _)) = names.get(name) else {
+                    continue;
+                };
+                if *owner != file.name {
+                    continue;
+                }
+                let key = format!("transforms.{name}");
+                let ops = compiler.transform_body(file, &mut errs, &key, item, index);
+                transforms[index].ops = ops;
+            }
+        }
+        match root.get("rule") {
+            None => {}
+            Some(Item::ArrayOfTables(array)) => {
+                for (i, table) in array.iter().enumerate() {
+                    if let Some(rule) = compiler.rule(file, &mut errs, i, table, &mut transforms) {
+                        rules.push(rule);
+                    }
+                }
+            }
+            Some(other) => errs.push(
+                file.line(other.span()),
+                "rule",
+                "must be written as [[rule]] tables",
+            ),
+        }
+    }
+
+    let Compiler { inputs, edges, .. } = compiler;
+    check_cycles(&transforms, &edges, &names, errors);
+    let mut by_event: HashMap<String, Vec<usize>> = HashMap::new();
+    for (index, rule) in rules.iter().enumerate() {
+        for old in rule.events.keys() {
+            by_event.entry(old.clone()).or_default().push(index);
+        }
+    }
+    check_overlaps(&rules, &by_event, errors);
+    for rule in &mut rules {
+        rule.captures = reachable_inputs(rule.body, &transforms, &edges);
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(Step {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        transforms,
+        rules,
+        by_event,
+        inputs: inputs.into_iter().map(|(p, _)| p).collect(),
+    })
+}
+
+/// Two rules that could both take one event make the result depend on file order: refuse them.
+fn check_overlaps(
+    rules: &[Rule],
+    by_event: &HashMap<String, Vec<usize>>,
+    errors: &mut Vec<LoadError>,
+) {
+    let mut reported = HashSet::new();
+    let mut events: Vec<_> = by_event.iter().collect();
+    events.sort();
+    for (event, indexes) in events {
+        for (n, &a) in indexes.iter().enumerate() {
+            for &b in &indexes[n + 1..] {
+                if disjoint(&rules[a].when, &rules[b].when) || !reported.insert((a, b)) {
+                    continue;
+                }
+                let (ra, rb) = (&rules[a], &rules[b]);
+                errors.push(LoadError {
+                    file: rb.file.to_string(),
+                    line: rb.line,
+                    key: format!("rule {:?}", rb.name),
+                    message: format!(
+                        "overlaps rule {:?} ({}:{}) on event {event:?}: give both a `when` on the same field with different values",
+                        ra.name, ra.file, ra.line
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// Conditions are disjoint when one field is required by both with no value in common.
+fn disjoint(a: &Condition, b: &Condition) -> bool {
+    a.0.iter().any(|(path, values)| {
+        b.0.iter()
+            .any(|(other, others)| path == other && !values.iter().any(|v| others.contains(v)))
+    })
+}
+
+fn check_cycles(
+    transforms: &[Transform],
+    edges: &[Vec<usize>],
+    names: &HashMap<String, (usize, Arc<str>, usize)>,
+    errors: &mut Vec<LoadError>,
+) {
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    fn visit(
+        node: usize,
+        edges: &[Vec<usize>],
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[node] = 1;
+        stack.push(node);
+        for &next in &edges[node] {
+            if state[next] == 1 {
+                let start = stack.iter().position(|&n| n == next).unwrap_or(0);
+                return Some(stack[start..].to_vec());
+            }
+            if state[next] == 0 {
+                if let Some(cycle) = visit(next, edges, state, stack) {
+                    return Some(cycle);
+                }
+            }
+        }
+        stack.pop();
+        state[node] = 2;
+        None
+    }
+    let mut state = vec![0u8; edges.len()];
+    for node in 0..edges.len() {
+        if state[node] == 0 {
+            if let Some(cycle) = visit(node, edges, &mut state, &mut Vec::new()) {
+                let first = &transforms[cycle[0]].name;
+                let chain: Vec<&str> = cycle.iter().map(|&n| transforms[n].name.as_str()).collect();
+                let (file, line) = names
+                    .get(first)
+                    .map_or(("?".to_owned(), 0), |(_, f, l)| (f.to_string(), *l));
+                errors.push(LoadError {
+                    file,
+                    line,
+                    key: format!("transforms.{first}"),
+                    message: format!(
+                        "transforms call themselves: {} -> {first}",
+                        chain.join(" -> ")
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn reachable_inputs(start: usize, transforms: &[Transform], edges: &[Vec<usize>]) -> Vec<usize> {
+    let mut seen = vec![false; transforms.len()];
+    let mut todo = vec![start];
+    let mut slots = Vec::new();
+    while let Some(t) = todo.pop() {
+        if std::mem::replace(&mut seen[t], true) {
+            continue;
+        }
+        for op in &transforms[t].ops {
+            let anchor = match op {
+                Op::Copy { from: a, .. } => Some(a),
+                Op::Set {
+                    value: Source::Read(a),
+                    ..
+                }
+                | Op::Default {
+                    value: Source::Read(a),
+                    ..
+                } => Some(a),
+                _ => None,
+            };
+            if let Some(Anchor::Input(slot)) = anchor {
+                if !slots.contains(slot) {
+                    slots.push(*slot);
+                }
+            }
+        }
+        todo.extend(edges[t].iter().copied());
+    }
+    slots.sort_unstable();
+    slots
+}
+
+struct Compiler<'n> {
+    names: &'n HashMap<String, (usize, Arc<str>, usize)>,
+    /// `$.` paths of the step, in slot order.
+    inputs: Vec<(FieldPath, String)>,
+    /// Transform call graph, for the cycle check and capture reachability.
+    edges: Vec<Vec<usize>>,
+}
+
+impl Compiler<'_> {
+    fn transform_body(
+        &mut self,
+        file: &SourceFile,
+        errs: &mut Errors,
+        key: &str,
+        item: &Item,
+        index: usize,
+    ) -> Vec<Op> {
+        let Some(table) = item.as_table_like() else {
+            errs.push(
+                file.line(item.span()),
+                key,
+                "a transform is a table with `ops = [...]`",
+            );
+            return Vec::new();
+        };
+        for (k, _) in table.iter() {
+            if !matches!(k, "ops" | "description") {
+                let line = file.line(table.key(k).and_then(|k| k.span()).or(item.span()));
+                errs.push(
+                    line,
+                    format!("{key}.{k}"),
+                    "unknown key (expected `ops` or `description`)",
+                );
+            }
+        }
+        match table.get("ops") {
+            Some(ops) => self.ops(file, errs, &format!("{key}.ops"), ops, index),
+            None => {
+                errs.push(file.line(item.span()), key, "missing `ops`");
+                Vec::new()
+            }
+        }
+    }
+
+    fn ops(
+        &mut self,
+        file: &SourceFile,
+        errs: &mut Errors,
+        key: &str,
+        item: &Item,
+        owner: usize,
+    ) -> Vec<Op> {
+        let Some(array) = item.as_array() else {
+            errs.push(
+                file.line(item.span()),
+                key,
+                "`ops` must be an array of one-line tables",
+            );
+            return Vec::new();
+        };
+        let mut ops = Vec::new();
+        for (i, value) in array.iter().enumerate() {
+            let op_key = format!("{key}[{i}]");
+            match value.as_inline_table() {
+                Some(table) => {
+                    if let Some(op) = self.op(file, errs, &op_key, table, owner) {
+                        ops.push(op);
+                    }
+                }
+                None => errs.push(
+                    file.line(value.span()),
+                    op_key,
+                    "an op is a table like `{ rename = \"a\", to = \"b\" }`",
+                ),
+            }
+        }
+        ops
+    }
+
+    fn op(
+        &mut self,
+        file: &SourceFile,
+        errs: &mut Errors,
+        key: &str,
+        table: &InlineTable,
+        owner: usize,
+    ) -> Option<Op> {
+        let line = file.line(table.span());
+        let mut op = OpReader {
+            file,
+            errs,
+            key,
+            table,
+            line,
+            used: vec!["note"],
+        };
+        let present: Vec<&str> = VERBS
+            .iter()
+            .copied()
+            .filter(|v| table.contains_key(v))
+            .collect();
+        // `switch` names its fallback transform `otherwise`, so `default` there is a second verb.
+        let verb = match present.as_slice() {
+            [] => {
+                op.errs.push(
+                    line,
+                    key,
+                    format!("no op verb; expected one of {}", VERBS.join(", ")),
+                );
+                return None;
+            }
+            [one] => *one,
+            // `each` names its transform with `apply`.
+            ["each", "apply"] | ["apply", "each"] => "each",
+            many => {
+                op.errs.push(
+                    line,
+                    key,
+                    format!("more than one op verb: {}", many.join(", ")),
+                );
+                return None;
+            }
+        };
+        op.used.push(verb);
+        let result = match verb {
+            "rename" => Some(Op::Rename {
+                from: op.path(verb)?,
+                to: op.path("to")?,
+            }),
+            "copy" => Some(Op::Copy {
+                from: self.anchor(&mut op, verb)?,
+                to: op.path("to")?,
+            }),
+            "drop" => {
+                op.reason()?;
+                Some(Op::Drop {
+                    path: op.path(verb)?,
+                })
+            }
+            "set" => {
+                let path = op.path(verb)?;
+                let value = match (op.has("value"), op.has("delivery")) {
+                    (true, false) => Source::Const(op.json("value")?),
+                    (false, true) => Source::Delivery(op.delivery()?),
+                    _ => return op.fail("`set` takes exactly one of `value` or `delivery`"),
+                };
+                Some(Op::Set { path, value })
+            }
+            "default" => {
+                let path = op.path(verb)?;
+                let value = match (op.has("value"), op.has("from"), op.has("delivery")) {
+                    (true, false, false) => Source::Const(op.json("value")?),
+                    (false, true, false) => Source::Read(self.anchor(&mut op, "from")?),
+                    (false, false, true) => Source::Delivery(op.delivery()?),
+                    _ => {
+                        return op
+                            .fail("`default` takes exactly one of `value`, `from` or `delivery`")
+                    }
+                };
+                Some(Op::Default { path, value })
+            }
+            "map" => {
+                let path = op.path(verb)?;
+                let values = op
+                    .string_table("values")?
+                    .into_iter()
+                    .map(|(k, v)| (k.into_boxed_str(), v))
+                    .collect();
+                let fallback = match (op.has("fallback"), op.has("keep_unknown")) {
+                    (true, true) => {
+                        return op.fail("`fallback` and `keep_unknown` exclude each other")
+                    }
+                    (true, false) => Fallback::Value(op.json("fallback")?),
+                    (false, true) if op.bool("keep_unknown")? => Fallback::Keep,
+                    _ => Fallback::Error,
+                };
+                Some(Op::Map {
+                    path,
+                    values,
+                    fallback,
+                })
+            }
+            "unwrap" => {
+                let from = op.path(verb)?;
+                let to = op.path("to")?;
+                let rest = match (op.has("rest"), op.has("rest_to")) {
+                    (false, false) => Rest::Error,
+                    (true, false) => {
+                        if op.string("rest")? != "drop" {
+                            return op.fail("`rest` can only be \"drop\" (or use `rest_to`)");
+                        }
+                        op.reason()?;
+                        Rest::Drop
+                    }
+                    (false, true) => Rest::MoveTo(op.path("rest_to")?),
+                    (true, true) => return op.fail("`rest` and `rest_to` exclude each other"),
+                };
+                Some(Op::Unwrap { from, to, rest })
+            }
+            "wrap" => Some(Op::Wrap {
+                from: op.path(verb)?,
+                to: op.path("to")?,
+            }),
+            "each" => Some(Op::Each {
+                path: op.path("each")?,
+                transform: self.transform_ref(&mut op, "apply", owner)?,
+            }),
+            "apply" => Some(Op::Apply {
+                path: op.path(verb)?,
+                transform: self.transform_ref(&mut op, "transform", owner)?,
+            }),
+            "switch" => {
+                let path = op.path(verb)?;
+                let mut cases = HashMap::new();
+                for (case, target) in op.string_table("cases")? {
+                    let Value::String(name) = target else {
+                        return op.fail(format!("case {case:?} must name a transform"));
+                    };
+                    cases.insert(
+                        case.into_boxed_str(),
+                        self.resolve(&mut op, "cases", &name, owner)?,
+                    );
+                }
+                let default = if op.has("otherwise") {
+                    let name = op.string("otherwise")?;
+                    Some(self.resolve(&mut op, "otherwise", &name, owner)?)
+                } else {
+                    None
+                };
+                Some(Op::Switch {
+                    path,
+                    cases,
+                    default,
+                })
+            }
+            "nest" => Some(Op::Nest {
+                path: op.path(verb)?,
+            }),
+            "unnest" => Some(Op::Unnest {
+                path: op.path(verb)?,
+            }),
+            "append" => Some(Op::Append {
+                from: op.path(verb)?,
+                to: op.path("to")?,
+            }),
+            "partition" => {
+                let from = op.path(verb)?;
+                let to = op.path("to")?;
+                Some(Op::Partition {
+                    from,
+                    to,
+                    filter: op.condition("where")?,
+                })
+            }
+            "all" => Some(Op::All {
+                path: op.path(verb)?,
+                field: op.path("field")?,
+                to: op.path("to")?,
+            }),
+            "keep_only" => {
+                op.reason()?;
+                let fields = op
+                    .string_list(verb)?
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect();
+                Some(Op::KeepOnly { fields })
+            }
+            "expect" => {
+                let path = op.path(verb)?;
+                let kind = if op.has("type") {
+                    let name = op.string("type")?;
+                    match Kind::parse(&name) {
+                        Some(k) => Some(k),
+                        None => {
+                            return op.fail(format!(
+                                "unknown type {name:?} (string, number, bool, object, array, null)"
+                            ))
+                        }
+                    }
+                } else {
+                    None
+                };
+                let one_of = if op.has("one_of") {
+                    match op.json("one_of")? {
+                        Value::Array(values) => values,
+                        _ => return op.fail("`one_of` must be an array"),
+                    }
+                } else {
+                    Vec::new()
+                };
+                let optional = op.has("optional") && op.bool("optional")?;
+                Some(Op::Expect {
+                    path,
+                    kind,
+                    one_of,
+                    optional,
+                })
+            }
+            _ => unreachable!("verb list and match agree"),
+        };
+        op.unknown_keys();
+        result
+    }
+
+    fn anchor(&mut self, op: &mut OpReader, key: &str) -> Option<Anchor> {
+        let text = op.string(key)?;
+        if let Some(rest) = text.strip_prefix("$.") {
+            let path = match FieldPath::parse(rest) {
+                Ok(p) => p,
+                Err(m) => return op.fail(m),
+            };
+            let slot = match self.inputs.iter().position(|(_, t)| *t == text) {
+                Some(slot) => slot,
+                None => {
+                    self.inputs.push((path, text));
+                    self.inputs.len() - 1
+                }
+            };
+            Some(Anchor::Input(slot))
+        } else {
+            op.parse_path(key, &text).map(Anchor::Current)
+        }
+    }
+
+    fn transform_ref(&mut self, op: &mut OpReader, key: &str, owner: usize) -> Option<usize> {
+        let name = op.string(key)?;
+        self.resolve(op, key, &name, owner)
+    }
+
+    fn resolve(&mut self, op: &mut OpReader, key: &str, name: &str, owner: usize) -> Option<usize> {
+        match self.names.get(name) {
+            Some(&(index, _, _)) => {
+                self.edges[owner].push(index);
+                Some(index)
+            }
+            None => {
+                let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                op.errs.push(
+                    op.line,
+                    format!("{}.{key}", op.key),
+                    format!("unknown transform {name:?} (known: {})", known.join(", ")),
+                );
+                None
+            }
+        }
+    }
+
+    fn rule(
+        &mut self,
+        file: &SourceFile,
+        errs: &mut Errors,
+        i: usize,
+        table: &Table,
+        transforms: &mut Vec<Transform>,
+    ) -> Option<Rule> {
+        let line = file.line(table.span());
+        let name = match table.get("name").and_then(Item::as_str) {
+            Some(n) => n.to_owned(),
+            None => {
+                errs.push(
+                    line,
+                    format!("rule[{i}].name"),
+                    "every rule needs a `name` (a string)",
+                );
+                format!("rule[{i}]")
+            }
+        };
+        let key = format!("rule {name:?}");
+        let line_of = |k: &str| file.line(table.key(k).and_then(|k| k.span()).or(table.span()));
+        for (k, _) in table.iter() {
+            if !matches!(
+                k,
+                "name" | "events" | "when" | "apply" | "ops" | "lossy" | "description"
+            ) {
+                errs.push(
+                    line_of(k),
+                    format!("{key}.{k}"),
+                    "unknown key (expected name, events, when, apply, ops, lossy, description)",
+                );
+            }
+        }
+        let mut ok = true;
+        let mut events = HashMap::new();
+        match table.get("events").and_then(Item::as_table_like) {
+            Some(map) if !map.is_empty() => {
+                for (old, new) in map.iter() {
+                    match new.as_str() {
+                        Some(new) => {
+                            events.insert(old.to_owned(), new.to_owned());
+                        }
+                        None => {
+                            errs.push(
+                                line_of("events"),
+                                format!("{key}.events.{old}"),
+                                "must be the new event type (a string)",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            _ => {
+                errs.push(
+                    line_of("events"),
+                    format!("{key}.events"),
+                    "required: a table of old event type = new event type",
+                );
+                ok = false;
+            }
+        }
+        let mut when = Condition::default();
+        if let Some(item) = table.get("when") {
+            match item.as_table_like() {
+                Some(map) => {
+                    for (field, value) in map.iter() {
+                        let path = match FieldPath::parse(field) {
+                            Ok(p) => p,
+                            Err(m) => {
+                                errs.push(line_of("when"), format!("{key}.when.{field}"), m);
+                                ok = false;
+                                continue;
+                            }
+                        };
+                        let accepted = match value.as_value().map(toml_to_json) {
+                            Some(Value::Array(any)) => any,
+                            Some(one) => vec![one],
+                            None => {
+                                errs.push(
+                                    line_of("when"),
+                                    format!("{key}.when.{field}"),
+                                    "must be a value or a list of values",
+                                );
+                                ok = false;
+                                continue;
+                            }
+                        };
+                        when.0.push((path, accepted));
+                    }
+                }
+                None => {
+                    errs.push(
+                        line_of("when"),
+                        format!("{key}.when"),
+                        "must be a table of payload field = value",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut lossy = Vec::new();
+        if let Some(item) = table.get("lossy") {
+            match item.as_table_like() {
+                Some(map) => {
+                    for (path, reason) in map.iter() {
+                        match reason.as_str() {
+                            Some(r) if !r.trim().is_empty() => {
+                                lossy.push((path.to_owned(), r.to_owned()))
+                            }
+                            _ => {
+                                errs.push(
+                                    line_of("lossy"),
+                                    format!("{key}.lossy.{path}"),
+                                    "must be the reason (a non-empty string)",
+                                );
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    errs.push(
+                        line_of("lossy"),
+                        format!("{key}.lossy"),
+                        "must be a table of path = reason",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let body = match (table.get("apply"), table.get("ops")) {
+            (Some(apply), None) => match apply.as_str().and_then(|n| self.names.get(n)) {
+                Some(&(index, _, _)) => index,
+                None => {
+                    let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+                    known.sort_unstable();
+                    errs.push(
+                        line_of("apply"),
+                        format!("{key}.apply"),
+                        format!(
+                            "unknown transform {} (known: {})",
+                            apply
+                                .as_str()
+                                .map_or("(not a string)".into(), |s| format!("{s:?}")),
+                            known.join(", ")
+                        ),
+                    );
+                    return None;
+                }
+            },
+            (None, Some(ops)) => {
+                let index = transforms.len();
+                transforms.push(Transform {
+                    name: format!("{name} (inline)"),
+                    ops: Vec::new(),
+                });
+                self.edges.push(Vec::new());
+                let compiled = self.ops(file, errs, &format!("{key}.ops"), ops, index);
+                transforms[index].ops = compiled;
+                index
+            }
+            _ => {
+                errs.push(
+                    line,
+                    &key,
+                    "needs exactly one of `apply` (a transform name) or `ops` (a list of ops)",
+                );
+                return None;
+            }
+        };
+        ok.then(|| Rule {
+            name,
+            file: file.name.clone(),
+            line,
+            events,
+            when,
+            body,
+            captures: Vec::new(),
+            lossy,
+        })
+    }
+}
+
+/// Reads the keys of one op table, remembering which were used so the rest can be reported.
+struct OpReader<'a, 'e> {
+    file: &'a SourceFile,
+    errs: &'a mut Errors<'e>,
+    key: &'a str,
+    table: &'a InlineTable,
+    line: usize,
+    used: Vec<&'static str>,
+}
+
+impl OpReader<'_, '_> {
+    fn has(&self, k: &str) -> bool {
+        self.table.contains_key(k)
+    }
+
+    fn fail<T>(&mut self, message: impl Into<String>) -> Option<T> {
+        self.errs.push(self.line, self.key, message);
+        None
+    }
+
+    fn mark(&mut self, k: &str) {
+        if let Some(known) = [
+            "to",
+            "reason",
+            "value",
+            "delivery",
+            "from",
+            "values",
+            "fallback",
+            "keep_unknown",
+            "rest",
+            "rest_to",
+            "apply",
+            "transform",
+            "cases",
+            "otherwise",
+            "where",
+            "field",
+            "type",
+            "one_of",
+            "optional",
+        ]
+        .into_iter()
+        .find(|x| *x == k)
+        {
+            self.used.push(known);
+        }
+    }
+
+    fn get(&mut self, k: &str) -> Option<&toml_edit::Value> {
+        self.mark(k);
+        let value = self.table.get(k);
+        if value.is_none() {
+            self.errs.push(
+                self.line,
+                format!("{}.{k}", self.key),
+                "required key is missing",
+            );
+        }
+        value
+    }
+
+    fn string(&mut self, k: &str) -> Option<String> {
+        let value = self.get(k)?;
+        let (text, span) = (value.as_str().map(str::to_owned), value.span());
+        match text {
+            Some(s) => Some(s),
+            None => {
+                let line = self.file.line(span).max(self.line);
+                self.errs
+                    .push(line, format!("{}.{k}", self.key), "must be a string");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, k: &str) -> Option<bool> {
+        let value = self.get(k)?;
+        match value.as_bool() {
+            Some(b) => Some(b),
+            None => self.fail(format!("`{k}` must be true or false")),
+        }
+    }
+
+    fn json(&mut self, k: &str) -> Option<Value> {
+        self.get(k).map(toml_to_json)
+    }
+
+    fn path(&mut self, k: &str) -> Option<FieldPath> {
+        let text = self.string(k)?;
+        if text.starts_with("$.") {
+            return self.fail(format!(
+                "`{k}` is written to: it cannot be a `$.` (input event) path"
+            ));
+        }
+        self.parse_path(k, &text)
+    }
+
+    fn parse_path(&mut self, k: &str, text: &str) -> Option<FieldPath> {
+        match FieldPath::parse(text) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                self.errs.push(self.line, format!("{}.{k}", self.key), m);
+                None
+            }
+        }
+    }
+
+    fn reason(&mut self) -> Option<String> {
+        let reason = self.string("reason")?;
+        if reason.trim().is_empty() {
+            return self.fail("`reason` must say why the value is dropped");
+        }
+        Some(reason)
+    }
+
+    fn delivery(&mut self) -> Option<DeliveryFact> {
+        match self.string("delivery")?.as_str() {
+            "timestamp" => Some(DeliveryFact::Timestamp),
+            "timestamp_unix" => Some(DeliveryFact::TimestampUnix),
+            other => self.fail(format!(
+                "unknown delivery fact {other:?} (timestamp, timestamp_unix)"
+            )),
+        }
+    }
+
+    fn string_table(&mut self, k: &str) -> Option<Vec<(String, Value)>> {
+        match self.get(k)?.as_inline_table() {
+            Some(t) => Some(
+                t.iter()
+                    .map(|(k, v)| (k.to_owned(), toml_to_json(v)))
+                    .collect(),
+            ),
+            None => self.fail(format!("`{k}` must be a table")),
+        }
+    }
+
+    fn string_list(&mut self, k: &str) -> Option<Vec<String>> {
+        match self.json(k)? {
+            Value::Array(items) if items.iter().all(Value::is_string) => Some(
+                items
+                    .into_iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            _ => self.fail(format!("`{k}` must be a list of strings")),
+        }
+    }
+
+    fn condition(&mut self, k: &str) -> Option<Condition> {
+        let mut condition = Condition::default();
+        for (field, value) in self.string_table(k)? {
+            let path = self.parse_path(k, &field)?;
+            let accepted = match value {
+                Value::Array(any) => any,
+                one => vec![one],
+            };
+            condition.0.push((path, accepted));
+        }
+        Some(condition)
+    }
+
+    fn unknown_keys(&mut self) {
+        let unknown: Vec<String> = self
+            .table
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .filter(|k| !self.used.contains(&k.as_str()))
+            .collect();
+        for k in unknown {
+            self.errs.push(
+                self.line,
+                format!("{}.{k}", self.key),
+                "unknown key for this op",
+            );
+        }
+    }
+}
+
+/// Converts a TOML constant to JSON (datetimes become their RFC 3339 text).
+fn toml_to_json(value: &toml_edit::Value) -> Value {
+    use toml_edit::Value as T;
+    match value {
+        T::String(s) => Value::String(s.value().clone()),
+        T::Integer(i) => Value::from(*i.value()),
+        T::Float(f) => serde_json::Number::from_f64(*f.value()).map_or(Value::Null, Value::Number),
+        T::Boolean(b) => Value::Bool(*b.value()),
+        T::Datetime(d) => Value::String(d.value().to_string()),
+        T::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        T::InlineTable(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.to_owned(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,522 @@
+//! Tests of the mapping engine: loading and its errors, every op, chains, and the shipped mappings' goldens.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+const T: Delivery = Delivery {
+    timestamp: 1_771_000_000,
+};
+
+/// Writes step folders into a temporary mappings dir: `(folder, file, text)`.
+fn mappings_dir(files: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, file, text) in files {
+        let folder = dir.path().join(folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(file), text).unwrap();
+    }
+    dir
+}
+
+fn load(files: &[(&str, &str, &str)]) -> Result<Mappings, LoadErrors> {
+    let dir = mappings_dir(files);
+    Mappings::load(dir.path())
+}
+
+/// One step `a_to_b` with one rule for event `e.old` whose inline ops are `ops`.
+fn with_ops(ops: &str, transforms: &str) -> Mappings {
+    let text = format!("[[rule]]\nname = \"r\"\nevents = {{ \"e.old\" = \"e.new\" }}\nops = [\n{ops}\n]\n{transforms}");
+    load(&[("a_to_b", "m.toml", &text)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(mappings: &Mappings, payload: Value) -> Result<Value, TranslateError> {
+    let plan = mappings.plan("a", "b").unwrap();
+    translate(
+        plan,
+        json!({"eventId": "evt_1", "eventType": "e.old", "payload": payload}),
+        &T,
+    )
+    .map(|mut e| e["payload"].take())
+}
+
+#[test]
+fn renames_moves_and_keeps_the_rest_in_place() {
+    let m = with_ops(
+        r#"{ rename = "url", to = "dashboardUrl" },
+           { rename = "page", to = "page.number" },
+           { rename = "pageWidth", to = "page.width" },
+           { set = "object", value = "extract_run" },
+           { drop = "type", reason = "in the event type" }"#,
+        "",
+    );
+    let out = run(&m, json!({"object": "x", "type": "EXTRACT", "keep": [1, 2], "url": "u", "page": 2, "pageWidth": 612.5})).unwrap();
+    assert_eq!(
+        serde_json::to_string(&out).unwrap(),
+        r#"{"object":"extract_run","keep":[1,2],"dashboardUrl":"u","page":{"number":2,"width":612.5}}"#
+    );
+}
+
+#[test]
+fn the_event_type_is_renamed_and_the_envelope_kept() {
+    let m = with_ops(r#"{ set = "a", value = 1 }"#, "");
+    let out = translate(
+        m.plan("a", "b").unwrap(),
+        json!({"eventId": "evt_9", "eventType": "e.old", "payload": {}, "extra": true}),
+        &T,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"eventId": "evt_9", "eventType": "e.new", "payload": {"a": 1}, "extra": true})
+    );
+}
+
+#[test]
+fn numbers_come_out_exactly_as_they_went_in() {
+    let m = with_ops(r#"{ rename = "amount", to = "total.amount" }"#, "");
+    let body = r#"{"eventType":"e.old","payload":{"amount":12345678901234567890.123456789,"id":18446744073709551617,"f":1.10}}"#;
+    let event: Value = serde_json::from_str(body).unwrap();
+    let out = translate(m.plan("a", "b").unwrap(), event, &T).unwrap();
+    assert_eq!(
+        serde_json::to_string(&out).unwrap(),
+        r#"{"eventType":"e.new","payload":{"id":18446744073709551617,"f":1.10,"total":{"amount":12345678901234567890.123456789}}}"#
+    );
+}
+
+#[test]
+fn rename_onto_a_value_is_an_error_naming_the_path() {
+    let m = with_ops(r#"{ rename = "a", to = "b" }"#, "");
+    let err = run(&m, json!({"a": 1, "b": 2})).unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "b"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("already holds a number"), "{err}");
+}
+
+#[test]
+fn copy_default_and_delivery_facts() {
+    let m = with_ops(
+        r#"{ copy = "$.payload.id", to = "inner.runId" },
+           { copy = "$.eventId", to = "inner.eventId" },
+           { default = "createdAt", delivery = "timestamp" },
+           { default = "updatedAt", from = "createdAt" },
+           { default = "keep", value = "no" },
+           { set = "unix", delivery = "timestamp_unix" },
+           { default = "failureReason", value = "null" },
+           { default = "failureMessage", value = false }"#,
+        "",
+    );
+    let out = run(&m, json!({"id": "dpr_1", "keep": "yes", "inner": {}})).unwrap();
+    assert_eq!(
+        out,
+        json!({"id": "dpr_1", "keep": "yes", "inner": {"runId": "dpr_1", "eventId": "evt_1"},
+               "createdAt": "2026-02-13T16:26:40Z", "updatedAt": "2026-02-13T16:26:40Z",
+               "unix": 1_771_000_000, "failureReason": "null", "failureMessage": false})
+    );
+}
+
+#[test]
+fn input_paths_read_the_event_as_it_arrived() {
+    // The rename runs first; `$.payload.a` still sees the original value.
+    let m = with_ops(
+        r#"{ rename = "a", to = "b" }, { copy = "$.payload.a", to = "c" }"#,
+        "",
+    );
+    assert_eq!(run(&m, json!({"a": 1})).unwrap(), json!({"b": 1, "c": 1}));
+}
+
+#[test]
+fn map_with_fallback_keep_and_error() {
+    let m = with_ops(
+        r#"{ map = "a", values = { X = "x" } },
+           { map = "b", values = { X = "x" }, fallback = "other" },
+           { map = "c", values = { X = "x" }, keep_unknown = true }"#,
+        "",
+    );
+    assert_eq!(
+        run(&m, json!({"a": "X", "b": "Y", "c": "Z"})).unwrap(),
+        json!({"a": "x", "b": "other", "c": "Z"})
+    );
+    let err = run(&m, json!({"a": "Q"})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("at payload.a: value \"Q\" has no mapping"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unwrap_and_wrap() {
+    let m = with_ops(
+        r#"{ unwrap = "files", to = "file" }, { wrap = "one", to = "many" }, { wrap = "none", to = "nothing" }"#,
+        "",
+    );
+    assert_eq!(
+        run(&m, json!({"files": [{"id": 1}], "one": 5, "none": null})).unwrap(),
+        json!({"file": {"id": 1}, "many": [5], "nothing": []})
+    );
+    assert_eq!(
+        run(&m, json!({"files": []})).unwrap(),
+        json!({"file": null})
+    );
+    let err = run(&m, json!({"files": [1, 2]})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected at most one element, found 2"),
+        "{err}"
+    );
+
+    let m = with_ops(r#"{ unwrap = "files", to = "file", rest_to = "more" }"#, "");
+    assert_eq!(
+        run(&m, json!({"files": [1, 2, 3]})).unwrap(),
+        json!({"more": [2, 3], "file": 1})
+    );
+    let m = with_ops(
+        r#"{ unwrap = "files", to = "file", rest = "drop", reason = "one file only" }"#,
+        "",
+    );
+    assert_eq!(
+        run(&m, json!({"files": [1, 2, 3]})).unwrap(),
+        json!({"file": 1})
+    );
+}
+
+#[test]
+fn each_apply_and_switch_run_named_transforms_with_located_errors() {
+    let m = with_ops(
+        r#"{ each = "files", apply = "file" }, { apply = "config", transform = "config" }, { switch = "type", cases = { A = "to_a" }, otherwise = "to_other" }"#,
+        r#"
+[transforms.file]
+ops = [{ drop = "presignedUrl", reason = "not in FileSummary" }, { expect = "id", type = "string" }]
+[transforms.config]
+ops = [{ rename = "parser", to = "parseConfig" }]
+[transforms.to_a]
+ops = [{ set = "kind", value = "a" }]
+[transforms.to_other]
+ops = [{ set = "kind", value = "other" }]
+"#,
+    );
+    let out = run(&m, json!({"type": "A", "files": [{"id": "f", "presignedUrl": "s"}], "config": {"parser": {"x": 1}}})).unwrap();
+    assert_eq!(
+        out,
+        json!({"type": "A", "files": [{"id": "f"}], "config": {"parseConfig": {"x": 1}}, "kind": "a"})
+    );
+    assert_eq!(
+        run(&m, json!({"type": "B"})).unwrap(),
+        json!({"type": "B", "kind": "other"})
+    );
+    let err = run(&m, json!({"type": "A", "files": [{"id": "f"}, {"id": 7}]})).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("at payload.files[1].id: expected string, found a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nest_unnest_append_partition_all_keep_only() {
+    let m = with_ops(
+        r#"{ each = "outputs", apply = "to_step" }, { append = "outputs", to = "stepRuns" }, { all = "rules", field = "valid", to = "allPassed" }"#,
+        r#"
+[transforms.to_step]
+ops = [{ nest = "result.extractRun" }, { copy = "result.extractRun.status", to = "status" }, { set = "stepType", value = "EXTRACT" }]
+"#,
+    );
+    let out = run(&m, json!({"outputs": [{"status": "PROCESSED"}], "stepRuns": [{"stepType": "RULE_VALIDATION"}], "rules": [{"valid": true}, {"valid": true}]})).unwrap();
+    assert_eq!(
+        out,
+        json!({"stepRuns": [{"stepType": "RULE_VALIDATION"}, {"result": {"extractRun": {"status": "PROCESSED"}}, "status": "PROCESSED", "stepType": "EXTRACT"}],
+               "rules": [{"valid": true}, {"valid": true}], "allPassed": true})
+    );
+
+    let back = with_ops(
+        r#"{ partition = "stepRuns", to = "outputs", where = { stepType = ["EXTRACT", "SPLIT"] } }, { each = "outputs", apply = "from_step" }"#,
+        r#"
+[transforms.from_step]
+ops = [{ drop = "status", reason = "copy of the run's status" }, { drop = "stepType", reason = "in the run type" }, { unnest = "result.extractRun" }]
+"#,
+    );
+    let out = run(&back, json!({"stepRuns": [{"stepType": "RULE_VALIDATION"}, {"stepType": "EXTRACT", "status": "P", "result": {"extractRun": {"id": 1}}}]})).unwrap();
+    assert_eq!(
+        out,
+        json!({"stepRuns": [{"stepType": "RULE_VALIDATION"}], "outputs": [{"id": 1}]})
+    );
+    let err = run(
+        &back,
+        json!({"stepRuns": [{"stepType": "EXTRACT", "left": 1, "result": {"extractRun": {}}}]}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unnest would lose fields [\"left\"]"),
+        "{err}"
+    );
+
+    let m = with_ops(
+        r#"{ keep_only = ["id", "name"], reason = "FileSummary is closed" }"#,
+        "",
+    );
+    assert_eq!(
+        run(&m, json!({"id": 1, "x": 2, "name": 3})).unwrap(),
+        json!({"id": 1, "name": 3})
+    );
+}
+
+#[test]
+fn rules_match_on_payload_fields_and_unmatched_events_are_unmapped() {
+    let text = r#"
+[[rule]]
+name = "extract"
+events = { "run.done" = "extract_run.done" }
+when = { type = "EXTRACT" }
+ops = [{ drop = "type", reason = "in the event type" }]
+
+[[rule]]
+name = "classify"
+events = { "run.done" = "classify_run.done" }
+when = { type = ["CLASSIFY", "CLASSIFIER"] }
+ops = []
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let ev = |t: &str| json!({"eventType": "run.done", "payload": {"type": t}});
+    assert_eq!(
+        translate(plan, ev("EXTRACT"), &T).unwrap(),
+        json!({"eventType": "extract_run.done", "payload": {}})
+    );
+    assert_eq!(
+        translate(plan, ev("CLASSIFIER"), &T).unwrap()["eventType"],
+        "classify_run.done"
+    );
+    assert!(matches!(
+        translate(plan, ev("SPLITTER"), &T),
+        Err(TranslateError::Unmapped { .. })
+    ));
+    assert!(matches!(
+        translate(plan, json!({"eventType": "other", "payload": {}}), &T),
+        Err(TranslateError::Unmapped { event_type, .. }) if event_type == "other"
+    ));
+    assert!(matches!(
+        translate(plan, json!({"payload": {}}), &T),
+        Err(TranslateError::NotAnEvent(_))
+    ));
+    assert!(matches!(
+        translate(plan, json!([1]), &T),
+        Err(TranslateError::NotAnEvent(_))
+    ));
+    assert!(m.is_known_event_type("run.done") && m.is_known_event_type("classify_run.done"));
+    assert!(!m.is_known_event_type("made.up"));
+}
+
+#[test]
+fn steps_chain_and_equal_versions_need_no_steps() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let bc = "[[rule]]\nname = \"r\"\nevents = { \"e2\" = \"e3\" }\nops = [{ rename = \"b\", to = \"c\" }]\n";
+    let m = load(&[("a_to_b", "m.toml", ab), ("b_to_c", "m.toml", bc)]).unwrap();
+    let plan = m.plan("a", "c").unwrap();
+    assert_eq!((plan.from(), plan.to()), ("a", "c"));
+    assert_eq!(
+        translate(plan, json!({"eventType": "e1", "payload": {"a": 1}}), &T).unwrap(),
+        json!({"eventType": "e3", "payload": {"c": 1}})
+    );
+    assert!(m.plan("b", "b").unwrap().is_identity());
+    assert!(m.plan("c", "a").is_err());
+    assert_eq!(
+        m.versions().into_iter().collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+}
+
+fn load_errors(files: &[(&str, &str, &str)]) -> Vec<String> {
+    load(files)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[test]
+fn every_error_is_reported_with_file_line_and_key() {
+    let bad = r#"# line 1
+[[rule]]
+name = "first"
+events = { "x" = "y" }
+apply = "missing_transform"
+
+[[rule]]
+name = "second"
+events = { "z" = "w" }
+ops = [
+  { rename = "a" },
+  { frobnicate = "b" },
+  { drop = "c" },
+  { set = "d", value = 1, colour = "red" },
+  { map = "e", values = { A = "B" }, fallback = 1, keep_unknown = true },
+]
+bogus = 1
+"#;
+    let errors = load_errors(&[("a_to_b", "bad.toml", bad)]);
+    let joined = errors.join("\n");
+    for expected in [
+        "bad.toml:5: rule \"first\".apply: unknown transform \"missing_transform\"",
+        "bad.toml:11: rule \"second\".ops[0].to: required key is missing",
+        "bad.toml:12: rule \"second\".ops[1]: no op verb",
+        "bad.toml:13: rule \"second\".ops[2].reason: required key is missing",
+        "bad.toml:14: rule \"second\".ops[3].colour: unknown key for this op",
+        "bad.toml:15: rule \"second\".ops[4]: `fallback` and `keep_unknown` exclude each other",
+        "bad.toml:17: rule \"second\".bogus: unknown key",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
+    }
+}
+
+#[test]
+fn errors_of_several_files_are_all_reported() {
+    let errors = load_errors(&[
+        ("a_to_b", "one.toml", "[[rule]]\nname = \"r\"\n"),
+        ("a_to_b", "two.toml", "this is not toml ="),
+        ("not-a-step", "x.toml", ""),
+    ]);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("one.toml:1") && e.contains("events")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("one.toml:1") && e.contains("`apply`")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("two.toml:1") && e.contains("not valid TOML")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("not-a-step") && e.contains("FROM_to_TO")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn overlapping_rules_are_refused() {
+    let text = r#"
+[[rule]]
+name = "any"
+events = { "e" = "f" }
+ops = []
+
+[[rule]]
+name = "typed"
+events = { "e" = "g", "h" = "i" }
+when = { type = "A" }
+ops = []
+"#;
+    let errors = load_errors(&[("a_to_b", "m.toml", text)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("m.toml:7") && e.contains("overlaps rule \"any\"")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn transforms_may_not_call_themselves() {
+    let text = r#"
+[transforms.a]
+ops = [{ apply = "x", transform = "b" }]
+[transforms.b]
+ops = [{ each = "y", apply = "a" }]
+[[rule]]
+name = "r"
+events = { "e" = "f" }
+apply = "a"
+"#;
+    let errors = load_errors(&[("a_to_b", "m.toml", text)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("transforms call themselves: a -> b -> a")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn transforms_are_shared_across_files_of_a_step_but_names_are_unique() {
+    let shared = "[transforms.t]\nops = [{ set = \"s\", value = 1 }]\n";
+    let rule = "[[rule]]\nname = \"r\"\nevents = { \"e\" = \"f\" }\napply = \"t\"\n";
+    let m = load(&[
+        ("a_to_b", "shared.toml", shared),
+        ("a_to_b", "rule.toml", rule),
+    ])
+    .unwrap();
+    assert_eq!(
+        translate(
+            m.plan("a", "b").unwrap(),
+            json!({"eventType": "e", "payload": {}}),
+            &T
+        )
+        .unwrap()["payload"],
+        json!({"s": 1})
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "one.toml", shared),
+        ("a_to_b", "two.toml", shared),
+    ]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("two.toml:1") && e.contains("defined twice")),
+        "{errors:#?}"
+    );
+}
+
+/// The shipped mappings: every golden case produces its expected output, every rule has a case.
+#[test]
+fn shipped_golden_cases_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mappings =
+        Mappings::load(&dir).unwrap_or_else(|e| panic!("shipped mappings do not load:\n{e}"));
+    assert!(
+        !mappings.golden_cases().is_empty(),
+        "no golden cases found under {}",
+        dir.display()
+    );
+    let failures = mappings.check_golden();
+    assert!(
+        failures.is_empty(),
+        "{} golden failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Each golden case of either direction comes back as it went, but for the declared lossy fields.
+#[test]
+fn shipped_golden_cases_round_trip() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mappings =
+        Mappings::load(&dir).unwrap_or_else(|e| panic!("shipped mappings do not load:\n{e}"));
+    let failures = mappings.check_round_trips();
+    assert!(
+        failures.is_empty(),
+        "{} round-trip failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
