@@ -1,2 +1,3 @@
 //! hookshift: a reverse proxy for webhook API-version migrations.
+pub mod json;
 pub mod mapping;
