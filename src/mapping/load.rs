@@ -165,6 +165,7 @@ pub(crate) fn load_step(
                             transforms.push(Transform {
                                 name: name.to_owned(),
                                 ops: Vec::new(),
+                                notes: Vec::new(),
                             });
                         }
                     }
@@ -200,8 +201,8 @@ pub(crate) fn load_step(
                     continue;
                 }
                 let key = format!("transforms.{name}");
-                let ops = compiler.transform_body(file, &mut errs, &key, item, index);
-                transforms[index].ops = ops;
+                let compiled = compiler.transform_body(file, &mut errs, &key, item, index);
+                (transforms[index].ops, transforms[index].notes) = compiled.into_iter().unzip();
             }
         }
         match root.get("rule") {
@@ -386,7 +387,7 @@ impl Compiler<'_> {
         key: &str,
         item: &Item,
         index: usize,
-    ) -> Vec<Op> {
+    ) -> Vec<(Op, Option<String>)> {
         let Some(table) = item.as_table_like() else {
             errs.push(
                 file.line(item.span()),
@@ -421,7 +422,7 @@ impl Compiler<'_> {
         key: &str,
         item: &Item,
         owner: usize,
-    ) -> Vec<Op> {
+    ) -> Vec<(Op, Option<String>)> {
         let Some(array) = item.as_array() else {
             errs.push(
                 file.line(item.span()),
@@ -436,7 +437,12 @@ impl Compiler<'_> {
             match value.as_inline_table() {
                 Some(table) => {
                     if let Some(op) = self.op(file, errs, &op_key, table, owner) {
-                        ops.push(op);
+                        // The why of an op, for the mapping reference: its `reason`, else its `note`.
+                        let why = ["reason", "note"]
+                            .iter()
+                            .find_map(|k| table.get(k).and_then(|v| v.as_str()))
+                            .map(str::to_owned);
+                        ops.push((op, why));
                     }
                 }
                 None => errs.push(
@@ -876,10 +882,11 @@ impl Compiler<'_> {
                 transforms.push(Transform {
                     name: format!("{name} (inline)"),
                     ops: Vec::new(),
+                    notes: Vec::new(),
                 });
                 self.edges.push(Vec::new());
                 let compiled = self.ops(file, errs, &format!("{key}.ops"), ops, index);
-                transforms[index].ops = compiled;
+                (transforms[index].ops, transforms[index].notes) = compiled.into_iter().unzip();
                 index
             }
             _ => {

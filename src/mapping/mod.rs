@@ -9,6 +9,7 @@ mod golden;
 mod load;
 mod ops;
 mod path;
+mod reference;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};

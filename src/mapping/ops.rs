@@ -175,6 +175,8 @@ impl Condition {
 pub(crate) struct Transform {
     pub(crate) name: String,
     pub(crate) ops: Vec<Op>,
+    /// Each op's `reason` or `note`, for the mapping reference.
+    pub(crate) notes: Vec<Option<String>>,
 }
 
 /// A rule: which events it takes and the transform that rewrites their payload.
