@@ -1,3 +1,194 @@
 //! hookshift: a reverse proxy for webhook API-version migrations.
+//!
+//! It receives a provider's webhooks (Extend, Plextera), verifies their signature, applies the migration
+//! stage's policy for the sending API version, translates the event to the version the handler speaks
+//! with declarative mapping files, re-signs it with the handler's secret and delivers it.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML configuration, `HOOKSHIFT__…` environment overrides, [`config::Secret`],
+//!   validation naming every bad key.
+//! - [`state`]: a validated configuration together with its compiled [`mapping::Mappings`]; what
+//!   `hookshift check` checks.
+//! - [`reload`]: the swappable holder of the running state ([`reload::Shared`]) and the SIGHUP /
+//!   file-change reload task.
+//! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
+//! - [`proxy`]: the webhook request path (below).
+//! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
+//! - [`json`]: strict JSON parsing of bodies (exact numbers, no duplicate keys, bounded nesting).
+//! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
+//! - [`deliver`]: the HTTP client posting to the handler, with deadlines.
+//! - [`error`]: request errors → HTTP status, JSON body and metric outcome, in one place.
+//! - [`metrics`]: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
+//! - [`admin`]: `/metrics`, `/healthz`, `/readyz` on the admin listener.
+//! - [`logging`]: tracing subscriber setup (text or JSON).
+//! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`).
+//!
+//! # The path of a request
+//!
+//! [`server::serve`] accepts a connection and hands each request to [`proxy::Proxy::handle`], which takes
+//! a snapshot of the running [`state::State`] and:
+//!
+//! 1. finds the route by path (404 otherwise) and raises `hookshift_inflight_requests`;
+//! 2. reads the body, refusing more than `server.max_body_bytes` (413) or a slow sender (408);
+//! 3. verifies the signature against the route's secrets (401), yielding a [`signature::Verified`] body;
+//! 4. parses it as strict JSON ([`json::parse`], 400) and checks the envelope (400);
+//! 5. reads the sending version from `?api_version=` (else `default_version`) and applies its policy:
+//!    `ack` answers 200, `reject` answers 400, no policy answers 400, `forward` goes on;
+//! 6. translates with [`mapping::translate`] when the sending version differs from the handler's
+//!    (unmapped event types follow the route's `unmapped`; a failed mapping answers 422), or keeps the
+//!    exact received bytes when they are equal;
+//! 7. signs the outgoing bytes with the handler's secret and a fresh timestamp and POSTs them
+//!    ([`deliver`]); the handler's 2xx becomes 200, anything else 502, a missed deadline 504;
+//! 8. counts the outcome in `hookshift_events_total` and writes one log line (no payload, no secret).
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod deliver;
+pub mod error;
 pub mod json;
+pub mod logging;
 pub mod mapping;
+pub mod metrics;
+pub mod proxy;
+pub mod reload;
+pub mod server;
+pub mod signature;
+pub mod state;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::config::Config;
+use crate::reload::Shared;
+use crate::state::{State, StateError};
+
+/// Why [`run`] could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The initial configuration or its mappings are invalid.
+    #[error("invalid configuration:\n{0}")]
+    State(#[from] StateError),
+    /// A background task panicked.
+    #[error("task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Runs hookshift on the given listeners until `shutdown` completes, then drains in-flight requests
+/// for up to `server.shutdown_grace_ms` and returns.
+///
+/// `config` should come from [`Config::load`]: reloads re-read the file it was loaded from. The listeners'
+/// addresses are used as given (`server.listen` and `server.admin_listen` are for the caller to bind).
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    admin_listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let metrics_handle = metrics::install();
+    metrics::record_build_info();
+    let state = tokio::task::spawn_blocking(move || State::build(config)).await??;
+    metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
+    let shared = Arc::new(Shared::new(state));
+    log_startup(&shared, &listener, &admin_listener);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(reload::watch(Arc::clone(&shared), stop_rx.clone()));
+    let upkeep = tokio::spawn(upkeep(metrics_handle.clone(), stop_rx.clone()));
+
+    let proxy = Arc::new(proxy::Proxy::new(Arc::clone(&shared)));
+    let webhooks = tokio::spawn(server::serve(
+        "webhooks",
+        listener,
+        Arc::clone(&shared),
+        stop_rx.clone(),
+        move |request| {
+            let proxy = Arc::clone(&proxy);
+            async move { proxy.handle(request).await }
+        },
+    ));
+    let admin = admin::Admin::new(metrics_handle, Arc::clone(&shared));
+    let admin_server = tokio::spawn(server::serve(
+        "admin",
+        admin_listener,
+        Arc::clone(&shared),
+        stop_rx,
+        move |request| {
+            let response = admin.handle(&request);
+            async move { response }
+        },
+    ));
+
+    shutdown.await;
+    tracing::info!("shutdown requested: no new connections, draining in-flight requests");
+    shared.set_draining();
+    let _ = stop_tx.send(true);
+    let (webhooks, admin_server, watcher, upkeep) =
+        tokio::join!(webhooks, admin_server, watcher, upkeep);
+    webhooks?;
+    admin_server?;
+    watcher?;
+    upkeep?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpListener) {
+    let state = shared.load();
+    let address = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    for route in &state.config.routes {
+        tracing::info!(
+            route = %route.name,
+            path = %route.path,
+            provider = route.provider.as_str(),
+            downstream_version = %route.downstream.version,
+            "route ready"
+        );
+    }
+    tracing::info!(
+        listen = %address(listener),
+        admin_listen = %address(admin_listener),
+        mappings = %state.config.mappings_dir().display(),
+        version = env!("CARGO_PKG_VERSION"),
+        "hookshift serving"
+    );
+}
+
+/// Periodic maintenance of the Prometheus recorder (drains histogram buffers).
+async fn upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => handle.run_upkeep(),
+        }
+    }
+}

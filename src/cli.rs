@@ -1,0 +1,255 @@
+//! The `hookshift` command line: `serve` (the default), `check` and `translate`.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+use crate::config::{Config, ConfigErrors};
+use crate::mapping::{translate, Delivery, LoadErrors, Mappings, NoPath, TranslateError};
+use crate::state;
+
+/// Reverse proxy that verifies, translates and re-signs webhooks across API versions.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookshift",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `serve` options, for when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run (`serve` when none was named).
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy (the default).
+    Serve(ServeArgs),
+    /// Validate the configuration, every mapping and every golden case; print all problems.
+    Check(CheckArgs),
+    /// Translate one event from one API version to another and print it.
+    Translate(TranslateArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file.
+    #[arg(long, default_value = "config.toml")]
+    pub config: PathBuf,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Configuration file.
+    #[arg(long, default_value = "config.toml")]
+    pub config: PathBuf,
+}
+
+/// Options of `translate`.
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// API version the event is in.
+    #[arg(long)]
+    pub from: String,
+    /// API version to translate to.
+    #[arg(long)]
+    pub to: String,
+    /// Mappings directory.
+    #[arg(long, default_value = "mappings")]
+    pub mappings: PathBuf,
+    /// Delivery timestamp (unix seconds) mappings may read; defaults to now. Golden cases use 1771000000.
+    #[arg(long)]
+    pub timestamp: Option<i64>,
+    /// Print on one line instead of indented.
+    #[arg(long)]
+    pub compact: bool,
+    /// Event file; `-` or nothing reads standard input.
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid JSON: {message}")]
+    Json { path: String, message: String },
+    #[error("invalid mappings:\n{0}")]
+    Mappings(#[from] LoadErrors),
+    #[error(transparent)]
+    NoPath(#[from] NoPath),
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    #[error("{0}")]
+    Run(#[from] crate::RunError),
+    #[error("check found {0} problem(s)")]
+    CheckFailed(usize),
+}
+
+/// `hookshift serve`: load the configuration, set up logging, bind, and run until SIGTERM/SIGINT.
+pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let config = Config::load(&args.config)?;
+    crate::logging::init(config.server.log_format);
+    let bind = |address| async move {
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| CliError::Bind { address, source })
+    };
+    let listener = bind(config.server.listen).await?;
+    let admin_listener = bind(config.server.admin_listen).await?;
+    crate::run(config, listener, admin_listener, crate::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `hookshift check`: prints every problem to standard error and a summary to standard output.
+pub fn check(args: &CheckArgs) -> Result<(), CliError> {
+    let report = state::check(&args.config);
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    if !report.problems.is_empty() {
+        return Err(CliError::CheckFailed(report.problems.len()));
+    }
+    println!(
+        "ok: {} ({} route(s)), mappings in {}",
+        args.config.display(),
+        report.routes,
+        report.mappings_dir.as_deref().unwrap_or("?")
+    );
+    Ok(())
+}
+
+/// `hookshift translate`: the translated event, as JSON text.
+pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
+    let (name, text) = read_input(&args.input)?;
+    let event: Value = serde_json::from_slice(&text).map_err(|e| CliError::Json {
+        path: name,
+        message: e.to_string(),
+    })?;
+    let output = if args.from == args.to {
+        event
+    } else {
+        let mappings = Mappings::load(&args.mappings)?;
+        let plan = mappings.plan(&args.from, &args.to)?;
+        let timestamp = args.timestamp.unwrap_or_else(crate::proxy::system_clock);
+        translate(plan, event, &Delivery { timestamp })?
+    };
+    let text = if args.compact {
+        serde_json::to_string(&output)
+    } else {
+        serde_json::to_string_pretty(&output)
+    };
+    Ok(text.expect("a JSON value serializes"))
+}
+
+fn read_input(path: &Path) -> Result<(String, Vec<u8>), CliError> {
+    if path.as_os_str() == "-" {
+        let mut buffer = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buffer)
+            .map_err(|source| CliError::Read {
+                path: "standard input".to_owned(),
+                source,
+            })?;
+        return Ok(("standard input".to_owned(), buffer));
+    }
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    Ok((name, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_is_the_default_command() {
+        let cli = Cli::try_parse_from(["hookshift"]).unwrap();
+        assert!(
+            matches!(cli.command(), Command::Serve(ServeArgs { config }) if config == Path::new("config.toml"))
+        );
+        let cli = Cli::try_parse_from(["hookshift", "--config", "x.toml"]).unwrap();
+        assert!(
+            matches!(cli.command(), Command::Serve(ServeArgs { config }) if config == Path::new("x.toml"))
+        );
+        let cli = Cli::try_parse_from(["hookshift", "serve", "--config", "y.toml"]).unwrap();
+        assert!(
+            matches!(cli.command(), Command::Serve(ServeArgs { config }) if config == Path::new("y.toml"))
+        );
+    }
+
+    #[test]
+    fn translate_arguments() {
+        let cli = Cli::try_parse_from([
+            "hookshift",
+            "translate",
+            "--from",
+            "a",
+            "--to",
+            "b",
+            "event.json",
+        ])
+        .unwrap();
+        let Command::Translate(args) = cli.command() else {
+            panic!("not translate")
+        };
+        assert_eq!((args.from.as_str(), args.to.as_str()), ("a", "b"));
+        assert_eq!(args.input, Path::new("event.json"));
+        assert_eq!(args.mappings, Path::new("mappings"));
+        assert!(Cli::try_parse_from(["hookshift", "translate", "--from", "a"]).is_err());
+    }
+
+    #[test]
+    fn translate_to_the_same_version_is_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("e.json");
+        std::fs::write(
+            &input,
+            br#"{"eventId":"e","eventType":"x.y","payload":{"n":1.50}}"#,
+        )
+        .unwrap();
+        let args = TranslateArgs {
+            from: "v1".into(),
+            to: "v1".into(),
+            mappings: dir.path().join("none"),
+            timestamp: None,
+            compact: true,
+            input,
+        };
+        assert_eq!(
+            translate_command(&args).unwrap(),
+            r#"{"eventId":"e","eventType":"x.y","payload":{"n":1.50}}"#
+        );
+    }
+}

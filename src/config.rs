@@ -1,0 +1,845 @@
+//! Configuration: the TOML file, `HOOKSHIFT__SECTION__KEY` environment overrides, secrets and validation.
+//!
+//! [`Config::load`] reads the file with the `config` crate, lays every `HOOKSHIFT__…` environment variable
+//! over it (`HOOKSHIFT__SERVER__MAX_BODY_BYTES=1024`, `HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL=…`; a value
+//! starting with `[` is read as a JSON list), deserializes with unknown keys refused, and validates.
+//! Every error names the key it is about (`routes[0].downstream.url: …`).
+//!
+//! Secrets are given inline or as `env:VAR_NAME`, resolved at load; [`Secret`] never prints its value.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::{de, Deserialize, Deserializer};
+
+use crate::signature::Provider;
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "HOOKSHIFT__";
+/// Separator between key segments in those variables.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// The whole configuration of one hookshift process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub mappings: MappingsConfig,
+    pub routes: Vec<RouteConfig>,
+    /// Where the configuration was read from (for reloads and relative paths).
+    #[serde(skip)]
+    source: Option<PathBuf>,
+}
+
+/// `[server]`: listeners, limits and timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Webhook listener. Not reloadable.
+    pub listen: SocketAddr,
+    /// Admin listener (`/metrics`, `/healthz`, `/readyz`). Not reloadable.
+    pub admin_listen: SocketAddr,
+    /// Largest accepted request body; larger ones get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// How long a client may take to send the request head.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send the request body.
+    #[serde(default = "default_body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// How long in-flight requests may run after SIGTERM/SIGINT.
+    #[serde(default = "default_shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+    /// How often the config file and mappings directory are checked for changes; 0 disables polling.
+    #[serde(default = "default_reload_poll_ms")]
+    pub reload_poll_ms: u64,
+    /// `text` or `json`. Not reloadable.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[mappings]`: where the mapping files live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingsConfig {
+    /// Relative paths are resolved against the config file's directory.
+    pub dir: PathBuf,
+}
+
+impl Default for MappingsConfig {
+    fn default() -> Self {
+        MappingsConfig {
+            dir: PathBuf::from("mappings"),
+        }
+    }
+}
+
+/// `[[routes]]`: one webhook endpoint, its sender and its handler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Label in metrics and logs: `[a-z0-9_-]+`, unique.
+    pub name: String,
+    /// Request path, unique, starting with `/`.
+    pub path: String,
+    #[serde(default)]
+    pub provider: Provider,
+    /// Any one of them verifies an inbound delivery (rotation).
+    pub inbound_secrets: Vec<Secret>,
+    #[serde(default = "default_tolerance")]
+    pub timestamp_tolerance_secs: u64,
+    /// Query parameter naming the sending endpoint's API version.
+    #[serde(default = "default_version_param")]
+    pub version_param: String,
+    /// Sending version when the query parameter is absent.
+    pub default_version: String,
+    pub downstream: DownstreamConfig,
+    /// What to do with events per sending version.
+    pub policy: BTreeMap<String, Policy>,
+    /// What to do with an event type that no mapping covers.
+    #[serde(default)]
+    pub unmapped: UnmappedAction,
+}
+
+/// `[routes.downstream]`: the handler hookshift delivers to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamConfig {
+    /// `http://host:port/path`.
+    #[serde(deserialize_with = "de_http_uri")]
+    pub url: http::Uri,
+    /// The API version the handler speaks.
+    pub version: String,
+    /// Secret the forwarded deliveries are signed with.
+    pub secret: Secret,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// The stage policy for events from one sending version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Translate when needed, re-sign and deliver.
+    Forward,
+    /// Answer 200 and deliver nothing.
+    Ack,
+    /// Answer 400 (the sender retries later) and deliver nothing.
+    Reject,
+}
+
+/// What to do with an event that no mapping covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmappedAction {
+    /// Answer 200 and deliver nothing.
+    #[default]
+    Ack,
+    /// Deliver the event unchanged (re-signed).
+    Forward,
+    /// Answer 400 so the sender retries.
+    Reject,
+}
+
+fn default_max_body_bytes() -> u64 {
+    26_214_400
+}
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_read_timeout_ms() -> u64 {
+    30_000
+}
+fn default_shutdown_grace_ms() -> u64 {
+    30_000
+}
+fn default_reload_poll_ms() -> u64 {
+    1_000
+}
+fn default_tolerance() -> u64 {
+    300
+}
+fn default_version_param() -> String {
+    "api_version".to_owned()
+}
+fn default_timeout_ms() -> u64 {
+    25_000
+}
+
+fn de_http_uri<'de, D: Deserializer<'de>>(d: D) -> Result<http::Uri, D::Error> {
+    let text = String::deserialize(d)?;
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|e| de::Error::custom(format!("invalid URL {text:?}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(de::Error::custom(format!(
+            "URL {text:?} must start with http:// (TLS to the handler is not supported)"
+        )));
+    }
+    if uri.authority().is_none() {
+        return Err(de::Error::custom(format!("URL {text:?} has no host")));
+    }
+    Ok(uri)
+}
+
+/// A secret given inline or as `env:VAR_NAME`. Its `Debug` and `Display` never show the value.
+#[derive(Clone)]
+pub struct Secret {
+    value: String,
+    /// `Some(VAR_NAME)` when read from the environment.
+    env_var: Option<String>,
+    /// Set when the variable was not set at load; [`Config::validate`] reports it.
+    missing: bool,
+}
+
+impl Secret {
+    /// An inline secret.
+    pub fn inline(value: impl Into<String>) -> Secret {
+        Secret {
+            value: value.into(),
+            env_var: None,
+            missing: false,
+        }
+    }
+
+    /// Parses `env:VAR_NAME` (resolved now) or an inline value.
+    pub fn from_spec(spec: &str) -> Secret {
+        match spec.strip_prefix("env:") {
+            Some(var) => match std::env::var(var) {
+                Ok(value) => Secret {
+                    value,
+                    env_var: Some(var.to_owned()),
+                    missing: false,
+                },
+                Err(_) => Secret {
+                    value: String::new(),
+                    env_var: Some(var.to_owned()),
+                    missing: true,
+                },
+            },
+            None => Secret::inline(spec),
+        }
+    }
+
+    /// The secret's bytes (UTF-8 of the configured text), the HMAC key.
+    pub fn expose(&self) -> &[u8] {
+        self.value.as_bytes()
+    }
+
+    fn problem(&self) -> Option<String> {
+        match (&self.env_var, self.missing) {
+            (Some(var), true) => Some(format!("environment variable {var} is not set")),
+            (Some(var), false) if self.value.is_empty() => {
+                Some(format!("environment variable {var} is empty"))
+            }
+            (None, _) if self.value.is_empty() => Some("secret is empty".to_owned()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.env_var {
+            Some(var) => write!(f, "Secret(env:{var}, ***)"),
+            None => f.write_str("Secret(***)"),
+        }
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spec = String::deserialize(d)?;
+        Ok(Secret::from_spec(&spec))
+    }
+}
+
+/// One configuration problem, naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed, or an override could not be applied.
+    #[error("{origin}: {message}")]
+    Read { origin: String, message: String },
+    /// A key holds a value that is not allowed.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl Config {
+    /// Reads, overrides from the process environment, and validates the configuration at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let config = Config::parse(path, std::env::vars())?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    /// Reads the file at `path` with the overrides found in `env` (no validation beyond types).
+    pub fn parse(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let file = config::File::from(path)
+            .format(config::FileFormat::Toml)
+            .required(true);
+        let mut config = Config::parse_source(file, env)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Reads TOML text with the overrides found in `env` (no validation beyond types).
+    pub fn parse_str(
+        toml: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        Config::parse_source(config::File::from_str(toml, config::FileFormat::Toml), env)
+    }
+
+    fn parse_source<S>(
+        source: S,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors>
+    where
+        S: config::Source + Send + Sync + 'static,
+    {
+        let mut builder = config::Config::builder().add_source(source);
+        let mut overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        overrides.sort();
+        for (name, value) in overrides {
+            let key = env_key_to_path(&name).map_err(|message| {
+                ConfigErrors(vec![ConfigError::Read {
+                    origin: format!("environment variable {name}"),
+                    message,
+                }])
+            })?;
+            let value = env_value(&value).map_err(|message| {
+                ConfigErrors(vec![ConfigError::Read {
+                    origin: format!("environment variable {name}"),
+                    message,
+                }])
+            })?;
+            builder = builder.set_override(key.as_str(), value).map_err(|e| {
+                ConfigErrors(vec![ConfigError::Read {
+                    origin: format!("environment variable {name}"),
+                    message: e.to_string(),
+                }])
+            })?;
+        }
+        let raw = builder.build().map_err(|e| {
+            ConfigErrors(vec![ConfigError::Read {
+                origin: "config".to_owned(),
+                message: e.to_string(),
+            }])
+        })?;
+        serde_path_to_error::deserialize::<_, Config>(raw).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { "config".to_owned() } else { key };
+            ConfigErrors(vec![ConfigError::invalid(key, e.into_inner().to_string())])
+        })
+    }
+
+    /// The file this configuration was read from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// The mappings directory, relative paths resolved against the config file's directory.
+    pub fn mappings_dir(&self) -> PathBuf {
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(base) if self.mappings.dir.is_relative() => base.join(&self.mappings.dir),
+            _ => self.mappings.dir.clone(),
+        }
+    }
+
+    /// The route serving `path`, if any.
+    pub fn route_for_path(&self, path: &str) -> Option<&RouteConfig> {
+        self.routes.iter().find(|r| r.path == path)
+    }
+
+    /// Every problem that does not depend on the mapping files.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        let s = &self.server;
+        for (key, value) in [
+            ("server.max_body_bytes", s.max_body_bytes),
+            ("server.header_read_timeout_ms", s.header_read_timeout_ms),
+            ("server.body_read_timeout_ms", s.body_read_timeout_ms),
+        ] {
+            if value == 0 {
+                problems.push(ConfigError::invalid(key, "must be greater than 0"));
+            }
+        }
+        if s.listen == s.admin_listen && s.listen.port() != 0 {
+            problems.push(ConfigError::invalid(
+                "server.admin_listen",
+                "must differ from server.listen",
+            ));
+        }
+        if self.mappings.dir.as_os_str().is_empty() {
+            problems.push(ConfigError::invalid("mappings.dir", "must not be empty"));
+        }
+        if self.routes.is_empty() {
+            problems.push(ConfigError::invalid(
+                "routes",
+                "at least one route is required",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut paths = HashSet::new();
+        for (i, route) in self.routes.iter().enumerate() {
+            let key = |k: &str| format!("routes[{i}].{k}");
+            if route.name.is_empty()
+                || !route
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            {
+                problems.push(ConfigError::invalid(
+                    key("name"),
+                    format!("{:?} must match [a-z0-9_-]+", route.name),
+                ));
+            }
+            if !names.insert(route.name.as_str()) {
+                problems.push(ConfigError::invalid(
+                    key("name"),
+                    format!("{:?} is used by another route", route.name),
+                ));
+            }
+            if !route.path.starts_with('/') || route.path.contains(['?', '#']) {
+                problems.push(ConfigError::invalid(
+                    key("path"),
+                    format!("{:?} must start with / and hold no query", route.path),
+                ));
+            }
+            if !paths.insert(route.path.as_str()) {
+                problems.push(ConfigError::invalid(
+                    key("path"),
+                    format!("{:?} is used by another route", route.path),
+                ));
+            }
+            if route.inbound_secrets.is_empty() {
+                problems.push(ConfigError::invalid(
+                    key("inbound_secrets"),
+                    "at least one secret is required",
+                ));
+            }
+            for (j, secret) in route.inbound_secrets.iter().enumerate() {
+                if let Some(problem) = secret.problem() {
+                    problems.push(ConfigError::invalid(
+                        key(&format!("inbound_secrets[{j}]")),
+                        problem,
+                    ));
+                }
+            }
+            if let Some(problem) = route.downstream.secret.problem() {
+                problems.push(ConfigError::invalid(key("downstream.secret"), problem));
+            }
+            if route.timestamp_tolerance_secs == 0 {
+                problems.push(ConfigError::invalid(
+                    key("timestamp_tolerance_secs"),
+                    "must be greater than 0",
+                ));
+            }
+            if route.version_param.is_empty() {
+                problems.push(ConfigError::invalid(
+                    key("version_param"),
+                    "must not be empty",
+                ));
+            }
+            if route.downstream.version.is_empty() {
+                problems.push(ConfigError::invalid(
+                    key("downstream.version"),
+                    "must not be empty",
+                ));
+            }
+            if route.downstream.timeout_ms == 0 {
+                problems.push(ConfigError::invalid(
+                    key("downstream.timeout_ms"),
+                    "must be greater than 0",
+                ));
+            }
+            if route.policy.is_empty() {
+                problems.push(ConfigError::invalid(
+                    key("policy"),
+                    "at least one version needs a policy",
+                ));
+            }
+            if !route.policy.contains_key(&route.default_version) {
+                problems.push(ConfigError::invalid(
+                    key("default_version"),
+                    format!(
+                        "{:?} has no entry in routes[{i}].policy",
+                        route.default_version
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// `HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL` → `routes[0].downstream.url`.
+fn env_key_to_path(name: &str) -> Result<String, String> {
+    let rest = &name[ENV_PREFIX.len()..];
+    let mut path = String::new();
+    for segment in rest.split(ENV_SEPARATOR) {
+        if segment.is_empty() {
+            return Err("empty key segment".to_owned());
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(format!(
+                "key segment {segment:?} may hold only letters, digits, _ and -"
+            ));
+        }
+        if segment.bytes().all(|b| b.is_ascii_digit()) && !path.is_empty() {
+            path.push('[');
+            path.push_str(segment);
+            path.push(']');
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&segment.to_ascii_lowercase());
+        }
+    }
+    Ok(path)
+}
+
+/// An override value: a JSON list when it starts with `[`, else the text itself (typed at deserialization).
+fn env_value(text: &str) -> Result<config::Value, String> {
+    if !text.trim_start().starts_with('[') {
+        return Ok(config::Value::from(text));
+    }
+    let items: Vec<serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| format!("value starting with [ must be a JSON list: {e}"))?;
+    let values = items
+        .into_iter()
+        .map(|item| match item {
+            serde_json::Value::String(s) => Ok(config::Value::from(s)),
+            serde_json::Value::Number(n) => Ok(config::Value::from(n.to_string())),
+            serde_json::Value::Bool(b) => Ok(config::Value::from(b)),
+            other => Err(format!(
+                "list items must be strings, numbers or booleans, not {other}"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(config::Value::from(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9464"
+
+[mappings]
+dir = "mappings"
+
+[[routes]]
+name = "extend"
+path = "/webhooks/extend"
+inbound_secrets = ["wss_in"]
+default_version = "2025-04-21"
+[routes.downstream]
+url = "http://127.0.0.1:3000/webhooks"
+version = "2026-02-09"
+secret = "wss_out"
+[routes.policy]
+"2025-04-21" = "forward"
+"2026-02-09" = "ack"
+"#;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn errors_of(toml: &str, env: Vec<(String, String)>) -> Vec<String> {
+        match Config::parse_str(toml, env) {
+            Ok(c) => c.validate().iter().map(ToString::to_string).collect(),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn valid_config_with_defaults() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        assert!(c.validate().is_empty());
+        assert_eq!(c.server.max_body_bytes, 26_214_400);
+        let r = &c.routes[0];
+        assert_eq!(r.provider, Provider::Extend);
+        assert_eq!(r.timestamp_tolerance_secs, 300);
+        assert_eq!(r.version_param, "api_version");
+        assert_eq!(r.unmapped, UnmappedAction::Ack);
+        assert_eq!(r.downstream.timeout_ms, 25_000);
+        assert_eq!(r.policy["2025-04-21"], Policy::Forward);
+        assert_eq!(r.policy["2026-02-09"], Policy::Ack);
+        assert_eq!(r.downstream.url, "http://127.0.0.1:3000/webhooks");
+        assert_eq!(c.route_for_path("/webhooks/extend").unwrap().name, "extend");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let errs = errors_of(
+            &VALID.replace("secret = \"wss_out\"", "secret = \"wss_out\"\nurll = 1"),
+            no_env(),
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("routes[0].downstream") && errs[0].contains("urll"),
+            "{errs:?}"
+        );
+
+        let errs = errors_of(
+            &VALID.replace("[server]", "[server]\nlisten_addr = 1"),
+            no_env(),
+        );
+        assert!(
+            errs[0].contains("server") && errs[0].contains("listen_addr"),
+            "{errs:?}"
+        );
+
+        let errs = errors_of(&format!("{VALID}\n[extra]\na = 1\n"), no_env());
+        assert!(errs[0].contains("extra"), "{errs:?}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let errs = errors_of(&VALID.replace("= \"forward\"", "= \"forwrd\""), no_env());
+        assert!(
+            errs[0].starts_with("routes[0].policy.2025-04-21: ") && errs[0].contains("forwrd"),
+            "{errs:?}"
+        );
+
+        let errs = errors_of(
+            &VALID.replace("http://127.0.0.1:3000/webhooks", "https://example.com/"),
+            no_env(),
+        );
+        assert!(
+            errs[0].starts_with("routes[0].downstream.url: "),
+            "{errs:?}"
+        );
+
+        let errs = errors_of(&VALID.replace("127.0.0.1:8080", "nowhere"), no_env());
+        assert!(errs[0].starts_with("server.listen: "), "{errs:?}");
+
+        let errs = errors_of(
+            &VALID.replace(
+                "default_version = \"2025-04-21\"",
+                "default_version = \"2024-01-01\"",
+            ),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            vec!["routes[0].default_version: \"2024-01-01\" has no entry in routes[0].policy"]
+        );
+
+        let errs = errors_of(
+            &VALID.replace("name = \"extend\"", "name = \"Extend Route\""),
+            no_env(),
+        );
+        assert!(errs[0].starts_with("routes[0].name: "), "{errs:?}");
+
+        let errs = errors_of(
+            &VALID.replace("inbound_secrets = [\"wss_in\"]", "inbound_secrets = []"),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            vec!["routes[0].inbound_secrets: at least one secret is required"]
+        );
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let errs = errors_of(&VALID.replace("version = \"2026-02-09\"\n", ""), no_env());
+        assert!(
+            errs[0].starts_with("routes[0].downstream: ") && errs[0].contains("`version`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn every_validation_problem_is_reported() {
+        let two_routes = format!(
+            "{VALID}\n{}",
+            &VALID[VALID.find("[[routes]]").unwrap()..].replace("wss_in", "")
+        );
+        let errs = errors_of(
+            &two_routes.replace("[server]", "[server]\nmax_body_bytes = 0"),
+            no_env(),
+        );
+        assert!(
+            errs.contains(&"server.max_body_bytes: must be greater than 0".to_owned()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"routes[1].name: \"extend\" is used by another route".to_owned()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(
+                &"routes[1].path: \"/webhooks/extend\" is used by another route".to_owned()
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"routes[1].inbound_secrets[0]: secret is empty".to_owned()),
+            "{errs:?}"
+        );
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn env_overrides_any_key() {
+        let env = vec![
+            (
+                "HOOKSHIFT__SERVER__MAX_BODY_BYTES".to_owned(),
+                "1024".to_owned(),
+            ),
+            (
+                "HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL".to_owned(),
+                "http://10.0.0.1:9/h".to_owned(),
+            ),
+            (
+                "HOOKSHIFT__ROUTES__0__POLICY__2026-02-09".to_owned(),
+                "reject".to_owned(),
+            ),
+            (
+                "HOOKSHIFT__ROUTES__0__INBOUND_SECRETS".to_owned(),
+                r#"["wss_a","wss_b"]"#.to_owned(),
+            ),
+            ("OTHER__SERVER__MAX_BODY_BYTES".to_owned(), "5".to_owned()),
+        ];
+        let c = Config::parse_str(VALID, env).unwrap();
+        assert!(c.validate().is_empty());
+        assert_eq!(c.server.max_body_bytes, 1024);
+        assert_eq!(c.routes[0].downstream.url, "http://10.0.0.1:9/h");
+        assert_eq!(c.routes[0].policy["2026-02-09"], Policy::Reject);
+        assert_eq!(c.routes[0].inbound_secrets.len(), 2);
+        assert_eq!(c.routes[0].inbound_secrets[1].expose(), b"wss_b");
+
+        let bad = vec![(
+            "HOOKSHIFT__SERVER__MAX_BODY_BYTES".to_owned(),
+            "lots".to_owned(),
+        )];
+        let errs = errors_of(VALID, bad);
+        assert!(errs[0].starts_with("server.max_body_bytes: "), "{errs:?}");
+
+        let unknown = vec![("HOOKSHIFT__SERVER__COLOUR".to_owned(), "red".to_owned())];
+        let errs = errors_of(VALID, unknown);
+        assert!(errs[0].contains("colour"), "{errs:?}");
+    }
+
+    #[test]
+    fn env_secrets_resolve_and_missing_ones_are_named() {
+        // Unique names: tests share the process environment.
+        std::env::set_var("HOOKSHIFT_TEST_CONFIG_SECRET_A", "wss_from_env");
+        let toml = VALID
+            .replace(
+                "inbound_secrets = [\"wss_in\"]",
+                "inbound_secrets = [\"env:HOOKSHIFT_TEST_CONFIG_SECRET_A\"]",
+            )
+            .replace(
+                "secret = \"wss_out\"",
+                "secret = \"env:HOOKSHIFT_TEST_CONFIG_SECRET_UNSET\"",
+            );
+        let c = Config::parse_str(&toml, no_env()).unwrap();
+        assert_eq!(c.routes[0].inbound_secrets[0].expose(), b"wss_from_env");
+        let errs: Vec<String> = c.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errs,
+            vec!["routes[0].downstream.secret: environment variable HOOKSHIFT_TEST_CONFIG_SECRET_UNSET is not set"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("wss_in") && !debug.contains("wss_out"),
+            "{debug}"
+        );
+        assert!(debug.contains("Secret(***)"));
+        assert_eq!(Secret::inline("wss_x").to_string(), "***");
+        std::env::set_var("HOOKSHIFT_TEST_CONFIG_SECRET_B", "wss_hidden");
+        let from_env = Secret::from_spec("env:HOOKSHIFT_TEST_CONFIG_SECRET_B");
+        assert_eq!(
+            format!("{from_env:?}"),
+            "Secret(env:HOOKSHIFT_TEST_CONFIG_SECRET_B, ***)"
+        );
+        assert_eq!(from_env.expose(), b"wss_hidden");
+    }
+
+    #[test]
+    fn mappings_dir_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookshift.toml");
+        std::fs::write(&path, VALID).unwrap();
+        let c = Config::parse(&path, no_env()).unwrap();
+        assert_eq!(c.mappings_dir(), dir.path().join("mappings"));
+        assert_eq!(c.source(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn env_key_paths() {
+        assert_eq!(
+            env_key_to_path("HOOKSHIFT__SERVER__LISTEN").unwrap(),
+            "server.listen"
+        );
+        assert_eq!(
+            env_key_to_path("HOOKSHIFT__ROUTES__1__DOWNSTREAM__SECRET").unwrap(),
+            "routes[1].downstream.secret"
+        );
+        assert!(env_key_to_path("HOOKSHIFT__SERVER____LISTEN").is_err());
+        assert!(env_key_to_path("HOOKSHIFT__SERVER__A.B").is_err());
+    }
+}

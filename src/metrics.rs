@@ -1,0 +1,372 @@
+//! Metric names, bounded label values, and the process-wide Prometheus recorder.
+//!
+//! The names below are a contract (dashboards and alerts use them): do not rename. Every label value
+//! comes from a bounded set: route names and versions from the configuration, event types from the
+//! mappings or a fixed catalogue (else `other`), outcomes and status classes from the enums here.
+//!
+//! A global recorder can be installed once per process, so [`install`] does it once and hands every
+//! server in the process the same [`PrometheusHandle`]. Servers label by route, so several servers in one
+//! process (as in the integration tests) stay apart as long as their route names differ.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::RouteConfig;
+use crate::mapping::Mappings;
+
+/// `hookshift_events_received_total{route,api_version,event_type}`: requests that reached a route.
+pub const EVENTS_RECEIVED: &str = "hookshift_events_received_total";
+/// `hookshift_events_total{route,api_version,target_version,event_type,outcome}`: what became of them.
+pub const EVENTS: &str = "hookshift_events_total";
+/// `hookshift_delivery_duration_seconds{route,target_version}`: downstream POST latency.
+pub const DELIVERY_DURATION: &str = "hookshift_delivery_duration_seconds";
+/// `hookshift_translation_duration_seconds{route}`: time spent translating one event.
+pub const TRANSLATION_DURATION: &str = "hookshift_translation_duration_seconds";
+/// `hookshift_downstream_responses_total{route,status_class}`.
+pub const DOWNSTREAM_RESPONSES: &str = "hookshift_downstream_responses_total";
+/// `hookshift_inflight_requests{route}`: requests being handled now.
+pub const INFLIGHT_REQUESTS: &str = "hookshift_inflight_requests";
+/// `hookshift_config_reloads_total{result}` with result `success` or `failure`.
+pub const CONFIG_RELOADS: &str = "hookshift_config_reloads_total";
+/// `hookshift_config_last_reload_success`: 1 when the last reload attempt succeeded, else 0.
+pub const CONFIG_LAST_RELOAD_SUCCESS: &str = "hookshift_config_last_reload_success";
+/// `hookshift_config_last_reload_timestamp_seconds`: when the running config was loaded.
+pub const CONFIG_LAST_RELOAD_TIMESTAMP: &str = "hookshift_config_last_reload_timestamp_seconds";
+/// `hookshift_build_info{version}`: always 1.
+pub const BUILD_INFO: &str = "hookshift_build_info";
+
+/// Label value for an event whose body was never verified.
+pub const UNKNOWN: &str = "unknown";
+/// Label value for a value outside the bounded set.
+pub const OTHER: &str = "other";
+
+/// Delivery histogram buckets: 1 ms to 30 s.
+const DELIVERY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+];
+/// Translation histogram buckets: 10 µs to 1 s.
+const TRANSLATION_BUCKETS: &[f64] = &[
+    0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
+];
+
+/// Event types of both Extend API versions (2025-04-21 and 2026-02-09): labelled as themselves even when
+/// no mapping names them.
+pub const EVENT_TYPE_CATALOGUE: &[&str] = &[
+    "workflow_run.completed",
+    "workflow_run.failed",
+    "workflow_run.needs_review",
+    "workflow_run.rejected",
+    "workflow_run.cancelled",
+    "workflow_run.step_run.processed",
+    "processor_run.processed",
+    "processor_run.failed",
+    "parser_run.processed",
+    "parser_run.failed",
+    "workflow.created",
+    "workflow.deployed",
+    "workflow.deleted",
+    "processor.created",
+    "processor.updated",
+    "processor.deleted",
+    "processor.draft.updated",
+    "processor.version.published",
+    "extract_run.processed",
+    "extract_run.failed",
+    "classify_run.processed",
+    "classify_run.failed",
+    "split_run.processed",
+    "split_run.failed",
+    "parse_run.processed",
+    "parse_run.failed",
+    "edit_run.processed",
+    "edit_run.failed",
+    "batch_processor_run.processed",
+    "batch_processor_run.failed",
+    "batch_parse_run.processed",
+    "batch_parse_run.failed",
+    "extractor.created",
+    "extractor.updated",
+    "extractor.deleted",
+    "extractor.draft.updated",
+    "extractor.version.published",
+    "classifier.created",
+    "classifier.updated",
+    "classifier.deleted",
+    "classifier.draft.updated",
+    "classifier.version.published",
+    "splitter.created",
+    "splitter.updated",
+    "splitter.deleted",
+    "splitter.draft.updated",
+    "splitter.version.published",
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder on first call; every call returns the same handle.
+///
+/// If another recorder was installed first (by an embedding program), hookshift's metrics go to that
+/// one and the handle returned here renders an empty page.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(DELIVERY_DURATION.to_owned()), DELIVERY_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(TRANSLATION_DURATION.to_owned()), TRANSLATION_BUCKETS))
+                .expect("bucket lists are non-empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will not show hookshift's metrics");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(EVENTS_RECEIVED, "Webhook requests that reached a route");
+    describe_counter!(EVENTS, "Webhook requests by outcome");
+    describe_histogram!(
+        DELIVERY_DURATION,
+        Unit::Seconds,
+        "Downstream delivery latency"
+    );
+    describe_histogram!(
+        TRANSLATION_DURATION,
+        Unit::Seconds,
+        "Event translation time"
+    );
+    describe_counter!(DOWNSTREAM_RESPONSES, "Downstream responses by status class");
+    describe_gauge!(INFLIGHT_REQUESTS, "Webhook requests being handled");
+    describe_counter!(CONFIG_RELOADS, "Configuration reload attempts by result");
+    describe_gauge!(
+        CONFIG_LAST_RELOAD_SUCCESS,
+        "1 when the last reload attempt succeeded"
+    );
+    describe_gauge!(
+        CONFIG_LAST_RELOAD_TIMESTAMP,
+        Unit::Seconds,
+        "When the running configuration was loaded"
+    );
+    describe_gauge!(BUILD_INFO, "Build information, always 1");
+}
+
+/// Sets `hookshift_build_info{version}` to 1.
+pub fn record_build_info() {
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// What became of one webhook request (the `outcome` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler answered 2xx.
+    Delivered,
+    /// The policy said ack: answered 200, nothing delivered.
+    Acked,
+    /// The policy said reject: answered 400, nothing delivered.
+    Rejected,
+    /// Missing or bad signature.
+    Unauthorized,
+    /// Body not JSON, not an event, or a version without policy.
+    Invalid,
+    /// Body larger than `server.max_body_bytes`.
+    TooLarge,
+    /// No mapping covers the event type (handled per `routes.unmapped`).
+    Unmapped,
+    /// A mapping took the event but failed on its shape.
+    TranslationError,
+    /// The handler answered non-2xx, was unreachable or timed out.
+    DownstreamError,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Acked => "acked",
+            Outcome::Rejected => "rejected",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::Invalid => "invalid",
+            Outcome::TooLarge => "too_large",
+            Outcome::Unmapped => "unmapped",
+            Outcome::TranslationError => "translation_error",
+            Outcome::DownstreamError => "downstream_error",
+        }
+    }
+}
+
+/// How a downstream delivery attempt ended (the `status_class` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    S2xx,
+    S3xx,
+    S4xx,
+    S5xx,
+    Timeout,
+    ConnectError,
+}
+
+impl StatusClass {
+    /// The class of an HTTP status.
+    pub fn of(status: http::StatusCode) -> StatusClass {
+        match status.as_u16() {
+            200..=299 => StatusClass::S2xx,
+            300..=399 => StatusClass::S3xx,
+            400..=499 => StatusClass::S4xx,
+            _ => StatusClass::S5xx,
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusClass::S2xx => "2xx",
+            StatusClass::S3xx => "3xx",
+            StatusClass::S4xx => "4xx",
+            StatusClass::S5xx => "5xx",
+            StatusClass::Timeout => "timeout",
+            StatusClass::ConnectError => "connect_error",
+        }
+    }
+}
+
+/// The bounded `event_type` label for an event type read from a verified body.
+pub fn event_type_label(mappings: &Mappings, event_type: &str) -> String {
+    if EVENT_TYPE_CATALOGUE.contains(&event_type) || mappings.is_known_event_type(event_type) {
+        event_type.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
+}
+
+/// The bounded `api_version` label: the version when the route configures it, else `other`.
+pub fn api_version_label(route: &RouteConfig, version: &str) -> String {
+    if route.policy.contains_key(version) || route.downstream.version == version {
+        version.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
+}
+
+/// The labels of one request, filled in as the request is understood.
+#[derive(Debug, Clone)]
+pub struct EventLabels {
+    pub route: String,
+    pub api_version: String,
+    pub target_version: String,
+    pub event_type: String,
+}
+
+impl EventLabels {
+    /// Counts the request in `hookshift_events_received_total` and `hookshift_events_total`.
+    pub fn record(&self, outcome: Outcome) {
+        counter!(
+            EVENTS_RECEIVED,
+            "route" => self.route.clone(),
+            "api_version" => self.api_version.clone(),
+            "event_type" => self.event_type.clone(),
+        )
+        .increment(1);
+        counter!(
+            EVENTS,
+            "route" => self.route.clone(),
+            "api_version" => self.api_version.clone(),
+            "target_version" => self.target_version.clone(),
+            "event_type" => self.event_type.clone(),
+            "outcome" => outcome.as_str(),
+        )
+        .increment(1);
+    }
+}
+
+/// Records one downstream attempt: its status class and latency.
+pub fn record_delivery(route: &str, target_version: &str, class: StatusClass, seconds: f64) {
+    counter!(DOWNSTREAM_RESPONSES, "route" => route.to_owned(), "status_class" => class.as_str())
+        .increment(1);
+    histogram!(DELIVERY_DURATION, "route" => route.to_owned(), "target_version" => target_version.to_owned())
+        .record(seconds);
+}
+
+/// Records the time one translation took.
+pub fn record_translation(route: &str, seconds: f64) {
+    histogram!(TRANSLATION_DURATION, "route" => route.to_owned()).record(seconds);
+}
+
+/// Records a reload attempt; `loaded_at` (unix seconds) is set on success.
+pub fn record_reload(success: bool, loaded_at: f64) {
+    counter!(CONFIG_RELOADS, "result" => if success { "success" } else { "failure" }).increment(1);
+    gauge!(CONFIG_LAST_RELOAD_SUCCESS).set(if success { 1.0 } else { 0.0 });
+    if success {
+        gauge!(CONFIG_LAST_RELOAD_TIMESTAMP).set(loaded_at);
+    }
+}
+
+/// Records that the initial configuration is running (not counted as a reload).
+pub fn record_initial_load(loaded_at: f64) {
+    gauge!(CONFIG_LAST_RELOAD_SUCCESS).set(1.0);
+    gauge!(CONFIG_LAST_RELOAD_TIMESTAMP).set(loaded_at);
+}
+
+/// Keeps `hookshift_inflight_requests{route}` raised while alive.
+#[derive(Debug)]
+pub struct InflightGuard {
+    route: String,
+}
+
+impl InflightGuard {
+    /// Raises the gauge for `route`.
+    pub fn new(route: &str) -> InflightGuard {
+        gauge!(INFLIGHT_REQUESTS, "route" => route.to_owned()).increment(1.0);
+        InflightGuard {
+            route: route.to_owned(),
+        }
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        gauge!(INFLIGHT_REQUESTS, "route" => self.route.clone()).decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(
+            StatusClass::of(http::StatusCode::NO_CONTENT).as_str(),
+            "2xx"
+        );
+        assert_eq!(StatusClass::of(http::StatusCode::FOUND).as_str(), "3xx");
+        assert_eq!(StatusClass::of(http::StatusCode::NOT_FOUND).as_str(), "4xx");
+        assert_eq!(
+            StatusClass::of(http::StatusCode::BAD_GATEWAY).as_str(),
+            "5xx"
+        );
+    }
+
+    #[test]
+    fn catalogue_holds_both_versions() {
+        assert!(EVENT_TYPE_CATALOGUE.contains(&"processor_run.processed"));
+        assert!(EVENT_TYPE_CATALOGUE.contains(&"extract_run.processed"));
+        assert!(!EVENT_TYPE_CATALOGUE.contains(&"anything.else"));
+    }
+
+    #[test]
+    fn install_is_idempotent() {
+        let a = install();
+        let b = install();
+        record_build_info();
+        let page = a.render();
+        assert!(page.contains("hookshift_build_info{version=\""), "{page}");
+        assert!(b.render().contains("hookshift_build_info{version=\""));
+    }
+}

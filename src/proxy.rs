@@ -1,0 +1,555 @@
+//! The webhook request path: route → read body (limited) → verify → parse → policy → translate →
+//! re-sign → deliver, with one metric record and one log line per request.
+//!
+//! Each request takes a snapshot of the running [`State`] when it starts and uses it to the end, so a
+//! reload never changes the rules under a request in flight.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use serde_json::Value;
+
+use crate::config::{Policy, RouteConfig, UnmappedAction};
+use crate::deliver::{Deliverer, DeliveryError, Outbound};
+use crate::error::{json_response, ProxyError};
+use crate::mapping::{translate, Delivery, TranslateError};
+use crate::metrics::{self, EventLabels, InflightGuard, Outcome, StatusClass};
+use crate::reload::Shared;
+use crate::signature::{self, Provider, Verified, VerifyParams};
+use crate::state::State;
+
+/// Bodies at least this large are translated on the blocking pool instead of the async workers.
+const BLOCKING_TRANSLATION_BYTES: usize = 256 * 1024;
+/// Longest `eventId` written to logs (longer ones are cut).
+const MAX_LOGGED_ID: usize = 128;
+/// Plextera headers passed through to the handler unchanged.
+const PLEXTERA_PASSTHROUGH: &[&str] = &[
+    "x-plextera-delivery-id",
+    "x-plextera-event-id",
+    "x-plextera-event-occurred-at",
+];
+
+/// Where the current time comes from (unix seconds); tests may pin it.
+pub type Clock = fn() -> i64;
+
+/// The system clock.
+pub fn system_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Handles webhook requests against the running state.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+    deliverer: Deliverer,
+    clock: Clock,
+}
+
+/// A request that ended well for the sender (2xx).
+struct Done {
+    outcome: Outcome,
+    response: Response<Full<Bytes>>,
+}
+
+/// What the log line of a request carries besides its labels.
+#[derive(Default)]
+struct LogFields {
+    event_id: Option<String>,
+    downstream_status: Option<u16>,
+    translated: bool,
+}
+
+impl Proxy {
+    /// A proxy over `shared` using the system clock.
+    pub fn new(shared: Arc<Shared>) -> Proxy {
+        Proxy::with_clock(shared, system_clock)
+    }
+
+    /// A proxy over `shared` reading the time from `clock`.
+    pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Proxy {
+        Proxy {
+            shared,
+            deliverer: Deliverer::new(),
+            clock,
+        }
+    }
+
+    /// Handles one request; never fails (errors become responses).
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let state = self.shared.load();
+        let Some(route) = state.route(request.uri().path()) else {
+            return ProxyError::NoRoute.to_response();
+        };
+        let started = Instant::now();
+        let _inflight = InflightGuard::new(&route.name);
+        let version = query_param(request.uri().query(), &route.version_param)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| route.default_version.clone());
+        let mut labels = EventLabels {
+            route: route.name.clone(),
+            api_version: metrics::api_version_label(route, &version),
+            target_version: route.downstream.version.clone(),
+            event_type: metrics::UNKNOWN.to_owned(),
+        };
+        let mut log = LogFields::default();
+
+        let result = self
+            .process(&state, route, request, &version, &mut labels, &mut log)
+            .await;
+        let (outcome, response, error) = match result {
+            Ok(done) => (done.outcome, done.response, None),
+            Err(e) => (e.outcome(), e.to_response(), Some(e)),
+        };
+        labels.record(outcome);
+
+        let status = response.status().as_u16();
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let event_id = log.event_id.as_deref().unwrap_or("");
+        let downstream_status = log.downstream_status.unwrap_or(0);
+        match &error {
+            None => tracing::info!(
+                route = %labels.route,
+                event_id,
+                event_type = %labels.event_type,
+                api_version = %version,
+                target_version = %labels.target_version,
+                outcome = outcome.as_str(),
+                status,
+                downstream_status,
+                translated = log.translated,
+                duration_ms,
+                "webhook handled"
+            ),
+            Some(e) => tracing::warn!(
+                route = %labels.route,
+                event_id,
+                event_type = %labels.event_type,
+                api_version = %version,
+                target_version = %labels.target_version,
+                outcome = outcome.as_str(),
+                status,
+                downstream_status,
+                translated = log.translated,
+                duration_ms,
+                error = %e,
+                "webhook refused"
+            ),
+        }
+        response
+    }
+
+    async fn process<B>(
+        &self,
+        state: &State,
+        route: &RouteConfig,
+        request: Request<B>,
+        version: &str,
+        labels: &mut EventLabels,
+        log: &mut LogFields,
+    ) -> Result<Done, ProxyError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if request.method() != http::Method::POST {
+            return Err(ProxyError::MethodNotAllowed);
+        }
+        let (parts, body) = request.into_parts();
+        let server = &state.config.server;
+        let body = read_body(
+            &parts.headers,
+            body,
+            server.max_body_bytes,
+            server.body_read_timeout_ms,
+        )
+        .await?;
+
+        let verified = signature::verify(
+            VerifyParams {
+                provider: route.provider,
+                secrets: &route.inbound_secrets,
+                tolerance_secs: route.timestamp_tolerance_secs,
+                now: (self.clock)(),
+            },
+            &parts.headers,
+            body,
+        )?;
+
+        let event = parse_event(&verified, route.provider)?;
+        let event_type = event
+            .get("eventType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        labels.event_type = metrics::event_type_label(&state.mappings, event_type);
+        log.event_id = event
+            .get("eventId")
+            .and_then(Value::as_str)
+            .map(loggable_id);
+        let event_type = event_type.to_owned();
+
+        let policy =
+            route
+                .policy
+                .get(version)
+                .copied()
+                .ok_or_else(|| ProxyError::UnknownVersion {
+                    version: version.to_owned(),
+                })?;
+        match policy {
+            Policy::Ack => return Ok(done(Outcome::Acked, "acked")),
+            Policy::Reject => {
+                return Err(ProxyError::Rejected {
+                    version: version.to_owned(),
+                })
+            }
+            Policy::Forward => {}
+        }
+
+        let target = route.downstream.version.as_str();
+        let (out_body, out_event_type, mut outcome_on_success) = if version == target {
+            (verified.body().clone(), event_type, Outcome::Delivered)
+        } else {
+            let started = Instant::now();
+            let translated = self
+                .translate(
+                    state,
+                    version,
+                    target,
+                    event,
+                    verified.timestamp(),
+                    verified.body().len(),
+                )
+                .await;
+            metrics::record_translation(&route.name, started.elapsed().as_secs_f64());
+            match translated {
+                Ok(value) => {
+                    log.translated = true;
+                    let out_type = value
+                        .get("eventType")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let bytes = serde_json::to_vec(&value).map_err(|e| {
+                        ProxyError::Internal(format!("translated event does not serialize: {e}"))
+                    })?;
+                    (Bytes::from(bytes), out_type, Outcome::Delivered)
+                }
+                Err(TranslateError::Unmapped {
+                    event_type,
+                    from,
+                    to,
+                }) => match route.unmapped {
+                    UnmappedAction::Ack => return Ok(done(Outcome::Unmapped, "acked")),
+                    UnmappedAction::Reject => {
+                        return Err(ProxyError::Unmapped {
+                            event_type,
+                            from,
+                            to,
+                        })
+                    }
+                    UnmappedAction::Forward => {
+                        (verified.body().clone(), event_type, Outcome::Unmapped)
+                    }
+                },
+                Err(TranslateError::NotAnEvent(message)) => {
+                    return Err(ProxyError::NotAnEvent(message))
+                }
+                Err(e @ TranslateError::Failed { .. }) => {
+                    return Err(ProxyError::TranslationFailed(e.to_string()))
+                }
+            }
+        };
+
+        let headers = outbound_headers(
+            route,
+            &parts.headers,
+            &out_body,
+            &out_event_type,
+            log.translated,
+            (self.clock)(),
+        );
+        let timeout = Duration::from_millis(route.downstream.timeout_ms);
+        let started = Instant::now();
+        let delivered = self
+            .deliverer
+            .deliver(Outbound {
+                url: route.downstream.url.clone(),
+                headers,
+                body: out_body,
+                timeout,
+            })
+            .await;
+        let seconds = started.elapsed().as_secs_f64();
+        match delivered {
+            Ok(status) => {
+                metrics::record_delivery(&route.name, target, StatusClass::of(status), seconds);
+                log.downstream_status = Some(status.as_u16());
+                if outcome_on_success != Outcome::Unmapped {
+                    outcome_on_success = Outcome::Delivered;
+                }
+                Ok(done(outcome_on_success, "delivered"))
+            }
+            Err(e) => {
+                metrics::record_delivery(&route.name, target, e.status_class(), seconds);
+                Err(match e {
+                    DeliveryError::Status(status) => {
+                        log.downstream_status = Some(status.as_u16());
+                        ProxyError::DownstreamStatus(status)
+                    }
+                    DeliveryError::Timeout(_) => ProxyError::DownstreamTimeout {
+                        ms: route.downstream.timeout_ms,
+                    },
+                    DeliveryError::Connection(message) => {
+                        ProxyError::DownstreamUnreachable(message)
+                    }
+                })
+            }
+        }
+    }
+
+    /// Translates with the plan from `from` to `to`; large events go to the blocking pool.
+    async fn translate(
+        &self,
+        state: &State,
+        from: &str,
+        to: &str,
+        event: Value,
+        timestamp: i64,
+        size: usize,
+    ) -> Result<Value, TranslateError> {
+        let delivery = Delivery { timestamp };
+        if size < BLOCKING_TRANSLATION_BYTES {
+            return translate_with(&state.mappings, from, to, event, &delivery);
+        }
+        let mappings = Arc::clone(&state.mappings);
+        let (from, to) = (from.to_owned(), to.to_owned());
+        tokio::task::spawn_blocking(move || translate_with(&mappings, &from, &to, event, &delivery))
+            .await
+            .unwrap_or_else(|e| {
+                Err(TranslateError::Failed {
+                    rule: String::new(),
+                    file: String::new(),
+                    path: ".".to_owned(),
+                    message: format!("translation task failed: {e}"),
+                })
+            })
+    }
+}
+
+fn translate_with(
+    mappings: &crate::mapping::Mappings,
+    from: &str,
+    to: &str,
+    event: Value,
+    delivery: &Delivery,
+) -> Result<Value, TranslateError> {
+    match mappings.plan(from, to) {
+        Ok(plan) => translate(plan, event, delivery),
+        // Startup checks that every forwarded version has a plan; an event type can still be unmapped.
+        Err(no_path) => Err(TranslateError::Unmapped {
+            event_type: event
+                .get("eventType")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            from: no_path.from,
+            to: no_path.to,
+        }),
+    }
+}
+
+fn done(outcome: Outcome, status: &str) -> Done {
+    Done {
+        outcome,
+        response: json_response(StatusCode::OK, &serde_json::json!({ "status": status })),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (declared or sent) and slow senders.
+async fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: u64,
+    timeout_ms: u64,
+) -> Result<Bytes, ProxyError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ProxyError::TooLarge { limit });
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), limited.collect()).await {
+        Err(_) => Err(ProxyError::BodyTimeout { ms: timeout_ms }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ProxyError::TooLarge { limit })
+        }
+        Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
+    }
+}
+
+/// Parses a verified body and checks the envelope: an object with a string `eventType` and the
+/// provider's payload field (`payload` for Extend, `data` for Plextera).
+fn parse_event(verified: &Verified, provider: Provider) -> Result<Value, ProxyError> {
+    let event =
+        crate::json::parse(verified.body()).map_err(|e| ProxyError::InvalidJson(e.to_string()))?;
+    let Some(object) = event.as_object() else {
+        return Err(ProxyError::NotAnEvent(
+            "the body is not a JSON object".to_owned(),
+        ));
+    };
+    if !object.get("eventType").is_some_and(Value::is_string) {
+        return Err(ProxyError::NotAnEvent(
+            "eventType must be a string".to_owned(),
+        ));
+    }
+    let payload_key = match provider {
+        Provider::Extend => "payload",
+        Provider::Plextera => "data",
+    };
+    if !object.contains_key(payload_key) {
+        return Err(ProxyError::NotAnEvent(format!("{payload_key} is missing")));
+    }
+    Ok(event)
+}
+
+/// The headers of the forwarded request: content type, user agent, fresh signature (and Plextera's
+/// delivery headers).
+fn outbound_headers(
+    route: &RouteConfig,
+    inbound: &HeaderMap,
+    body: &[u8],
+    event_type: &str,
+    translated: bool,
+    now: i64,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let content_type = inbound
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_static(concat!("hookshift/", env!("CARGO_PKG_VERSION"))),
+    );
+    if route.provider == Provider::Plextera {
+        for name in PLEXTERA_PASSTHROUGH {
+            if let Some(value) = inbound.get(*name) {
+                headers.insert(HeaderName::from_static(name), value.clone());
+            }
+        }
+        let (event_type_header, version_header) = if translated {
+            (
+                HeaderValue::from_str(event_type).ok(),
+                HeaderValue::from_str(&route.downstream.version).ok(),
+            )
+        } else {
+            (
+                inbound.get("x-plextera-event-type").cloned(),
+                inbound.get("x-plextera-api-version").cloned(),
+            )
+        };
+        if let Some(value) = event_type_header {
+            headers.insert(HeaderName::from_static("x-plextera-event-type"), value);
+        }
+        if let Some(value) = version_header {
+            headers.insert(HeaderName::from_static("x-plextera-api-version"), value);
+        }
+    }
+    for (name, value) in signature::sign(route.provider, &route.downstream.secret, now, body) {
+        headers.insert(name, value);
+    }
+    headers
+}
+
+/// The first value of query parameter `name`, percent-decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An `eventId` safe to log: printable ASCII, at most [`MAX_LOGGED_ID`] characters.
+fn loggable_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(MAX_LOGGED_ID)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        assert_eq!(
+            query_param(Some("api_version=2026-02-09"), "api_version").as_deref(),
+            Some("2026-02-09")
+        );
+        assert_eq!(
+            query_param(Some("a=1&api_version=x%2Dy&api_version=z"), "api_version").as_deref(),
+            Some("x-y")
+        );
+        assert_eq!(query_param(Some("a=1"), "api_version"), None);
+        assert_eq!(query_param(None, "api_version"), None);
+        assert_eq!(
+            query_param(Some("api_version"), "api_version").as_deref(),
+            Some("")
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+    }
+
+    #[test]
+    fn logged_ids_are_bounded() {
+        assert_eq!(loggable_id("evt_1\n2"), "evt_12");
+        assert_eq!(loggable_id(&"x".repeat(500)).len(), MAX_LOGGED_ID);
+    }
+}

@@ -1,0 +1,479 @@
+//! Webhook signature schemes: verifying inbound deliveries and signing outbound ones.
+//!
+//! Two providers are supported:
+//!
+//! - **Extend**: headers `x-extend-request-timestamp` (unix seconds) and `x-extend-request-signature`
+//!   (lowercase hex HMAC-SHA256, keyed by the secret's UTF-8 bytes, of `v0:{timestamp}:{raw body}`).
+//! - **Plextera**: header `X-Plextera-Signature: t=<unix>,v1=<hex>`, the MAC being HMAC-SHA256 of
+//!   `<t>.<raw body>`.
+//!
+//! Verification accepts any one of several secrets (rotation), compares in constant time
+//! ([`hmac::Mac::verify_slice`]) and refuses timestamps older than the route's tolerance or more than
+//! [`MAX_FUTURE_SKEW_SECS`] ahead. A successful verification yields a [`Verified`] value, the only way
+//! for the rest of the proxy to get at a body.
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::config::Secret;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Extend's timestamp header (unix seconds, decimal).
+pub const EXTEND_TIMESTAMP_HEADER: &str = "x-extend-request-timestamp";
+/// Extend's signature header (64 lowercase hex characters).
+pub const EXTEND_SIGNATURE_HEADER: &str = "x-extend-request-signature";
+/// Plextera's signature header (`t=<unix>,v1=<hex>`).
+pub const PLEXTERA_SIGNATURE_HEADER: &str = "x-plextera-signature";
+/// How far a signature timestamp may be ahead of our clock (the Extend SDKs allow 60 s).
+pub const MAX_FUTURE_SKEW_SECS: i64 = 60;
+
+/// The signature scheme of a route, used both to verify inbound and to sign outbound deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// extend.ai: `x-extend-request-timestamp` + `x-extend-request-signature`.
+    #[default]
+    Extend,
+    /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
+    Plextera,
+}
+
+impl Provider {
+    /// The provider's name as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Extend => "extend",
+            Provider::Plextera => "plextera",
+        }
+    }
+}
+
+/// Why a delivery's signature was refused. Messages name headers, never secrets or bodies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("malformed header {0}")]
+    MalformedHeader(&'static str),
+    #[error("signature timestamp is {age} s old, more than the {tolerance} s tolerance")]
+    Expired { age: i64, tolerance: u64 },
+    #[error(
+        "signature timestamp is {ahead} s in the future (at most {MAX_FUTURE_SKEW_SECS} s allowed)"
+    )]
+    InFuture { ahead: i64 },
+    #[error("signature does not match any configured secret")]
+    Mismatch,
+}
+
+/// A request body whose signature was checked against one of the route's secrets.
+///
+/// Only [`verify`] constructs it, so holding one proves the bytes came from the sender.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    body: Bytes,
+    timestamp: i64,
+}
+
+impl Verified {
+    /// The exact bytes that were signed.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The sender's signature timestamp (unix seconds).
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+}
+
+/// Verification parameters of one route.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyParams<'a> {
+    pub provider: Provider,
+    /// Any one of them verifies (rotation).
+    pub secrets: &'a [Secret],
+    /// Maximum age of the signature timestamp, in seconds.
+    pub tolerance_secs: u64,
+    /// The current time, unix seconds.
+    pub now: i64,
+}
+
+/// Verifies a delivery and, on success, hands out its body as [`Verified`].
+pub fn verify(
+    params: VerifyParams<'_>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Verified, SignatureError> {
+    let (timestamp_text, signatures) = match params.provider {
+        Provider::Extend => {
+            let ts = header_str(headers, EXTEND_TIMESTAMP_HEADER)?;
+            let sig = header_str(headers, EXTEND_SIGNATURE_HEADER)?;
+            let sig = hex::decode(sig.trim())
+                .map_err(|_| SignatureError::MalformedHeader(EXTEND_SIGNATURE_HEADER))?;
+            (ts.trim().to_owned(), vec![sig])
+        }
+        Provider::Plextera => {
+            let header = header_str(headers, PLEXTERA_SIGNATURE_HEADER)?;
+            parse_plextera_header(header)?
+        }
+    };
+    let timestamp = parse_timestamp(&timestamp_text, params.provider)?;
+    check_freshness(timestamp, params.tolerance_secs, params.now)?;
+
+    let matched = params.secrets.iter().any(|secret| {
+        signatures.iter().any(|sig| {
+            let mac = signing_mac(params.provider, secret.expose(), &timestamp_text, &body);
+            mac.verify_slice(sig).is_ok()
+        })
+    });
+    if !matched {
+        return Err(SignatureError::Mismatch);
+    }
+    Ok(Verified { body, timestamp })
+}
+
+/// The headers that sign `body` for `provider` with `secret` at `timestamp` (unix seconds).
+pub fn sign(
+    provider: Provider,
+    secret: &Secret,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let ts = timestamp.to_string();
+    let hex_sig = hex::encode(
+        signing_mac(provider, secret.expose(), &ts, body)
+            .finalize()
+            .into_bytes(),
+    );
+    match provider {
+        Provider::Extend => vec![
+            (
+                HeaderName::from_static(EXTEND_TIMESTAMP_HEADER),
+                header_value(&ts),
+            ),
+            (
+                HeaderName::from_static(EXTEND_SIGNATURE_HEADER),
+                header_value(&hex_sig),
+            ),
+        ],
+        Provider::Plextera => vec![(
+            HeaderName::from_static(PLEXTERA_SIGNATURE_HEADER),
+            header_value(&format!("t={ts},v1={hex_sig}")),
+        )],
+    }
+}
+
+/// Extend's signature of `body`: lowercase hex HMAC-SHA256 of `v0:{timestamp}:{body}`.
+pub fn extend_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    hex::encode(
+        signing_mac(Provider::Extend, secret, timestamp, body)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// Plextera's signature of `body`: lowercase hex HMAC-SHA256 of `{timestamp}.{body}`.
+pub fn plextera_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    hex::encode(
+        signing_mac(Provider::Plextera, secret, timestamp, body)
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+fn signing_mac(provider: Provider, secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    match provider {
+        Provider::Extend => {
+            mac.update(b"v0:");
+            mac.update(timestamp.as_bytes());
+            mac.update(b":");
+        }
+        Provider::Plextera => {
+            mac.update(timestamp.as_bytes());
+            mac.update(b".");
+        }
+    }
+    mac.update(body);
+    mac
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    // Digits, hex, `t=`, `,` and `v1=` only: always a valid header value.
+    HeaderValue::from_str(text).expect("ASCII header value")
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, SignatureError> {
+    let value = headers
+        .get(name)
+        .ok_or(SignatureError::MissingHeader(name))?;
+    value
+        .to_str()
+        .map_err(|_| SignatureError::MalformedHeader(name))
+}
+
+fn parse_plextera_header(header: &str) -> Result<(String, Vec<Vec<u8>>), SignatureError> {
+    let malformed = SignatureError::MalformedHeader(PLEXTERA_SIGNATURE_HEADER);
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        let (key, value) = part.trim().split_once('=').ok_or(malformed.clone())?;
+        match key.trim() {
+            "t" => timestamp = Some(value.trim().to_owned()),
+            "v1" => signatures.push(hex::decode(value.trim()).map_err(|_| malformed.clone())?),
+            // Other schemes (e.g. a future `v2`) are ignored, as Stripe-style receivers do.
+            _ => {}
+        }
+    }
+    match timestamp {
+        Some(ts) if !signatures.is_empty() => Ok((ts, signatures)),
+        _ => Err(malformed),
+    }
+}
+
+fn parse_timestamp(text: &str, provider: Provider) -> Result<i64, SignatureError> {
+    let header = match provider {
+        Provider::Extend => EXTEND_TIMESTAMP_HEADER,
+        Provider::Plextera => PLEXTERA_SIGNATURE_HEADER,
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::MalformedHeader(header));
+    }
+    text.parse()
+        .map_err(|_| SignatureError::MalformedHeader(header))
+}
+
+fn check_freshness(timestamp: i64, tolerance_secs: u64, now: i64) -> Result<(), SignatureError> {
+    let age = now.saturating_sub(timestamp);
+    if age < -MAX_FUTURE_SKEW_SECS {
+        return Err(SignatureError::InFuture { ahead: -age });
+    }
+    if age > i64::try_from(tolerance_secs).unwrap_or(i64::MAX) {
+        return Err(SignatureError::Expired {
+            age,
+            tolerance: tolerance_secs,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "wss_test_secret_123";
+
+    fn secret(s: &str) -> Secret {
+        Secret::inline(s)
+    }
+
+    fn extend_headers(ts: &str, sig: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(EXTEND_TIMESTAMP_HEADER, ts.parse().unwrap());
+        h.insert(EXTEND_SIGNATURE_HEADER, sig.parse().unwrap());
+        h
+    }
+
+    fn params(secrets: &[Secret], now: i64) -> VerifyParams<'_> {
+        VerifyParams {
+            provider: Provider::Extend,
+            secrets,
+            tolerance_secs: 300,
+            now,
+        }
+    }
+
+    /// The five vectors of extend-webhooks.md §1.2.
+    #[test]
+    fn extend_vectors() {
+        let vectors: [(&str, &str, &[u8], &str); 5] = [
+            (
+                SECRET,
+                "1700000000",
+                br#"{"eventId":"evt_123","eventType":"workflow_run.completed","payload":{"object":"workflow_run","id":"workflow_run_abc123"}}"#,
+                "1c7bbb36b2f1f47f47d49bd9dd2b1e56c791923143a0ce388fafa6796270128e",
+            ),
+            (
+                SECRET,
+                "1707777128",
+                br#"{"eventId":"event_1234","eventType":"extract_run.processed","payload":{"object":"extract_run","id":"exr_Xj8mK2pL9nR4vT7qY5wZ"}}"#,
+                "7e4d2d5a2550afb8f9bdd54d2c2817051ba3010983d165c3c8fa9361d7367e72",
+            ),
+            ("wss_test", "1700000000", br#"{"event":"hello"}"#, "5c5d1b7e3639633010a1caabc2ce184f2be0f02383e8f1228a06543de2157bad"),
+            (SECRET, "1700000000", b"", "07dc91fd2d7a61718208215ee95d1ebdc5b5db1ea32d65f30225ef476a2f835b"),
+            (
+                SECRET,
+                "1700000000",
+                "{\"name\":\"Café – ü\"}".as_bytes(),
+                "0bef6288097ecb4402bf9c2fead859ade10ceb1136e2f9de9d1f8c03ae9bef70",
+            ),
+        ];
+        assert_eq!(vectors[0].2.len(), 121);
+        assert_eq!(vectors[1].2.len(), 127);
+        assert_eq!(vectors[4].2.len(), 23);
+        for (secret_text, ts, body, expected) in vectors {
+            assert_eq!(
+                extend_signature(secret_text.as_bytes(), ts, body),
+                expected,
+                "vector for body {body:?}"
+            );
+            let secrets = [secret(secret_text)];
+            let now: i64 = ts.parse().unwrap();
+            let verified = verify(
+                params(&secrets, now),
+                &extend_headers(ts, expected),
+                Bytes::copy_from_slice(body),
+            )
+            .unwrap();
+            assert_eq!(verified.body().as_ref(), body);
+            assert_eq!(verified.timestamp(), now);
+        }
+    }
+
+    #[test]
+    fn plextera_vector() {
+        let body = br#"{"eventId":"evt_01JY7M9QWBWCPMZK5QJ7RSE9P4","eventType":"document-insights.job.completed","occurredAt":"2026-04-07T10:22:00Z","apiVersion":"v1","data":{}}"#;
+        assert_eq!(body.len(), 154);
+        let expected = "9f1977fb1cc13e9fdd310552c86f952c8f984c09bc6043a331c7d47cf2f55f7b";
+        assert_eq!(
+            plextera_signature(b"plextera_test_secret", "1700000000", body),
+            expected
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            PLEXTERA_SIGNATURE_HEADER,
+            format!("t=1700000000, v1={expected}").parse().unwrap(),
+        );
+        let secrets = [secret("plextera_test_secret")];
+        let p = VerifyParams {
+            provider: Provider::Plextera,
+            secrets: &secrets,
+            tolerance_secs: 300,
+            now: 1_700_000_010,
+        };
+        assert!(verify(p, &headers, Bytes::from_static(body)).is_ok());
+        let p = VerifyParams {
+            now: 1_700_000_000 + 301,
+            ..p
+        };
+        assert!(matches!(
+            verify(p, &headers, Bytes::from_static(body)),
+            Err(SignatureError::Expired { .. })
+        ));
+    }
+
+    #[test]
+    fn sign_round_trips_for_both_providers() {
+        for provider in [Provider::Extend, Provider::Plextera] {
+            let s = secret("wss_out");
+            let mut headers = HeaderMap::new();
+            for (k, v) in sign(provider, &s, 1_771_000_000, b"{\"a\":1}") {
+                headers.insert(k, v);
+            }
+            let secrets = [s];
+            let p = VerifyParams {
+                provider,
+                secrets: &secrets,
+                tolerance_secs: 300,
+                now: 1_771_000_000,
+            };
+            let verified = verify(p, &headers, Bytes::from_static(b"{\"a\":1}")).unwrap();
+            assert_eq!(verified.timestamp(), 1_771_000_000);
+            // The same headers do not verify a different body.
+            assert_eq!(
+                verify(p, &headers, Bytes::from_static(b"{\"a\":2}")).unwrap_err(),
+                SignatureError::Mismatch
+            );
+        }
+    }
+
+    #[test]
+    fn outbound_extend_signature_is_lowercase_hex() {
+        let headers = sign(Provider::Extend, &secret(SECRET), 1_700_000_000, b"");
+        assert_eq!(headers[0].1, "1700000000");
+        assert_eq!(
+            headers[1].1,
+            "07dc91fd2d7a61718208215ee95d1ebdc5b5db1ea32d65f30225ef476a2f835b"
+        );
+    }
+
+    #[test]
+    fn any_configured_secret_verifies() {
+        let body = Bytes::from_static(b"{}");
+        let sig = extend_signature(b"wss_new", "1700000000", &body);
+        let headers = extend_headers("1700000000", &sig);
+        let both = [secret("wss_old"), secret("wss_new")];
+        assert!(verify(params(&both, 1_700_000_000), &headers, body.clone()).is_ok());
+        let old_only = [secret("wss_old")];
+        assert_eq!(
+            verify(params(&old_only, 1_700_000_000), &headers, body).unwrap_err(),
+            SignatureError::Mismatch
+        );
+    }
+
+    #[test]
+    fn freshness_window_is_300_past_60_future() {
+        let body = Bytes::from_static(b"{}");
+        let sig = extend_signature(SECRET.as_bytes(), "1700000000", &body);
+        let headers = extend_headers("1700000000", &sig);
+        let secrets = [secret(SECRET)];
+        assert!(verify(params(&secrets, 1_700_000_300), &headers, body.clone()).is_ok());
+        assert_eq!(
+            verify(params(&secrets, 1_700_000_301), &headers, body.clone()).unwrap_err(),
+            SignatureError::Expired {
+                age: 301,
+                tolerance: 300
+            }
+        );
+        assert!(verify(params(&secrets, 1_700_000_000 - 60), &headers, body.clone()).is_ok());
+        assert_eq!(
+            verify(params(&secrets, 1_700_000_000 - 61), &headers, body).unwrap_err(),
+            SignatureError::InFuture { ahead: 61 }
+        );
+    }
+
+    #[test]
+    fn missing_and_malformed_headers() {
+        let secrets = [secret(SECRET)];
+        let body = Bytes::from_static(b"{}");
+        let mut only_sig = HeaderMap::new();
+        only_sig.insert(EXTEND_SIGNATURE_HEADER, "00".parse().unwrap());
+        assert_eq!(
+            verify(params(&secrets, 0), &only_sig, body.clone()).unwrap_err(),
+            SignatureError::MissingHeader(EXTEND_TIMESTAMP_HEADER)
+        );
+        let bad_ts = extend_headers("17e8", &"0".repeat(64));
+        assert_eq!(
+            verify(params(&secrets, 0), &bad_ts, body.clone()).unwrap_err(),
+            SignatureError::MalformedHeader(EXTEND_TIMESTAMP_HEADER)
+        );
+        let bad_sig = extend_headers("1700000000", "not-hex");
+        assert_eq!(
+            verify(params(&secrets, 1_700_000_000), &bad_sig, body.clone()).unwrap_err(),
+            SignatureError::MalformedHeader(EXTEND_SIGNATURE_HEADER)
+        );
+        // A truncated signature never matches (verify_slice requires the full length).
+        let full = extend_signature(SECRET.as_bytes(), "1700000000", &body);
+        let truncated = extend_headers("1700000000", &full[..32]);
+        assert_eq!(
+            verify(params(&secrets, 1_700_000_000), &truncated, body).unwrap_err(),
+            SignatureError::Mismatch
+        );
+    }
+
+    #[test]
+    fn plextera_header_parsing() {
+        assert!(parse_plextera_header("t=1,v1=00").is_ok());
+        assert!(parse_plextera_header("v1=00").is_err());
+        assert!(parse_plextera_header("t=1").is_err());
+        assert!(parse_plextera_header("garbage").is_err());
+        let (ts, sigs) = parse_plextera_header("t=5,v1=00,v1=ff,v0=zz").unwrap();
+        assert_eq!(ts, "5");
+        assert_eq!(sigs, vec![vec![0u8], vec![255u8]]);
+    }
+}

@@ -1,0 +1,130 @@
+//! The running state: a validated configuration together with the mappings it names.
+//!
+//! A [`State`] is immutable. Reloads build a new one and swap it in (see [`crate::reload`]); each request
+//! holds an `Arc<State>` taken when it starts, so it finishes on the configuration it began with.
+
+use std::{path::Path, sync::Arc, time::SystemTime};
+
+use crate::config::{Config, ConfigError, Policy, RouteConfig};
+use crate::mapping::Mappings;
+
+/// A configuration and its compiled mappings, checked against each other.
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub mappings: Arc<Mappings>,
+    /// When this state was built.
+    pub loaded_at: SystemTime,
+}
+
+/// Every problem that kept a state from being built, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct StateError {
+    pub problems: Vec<String>,
+}
+
+impl State {
+    /// Loads the configuration at `path` (with environment overrides) and its mappings. Blocking IO.
+    pub fn load(path: &Path) -> Result<State, StateError> {
+        let config = Config::load(path).map_err(|e| StateError {
+            problems: e.0.iter().map(ToString::to_string).collect(),
+        })?;
+        State::build(config)
+    }
+
+    /// Loads the mappings a validated configuration names and checks that every `forward` policy has a
+    /// translation path. Blocking IO.
+    pub fn build(config: Config) -> Result<State, StateError> {
+        let dir = config.mappings_dir();
+        let mappings = Mappings::load(&dir).map_err(|e| StateError {
+            problems: e
+                .0
+                .iter()
+                .map(|e| format!("mappings ({}): {e}", dir.display()))
+                .collect(),
+        })?;
+        let problems: Vec<String> = plan_problems(&config, &mappings)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !problems.is_empty() {
+            return Err(StateError { problems });
+        }
+        Ok(State {
+            config,
+            mappings: Arc::new(mappings),
+            loaded_at: SystemTime::now(),
+        })
+    }
+
+    /// The route serving a request path.
+    pub fn route(&self, path: &str) -> Option<&RouteConfig> {
+        self.config.route_for_path(path)
+    }
+}
+
+/// Every `forward` policy for a version other than the handler's needs a chain of mapping steps.
+pub fn plan_problems(config: &Config, mappings: &Mappings) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        for (version, policy) in &route.policy {
+            if *policy == Policy::Forward && *version != route.downstream.version {
+                if let Err(e) = mappings.plan(version, &route.downstream.version) {
+                    problems.push(ConfigError::Invalid {
+                        key: format!("routes[{i}].policy.{version}"),
+                        message: format!("forward needs a translation: {e}"),
+                    });
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Everything `hookshift check` reports: configuration problems, mapping load errors, missing
+/// translation paths and failing golden cases. Empty when all is well. Blocking IO.
+pub fn check(path: &Path) -> CheckReport {
+    let mut report = CheckReport::default();
+    let config = match Config::parse(path, std::env::vars()) {
+        Ok(config) => config,
+        Err(e) => {
+            report
+                .problems
+                .extend(e.0.iter().map(|e| format!("{}: {e}", path.display())));
+            return report;
+        }
+    };
+    report.problems.extend(
+        config
+            .validate()
+            .iter()
+            .map(|e| format!("{}: {e}", path.display())),
+    );
+    let dir = config.mappings_dir();
+    match Mappings::load(&dir) {
+        Err(e) => report.problems.extend(e.0.iter().map(ToString::to_string)),
+        Ok(mappings) => {
+            report.problems.extend(
+                plan_problems(&config, &mappings)
+                    .iter()
+                    .map(|e| format!("{}: {e}", path.display())),
+            );
+            report.problems.extend(mappings.check_golden());
+        }
+    }
+    report.routes = config.routes.len();
+    report.mappings_dir = Some(dir.display().to_string());
+    report
+}
+
+/// The result of [`check`].
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// One line per problem.
+    pub problems: Vec<String>,
+    /// How many routes the configuration declares.
+    pub routes: usize,
+    /// The mappings directory that was checked.
+    pub mappings_dir: Option<String>,
+}
