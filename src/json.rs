@@ -120,16 +120,11 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let Some(first) = access.next_key::<String>()? else {
-            return Ok(Value::Object(Map::new()));
+        let first = match access.next_key_seed(KeyClassifier)? {
+            None => return Ok(Value::Object(Map::new())),
+            Some(Key::Number) => return access.next_value_seed(NumberText).map(Value::Number),
+            Some(Key::Field(key)) => key,
         };
-        if first == NUMBER_TOKEN {
-            let text: String = access.next_value()?;
-            return text
-                .parse::<Number>()
-                .map(Value::Number)
-                .map_err(|_| de::Error::custom("invalid number"));
-        }
         let inner = self.deeper()?;
         let mut map = Map::new();
         let mut key = first;
@@ -144,6 +139,69 @@ impl<'de> Visitor<'de> for StrictValue {
                 None => return Ok(Value::Object(map)),
             }
         }
+    }
+}
+
+/// The text of a number kept exactly (serde_json hands it over as a string after the token key).
+struct NumberText;
+
+impl<'de> DeserializeSeed<'de> for NumberText {
+    type Value = Number;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Number, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NumberText {
+    type Value = Number;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Number, E> {
+        s.parse().map_err(|_| E::custom("invalid number"))
+    }
+}
+
+/// The first key of a map: serde_json's number token (no allocation) or a real field name.
+enum Key {
+    Number,
+    Field(String),
+}
+
+struct KeyClassifier;
+
+impl<'de> DeserializeSeed<'de> for KeyClassifier {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyClassifier {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+        Ok(if s == NUMBER_TOKEN {
+            Key::Number
+        } else {
+            Key::Field(s.to_owned())
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Key, E> {
+        Ok(if s == NUMBER_TOKEN {
+            Key::Number
+        } else {
+            Key::Field(s)
+        })
     }
 }
 
