@@ -156,6 +156,11 @@ else
     skip "systemd-analyze verify (systemd-analyze or binary missing)"
 fi
 
+if [[ -n "$BIN" ]]; then
+    step "deployment environments (Dockerfile ENV, systemd Environment=): secrets from env, hookshift check" \
+        "$PY" deploy/scripts/check_env.py --hookshift "$BIN"
+fi
+
 K8S_ARGS=()
 [[ -x "$VENV/bin/kubernetes-validate" ]] && K8S_ARGS+=(--validator "$VENV/bin/kubernetes-validate") \
     || SKIPPED+=("Kubernetes schema validation (kubernetes-validate not installable)")
