@@ -517,22 +517,34 @@ impl Compiler<'_> {
             }
             "set" => {
                 let path = op.path(verb)?;
-                let value = match (op.has("value"), op.has("delivery")) {
-                    (true, false) => Source::Const(op.json("value")?),
-                    (false, true) => Source::Delivery(op.delivery()?),
-                    _ => return op.fail("`set` takes exactly one of `value` or `delivery`"),
+                let value = match (op.has("value"), op.has("delivery"), op.has("null")) {
+                    (true, false, false) => Source::Const(op.json("value")?),
+                    (false, true, false) => Source::Delivery(op.delivery()?),
+                    (false, false, true) => Source::Const(op.null()?),
+                    _ => {
+                        return op.fail(
+                            "`set` takes exactly one of `value`, `delivery` or `null = true`",
+                        )
+                    }
                 };
                 Some(Op::Set { path, value })
             }
             "default" => {
                 let path = op.path(verb)?;
-                let value = match (op.has("value"), op.has("from"), op.has("delivery")) {
-                    (true, false, false) => Source::Const(op.json("value")?),
-                    (false, true, false) => Source::Read(self.anchor(&mut op, "from")?),
-                    (false, false, true) => Source::Delivery(op.delivery()?),
+                let value = match (
+                    op.has("value"),
+                    op.has("from"),
+                    op.has("delivery"),
+                    op.has("null"),
+                ) {
+                    (true, false, false, false) => Source::Const(op.json("value")?),
+                    (false, true, false, false) => Source::Read(self.anchor(&mut op, "from")?),
+                    (false, false, true, false) => Source::Delivery(op.delivery()?),
+                    (false, false, false, true) => Source::Const(op.null()?),
                     _ => {
-                        return op
-                            .fail("`default` takes exactly one of `value`, `from` or `delivery`")
+                        return op.fail(
+                            "`default` takes exactly one of `value`, `from`, `delivery` or `null = true`",
+                        )
                     }
                 };
                 Some(Op::Default { path, value })
@@ -943,6 +955,7 @@ impl OpReader<'_, '_> {
             "keep_unknown",
             "rest",
             "rest_to",
+            "null",
             "apply",
             "transform",
             "cases",
@@ -1016,6 +1029,15 @@ impl OpReader<'_, '_> {
                 self.errs.push(self.line, format!("{}.{k}", self.key), m);
                 None
             }
+        }
+    }
+
+    /// `null = true`: TOML has no null, so a JSON null is asked for by name.
+    fn null(&mut self) -> Option<Value> {
+        if self.bool("null")? {
+            Some(Value::Null)
+        } else {
+            self.fail("`null` can only be `true` (leave it out otherwise)")
         }
     }
 

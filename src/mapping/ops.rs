@@ -390,10 +390,17 @@ impl Context<'_> {
                             .map_err(|e| e.within(&format!("{path}[{i}]")))?;
                     }
                 }
+                // A map keyed by names not known in advance (e.g. output metadata per field).
+                Some(Value::Object(entries)) => {
+                    for (key, item) in entries.iter_mut() {
+                        self.run(*transform, item)
+                            .map_err(|e| e.within(&format!("{path}.{key}")))?;
+                    }
+                }
                 Some(other) => {
                     return Err(ExecError::at(
                         path,
-                        format!("expected an array, found {}", kind_of(other)),
+                        format!("expected an array or an object, found {}", kind_of(other)),
                     ))
                 }
             },

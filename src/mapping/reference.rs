@@ -9,8 +9,15 @@ use super::Mappings;
 
 /// What one op means for the reader of the reference.
 enum Entry {
-    Dropped { path: String, why: String },
-    Synthesized { path: String, source: String, why: Option<String> },
+    Dropped {
+        path: String,
+        why: String,
+    },
+    Synthesized {
+        path: String,
+        source: String,
+        why: Option<String>,
+    },
 }
 
 impl Mappings {
@@ -34,7 +41,10 @@ impl Mappings {
 fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
     let mut events: Vec<(&String, &String)> = rule.events.iter().collect();
     events.sort();
-    let names: Vec<String> = events.iter().map(|(old, new)| format!("`{old}` → `{new}`")).collect();
+    let names: Vec<String> = events
+        .iter()
+        .map(|(old, new)| format!("`{old}` → `{new}`"))
+        .collect();
     let file = rule.file.rsplit('/').next().unwrap_or(&rule.file);
     let _ = write!(out, "- **{}** ({file}): {}", rule.name, names.join(", "));
     if !rule.when.0.is_empty() {
@@ -71,7 +81,11 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
         let _ = writeln!(out, "  - dropped: {}", dropped.join("; "));
     }
     if !rule.lossy.is_empty() {
-        let mut lossy: Vec<String> = rule.lossy.iter().map(|(p, why)| format!("`{p}` ({why})")).collect();
+        let mut lossy: Vec<String> = rule
+            .lossy
+            .iter()
+            .map(|(p, why)| format!("`{p}` ({why})"))
+            .collect();
         lossy.sort();
         let _ = writeln!(out, "  - lossy on a round trip: {}", lossy.join("; "));
     }
@@ -100,47 +114,97 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
     for (op, why) in t.ops.iter().zip(&t.notes) {
         let why = why.clone();
         match op {
-            Op::Drop { path } => out.push(Entry::Dropped { path: join(prefix, path.as_str()), why: why.unwrap_or_default() }),
+            Op::Drop { path } => out.push(Entry::Dropped {
+                path: join(prefix, path.as_str()),
+                why: why.unwrap_or_default(),
+            }),
             Op::KeepOnly { fields } => out.push(Entry::Dropped {
                 path: format!("{prefix}.* except {}", fields.join(", ")),
                 why: why.unwrap_or_default(),
             }),
-            Op::Unwrap { from, rest: Rest::Drop, .. } => out.push(Entry::Dropped {
+            Op::Unwrap {
+                from,
+                rest: Rest::Drop,
+                ..
+            } => out.push(Entry::Dropped {
                 path: format!("{}[1..]", join(prefix, from.as_str())),
                 why: why.unwrap_or_default(),
             }),
             Op::Set { path, value } | Op::Default { path, value } => {
-                let when = if matches!(op, Op::Default { .. }) { " when absent" } else { "" };
+                let when = if matches!(op, Op::Default { .. }) {
+                    " when absent"
+                } else {
+                    ""
+                };
                 let source = match value {
                     // Constants that only restate a type discriminator are not worth listing.
-                    Source::Const(_) if path.as_str() == "object" || path.as_str().ends_with(".object") => continue,
+                    Source::Const(_)
+                        if path.as_str() == "object" || path.as_str().ends_with(".object") =>
+                    {
+                        continue
+                    }
                     Source::Const(v) => format!("constant `{v}`{when}"),
-                    Source::Read(Anchor::Current(from)) => format!("`{}`{when}", join(prefix, from.as_str())),
-                    Source::Read(Anchor::Input(slot)) => format!("input `$.{}`{when}", step.inputs[*slot]),
-                    Source::Delivery(DeliveryFact::Timestamp) => format!("the delivery's signature timestamp (RFC 3339){when}"),
-                    Source::Delivery(DeliveryFact::TimestampUnix) => format!("the delivery's signature timestamp (unix){when}"),
+                    Source::Read(Anchor::Current(from)) => {
+                        format!("`{}`{when}", join(prefix, from.as_str()))
+                    }
+                    Source::Read(Anchor::Input(slot)) => {
+                        format!("input `$.{}`{when}", step.inputs[*slot])
+                    }
+                    Source::Delivery(DeliveryFact::Timestamp) => {
+                        format!("the delivery's signature timestamp (RFC 3339){when}")
+                    }
+                    Source::Delivery(DeliveryFact::TimestampUnix) => {
+                        format!("the delivery's signature timestamp (unix){when}")
+                    }
                 };
-                out.push(Entry::Synthesized { path: join(prefix, path.as_str()), source, why });
+                out.push(Entry::Synthesized {
+                    path: join(prefix, path.as_str()),
+                    source,
+                    why,
+                });
             }
             Op::Copy { from, to } => {
                 let source = match from {
                     Anchor::Current(p) => format!("copy of `{}`", join(prefix, p.as_str())),
                     Anchor::Input(slot) => format!("copy of input `$.{}`", step.inputs[*slot]),
                 };
-                out.push(Entry::Synthesized { path: join(prefix, to.as_str()), source, why });
+                out.push(Entry::Synthesized {
+                    path: join(prefix, to.as_str()),
+                    source,
+                    why,
+                });
             }
-            Op::Map { path, fallback: Fallback::Value(v), .. } => out.push(Entry::Synthesized {
+            Op::Map {
+                path,
+                fallback: Fallback::Value(v),
+                ..
+            } => out.push(Entry::Synthesized {
                 path: join(prefix, path.as_str()),
                 source: format!("`{v}` for values the map does not know"),
                 why,
             }),
             Op::All { path, field, to } => out.push(Entry::Synthesized {
                 path: join(prefix, to.as_str()),
-                source: format!("whether every `{}[*].{field}` is true", join(prefix, path.as_str())),
+                source: format!(
+                    "whether every `{}[*].{field}` is true",
+                    join(prefix, path.as_str())
+                ),
                 why,
             }),
-            Op::Each { path, transform } => walk(step, *transform, &format!("{}[*]", join(prefix, path.as_str())), out, depth + 1),
-            Op::Apply { path, transform } => walk(step, *transform, &join(prefix, path.as_str()), out, depth + 1),
+            Op::Each { path, transform } => walk(
+                step,
+                *transform,
+                &format!("{}[*]", join(prefix, path.as_str())),
+                out,
+                depth + 1,
+            ),
+            Op::Apply { path, transform } => walk(
+                step,
+                *transform,
+                &join(prefix, path.as_str()),
+                out,
+                depth + 1,
+            ),
             Op::Switch { cases, default, .. } => {
                 let mut targets: Vec<usize> = cases.values().copied().chain(*default).collect();
                 targets.sort_unstable();

@@ -150,6 +150,31 @@ fn map_with_fallback_keep_and_error() {
 }
 
 #[test]
+fn each_walks_object_values_and_null_can_be_written() {
+    let m = with_ops(
+        r#"{ each = "metadata", apply = "citation_pages" }, { default = "failureReason", null = true }, { set = "usage", null = true }"#,
+        r#"
+[transforms.citation_pages]
+ops = [{ each = "citations", apply = "page" }]
+[transforms.page]
+ops = [{ rename = "page", to = "page.number" }]
+"#,
+    );
+    let out = run(&m, json!({"metadata": {"total": {"citations": [{"page": 1}]}, "date": {}}, "usage": {"credits": 1}})).unwrap();
+    assert_eq!(
+        out,
+        json!({"metadata": {"total": {"citations": [{"page": {"number": 1}}]}, "date": {}}, "usage": null, "failureReason": null})
+    );
+    let err = run(&m, json!({"metadata": {"total": {"citations": [{"page": 1}, {"page": 2, "page.number": 0}]}, "due": {"citations": 3}}})).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "at payload.metadata.due.citations: expected an array or an object, found a number"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn unwrap_and_wrap() {
     let m = with_ops(
         r#"{ unwrap = "files", to = "file" }, { wrap = "one", to = "many" }, { wrap = "none", to = "nothing" }"#,
@@ -527,9 +552,17 @@ fn readme_mapping_reference_is_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mappings = Mappings::load(&root.join("mappings")).unwrap_or_else(|e| panic!("{e}"));
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let (start, end) = ("<!-- mapping-reference:start -->\n", "<!-- mapping-reference:end -->");
-    let from = readme.find(start).expect("README has the mapping-reference start marker") + start.len();
-    let to = readme.find(end).expect("README has the mapping-reference end marker");
+    let (start, end) = (
+        "<!-- mapping-reference:start -->\n",
+        "<!-- mapping-reference:end -->",
+    );
+    let from = readme
+        .find(start)
+        .expect("README has the mapping-reference start marker")
+        + start.len();
+    let to = readme
+        .find(end)
+        .expect("README has the mapping-reference end marker");
     assert!(
         readme[from..to] == mappings.reference_markdown(),
         "README mapping reference is stale: run `hookshift reference --write-readme README.md`"
