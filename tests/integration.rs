@@ -1,0 +1,18 @@
+//! End-to-end tests: hookshift started through `hookshift::run` on 127.0.0.1:0 in front of a real
+//! downstream HTTP server on 127.0.0.1:0.
+//!
+//! Metrics are process-wide, so every test uses its own route names.
+
+#[path = "integration/support.rs"]
+mod support;
+
+#[path = "integration/bad_input.rs"]
+mod bad_input;
+#[path = "integration/downstream.rs"]
+mod downstream;
+#[path = "integration/lifecycle.rs"]
+mod lifecycle;
+#[path = "integration/observability.rs"]
+mod observability;
+#[path = "integration/policy.rs"]
+mod policy;

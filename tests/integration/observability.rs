@@ -1,0 +1,177 @@
+//! The admin listener: /metrics series with bounded labels, /healthz, /readyz.
+
+use crate::support::*;
+
+#[tokio::test]
+async fn metrics_show_the_expected_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let route = RouteSpec::new("observed", &down.url()).policy(NEW, "forward");
+    let hs = Hookshift::start(
+        dir.path(),
+        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
+    )
+    .await;
+
+    // Translated and delivered.
+    assert_eq!(
+        post_signed(
+            &hs,
+            "/hooks/observed",
+            IN_SECRET,
+            &old_extract_event("dpr_m")
+        )
+        .await
+        .status,
+        200
+    );
+    // Same version, delivered.
+    let path = format!("/hooks/observed?api_version={NEW}");
+    assert_eq!(
+        post_signed(&hs, &path, IN_SECRET, &new_event_bytes())
+            .await
+            .status,
+        200
+    );
+    // An event type outside every bounded set, and a version nobody configured.
+    let odd = br#"{"eventId":"e","eventType":"made.up","payload":{}}"#;
+    assert_eq!(post_signed(&hs, &path, IN_SECRET, odd).await.status, 200);
+    assert_eq!(
+        post_signed(
+            &hs,
+            "/hooks/observed?api_version=1999-12-31",
+            IN_SECRET,
+            odd
+        )
+        .await
+        .status,
+        400
+    );
+    // Unverified.
+    assert_eq!(post_signed(&hs, &path, "wss_wrong", odd).await.status, 401);
+    down.wait_for(3).await;
+
+    let page = hs.metrics().await;
+    let events = |labels: &[(&str, &str)]| metric_sum(&page, "hookshift_events_total", labels);
+    let r = ("route", "observed");
+    assert_eq!(
+        events(&[
+            r,
+            ("api_version", OLD),
+            ("target_version", NEW),
+            ("event_type", "processor_run.processed"),
+            ("outcome", "delivered")
+        ]),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(
+        events(&[
+            r,
+            ("api_version", NEW),
+            ("event_type", "extract_run.processed"),
+            ("outcome", "delivered")
+        ]),
+        1.0
+    );
+    assert_eq!(
+        events(&[
+            r,
+            ("api_version", NEW),
+            ("event_type", "other"),
+            ("outcome", "delivered")
+        ]),
+        1.0
+    );
+    assert_eq!(
+        events(&[
+            r,
+            ("api_version", "other"),
+            ("event_type", "other"),
+            ("outcome", "invalid")
+        ]),
+        1.0
+    );
+    assert_eq!(
+        events(&[r, ("event_type", "unknown"), ("outcome", "unauthorized")]),
+        1.0
+    );
+    assert!(
+        !page.contains("made.up") && !page.contains("1999-12-31"),
+        "unbounded label leaked: {page}"
+    );
+    assert_eq!(
+        metric_sum(&page, "hookshift_events_received_total", &[r]),
+        5.0
+    );
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_events_received_total",
+            &[r, ("event_type", "processor_run.processed")]
+        ),
+        1.0
+    );
+
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_delivery_duration_seconds_count",
+            &[r, ("target_version", NEW)]
+        ),
+        3.0
+    );
+    assert!(
+        has_series(
+            &page,
+            "hookshift_delivery_duration_seconds_bucket",
+            &[r, ("le", "0.001")]
+        ),
+        "{page}"
+    );
+    assert!(
+        has_series(
+            &page,
+            "hookshift_delivery_duration_seconds_bucket",
+            &[r, ("le", "30")]
+        ),
+        "{page}"
+    );
+    assert_eq!(
+        metric_sum(&page, "hookshift_translation_duration_seconds_count", &[r]),
+        1.0
+    );
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_downstream_responses_total",
+            &[r, ("status_class", "2xx")]
+        ),
+        3.0
+    );
+    assert!(has_series(&page, "hookshift_inflight_requests", &[r]));
+    assert_eq!(metric_sum(&page, "hookshift_inflight_requests", &[r]), 0.0);
+    assert!(has_series(
+        &page,
+        "hookshift_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))]
+    ));
+    assert!(has_series(
+        &page,
+        "hookshift_config_last_reload_success",
+        &[]
+    ));
+    assert!(has_series(
+        &page,
+        "hookshift_config_last_reload_timestamp_seconds",
+        &[]
+    ));
+
+    let health = reqwest::get(format!("{}/healthz", hs.admin)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{}/readyz", hs.admin)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["routes"][0], "observed");
+    hs.stop().await.unwrap();
+}
