@@ -66,7 +66,7 @@ pub struct ServerConfig {
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogFormat {
     #[default]
     Text,
@@ -133,7 +133,7 @@ pub struct DownstreamConfig {
 
 /// The stage policy for events from one sending version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Policy {
     /// Translate when needed, re-sign and deliver.
     Forward,
@@ -145,7 +145,7 @@ pub enum Policy {
 
 /// What to do with an event that no mapping covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum UnmappedAction {
     /// Answer 200 and deliver nothing.
     #[default]
@@ -154,6 +154,59 @@ pub enum UnmappedAction {
     Forward,
     /// Answer 400 so the sender retries.
     Reject,
+}
+
+/// Reads one of a fixed set of words, naming the allowed ones when the text is none of them.
+fn choice<T: Copy>(text: &str, choices: &[(&str, T)]) -> Result<T, String> {
+    choices
+        .iter()
+        .find(|(word, _)| *word == text)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            let words: Vec<String> = choices
+                .iter()
+                .map(|(word, _)| format!("{word:?}"))
+                .collect();
+            format!("{text:?} is not one of {}", words.join(", "))
+        })
+}
+
+impl TryFrom<String> for Policy {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("forward", Policy::Forward),
+                ("ack", Policy::Ack),
+                ("reject", Policy::Reject),
+            ],
+        )
+    }
+}
+
+impl TryFrom<String> for UnmappedAction {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("ack", UnmappedAction::Ack),
+                ("forward", UnmappedAction::Forward),
+                ("reject", UnmappedAction::Reject),
+            ],
+        )
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        )
+    }
 }
 
 fn default_max_body_bytes() -> u64 {

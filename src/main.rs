@@ -1,12 +1,24 @@
 //! The `hookshift` binary: parses the command line and runs the library's commands.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::Parser;
 use hookshift::cli::{self, Cli, Command};
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    match Cli::parse().command() {
+async fn main() -> ExitCode {
+    match run(Cli::parse().command()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hookshift: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
         Command::Serve(args) => cli::serve(args).await?,
         Command::Check(args) => cli::check(&args)?,
         Command::Translate(args) => println!("{}", cli::translate_command(&args)?),

@@ -33,13 +33,24 @@ pub const MAX_FUTURE_SKEW_SECS: i64 = 60;
 
 /// The signature scheme of a route, used both to verify inbound and to sign outbound deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Provider {
     /// extend.ai: `x-extend-request-timestamp` + `x-extend-request-signature`.
     #[default]
     Extend,
     /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
     Plextera,
+}
+
+impl TryFrom<String> for Provider {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "extend" => Ok(Provider::Extend),
+            "plextera" => Ok(Provider::Plextera),
+            _ => Err(format!("{text:?} is not one of \"extend\", \"plextera\"")),
+        }
+    }
 }
 
 impl Provider {
