@@ -270,6 +270,14 @@ fn remove_matching(value: &mut Value, parts: &[&str]) {
                 remove_matching(item, rest);
             }
         }
+        (Value::Object(map), "*") => {
+            if rest.is_empty() {
+                map.clear();
+            } else {
+                map.values_mut()
+                    .for_each(|inner| remove_matching(inner, rest));
+            }
+        }
         (Value::Object(map), key) => {
             if rest.is_empty() {
                 map.shift_remove(key);

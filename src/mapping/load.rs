@@ -547,7 +547,12 @@ impl Compiler<'_> {
                         )
                     }
                 };
-                Some(Op::Default { path, value })
+                let or_null = op.has("or_null") && op.bool("or_null")?;
+                Some(Op::Default {
+                    path,
+                    value,
+                    or_null,
+                })
             }
             "map" => {
                 let path = op.path(verb)?;
@@ -956,6 +961,7 @@ impl OpReader<'_, '_> {
             "rest",
             "rest_to",
             "null",
+            "or_null",
             "apply",
             "transform",
             "cases",

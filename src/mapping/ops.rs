@@ -99,6 +99,8 @@ pub(crate) enum Op {
     Default {
         path: FieldPath,
         value: Source,
+        /// Also replace a `null` (not only an absent value).
+        or_null: bool,
     },
     Map {
         path: FieldPath,
@@ -304,8 +306,14 @@ impl Context<'_> {
             Op::Default {
                 path,
                 value: source,
+                or_null,
             } => {
-                if path.get(value).is_none() {
+                let missing = match path.get(value) {
+                    None => true,
+                    Some(Value::Null) => *or_null,
+                    Some(_) => false,
+                };
+                if missing {
                     if let Some(new) = self.source(source, value) {
                         path.put(value, new).map_err(|m| ExecError::at(path, m))?;
                     }
@@ -415,8 +423,12 @@ impl Context<'_> {
                 cases,
                 default,
             } => {
+                // Strings select by their text; `null`, booleans and numbers by their JSON spelling.
                 let chosen = match path.get(value) {
                     Some(Value::String(s)) => cases.get(s.as_str()).copied(),
+                    Some(other @ (Value::Null | Value::Bool(_) | Value::Number(_))) => {
+                        cases.get(other.to_string().as_str()).copied()
+                    }
                     _ => None,
                 };
                 match chosen.or(*default) {

@@ -130,7 +130,7 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
                 path: format!("{}[1..]", join(prefix, from.as_str())),
                 why: why.unwrap_or_default(),
             }),
-            Op::Set { path, value } | Op::Default { path, value } => {
+            Op::Set { path, value } | Op::Default { path, value, .. } => {
                 let when = if matches!(op, Op::Default { .. }) {
                     " when absent"
                 } else {

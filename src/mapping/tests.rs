@@ -175,6 +175,50 @@ ops = [{ rename = "page", to = "page.number" }]
 }
 
 #[test]
+fn default_or_null_and_switch_on_non_strings() {
+    let m = with_ops(
+        r#"{ default = "edits", value = {}, or_null = true }, { default = "kept", value = 1 }, { switch = "result", cases = { "null" = "none", "true" = "yes" }, otherwise = "other" }"#,
+        r#"
+[transforms.none]
+ops = [{ set = "picked", value = "null" }]
+[transforms.yes]
+ops = [{ set = "picked", value = "true" }]
+[transforms.other]
+ops = [{ set = "picked", value = "other" }]
+"#,
+    );
+    assert_eq!(
+        run(&m, json!({"edits": null, "kept": null, "result": null})).unwrap(),
+        json!({"edits": {}, "kept": null, "result": null, "picked": "null"})
+    );
+    assert_eq!(
+        run(&m, json!({"edits": {"a": 1}, "result": true})).unwrap()["picked"],
+        "true"
+    );
+    assert_eq!(
+        run(&m, json!({"result": "null"})).unwrap()["picked"],
+        "null"
+    );
+    assert_eq!(
+        run(&m, json!({"result": {"x": 1}})).unwrap()["picked"],
+        "other"
+    );
+}
+
+#[test]
+fn lossy_patterns_match_any_index_and_any_key() {
+    let value = json!({"payload": {"metadata": {"a": {"citations": [{"fileId": 1, "page": 2}]}, "b": {"citations": []}}, "keep": 1}});
+    assert_eq!(
+        golden::without(&value, &["payload.metadata.*.citations[*].fileId"]),
+        json!({"payload": {"metadata": {"a": {"citations": [{"page": 2}]}, "b": {"citations": []}}, "keep": 1}})
+    );
+    assert_eq!(
+        golden::without(&value, &["payload.metadata.*"]),
+        json!({"payload": {"metadata": {}, "keep": 1}})
+    );
+}
+
+#[test]
 fn unwrap_and_wrap() {
     let m = with_ops(
         r#"{ unwrap = "files", to = "file" }, { wrap = "one", to = "many" }, { wrap = "none", to = "nothing" }"#,
