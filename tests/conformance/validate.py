@@ -17,7 +17,9 @@ both). For every file:
      that the payload validated as the model that event type carries (reference §3.2).
      Exception: the 0.2.0 payload union omits `StepRun` although the SDK lists the event type
      `workflow_run.step_run.processed` (whose payload is a StepRun), so for that one event type the
-     envelope is checked by hand and the payload with `TypeAdapter(StepRun)`.
+     envelope is checked by hand and the payload with `TypeAdapter(StepRun)`; when the step run's
+     (free-form) `output` is a ProcessorRun (`object: document_processor_run`, an extraction step's
+     output), it is also validated with `TypeAdapter(ProcessorRun)` and walked for undeclared keys.
 2. Strictness: every model of both SDKs allows extra fields (`extra="allow"`), so validation alone
    would accept leftover fields of the other version. The validated model tree is walked and every
    key a model does not declare is reported with its path. Free-form values the schema types as
@@ -132,7 +134,7 @@ class Validator:
         else:
             import extend_ai.types as types
 
-            self.old_models = {name: getattr(types, name) for name in set(OLD_PAYLOAD_MODEL.values())}
+            self.old_models = {name: getattr(types, name) for name in set(OLD_PAYLOAD_MODEL.values()) | {"ProcessorRun"}}
 
     def check(self, event: typing.Any) -> list[str]:
         if not isinstance(event, dict):
@@ -180,6 +182,15 @@ class Validator:
             except pydantic.ValidationError as err:
                 return problems + [f"(payload as {expected_name})"] + format_errors(err, "$.payload")
             undeclared_keys(payload, "$.payload", self.open_models, problems)
+            # An extraction step's output (free-form in 0.2.0) that is a ProcessorRun is held to it.
+            output = event["payload"].get("output") if isinstance(event.get("payload"), dict) else None
+            if isinstance(output, dict) and output.get("object") == "document_processor_run":
+                run_model = self.old_models["ProcessorRun"]
+                try:
+                    run = pydantic.TypeAdapter(run_model).validate_python(output)
+                except pydantic.ValidationError as err:
+                    return problems + ["(payload.output as ProcessorRun)"] + format_errors(err, "$.payload.output")
+                undeclared_keys(run, "$.payload.output", self.open_models, problems)
             return problems
         try:
             validated = self.adapter.validate_python(event)
