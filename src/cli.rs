@@ -6,7 +6,6 @@ use std::{
 };
 
 use clap::{Args, Parser, Subcommand};
-use serde_json::Value;
 
 use crate::config::{Config, ConfigErrors};
 use crate::mapping::{translate, Delivery, LoadErrors, Mappings, NoPath, TranslateError};
@@ -44,6 +43,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Translate one event from one API version to another and print it.
     Translate(TranslateArgs),
+    /// Print the mapping reference (Markdown), or rewrite it inside a README.
+    Reference(ReferenceArgs),
 }
 
 /// Options of `serve`.
@@ -85,6 +86,22 @@ pub struct TranslateArgs {
     pub input: PathBuf,
 }
 
+/// Options of `reference`.
+#[derive(Debug, Args)]
+pub struct ReferenceArgs {
+    /// Mappings directory.
+    #[arg(long, default_value = "mappings")]
+    pub mappings: PathBuf,
+    /// Replace the text between the mapping-reference markers of this file instead of printing.
+    #[arg(long)]
+    pub write_readme: Option<PathBuf>,
+}
+
+/// Marks the start of the generated mapping reference in the README.
+pub const REFERENCE_START: &str = "<!-- mapping-reference:start -->\n";
+/// Marks its end.
+pub const REFERENCE_END: &str = "<!-- mapping-reference:end -->";
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -100,7 +117,7 @@ pub enum CliError {
         address: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("{path} is not valid JSON: {message}")]
+    #[error("{path}: {message}")]
     Json { path: String, message: String },
     #[error("invalid mappings:\n{0}")]
     Mappings(#[from] LoadErrors),
@@ -112,6 +129,13 @@ pub enum CliError {
     Run(#[from] crate::RunError),
     #[error("check found {0} problem(s)")]
     CheckFailed(usize),
+    #[error("{path} has no {marker:?} marker")]
+    MissingMarker { path: String, marker: &'static str },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// `hookshift serve`: load the configuration, set up logging, bind, and run until SIGTERM/SIGINT.
@@ -150,7 +174,7 @@ pub fn check(args: &CheckArgs) -> Result<(), CliError> {
 /// `hookshift translate`: the translated event, as JSON text.
 pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
     let (name, text) = read_input(&args.input)?;
-    let event: Value = serde_json::from_slice(&text).map_err(|e| CliError::Json {
+    let event = crate::json::parse(&text).map_err(|e| CliError::Json {
         path: name,
         message: e.to_string(),
     })?;
@@ -168,6 +192,32 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
         serde_json::to_string_pretty(&output)
     };
     Ok(text.expect("a JSON value serializes"))
+}
+
+/// `hookshift reference`: the reference page, or `None` after rewriting `--write-readme`.
+pub fn reference_command(args: &ReferenceArgs) -> Result<Option<String>, CliError> {
+    let markdown = Mappings::load(&args.mappings)?.reference_markdown();
+    let Some(readme) = &args.write_readme else {
+        return Ok(Some(markdown));
+    };
+    let name = readme.display().to_string();
+    let text = std::fs::read_to_string(readme).map_err(|source| CliError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    let updated =
+        replace_between_markers(&text, &markdown).map_err(|marker| CliError::MissingMarker {
+            path: name.clone(),
+            marker,
+        })?;
+    std::fs::write(readme, updated).map_err(|source| CliError::Write { path: name, source })?;
+    Ok(None)
+}
+
+fn replace_between_markers(text: &str, content: &str) -> Result<String, &'static str> {
+    let from = text.find(REFERENCE_START).ok_or(REFERENCE_START)? + REFERENCE_START.len();
+    let to = text[from..].find(REFERENCE_END).ok_or(REFERENCE_END)? + from;
+    Ok(format!("{}{content}{}", &text[..from], &text[to..]))
 }
 
 fn read_input(path: &Path) -> Result<(String, Vec<u8>), CliError> {
@@ -228,6 +278,16 @@ mod tests {
         assert_eq!(args.input, Path::new("event.json"));
         assert_eq!(args.mappings, Path::new("mappings"));
         assert!(Cli::try_parse_from(["hookshift", "translate", "--from", "a"]).is_err());
+    }
+
+    #[test]
+    fn reference_replaces_only_the_marked_section() {
+        let text = format!("# T\n{REFERENCE_START}old\n{REFERENCE_END}\ntail\n");
+        assert_eq!(
+            replace_between_markers(&text, "new\n").unwrap(),
+            format!("# T\n{REFERENCE_START}new\n{REFERENCE_END}\ntail\n")
+        );
+        assert_eq!(replace_between_markers("# T\n", "x"), Err(REFERENCE_START));
     }
 
     #[test]

@@ -22,6 +22,11 @@ async fn run(command: Command) -> Result<()> {
         Command::Serve(args) => cli::serve(args).await?,
         Command::Check(args) => cli::check(&args)?,
         Command::Translate(args) => println!("{}", cli::translate_command(&args)?),
+        Command::Reference(args) => {
+            if let Some(markdown) = cli::reference_command(&args)? {
+                print!("{markdown}");
+            }
+        }
     }
     Ok(())
 }

@@ -361,6 +361,40 @@ mod tests {
     }
 
     #[test]
+    fn reloads_are_counted_and_the_last_result_kept() {
+        let handle = install();
+        record_reload(true, 1_771_000_000.0);
+        let page = handle.render();
+        assert!(
+            page.contains("hookshift_config_last_reload_success 1"),
+            "{page}"
+        );
+        assert!(
+            page.contains("hookshift_config_last_reload_timestamp_seconds 1771000000"),
+            "{page}"
+        );
+        record_reload(false, 0.0);
+        let page = handle.render();
+        assert!(
+            page.contains("hookshift_config_last_reload_success 0"),
+            "{page}"
+        );
+        // A failure keeps the time of the last successful load.
+        assert!(
+            page.contains("hookshift_config_last_reload_timestamp_seconds 1771000000"),
+            "{page}"
+        );
+        assert!(
+            page.contains("hookshift_config_reloads_total{result=\"failure\"} 1"),
+            "{page}"
+        );
+        assert!(
+            page.contains("hookshift_config_reloads_total{result=\"success\"} 1"),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn install_is_idempotent() {
         let a = install();
         let b = install();

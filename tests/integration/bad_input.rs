@@ -260,3 +260,31 @@ async fn unknown_paths_and_methods_are_refused() {
     assert!(down.requests().is_empty());
     hs.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sender_that_stalls_mid_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let mut spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![RouteSpec::new("stall", &down.url())],
+    );
+    spec.body_read_timeout_ms = 300;
+    let hs = Hookshift::start(dir.path(), &spec).await;
+
+    let addr = hs.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /hooks/stall HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n{{\"eventId\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("body_timeout"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(down.requests().is_empty());
+    hs.stop().await.unwrap();
+}
