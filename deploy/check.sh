@@ -139,7 +139,9 @@ echo "=== building hookshift"
 BIN=${HOOKSHIFT_BIN:-}
 if [[ -z "$BIN" ]]; then
     if run cargo build --quiet --bin hookshift; then
-        BIN="$ROOT/target/debug/hookshift"
+        TARGET_DIR=${CARGO_TARGET_DIR:-target}
+        [[ "$TARGET_DIR" = /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+        BIN="$TARGET_DIR/debug/hookshift"
     else
         echo "FAILED: cargo build --bin hookshift"
         FAILED=$((FAILED + 1))
