@@ -12,6 +12,9 @@ of the input (a string, number, boolean or null, or an empty object or array) mu
   the one rule that takes the case (its `events` and `when`):
   * the rule's `lossy` table (paths from the event root, `[*]` = any array index, `*` = any key of
     an object keyed by data, e.g. extraction field names);
+  * the step README's machine-readable block between `<!-- dropped-paths:start -->` and
+    `<!-- dropped-paths:end -->`: a fenced TOML block with one table per rule name, input path =
+    reason, for values dropped on purpose that the way back restores (hence not `lossy`), e.g. `type`;
   * the `drop` ops, `keep_only` ops and `unwrap ... rest = "drop"` ops of the rule's transforms
     (and the empty array an `unwrap` turns into null), and the paths a `set` overwrites or a `map`
     renames the value of (both replace the input value on purpose),
@@ -142,6 +145,19 @@ class Step:
                 rule["_file"] = toml_file.name
                 self.rules.append(rule)
 
+        # The step README's machine-readable "dropped paths" block, when there is one: per rule name,
+        # input paths whose values do not reach the output as they were (including values the way
+        # back restores, which are therefore not `lossy`).
+        self.dropped: dict[str, dict] = {}
+        readme = folder / "README.md"
+        if readme.exists():
+            text = readme.read_text(encoding="utf-8")
+            start, end = "<!-- dropped-paths:start -->", "<!-- dropped-paths:end -->"
+            if start in text and end in text:
+                block = text[text.index(start) + len(start): text.index(end)]
+                block = block.strip().removeprefix("```toml").removesuffix("```")
+                self.dropped = tomllib.loads(block)
+
     def rule_for(self, event) -> dict | None:
         event_type = event.get("eventType")
         payload = event.get("payload")
@@ -163,6 +179,8 @@ class Step:
         out: list[Pattern] = []
         for path, why in rule.get("lossy", {}).items():
             out.append(Pattern(parse_path(path), f"lossy: {why}"))
+        for path, why in self.dropped.get(rule.get("name"), {}).items():
+            out.append(Pattern(parse_path(path), f"README: {why}"))
         if "ops" in rule:
             self._walk(rule["ops"], ["payload"], out, 0)
         elif "apply" in rule:
@@ -288,6 +306,9 @@ def main(argv) -> int:
     problems, cases = [], 0
     for folder in folders:
         step = Step(folder)
+        names = {rule.get("name") for rule in step.rules}
+        for unknown in sorted(set(step.dropped) - names):
+            problems.append(f"{folder.name}/README.md: dropped-paths block names rule {unknown!r}, which no file of the step defines")
         dirs = [folder / "golden"] + (args.golden_dir if args.steps else [])
         for gdir in dirs:
             for input_path in sorted(gdir.glob("*.input.json")):
