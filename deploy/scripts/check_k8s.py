@@ -12,17 +12,21 @@
      every file of mappings/ is mounted once at its path with its exact content;
   3. with --validator: validates every rendered object against the Kubernetes OpenAPI schemas
      (kubernetes-validate --strict, from PyPI);
-  4. with --hookshift: rebuilds /etc/hookshift as a pod would see it (config.toml from its ConfigMap,
-     mappings tree from the projected volume) and runs `hookshift check` on it with the container's
-     environment (secrets replaced by dummies): the manifests must give hookshift a valid config.
+  4. with --hookshift, with the container's environment (secrets replaced by dummies): `hookshift check`
+     on config.toml and the repository's mappings; then rebuilds /etc/hookshift as a pod sees it
+     (config.toml from its ConfigMap, the mappings tree from the projected volume) and starts
+     `hookshift serve` on it (loopback ports), which must become ready (GET /readyz 200).
 """
 import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 
 try:
     import yaml
@@ -80,6 +84,42 @@ def render(k8s_dir):
     for d in docs:
         d.setdefault("metadata", {}).setdefault("namespace", kz.get("namespace"))
     return docs
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_ready(binary, cfg_path, env, tmp, timeout=30):
+    """Starts `hookshift serve` on free loopback ports; True once /readyz answers 200. Always stops it."""
+    port, admin = free_port(), free_port()
+    env = dict(env, HOOKSHIFT__SERVER__LISTEN=f"127.0.0.1:{port}", HOOKSHIFT__SERVER__ADMIN_LISTEN=f"127.0.0.1:{admin}")
+    log_path = os.path.join(tmp, "serve.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([binary, "serve", "--config", cfg_path], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        end = time.time() + timeout
+        while time.time() < end and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            print("".join(f.readlines()[-20:]))
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(35)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def shutdown_grace_secs(config_text):
@@ -201,12 +241,12 @@ def run(args, tmp):
             mapped.setdefault(it["path"], []).append(cms[name]["data"].get(it["key"], cms[name].get("binaryData", {}).get(it["key"])))
     files = []
     for root, dirs, fs in os.walk(args.mappings):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "golden"]
         for f in fs:
             if not f.startswith("."):
                 files.append(os.path.relpath(os.path.join(root, f), args.mappings).replace(os.sep, "/"))
     missing = [f for f in files if len(mapped.get(f, [])) != 1]
-    ok(not missing, f"all {len(files)} files of mappings/ mounted exactly once at their path" + (f" (missing {missing[:5]})" if missing else ""))
+    ok(not missing, f"all {len(files)} mapping files (golden/ test cases excepted) mounted exactly once at their path" + (f" (missing {missing[:5]})" if missing else ""))
     differ = []
     for f in files:
         with open(os.path.join(args.mappings, f), encoding="utf-8", errors="replace") as fh:
@@ -236,7 +276,20 @@ def run(args, tmp):
         ok(p.returncode == 0, f"kubernetes-validate --strict: {len(docs)} objects valid" + (("\n" + p.stdout + p.stderr) if p.returncode else ""))
 
     if args.hookshift:
-        print("hookshift check on the pod's view:")
+        penv = {k: v for k, v in os.environ.items() if not k.startswith("HOOKSHIFT__")}
+        for e in env:
+            if "value" in e:
+                penv[e["name"]] = e["value"]
+            elif "secretKeyRef" in e.get("valueFrom", {}):
+                penv[e["name"]] = "dummy-secret-for-check"
+        print("hookshift with the container's environment:")
+        # the configuration as the Deployment sets it, with the repository's full mappings (golden cases too)
+        p = subprocess.run([args.hookshift, "check", "--config", args.config],
+                           env=dict(penv, HOOKSHIFT__MAPPINGS__DIR=os.path.abspath(args.mappings)),
+                           capture_output=True, text=True)
+        ok(p.returncode == 0, "hookshift check accepts config.toml with the Deployment's env overrides"
+           + ("\n" + p.stdout + p.stderr if p.returncode else ""))
+        # the pod's view: config.toml from its ConfigMap, the mappings tree rebuilt from the projected volume
         etc = os.path.join(tmp, "etc-hookshift")
         cfg_path = os.path.join(etc, "config", "config.toml")
         os.makedirs(os.path.dirname(cfg_path))
@@ -249,16 +302,8 @@ def run(args, tmp):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             with open(dst, "w", encoding="utf-8") as f:
                 f.write(contents[0])
-        penv = {k: v for k, v in os.environ.items() if not k.startswith("HOOKSHIFT__")}
-        for e in env:
-            if "value" in e:
-                penv[e["name"]] = e["value"]
-            elif "secretKeyRef" in e.get("valueFrom", {}):
-                penv[e["name"]] = "dummy-secret-for-check"
-        penv["HOOKSHIFT__MAPPINGS__DIR"] = mroot
-        p = subprocess.run([args.hookshift, "check", "--config", cfg_path], env=penv, capture_output=True, text=True)
-        ok(p.returncode == 0, "hookshift check accepts the rendered config and mappings with the container env"
-           + ("\n" + p.stdout + p.stderr if p.returncode else ""))
+        ok(serve_ready(args.hookshift, cfg_path, dict(penv, HOOKSHIFT__MAPPINGS__DIR=mroot), tmp),
+           "hookshift serve on the pod's view of config and mappings becomes ready (GET /readyz 200)")
 
     print(f"k8s: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
     return 1 if RESULTS["failed"] else 0

@@ -10,7 +10,9 @@ Why a generator: a ConfigMap is a flat map of file names to contents and cannot 
 while mappings/ has one folder per version step and golden/ folders below them. So every folder
 becomes its own ConfigMap (split further if it nears the 1 MiB object limit), and the Deployment's
 "mappings" volume becomes a projected volume whose sources list each ConfigMap with `items` paths
-that recreate the tree (2025-04-21_to_2026-02-09/golden/x.json) under /etc/hookshift/mappings.
+that recreate the tree (2025-04-21_to_2026-02-09/processor_run.toml) under /etc/hookshift/mappings.
+The golden/ folders are left out by default: they are test cases that `hookshift check` runs in CI,
+`hookshift serve` never reads them, and some are larger than a ConfigMap may be.
 
 By default kustomize appends a content hash to each ConfigMap name: any change to the config or a
 mapping rolls the Deployment (new pods start, must pass /readyz, old ones drain). With --no-hash
@@ -36,11 +38,12 @@ def dns_name(text):
     return re.sub(r"-{2,}", "-", s)
 
 
-def collect(mappings):
-    """-> [(folder relative path, [(file name, size)])], folders sorted, hidden entries skipped."""
+def collect(mappings, include_golden=False):
+    """-> [(folder relative path, [(file name, size)])], folders sorted, hidden entries skipped, and
+    golden/ folders (test fixtures: hookshift serve never reads them) unless include_golden."""
     out = []
     for root, dirs, files in os.walk(mappings):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (include_golden or d != "golden"))
         rel = os.path.relpath(root, mappings)
         rel = "" if rel == "." else rel.replace(os.sep, "/")
         entries = [(f, os.path.getsize(os.path.join(root, f))) for f in sorted(files) if not f.startswith(".")]
@@ -49,10 +52,10 @@ def collect(mappings):
     return out
 
 
-def plan(mappings):
+def plan(mappings, include_golden=False):
     """-> [{name, files: [(key, source path, items path)]}] one or more ConfigMaps per folder."""
     cms, used = [], set()
-    for rel, entries in collect(mappings):
+    for rel, entries in collect(mappings, include_golden):
         chunks, cur, size = [], [], 0
         for f, n in entries:
             if n > LIMIT:
@@ -85,12 +88,12 @@ def q(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(config, mappings, out, no_hash):
+def render(config, mappings, out, no_hash, include_golden=False):
     if not os.path.isfile(config):
         raise SystemExit(f"config file not found: {config}")
     if not os.path.isdir(mappings):
         raise SystemExit(f"mappings folder not found: {mappings}")
-    cms = plan(mappings)
+    cms = plan(mappings, include_golden)
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(os.path.join(out, "files"))
@@ -137,8 +140,10 @@ def main():
     ap.add_argument("--mappings", default=os.path.join(REPO, "mappings"))
     ap.add_argument("--out", default=os.path.join(DEPLOY, "k8s", "generated"))
     ap.add_argument("--no-hash", action="store_true", help="stable ConfigMap names: update in place, hookshift hot-reloads")
+    ap.add_argument("--include-golden", action="store_true",
+                    help="also mount the golden/ test cases (only needed to run `hookshift check` in a pod)")
     a = ap.parse_args()
-    render(os.path.abspath(a.config), os.path.abspath(a.mappings), os.path.abspath(a.out), a.no_hash)
+    render(os.path.abspath(a.config), os.path.abspath(a.mappings), os.path.abspath(a.out), a.no_hash, a.include_golden)
     return 0
 
 
