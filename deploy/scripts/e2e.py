@@ -389,7 +389,11 @@ def main():
                           list(prom.query('up{job="hookshift"}').values()) == [1.0], 60)
             if not ok(up, "scrapes hookshift: up{job=\"hookshift\"} == 1"):
                 raise SystemExit(1)
-            prom_checks(prom, hook, admin, write_config, legacy)
+            def second_batch():
+                codes = [post_event(base, "/webhooks/extend", OLD, old_body) for _ in range(2)]
+                codes += [post_event(base, "/webhooks/stage3", NEW, new_body) for _ in range(2)]
+                return codes == [200] * 4
+            prom_checks(prom, hook, admin, write_config, legacy, second_batch)
 
         # -------------------------------------------------------------- shutdown
         print("shutdown:")
@@ -418,6 +422,15 @@ def main():
     return 1 if RESULTS["failed"] else 0
 
 
+def panel_expr(title):
+    with open(os.path.join(DEPLOY, "grafana", "hookshift.json"), encoding="utf-8") as f:
+        d = json.load(f)
+    for p in d["panels"]:
+        if p.get("title") == title:
+            return p["targets"][0]["expr"]
+    raise KeyError(title)
+
+
 def scrape_value(admin, name, **labels):
     _, text = http("GET", admin + "/metrics", timeout=5)
     total = 0.0
@@ -429,7 +442,7 @@ def scrape_value(admin, name, **labels):
     return total
 
 
-def prom_checks(prom, hook, admin, write_config, legacy):
+def prom_checks(prom, hook, admin, write_config, legacy, second_batch):
     def settle(q, want, what, timeout=20):
         """Waits until query q returns at least the series of `want` with those values, then asserts."""
         got = wait_for(lambda: (lambda r: r if all(r.get(k) == v for k, v in want.items()) else None)(prom.query(q)),
@@ -477,6 +490,20 @@ def prom_checks(prom, hook, admin, write_config, legacy):
     settle("max(hookshift_config_last_reload_success)", {(): 1.0}, "last reload succeeded")
     settle('sum(hookshift_config_reloads_total{result="success"}) >= bool 1', {(): 1.0}, "the SIGHUP reload is counted")
 
+    # rates need a counter to rise between scrapes: a second batch once the first one has been scraped,
+    # then the dashboard's migration panel ("Deliveries still from $old_version") per route
+    ok(second_batch(), "second batch: 2 more old events on extend, 2 more new events on stage3, all 200")
+    settle('sum by (route, api_version, outcome) (hookshift_events_total{outcome="delivered"})', {
+        key(route="extend", api_version=OLD, outcome="delivered"): 5.0,
+        key(route="stage3", api_version=NEW, outcome="delivered"): 6.0,
+    }, "second batch scraped")
+    share = panel_expr("Deliveries still from $old_version")
+    for route, want, stage in (("extend", 1.0, "stage 2: every delivery from the old endpoint"),
+                               ("stage3", 0.0, "stage 3: none from the old endpoint")):
+        q = pq.substitute(share, dict(check_exprs.DASHBOARD_VARS, route=route))
+        got = prom.query(q)
+        ok(list(got.values()) == [want], f"dashboard share of deliveries from {OLD} on route {route} = {want:.0%} ({stage}); got {list(got.values())}")
+
     # a refused config: counted, gauge 0, the alert goes pending, the old config keeps serving
     write_config(bogus=True)
     hook.send_signal(signal.SIGHUP)
@@ -499,7 +526,7 @@ def prom_checks(prom, hook, admin, write_config, legacy):
         except ValueError as err:
             errors.append(f"{where}: {err}")
     ok(not errors, f"all {len(exprs)} dashboard expressions evaluate in Prometheus" + "".join("\n          " + x for x in errors))
-    print(f"        ({len(exprs) - len(empty)} return data now; empty: {len(empty)}, e.g. rates over windows longer than the test)")
+    print(f"        ({len(exprs) - len(empty)} return data, {len(empty)} empty: {empty[:3]})")
 
     # every alert rule evaluates without error against hookshift's real series
     def rules_ok():

@@ -97,7 +97,7 @@ def build():
     panels.append(row("Migration overview", y)); y += 1
     panels.append(stat(
         "Deliveries still from $old_version",
-        [target(f'sum(rate(hookshift_events_total{{{R},api_version="$old_version",outcome="delivered"}}[{RI}]))'
+        [target(f'(sum(rate(hookshift_events_total{{{R},api_version="$old_version",outcome="delivered"}}[{RI}])) or vector(0))'
                 f' / sum(rate(hookshift_events_total{{{R},outcome="delivered"}}[{RI}]))', "share")],
         0, y, w=6, unit="percentunit", decimals=1,
         desc="Share of the events delivered to the handler that came from the old endpoint. Stages 1-2: 100%. "
@@ -105,7 +105,7 @@ def build():
         thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 0.001}]))
     panels.append(stat(
         "Received from $old_version",
-        [target(f'sum(rate(hookshift_events_received_total{{{R},api_version="$old_version"}}[{RI}]))'
+        [target(f'(sum(rate(hookshift_events_received_total{{{R},api_version="$old_version"}}[{RI}])) or vector(0))'
                 f' / sum(rate(hookshift_events_received_total{{{R}}}[{RI}]))', "share")],
         6, y, w=6, unit="percentunit", decimals=1,
         desc="Share of the received events sent by the old endpoint. With both endpoints enabled (stages 2-4) "
@@ -144,9 +144,9 @@ def build():
     y += 8
     panels.append(timeseries(
         "Share of deliveries from $old_version over time",
-        [target(f'sum(rate(hookshift_events_total{{{R},api_version="$old_version",outcome="delivered"}}[{RI}]))'
+        [target(f'(sum(rate(hookshift_events_total{{{R},api_version="$old_version",outcome="delivered"}}[{RI}])) or vector(0))'
                 f' / sum(rate(hookshift_events_total{{{R},outcome="delivered"}}[{RI}]))', "delivered from $old_version"),
-         target(f'sum(rate(hookshift_events_received_total{{{R},api_version="$old_version"}}[{RI}]))'
+         target(f'(sum(rate(hookshift_events_received_total{{{R},api_version="$old_version"}}[{RI}])) or vector(0))'
                 f' / sum(rate(hookshift_events_received_total{{{R}}}[{RI}]))', "received from $old_version", "B")],
         0, y, unit="percentunit"))
     panels.append(timeseries(
