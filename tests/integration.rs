@@ -16,3 +16,9 @@ mod lifecycle;
 mod observability;
 #[path = "integration/policy.rs"]
 mod policy;
+
+// Reliability and hostile input (issue 5).
+#[path = "integration/faults.rs"]
+mod faults;
+#[path = "integration/reliability.rs"]
+mod reliability;
