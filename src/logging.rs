@@ -1,4 +1,7 @@
-//! Log setup: `tracing-subscriber` in text or JSON lines, filtered by `RUST_LOG` (default `info`).
+//! Log setup: `tracing-subscriber` in text or JSON lines on standard error, filtered by `RUST_LOG`
+//! (default `info`).
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -12,7 +15,9 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -118,13 +118,14 @@ impl Proxy {
         let status = response.status().as_u16();
         let duration_ms = started.elapsed().as_millis() as u64;
         let event_id = log.event_id.as_deref().unwrap_or("");
+        let logged_version = loggable_id(&version);
         let downstream_status = log.downstream_status.unwrap_or(0);
         match &error {
             None => tracing::info!(
                 route = %labels.route,
                 event_id,
                 event_type = %labels.event_type,
-                api_version = %version,
+                api_version = %logged_version,
                 target_version = %labels.target_version,
                 outcome = outcome.as_str(),
                 status,
@@ -137,7 +138,7 @@ impl Proxy {
                 route = %labels.route,
                 event_id,
                 event_type = %labels.event_type,
-                api_version = %version,
+                api_version = %logged_version,
                 target_version = %labels.target_version,
                 outcome = outcome.as_str(),
                 status,
@@ -219,7 +220,7 @@ impl Proxy {
         }
 
         let target = route.downstream.version.as_str();
-        let (out_body, out_event_type, mut outcome_on_success) = if version == target {
+        let (out_body, out_event_type, outcome_on_success) = if version == target {
             (verified.body().clone(), event_type, Outcome::Delivered)
         } else {
             let started = Instant::now();
@@ -297,9 +298,6 @@ impl Proxy {
             Ok(status) => {
                 metrics::record_delivery(&route.name, target, StatusClass::of(status), seconds);
                 log.downstream_status = Some(status.as_u16());
-                if outcome_on_success != Outcome::Unmapped {
-                    outcome_on_success = Outcome::Delivered;
-                }
                 Ok(done(outcome_on_success, "delivered"))
             }
             Err(e) => {
@@ -514,7 +512,7 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// An `eventId` safe to log: printable ASCII, at most [`MAX_LOGGED_ID`] characters.
+/// An `eventId` (or version) safe to log: printable ASCII, at most [`MAX_LOGGED_ID`] characters.
 fn loggable_id(id: &str) -> String {
     id.chars()
         .filter(|c| c.is_ascii_graphic())

@@ -288,3 +288,34 @@ async fn a_sender_that_stalls_mid_body_is_cut_off() {
     assert!(down.requests().is_empty());
     hs.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sender_that_stalls_in_the_headers_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let mut spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![RouteSpec::new("slowhead", &down.url())],
+    );
+    spec.extra_server = "header_read_timeout_ms = 300".to_owned();
+    let hs = Hookshift::start(dir.path(), &spec).await;
+
+    let addr = hs.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"POST /hooks/slowhead HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    assert!(read.is_ok(), "the connection was held open");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(down.requests().is_empty());
+    hs.stop().await.unwrap();
+}
