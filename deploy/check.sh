@@ -10,7 +10,9 @@
 #   1. YAML/JSON syntax of every file under deploy/;
 #   2. offline self-tests of the helper scripts; the dashboard is what its generator writes;
 #   3. promtool check rules / test rules / check config;
-#   4. hadolint on deploy/Dockerfile; systemd-analyze verify on the unit (when available);
+#   4. hadolint on deploy/Dockerfile; systemd-analyze verify on the unit (when available); the Dockerfile's
+#      and unit's environments give hookshift a valid config with no inline secret; the policy tables of
+#      docs/migration.md pass `hookshift check`;
 #   5. deploy/k8s rendered, structure checked, schema-validated, its config accepted by `hookshift check`;
 #   6. end to end: hookshift + a handler + a real Prometheus server on free loopback ports; signed events;
 #      every dashboard/alert expression checked against the live /metrics; per-version series asserted
@@ -161,6 +163,11 @@ fi
 if [[ -n "$BIN" ]]; then
     step "deployment environments (Dockerfile ENV, systemd Environment=): secrets from env, hookshift check" \
         "$PY" deploy/scripts/check_env.py --hookshift "$BIN"
+fi
+
+if [[ -n "$BIN" ]]; then
+    step "docs/migration.md: every stage's policy tables pass hookshift check" \
+        "$PY" deploy/scripts/check_docs.py --hookshift "$BIN"
 fi
 
 K8S_ARGS=()
