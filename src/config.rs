@@ -422,13 +422,20 @@ impl Config {
         let raw = builder.build().map_err(|e| {
             ConfigErrors(vec![ConfigError::Read {
                 origin: "config".to_owned(),
-                message: e.to_string(),
+                message: without_source_excerpt(&e.to_string()),
             }])
         })?;
         serde_path_to_error::deserialize::<_, Config>(raw).map_err(|e| {
             let key = e.path().to_string();
             let key = if key == "." { "config".to_owned() } else { key };
-            ConfigErrors(vec![ConfigError::invalid(key, e.into_inner().to_string())])
+            let message = match secret_key_expectation(&key) {
+                // serde names the offending value ("invalid type: string \"wss_…\""): not for secrets.
+                Some(expected) => {
+                    format!("must be {expected} (the value is not shown: it may be a secret)")
+                }
+                None => e.into_inner().to_string(),
+            };
+            ConfigErrors(vec![ConfigError::invalid(key, message)])
         })
     }
 
@@ -569,6 +576,34 @@ impl Config {
             }
         }
         problems
+    }
+}
+
+/// A TOML parse error without the excerpt of the file it quotes (`7 | secret = "wss_…`): the quoted
+/// line may hold a secret. Keeps the position and the reason.
+fn without_source_excerpt(message: &str) -> String {
+    let excerpt = |line: &str| {
+        line.split_once('|').is_some_and(|(gutter, _)| {
+            gutter.trim().is_empty() || gutter.trim().bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    message
+        .lines()
+        .filter(|line| !excerpt(line))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// What a key that holds secrets must be, for error messages that must not quote its value.
+fn secret_key_expectation(key: &str) -> Option<&'static str> {
+    if key.contains("inbound_secrets") {
+        Some("a list of strings")
+    } else if key.contains("downstream.secret") {
+        Some("a string")
+    } else {
+        None
     }
 }
 
@@ -870,6 +905,38 @@ secret = "wss_out"
             "Secret(env:HOOKSHIFT_TEST_CONFIG_SECRET_B, ***)"
         );
         assert_eq!(from_env.expose(), b"wss_hidden");
+    }
+
+    #[test]
+    fn errors_never_quote_secrets() {
+        let cases = [
+            VALID.replace("[\"wss_in\"]", "[\"wss_in_unterminated\n"),
+            VALID.replace("secret = \"wss_out\"", "secret = \"wss_out_trailing\" junk"),
+            VALID.replace("[\"wss_in\"]", "\"wss_in_not_a_list\""),
+            VALID.replace("secret = \"wss_out\"", "secret = [\"wss_out_in_a_list\"]"),
+            VALID.replace(
+                "secret = \"wss_out\"",
+                "secret = { v = \"wss_out_in_a_table\" }",
+            ),
+        ];
+        for toml in &cases {
+            let errs = errors_of(toml, no_env());
+            assert!(!errs.is_empty(), "{toml}");
+            for err in &errs {
+                assert!(!err.contains("wss_"), "{err}");
+            }
+        }
+        let errs = errors_of(&cases[0], no_env());
+        assert!(errs[0].contains("line 12"), "{errs:?}");
+        let errs = errors_of(&cases[2], no_env());
+        assert_eq!(
+            errs,
+            vec!["routes[0].inbound_secrets: must be a list of strings (the value is not shown: it may be a secret)"]
+        );
+        assert_eq!(
+            without_source_excerpt("TOML parse error at line 3, column 9\n  |\n3 | a = \"x\n  |         ^\ninvalid basic string\n"),
+            "TOML parse error at line 3, column 9: invalid basic string"
+        );
     }
 
     #[test]
