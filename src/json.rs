@@ -2,8 +2,10 @@
 //!
 //! serde_json keeps the last of two equal keys silently; a handler that keeps the first would then act on
 //! a value hookshift never looked at. Bodies are parsed here, in one pass, into the same `Value` the
-//! mappings work on.
+//! mappings work on. Bodies forwarded unchanged are only checked ([`scan`]: the same rules, no tree built).
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -205,6 +207,310 @@ impl<'de> Visitor<'de> for KeyClassifier {
     }
 }
 
+/// The envelope fields of a body, read by [`scan`] without building a [`Value`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// Whether the body is a JSON object (the other fields are empty when not).
+    pub is_object: bool,
+    /// Top-level `eventType`, when it is a string.
+    pub event_type: Option<String>,
+    /// Top-level `eventId`, when it is a string.
+    pub event_id: Option<String>,
+    /// Whether the top level has a `payload` key.
+    pub has_payload: bool,
+    /// Whether the top level has a `data` key.
+    pub has_data: bool,
+}
+
+/// Checks a body exactly as [`parse`] does (syntax, UTF-8, duplicate keys, nesting, trailing data:
+/// the same error for the same bytes) without building a [`Value`], and reads its envelope fields.
+/// For bodies forwarded as received, where nothing needs the parsed tree: it allocates only for keys
+/// with escapes, the key sets of large objects and the two strings it returns.
+pub fn scan(bytes: &[u8]) -> Result<Envelope, JsonError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let envelope = deserializer
+        .deserialize_any(TopLevelScan)
+        .map_err(classify)?;
+    deserializer.end().map_err(classify)?;
+    Ok(envelope)
+}
+
+/// An object key as [`scan`] reads it: borrowed from the body unless it contains escapes.
+struct ScanKey<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for ScanKey<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = ScanKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<ScanKey<'de>, E> {
+                Ok(ScanKey(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ScanKey<'de>, E> {
+                Ok(ScanKey(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<ScanKey<'de>, E> {
+                Ok(ScanKey(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Objects with more keys than this track them in a hash set instead of a list.
+const SCAN_LINEAR_KEYS: usize = 16;
+
+/// The keys seen so far in one object.
+#[derive(Default)]
+struct SeenKeys<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    /// Records `key`, or hands it back when the object already had it.
+    fn insert(&mut self, key: Cow<'de, str>) -> Result<(), Cow<'de, str>> {
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return Err(key);
+            }
+            if self.few.len() < SCAN_LINEAR_KEYS {
+                self.few.push(key);
+                return Ok(());
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        if self.many.contains(&key) {
+            return Err(key);
+        }
+        self.many.insert(key);
+        Ok(())
+    }
+}
+
+fn duplicate<E: de::Error>(key: &str) -> E {
+    de::Error::custom(format_args!("duplicate key `{key}`"))
+}
+
+/// Validates a value exactly like [`StrictValue`] (same depth rule, same order of checks), keeping
+/// nothing.
+#[derive(Clone, Copy)]
+struct StrictScan {
+    depth: usize,
+}
+
+impl StrictScan {
+    fn deeper<E: de::Error>(self) -> Result<StrictScan, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom("too deep"));
+        }
+        Ok(StrictScan {
+            depth: self.depth + 1,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictScan {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictScan {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.deeper()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let Some(first) = access.next_key::<ScanKey<'de>>()? else {
+            return Ok(());
+        };
+        if first.0 == NUMBER_TOKEN {
+            access.next_value::<de::IgnoredAny>()?;
+            return Ok(());
+        }
+        let inner = self.deeper()?;
+        let mut seen = SeenKeys::default();
+        let mut key = first.0;
+        loop {
+            access.next_value_seed(inner)?;
+            seen.insert(key).map_err(|k| duplicate(&k))?;
+            match access.next_key::<ScanKey<'de>>()? {
+                Some(next) => key = next.0,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// A value validated like [`StrictScan`], kept when it is a string.
+struct MaybeString(StrictScan);
+
+impl<'de> DeserializeSeed<'de> for MaybeString {
+    type Value = Option<String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MaybeString {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_seq(seq).map(|()| None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(access).map(|()| None)
+    }
+}
+
+/// The top level of [`scan`]: validates like [`StrictScan`] at depth 0 and reads the envelope.
+struct TopLevelScan;
+
+impl<'de> Visitor<'de> for TopLevelScan {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Envelope, E> {
+        Ok(Envelope::default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Envelope, A::Error> {
+        StrictScan { depth: 0 }.visit_seq(seq)?;
+        Ok(Envelope::default())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Envelope, A::Error> {
+        let mut envelope = Envelope {
+            is_object: true,
+            ..Envelope::default()
+        };
+        let Some(first) = access.next_key::<ScanKey<'de>>()? else {
+            return Ok(envelope);
+        };
+        if first.0 == NUMBER_TOKEN {
+            access.next_value::<de::IgnoredAny>()?;
+            return Ok(Envelope::default());
+        }
+        let inner = StrictScan { depth: 0 }.deeper()?;
+        let mut seen = SeenKeys::default();
+        let mut key = first.0;
+        loop {
+            match &*key {
+                "eventType" => envelope.event_type = access.next_value_seed(MaybeString(inner))?,
+                "eventId" => envelope.event_id = access.next_value_seed(MaybeString(inner))?,
+                other => {
+                    envelope.has_payload |= other == "payload";
+                    envelope.has_data |= other == "data";
+                    access.next_value_seed(inner)?;
+                }
+            }
+            seen.insert(key).map_err(|k| duplicate(&k))?;
+            match access.next_key::<ScanKey<'de>>()? {
+                Some(next) => key = next.0,
+                None => return Ok(envelope),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +565,93 @@ mod tests {
         ));
         assert!(matches!(parse(b"{} {}"), Err(JsonError::Syntax(_))));
         assert!(matches!(parse(b""), Err(JsonError::Syntax(_))));
+    }
+
+    /// What `parse` says about a body, in the terms `scan` answers in.
+    fn envelope_by_parse(body: &[u8]) -> Result<Envelope, String> {
+        let value = parse(body).map_err(|e| e.to_string())?;
+        let Some(object) = value.as_object() else {
+            return Ok(Envelope::default());
+        };
+        let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        Ok(Envelope {
+            is_object: true,
+            event_type: string("eventType"),
+            event_id: string("eventId"),
+            has_payload: object.contains_key("payload"),
+            has_data: object.contains_key("data"),
+        })
+    }
+
+    fn assert_scan_agrees(body: &[u8]) {
+        assert_eq!(
+            scan(body).map_err(|e| e.to_string()),
+            envelope_by_parse(body),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
+    #[test]
+    fn scan_agrees_with_parse() {
+        let many_keys: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        let many_dup = format!("{{{many_keys}\"k7\":1}}");
+        let many_ok = format!("{{{}\"last\":1}}", many_keys);
+        let ok_depth = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let deep_objects = format!(
+            "{}1{}",
+            "{\"a\":".repeat(MAX_DEPTH + 1),
+            "}".repeat(MAX_DEPTH + 1)
+        );
+        let empty_at_limit = format!("{}{{}}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let bodies: Vec<&[u8]> = vec![
+            br#"{"eventId":"evt_1","eventType":"extract_run.processed","payload":{"a":[1,2.5,-0,1e400]}}"#,
+            br#"{"eventType":"x","data":{},"eventId":7}"#,
+            br#"{"eventType":{"nested":"x"},"payload":null}"#,
+            br#"{"eventType":"a","eventType":"b","payload":{}}"#,
+            br#"{"payload":{"x":{"y":1,"y":2}},"eventType":"t"}"#,
+            br#"{"a\u0062":1,"ab":2}"#,
+            br#"{"ev\u0065ntType":"escaped key","payload":1}"#,
+            br#"{"eventType":"caf\u00e9 \ud83d\ude00","payload":[]}"#,
+            br#"{"a":1,"a":{"broken"}"#,
+            br#"[{"a":1},{"a":2}]"#,
+            br#"[1,2,"three"]"#,
+            b"12345678901234567890.123456789",
+            b"\"just a string\"",
+            b"null",
+            b"{}",
+            b"{} {}",
+            b"",
+            b"{\"a\":\"\xff\"}",
+            b"{\"\xff\":1}",
+            b"{\"a\":1,}",
+            b"{\"a\":01}",
+            b"{\"a\":\"\x01\"}",
+            many_dup.as_bytes(),
+            many_ok.as_bytes(),
+            ok_depth.as_bytes(),
+            deep.as_bytes(),
+            deep_objects.as_bytes(),
+            empty_at_limit.as_bytes(),
+        ];
+        for body in bodies {
+            assert_scan_agrees(body);
+        }
+        for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/events"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            assert_scan_agrees(&std::fs::read(file.path()).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_agrees_with_parse_on_arbitrary_bytes(body in proptest::collection::vec(
+            proptest::sample::select(b"{}[]\":,ab01.-e \\u\xff".to_vec()), 0..40)) {
+            assert_scan_agrees(&body);
+        }
     }
 }

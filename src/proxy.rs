@@ -189,17 +189,13 @@ impl Proxy {
             body,
         )?;
 
-        let event = parse_event(&verified, route.provider)?;
-        let event_type = event
-            .get("eventType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        labels.event_type = metrics::event_type_label(&state.mappings, event_type);
-        log.event_id = event
-            .get("eventId")
-            .and_then(Value::as_str)
-            .map(loggable_id);
-        let event_type = event_type.to_owned();
+        // Only an event that will be translated needs its tree; the others are checked just as
+        // strictly by a scan that builds nothing (see `json::scan`).
+        let translating = version != route.downstream.version
+            && route.policy.get(version) == Some(&Policy::Forward);
+        let (event, event_type, event_id) = parse_event(&verified, route.provider, translating)?;
+        labels.event_type = metrics::event_type_label(&state.mappings, &event_type);
+        log.event_id = event_id.as_deref().map(loggable_id);
 
         let policy =
             route
@@ -223,6 +219,9 @@ impl Proxy {
         let (out_body, out_event_type, outcome_on_success) = if version == target {
             (verified.body().clone(), event_type, Outcome::Delivered)
         } else {
+            let event = event.ok_or_else(|| {
+                ProxyError::Internal("event to translate was not parsed".to_owned())
+            })?;
             let started = Instant::now();
             let translated = self
                 .translate(
@@ -407,27 +406,50 @@ where
 
 /// Parses a verified body and checks the envelope: an object with a string `eventType` and the
 /// provider's payload field (`payload` for Extend, `data` for Plextera).
-fn parse_event(verified: &Verified, provider: Provider) -> Result<Value, ProxyError> {
-    let event =
-        crate::json::parse(verified.body()).map_err(|e| ProxyError::InvalidJson(e.to_string()))?;
-    let Some(object) = event.as_object() else {
+///
+/// Returns the parsed event only when `keep_tree` (it is to be translated); otherwise the body is
+/// checked by [`crate::json::scan`], which applies the same rules and gives the same errors without
+/// building the tree. Also returns `eventType` and `eventId` (when a string).
+fn parse_event(
+    verified: &Verified,
+    provider: Provider,
+    keep_tree: bool,
+) -> Result<(Option<Value>, String, Option<String>), ProxyError> {
+    let invalid = |e: crate::json::JsonError| ProxyError::InvalidJson(e.to_string());
+    let (event, envelope) = if keep_tree {
+        let event = crate::json::parse(verified.body()).map_err(invalid)?;
+        let envelope = event.as_object().map(|object| {
+            let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+            crate::json::Envelope {
+                is_object: true,
+                event_type: string("eventType"),
+                event_id: string("eventId"),
+                has_payload: object.contains_key("payload"),
+                has_data: object.contains_key("data"),
+            }
+        });
+        (Some(event), envelope.unwrap_or_default())
+    } else {
+        (None, crate::json::scan(verified.body()).map_err(invalid)?)
+    };
+    if !envelope.is_object {
         return Err(ProxyError::NotAnEvent(
             "the body is not a JSON object".to_owned(),
         ));
-    };
-    if !object.get("eventType").is_some_and(Value::is_string) {
+    }
+    let Some(event_type) = envelope.event_type else {
         return Err(ProxyError::NotAnEvent(
             "eventType must be a string".to_owned(),
         ));
-    }
-    let payload_key = match provider {
-        Provider::Extend => "payload",
-        Provider::Plextera => "data",
     };
-    if !object.contains_key(payload_key) {
+    let (payload_key, has_payload) = match provider {
+        Provider::Extend => ("payload", envelope.has_payload),
+        Provider::Plextera => ("data", envelope.has_data),
+    };
+    if !has_payload {
         return Err(ProxyError::NotAnEvent(format!("{payload_key} is missing")));
     }
-    Ok(event)
+    Ok((event, event_type, envelope.event_id))
 }
 
 /// The headers of the forwarded request: content type, user agent, fresh signature (and Plextera's
