@@ -22,3 +22,7 @@ mod policy;
 mod faults;
 #[path = "integration/reliability.rs"]
 mod reliability;
+#[path = "integration/hostile.rs"]
+mod hostile;
+#[path = "integration/secrets.rs"]
+mod secrets;

@@ -29,6 +29,10 @@ use tokio::{
 
 use crate::support::{extend_headers, now, OUT_SECRET};
 
+/// Held by the load tests (no-loss, restarts, reloads, flood) so that they do not run at the same time
+/// as each other: each measures or times something that another's load would distort.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 // ------------------------------------------------------------------------------------------ random
 
 /// SplitMix64: deterministic, good enough to pick faults and jitter.

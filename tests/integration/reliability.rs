@@ -158,6 +158,7 @@ fn check_no_loss(
 /// the requests in four different ways.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_event_is_lost_under_load_and_handler_faults() {
+    let _heavy = HEAVY.lock().await;
     let n = env_usize("HOOKSHIFT_SOAK_EVENTS", 20_000);
     let concurrency = env_usize("HOOKSHIFT_SOAK_CONCURRENCY", 64);
     let route = "reliab_noloss";
@@ -265,6 +266,7 @@ async fn wait_inflight(down: &FaultyDownstream, n: usize) -> usize {
 /// nothing, and no delivery's 2xx is lost on the way back (each event is answered 2xx exactly once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
+    let _heavy = HEAVY.lock().await;
     let route = "reliab_restart";
     let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults {
@@ -391,6 +393,7 @@ async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
 /// lose nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
+    let _heavy = HEAVY.lock().await;
     let route = "reliab_sigterm";
     let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults {
@@ -494,6 +497,7 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
 /// by the reload; what was delivered is exactly what was answered "delivered".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_during_load_fail_no_request() {
+    let _heavy = HEAVY.lock().await;
     let route = "reliab_reload";
     let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults::none()).await;
