@@ -26,3 +26,5 @@ mod reliability;
 mod hostile;
 #[path = "integration/secrets.rs"]
 mod secrets;
+#[path = "integration/properties.rs"]
+mod properties;
