@@ -20,11 +20,11 @@ mod policy;
 // Reliability and hostile input (issue 5).
 #[path = "integration/faults.rs"]
 mod faults;
-#[path = "integration/reliability.rs"]
-mod reliability;
 #[path = "integration/hostile.rs"]
 mod hostile;
-#[path = "integration/secrets.rs"]
-mod secrets;
 #[path = "integration/properties.rs"]
 mod properties;
+#[path = "integration/reliability.rs"]
+mod reliability;
+#[path = "integration/secrets.rs"]
+mod secrets;
