@@ -39,7 +39,7 @@ impl Cli {
 pub enum Command {
     /// Run the proxy (the default).
     Serve(ServeArgs),
-    /// Validate the configuration, every mapping and every golden case; print all problems.
+    /// Validate the configuration, every mapping, every golden case and round trip; print all problems.
     Check(CheckArgs),
     /// Translate one event from one API version to another and print it.
     Translate(TranslateArgs),

@@ -111,6 +111,7 @@ pub fn check(path: &Path) -> CheckReport {
                     .map(|e| format!("{}: {e}", path.display())),
             );
             report.problems.extend(mappings.check_golden());
+            report.problems.extend(mappings.check_round_trips());
         }
     }
     report.routes = config.routes.len();
