@@ -227,6 +227,15 @@ pub struct Envelope {
 /// For bodies forwarded as received, where nothing needs the parsed tree: it allocates only for keys
 /// with escapes, the key sets of large objects and the two strings it returns.
 pub fn scan(bytes: &[u8]) -> Result<Envelope, JsonError> {
+    match fast_scan(bytes) {
+        Some(envelope) => Ok(envelope),
+        None => scan_serde(bytes),
+    }
+}
+
+/// [`scan`] through serde_json and the same deserializer as [`parse`]: the reference, and the path
+/// for every body the fast path is not sure about.
+fn scan_serde(bytes: &[u8]) -> Result<Envelope, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let envelope = deserializer
         .deserialize_any(TopLevelScan)
@@ -511,6 +520,265 @@ impl<'de> Visitor<'de> for TopLevelScan {
     }
 }
 
+/// The fast path of [`scan`]: a byte-level validator for the common body (UTF-8, no escapes in keys,
+/// no `\u` surrogates, nesting well under [`MAX_DEPTH`]). It answers only when it is sure that the
+/// serde path would accept the body and read the same envelope; anything else (every invalid body
+/// included) returns `None`, and [`scan`] runs the serde path, which gives the exact error.
+fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
+    std::str::from_utf8(bytes).ok()?;
+    let mut scanner = FastScanner { bytes, at: 0 };
+    let envelope = scanner.top_level()?;
+    scanner.skip_whitespace();
+    (scanner.at == bytes.len()).then_some(envelope)
+}
+
+struct FastScanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> FastScanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The top-level value; reads the envelope when it is an object.
+    fn top_level(&mut self) -> Option<Envelope> {
+        self.skip_whitespace();
+        if self.peek() != Some(b'{') {
+            self.value(0)?;
+            return Some(Envelope::default());
+        }
+        self.at += 1;
+        let mut envelope = Envelope {
+            is_object: true,
+            ..Envelope::default()
+        };
+        let mut seen = SeenKeys::default();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Some(envelope);
+        }
+        loop {
+            let key = self.key()?;
+            match key {
+                "eventType" | "eventId" => {
+                    let text = match self.peek() {
+                        Some(b'"') => Some(self.string()?.to_owned()),
+                        _ => {
+                            self.value(1)?;
+                            None
+                        }
+                    };
+                    if key == "eventType" {
+                        envelope.event_type = text;
+                    } else {
+                        envelope.event_id = text;
+                    }
+                }
+                _ => {
+                    envelope.has_payload |= key == "payload";
+                    envelope.has_data |= key == "data";
+                    self.value(1)?;
+                }
+            }
+            seen.insert(Cow::Borrowed(key)).ok()?;
+            if !self.next_member(b'}')? {
+                return Some(envelope);
+            }
+        }
+    }
+
+    /// After a member or element: `true` on `,` (another follows), `false` on `close`.
+    fn next_member(&mut self, close: u8) -> Option<bool> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Some(true)
+            }
+            b if b == close => {
+                self.at += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// An object key without escapes, and the `:` after it.
+    fn key(&mut self) -> Option<&'a str> {
+        self.skip_whitespace();
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let mut end = start;
+        loop {
+            match *self.bytes.get(end)? {
+                b'"' => break,
+                b'\\' => return None,
+                b if b < 0x20 => return None,
+                _ => end += 1,
+            }
+        }
+        self.at = end + 1;
+        self.skip_whitespace();
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        // The body is valid UTF-8 and quotes are ASCII, so this slice is on character boundaries.
+        std::str::from_utf8(&self.bytes[start..end]).ok()
+    }
+
+    /// A string value without escapes (returned), or with simple escapes (`None` for the text:
+    /// only the envelope reads strings, and it bails out on escapes).
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.at + 1;
+        let end = self.skip_string()?;
+        if self.bytes[start..end].contains(&b'\\') {
+            return None;
+        }
+        std::str::from_utf8(&self.bytes[start..end]).ok()
+    }
+
+    /// Skips a string (at its opening quote); returns the index of its closing quote.
+    fn skip_string(&mut self) -> Option<usize> {
+        let mut i = self.at + 1;
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(i);
+                }
+                b'\\' => match *self.bytes.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' => {
+                        let hex = self.bytes.get(i + 2..i + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        let unit = u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+                        if (0xD800..=0xDFFF).contains(&unit) {
+                            return None;
+                        }
+                        i += 6;
+                    }
+                    _ => return None,
+                },
+                b if b < 0x20 => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Any value at nesting `depth` (containers opened around it).
+    fn value(&mut self, depth: usize) -> Option<()> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b'"' => self.skip_string().map(|_| ()),
+            b'{' => {
+                if depth + 1 >= MAX_DEPTH {
+                    return None;
+                }
+                self.at += 1;
+                self.skip_whitespace();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    return Some(());
+                }
+                let mut seen = SeenKeys::default();
+                loop {
+                    let key = self.key()?;
+                    self.value(depth + 1)?;
+                    seen.insert(Cow::Borrowed(key)).ok()?;
+                    if !self.next_member(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                if depth + 1 >= MAX_DEPTH {
+                    return None;
+                }
+                self.at += 1;
+                self.skip_whitespace();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    if !self.next_member(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.bytes.get(self.at..self.at + word.len())? != word {
+            return None;
+        }
+        self.at += word.len();
+        Some(())
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        // serde_json refuses a digit right after `0` or any letter glued to a number; what may
+        // follow is checked by the caller (`,` `]` `}` or whitespace), except at the top level.
+        match self.peek() {
+            None | Some(b' ' | b'\n' | b'\r' | b'\t' | b',' | b']' | b'}') => Some(()),
+            _ => None,
+        }
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,7 +915,131 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fast_scan_takes_the_benchmark_events() {
+        for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/events"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let body = std::fs::read(file.path()).unwrap();
+            assert!(fast_scan(&body).is_some(), "{}", file.path().display());
+            assert_eq!(
+                fast_scan(&body).map(Ok),
+                Some(scan_serde(&body).map_err(|e| e.to_string()))
+            );
+        }
+    }
+
+    /// JSON-like text: structure, keys (some repeated), escapes, numbers, literals and junk.
+    fn json_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::strategy::Strategy as _;
+        let pieces: Vec<&'static [u8]> = vec![
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b" ",
+            b"\n",
+            b"\"",
+            b"\"a\"",
+            b"\"a\":",
+            b"\"eventType\":",
+            b"\"eventId\":",
+            b"\"payload\":",
+            b"\"data\":",
+            b"\"x\"",
+            b"\"\\n\"",
+            b"\"\\u00e9\"",
+            b"\"\\ud83d\\ude00\"",
+            b"\"\\ud800\"",
+            b"\"\\q\"",
+            b"\"a\\u0062\":",
+            b"\"ab\":",
+            b"0",
+            b"01",
+            b"-",
+            b"-0",
+            b"1.5",
+            b"1.",
+            b"2e10",
+            b"1e+400",
+            b"12345678901234567890.12345",
+            b"true",
+            b"false",
+            b"null",
+            b"nul",
+            b"\xff",
+            b"\x01",
+            b"\xc3\xa9",
+            b"\"\x01\"",
+        ];
+        proptest::collection::vec(proptest::sample::select(pieces), 0..24)
+            .prop_map(|parts| parts.concat())
+    }
+
+    /// Well-formed JSON text (keys from a small set, so objects repeat keys; strings with escapes).
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("-0.5e3".to_owned()),
+            Just("12345678901234567890.12345".to_owned()),
+            proptest::sample::select(vec!["", "x", "\\n", "\\u00e9", "\\ud83d\\ude00", "é€"])
+                .prop_map(|s| format!("\"{s}\"")),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec(
+                    (
+                        proptest::sample::select(vec![
+                            "a",
+                            "b",
+                            "eventType",
+                            "eventId",
+                            "payload",
+                            "data",
+                            "a\\u0062",
+                            "ab",
+                        ]),
+                        inner
+                    ),
+                    0..5
+                )
+                .prop_map(|members| {
+                    let members: Vec<String> = members
+                        .iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{ {} }}", members.join(", "))
+                }),
+            ]
+        })
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn fast_scan_agrees_on_json_text(body in json_text()) {
+            if let Some(envelope) = fast_scan(body.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(envelope), scan_serde(body.as_bytes()).map_err(|e| e.to_string()));
+            }
+            assert_scan_agrees(body.as_bytes());
+        }
+
+        #[test]
+        fn fast_scan_never_disagrees_with_serde(body in json_like()) {
+            if let Some(envelope) = fast_scan(&body) {
+                proptest::prop_assert_eq!(Ok(envelope), scan_serde(&body).map_err(|e| e.to_string()));
+            }
+            assert_scan_agrees(&body);
+        }
+
         #[test]
         fn scan_agrees_with_parse_on_arbitrary_bytes(body in proptest::collection::vec(
             proptest::sample::select(b"{}[]\":,ab01.-e \\u\xff".to_vec()), 0..40)) {
