@@ -20,6 +20,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+/// The same allocator as the hookshift binary, so that the baseline is not slower for that alone.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Upstream {
     client: Client<HttpConnector, Full<Bytes>>,
     url: Uri,

@@ -200,6 +200,7 @@ http {{
         listen 127.0.0.1:{PORTS['nginx']} reuseport backlog=4096;
         client_max_body_size 26m;
         client_body_buffer_size 128k;
+        keepalive_requests 1000000;
         location / {{
             proxy_pass http://downstream/webhooks;
             proxy_http_version 1.1;

@@ -9,26 +9,93 @@
 //! - `pipeline`: what the proxy does to a request body between reading it and handing it to the HTTP
 //!   client: verify the Extend signature, strict parse ([`hookshift::json::parse`]) and envelope
 //!   checks, translate along the plan, serialize, sign with the handler's secret (headers built).
-//! - `forward`: the same for an event whose version is the handler's (no translation: the received
-//!   bytes are re-signed as they are).
+//! - `forward`: the same for an event whose version is the handler's (no translation: the body is
+//!   checked by [`hookshift::json::scan`] and the received bytes are re-signed as they are).
 //! - `translate`: [`hookshift::mapping::translate`] alone (the input `Value` is cloned outside the
 //!   timing).
-//! - `verify`, `parse_strict`, `serialize`, `sign`: the pipeline's parts, to see where time goes.
+//! - `verify`, `parse_strict`, `scan`, `parse_serde_json`, `serialize`, `sign`: the parts, to see where
+//!   time goes.
+//!
+//! Time is the benchmark thread's CPU time (the machine is shared; `BENCH_WALL_TIME=1` for wall
+//! time), with the binary's allocator (mimalloc) for every group, the floor included
+//! (`BENCH_SYSTEM_ALLOC=1` for the system allocator).
 //!
 //! Every translation direction the mappings folder can do is measured: 2025-04-21 -> 2026-02-09
 //! (`processor_run.processed`, what the default configuration translates) and 2026-02-09 -> 2025-04-21
 //! (`extract_run.processed`).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{BatchSize, Criterion, Throughput};
 use hookshift::config::Secret;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
 use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
+
+/// The allocator of the hookshift binary (src/main.rs), mimalloc, for the floor and the pipeline
+/// alike; `BENCH_SYSTEM_ALLOC=1` uses the system allocator instead (to see what mimalloc gains).
+#[global_allocator]
+static GLOBAL: BenchAlloc = BenchAlloc;
+
+struct BenchAlloc;
+
+/// 0: not decided yet, 1: mimalloc, 2: system. Decided at the first allocation (on the main thread,
+/// before any other thread exists) and never changed, so every block is freed by its allocator.
+static ALLOCATOR: AtomicU8 = AtomicU8::new(0);
+
+fn use_system() -> bool {
+    match ALLOCATOR.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            // SAFETY: getenv with a NUL-terminated name; it allocates nothing.
+            let system = unsafe { !libc::getenv(c"BENCH_SYSTEM_ALLOC".as_ptr()).is_null() };
+            ALLOCATOR.store(if system { 2 } else { 1 }, Ordering::Relaxed);
+            system
+        }
+    }
+}
+
+// SAFETY: every call is forwarded to one allocator, the same for the whole run.
+unsafe impl GlobalAlloc for BenchAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if use_system() {
+            System.alloc(layout)
+        } else {
+            mimalloc::MiMalloc.alloc(layout)
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if use_system() {
+            System.dealloc(ptr, layout)
+        } else {
+            mimalloc::MiMalloc.dealloc(ptr, layout)
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if use_system() {
+            System.alloc_zeroed(layout)
+        } else {
+            mimalloc::MiMalloc.alloc_zeroed(layout)
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if use_system() {
+            System.realloc(ptr, layout, new_size)
+        } else {
+            mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+        }
+    }
+}
 
 const TIMESTAMP: i64 = 1_771_000_000;
 const INBOUND_SECRETS: [&str; 2] = [
@@ -180,7 +247,9 @@ fn pipeline(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
 /// verify -> parse (envelope, labels) -> sign the received bytes: an event needing no translation.
 fn forward(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
     let verified = verify(env, case);
-    let (_event, _event_type, _event_id) = parse_event(verified.body());
+    // As the proxy does for events it does not translate: checked as strictly, no tree built.
+    let envelope = hookshift::json::scan(verified.body()).expect("scans");
+    assert!(envelope.is_object && envelope.event_type.is_some() && envelope.has_payload);
     let body = verified.body().clone();
     let headers = sign(env, &body);
     (body, headers)
@@ -191,18 +260,163 @@ fn floor(body: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&value).expect("serializes")
 }
 
-fn benches(c: &mut Criterion) {
+/// Time as the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`): on a shared machine the wall
+/// clock also counts the time other processes hold the cores, the thread's CPU time does not.
+/// `BENCH_WALL_TIME=1` measures wall time instead.
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+
+    fn add(&self, v1: &u64, v2: &u64) -> u64 {
+        v1 + v2
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+/// Formats nanoseconds like criterion's wall-time formatter (ns, µs, ms, s).
+struct NanosFormatter;
+
+impl NanosFormatter {
+    fn unit(typical: f64) -> (f64, &'static str) {
+        if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e-3, "µs")
+        } else if typical < 1e9 {
+            (1e-6, "ms")
+        } else {
+            (1e-9, "s")
+        }
+    }
+}
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = Self::unit(typical);
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        match throughput {
+            Throughput::Bytes(bytes) | Throughput::BytesDecimal(bytes) => {
+                // bytes per ns -> MB/s (10^6 B/s).
+                for v in values.iter_mut() {
+                    *v = *bytes as f64 / *v * 1e3;
+                }
+                let _ = typical;
+                "MB/s"
+            }
+            Throughput::Elements(n) => {
+                for v in values.iter_mut() {
+                    *v = *n as f64 / *v * 1e9;
+                }
+                "elem/s"
+            }
+        }
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn setup() -> (Env, Vec<Case>) {
     let mappings = Mappings::load(&repo("mappings")).expect("mappings load");
     let env = Env {
         inbound: INBOUND_SECRETS.iter().map(|s| Secret::inline(*s)).collect(),
         handler: Secret::inline(HANDLER_SECRET),
     };
-    for case in cases(&mappings) {
+    let cases = cases(&mappings);
+    (env, cases)
+}
+
+/// `BENCH_REPEAT=<case>/<function>:<n>` (e.g. `2025-04-21_to_2026-02-09/5k/pipeline:1000`) runs one
+/// function `n` times without criterion and exits: instruction counts under
+/// `valgrind --tool=callgrind` are deterministic where timings on a shared machine are not
+/// (`bench/callgrind.sh` does the arithmetic). `clone` is the `Value` clone `translate` starts from.
+fn repeat(spec: &str, env: &Env, cases: &[Case]) {
+    let (what, n) = spec
+        .rsplit_once(':')
+        .expect("BENCH_REPEAT=<case>/<function>:<n>");
+    let n: usize = n.parse().expect("repeat count");
+    let (case_id, function) = what
+        .rsplit_once('/')
+        .expect("BENCH_REPEAT=<case>/<function>:<n>");
+    let case = cases
+        .iter()
+        .find(|c| c.id == case_id)
+        .unwrap_or_else(|| panic!("no case {case_id}"));
+    let delivery = Delivery {
+        timestamp: TIMESTAMP,
+    };
+    let translated = translate(&case.plan, case.event.clone(), &delivery).unwrap();
+    for _ in 0..n {
+        match function {
+            "floor" => drop(black_box(floor(black_box(&case.body)))),
+            "pipeline" => drop(black_box(pipeline(env, black_box(case)))),
+            "forward" => drop(black_box(forward(env, black_box(case)))),
+            "translate" => drop(black_box(
+                translate(&case.plan, case.event.clone(), &delivery).unwrap(),
+            )),
+            "clone" => drop(black_box(case.event.clone())),
+            "verify" => drop(black_box(verify(env, black_box(case)))),
+            "parse_strict" => drop(black_box(hookshift::json::parse(&case.body).unwrap())),
+            "scan" => drop(black_box(hookshift::json::scan(&case.body).unwrap())),
+            "parse_serde_json" => drop(black_box(
+                serde_json::from_slice::<Value>(&case.body).unwrap(),
+            )),
+            "serialize" => drop(black_box(serde_json::to_vec(&translated).unwrap())),
+            "sign" => drop(black_box(sign(env, black_box(&case.body)))),
+            other => panic!("unknown function {other}"),
+        }
+    }
+}
+
+fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
+    for case in cases {
         let mut group = c.benchmark_group(case.id.clone());
         group.throughput(Throughput::Bytes(case.body.len() as u64));
         group.bench_function("floor", |b| b.iter(|| floor(black_box(&case.body))));
-        group.bench_function("pipeline", |b| b.iter(|| pipeline(&env, black_box(&case))));
-        group.bench_function("forward", |b| b.iter(|| forward(&env, black_box(&case))));
+        group.bench_function("pipeline", |b| b.iter(|| pipeline(env, black_box(case))));
+        group.bench_function("forward", |b| b.iter(|| forward(env, black_box(case))));
         let delivery = Delivery {
             timestamp: TIMESTAMP,
         };
@@ -213,9 +427,12 @@ fn benches(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
-        group.bench_function("verify", |b| b.iter(|| verify(&env, black_box(&case))));
+        group.bench_function("verify", |b| b.iter(|| verify(env, black_box(case))));
         group.bench_function("parse_strict", |b| {
             b.iter(|| hookshift::json::parse(black_box(&case.body)).expect("parses"))
+        });
+        group.bench_function("scan", |b| {
+            b.iter(|| hookshift::json::scan(black_box(&case.body)).expect("scans"))
         });
         group.bench_function("parse_serde_json", |b| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(&case.body)).expect("parses"))
@@ -224,17 +441,31 @@ fn benches(c: &mut Criterion) {
         group.bench_function("serialize", |b| {
             b.iter(|| serde_json::to_vec(black_box(&translated)).expect("serializes"))
         });
-        group.bench_function("sign", |b| b.iter(|| sign(&env, black_box(&case.body))));
+        group.bench_function("sign", |b| b.iter(|| sign(env, black_box(&case.body))));
         group.finish();
     }
 }
 
-criterion_group! {
-    name = pipeline_benches;
-    // Short defaults so the whole file runs in about three minutes; criterion's CLI flags override.
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(3));
-    targets = benches
+fn configured<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    // Short defaults so the whole file runs in a few minutes; criterion's CLI flags override.
+    c.warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .configure_from_args()
 }
-criterion_main!(pipeline_benches);
+
+fn main() {
+    let (env, cases) = setup();
+    if let Ok(spec) = std::env::var("BENCH_REPEAT") {
+        return repeat(&spec, &env, &cases);
+    }
+    if std::env::var_os("BENCH_WALL_TIME").is_some_and(|v| v == "1") {
+        benches(&mut configured(Criterion::default()), &env, &cases);
+    } else {
+        benches(
+            &mut configured(Criterion::default().with_measurement(ThreadCpuTime)),
+            &env,
+            &cases,
+        );
+    }
+    Criterion::default().configure_from_args().final_summary();
+}
