@@ -120,9 +120,13 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownstreamConfig {
-    /// `http://host:port/path`.
+    /// `http://host:port/path` or `https://host:port/path`.
     #[serde(deserialize_with = "de_http_uri")]
     pub url: http::Uri,
+    /// PEM bundle of the CAs an `https://` handler's certificate must chain to, instead of Mozilla's
+    /// root program (for handlers behind a private CA). Relative to the config file's directory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The API version the handler speaks.
     pub version: String,
     /// Secret the forwarded deliveries are signed with.
@@ -239,9 +243,9 @@ fn de_http_uri<'de, D: Deserializer<'de>>(d: D) -> Result<http::Uri, D::Error> {
     let uri: http::Uri = text
         .parse()
         .map_err(|e| de::Error::custom(format!("invalid URL {text:?}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(de::Error::custom(format!(
-            "URL {text:?} must start with http:// (TLS to the handler is not supported)"
+            "URL {text:?} must start with http:// or https://"
         )));
     }
     if uri.authority().is_none() {
@@ -446,9 +450,14 @@ impl Config {
 
     /// The mappings directory, relative paths resolved against the config file's directory.
     pub fn mappings_dir(&self) -> PathBuf {
+        self.relative_to_source(&self.mappings.dir)
+    }
+
+    /// A path from the configuration, resolved against the configuration file's directory.
+    pub fn relative_to_source(&self, path: &Path) -> PathBuf {
         match self.source.as_deref().and_then(Path::parent) {
-            Some(base) if self.mappings.dir.is_relative() => base.join(&self.mappings.dir),
-            _ => self.mappings.dir.clone(),
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.to_owned(),
         }
     }
 
@@ -534,6 +543,14 @@ impl Config {
             }
             if let Some(problem) = route.downstream.secret.problem() {
                 problems.push(ConfigError::invalid(key("downstream.secret"), problem));
+            }
+            if route.downstream.ca_file.is_some()
+                && route.downstream.url.scheme_str() != Some("https")
+            {
+                problems.push(ConfigError::invalid(
+                    key("downstream.ca_file"),
+                    "only applies to an https:// downstream.url",
+                ));
             }
             if route.timestamp_tolerance_secs == 0 {
                 problems.push(ConfigError::invalid(
@@ -746,12 +763,29 @@ secret = "wss_out"
         );
 
         let errs = errors_of(
-            &VALID.replace("http://127.0.0.1:3000/webhooks", "https://example.com/"),
+            &VALID.replace("http://127.0.0.1:3000/webhooks", "ftp://example.com/"),
             no_env(),
         );
         assert!(
-            errs[0].starts_with("routes[0].downstream.url: "),
+            errs[0].starts_with("routes[0].downstream.url: ") && errs[0].contains("https://"),
             "{errs:?}"
+        );
+        assert!(errors_of(
+            &VALID.replace("http://127.0.0.1:3000/webhooks", "https://example.com/"),
+            no_env()
+        )
+        .is_empty());
+
+        let errs = errors_of(
+            &VALID.replace(
+                "url = \"http://127.0.0.1:3000/webhooks\"",
+                "url = \"http://127.0.0.1:3000/webhooks\"\nca_file = \"ca.pem\"",
+            ),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            ["routes[0].downstream.ca_file: only applies to an https:// downstream.url"]
         );
 
         let errs = errors_of(&VALID.replace("127.0.0.1:8080", "nowhere"), no_env());

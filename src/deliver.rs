@@ -4,15 +4,22 @@
 //! Only a 2xx answer is a delivery; every other answer, a refused connection or a missed deadline is an
 //! error the proxy turns into 502/504 so that the sender retries.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
 use crate::metrics::StatusClass;
+use crate::tls::{self, TrustRoots};
+
+/// A pooled client for `http://` and `https://` handlers.
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// How much of a handler's answer is read (and discarded) so the connection can be reused.
 const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
@@ -24,6 +31,8 @@ pub struct Outbound {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub timeout: Duration,
+    /// The roots an `https://` handler's certificate must chain to; `None`: Mozilla's root program.
+    pub trust: Option<Arc<TrustRoots>>,
 }
 
 /// Why a delivery did not succeed.
@@ -51,10 +60,14 @@ impl DeliveryError {
     }
 }
 
-/// Posts events to handlers over a shared connection pool.
+/// Posts events to handlers over shared connection pools: one trusting the public roots, one per
+/// distinct CA bundle routes name.
 #[derive(Clone, Debug)]
 pub struct Deliverer {
-    client: Client<HttpConnector, Full<Bytes>>,
+    public: HttpsClient,
+    /// Keyed by the bundle's content, so a reload that keeps a bundle keeps its pool. Grows only with
+    /// the number of distinct bundles ever configured.
+    private: Arc<Mutex<HashMap<u64, HttpsClient>>>,
 }
 
 impl Default for Deliverer {
@@ -64,14 +77,23 @@ impl Default for Deliverer {
 }
 
 impl Deliverer {
-    /// A client with keep-alive pooling (HTTP/1.1, plain HTTP).
+    /// Clients with keep-alive pooling (HTTP/1.1, plain HTTP or TLS).
     pub fn new() -> Deliverer {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Deliverer { client }
+        Deliverer {
+            public: pooled_client(tls::client_config(None)),
+            private: Arc::default(),
+        }
+    }
+
+    fn client_for(&self, trust: Option<&TrustRoots>) -> HttpsClient {
+        let Some(roots) = trust else {
+            return self.public.clone();
+        };
+        let mut private = self.private.lock().unwrap_or_else(|e| e.into_inner());
+        private
+            .entry(roots.id())
+            .or_insert_with(|| pooled_client(tls::client_config(Some(roots))))
+            .clone()
     }
 
     /// POSTs one event; `Ok` carries the handler's 2xx status.
@@ -81,15 +103,16 @@ impl Deliverer {
             headers,
             body,
             timeout,
+            trust,
         } = outbound;
+        let client = self.client_for(trust.as_deref());
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = url;
         *request.headers_mut() = headers;
 
         let attempt = async {
-            let response = self
-                .client
+            let response = client
                 .request(request)
                 .await
                 .map_err(|e| DeliveryError::Connection(error_chain(&e)))?;
@@ -107,6 +130,21 @@ impl Deliverer {
             Ok(Ok(status)) => Err(DeliveryError::Status(status)),
         }
     }
+}
+
+fn pooled_client(tls: rustls::ClientConfig) -> HttpsClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    // The TLS connector wraps it: it must accept https:// URIs too.
+    http.enforce_http(false);
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

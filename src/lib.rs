@@ -17,7 +17,8 @@
 //! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
 //! - [`json`]: strict JSON parsing of bodies (exact numbers, no duplicate keys, bounded nesting).
 //! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
-//! - [`deliver`]: the HTTP client posting to the handler, with deadlines.
+//! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
+//! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).
 //! - [`error`]: request errors → HTTP status, JSON body and metric outcome, in one place.
 //! - [`metrics`]: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
 //! - [`admin`]: `/metrics`, `/healthz`, `/readyz` on the admin listener.
@@ -56,6 +57,7 @@ pub mod reload;
 pub mod server;
 pub mod signature;
 pub mod state;
+pub mod tls;
 
 use std::{future::Future, sync::Arc, time::Duration};
 

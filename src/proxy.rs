@@ -290,6 +290,7 @@ impl Proxy {
                 headers,
                 body: out_body,
                 timeout,
+                trust: state.trust.get(&route.name).cloned(),
             })
             .await;
         let seconds = started.elapsed().as_secs_f64();

@@ -3,16 +3,19 @@
 //! A [`State`] is immutable. Reloads build a new one and swap it in (see [`crate::reload`]); each request
 //! holds an `Arc<State>` taken when it starts, so it finishes on the configuration it began with.
 
-use std::{path::Path, sync::Arc, time::SystemTime};
+use std::{collections::HashMap, path::Path, sync::Arc, time::SystemTime};
 
 use crate::config::{Config, ConfigError, Policy, RouteConfig};
 use crate::mapping::Mappings;
+use crate::tls::TrustRoots;
 
 /// A configuration and its compiled mappings, checked against each other.
 #[derive(Debug)]
 pub struct State {
     pub config: Config,
     pub mappings: Arc<Mappings>,
+    /// The CA bundles of routes that name a `downstream.ca_file`, by route name.
+    pub trust: HashMap<String, Arc<TrustRoots>>,
     /// When this state was built.
     pub loaded_at: SystemTime,
 }
@@ -44,16 +47,19 @@ impl State {
                 .map(|e| format!("mappings ({}): {e}", dir.display()))
                 .collect(),
         })?;
-        let problems: Vec<String> = plan_problems(&config, &mappings)
+        let mut problems: Vec<String> = plan_problems(&config, &mappings)
             .iter()
             .map(ToString::to_string)
             .collect();
+        let (trust, trust_problems) = load_trust(&config);
+        problems.extend(trust_problems.iter().map(ToString::to_string));
         if !problems.is_empty() {
             return Err(StateError { problems });
         }
         Ok(State {
             config,
             mappings: Arc::new(mappings),
+            trust,
             loaded_at: SystemTime::now(),
         })
     }
@@ -62,6 +68,27 @@ impl State {
     pub fn route(&self, path: &str) -> Option<&RouteConfig> {
         self.config.route_for_path(path)
     }
+}
+
+/// Reads every route's `downstream.ca_file`. Blocking IO.
+pub fn load_trust(config: &Config) -> (HashMap<String, Arc<TrustRoots>>, Vec<ConfigError>) {
+    let mut trust = HashMap::new();
+    let mut problems = Vec::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        let Some(file) = &route.downstream.ca_file else {
+            continue;
+        };
+        match TrustRoots::from_pem_file(&config.relative_to_source(file)) {
+            Ok(roots) => {
+                trust.insert(route.name.clone(), Arc::new(roots));
+            }
+            Err(e) => problems.push(ConfigError::Invalid {
+                key: format!("routes[{i}].downstream.ca_file"),
+                message: e.to_string(),
+            }),
+        }
+    }
+    (trust, problems)
 }
 
 /// Every `forward` policy for a version other than the handler's needs a chain of mapping steps.
@@ -107,6 +134,12 @@ pub fn check(path: &Path) -> CheckReport {
         Ok(mappings) => {
             report.problems.extend(
                 plan_problems(&config, &mappings)
+                    .iter()
+                    .map(|e| format!("{}: {e}", path.display())),
+            );
+            report.problems.extend(
+                load_trust(&config)
+                    .1
                     .iter()
                     .map(|e| format!("{}: {e}", path.display())),
             );

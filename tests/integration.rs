@@ -16,6 +16,8 @@ mod lifecycle;
 mod observability;
 #[path = "integration/policy.rs"]
 mod policy;
+#[path = "integration/tls.rs"]
+mod tls;
 
 // Reliability and hostile input (issue 5).
 #[path = "integration/faults.rs"]

@@ -206,6 +206,8 @@ pub struct RouteSpec {
     pub timeout_ms: u64,
     pub policy: Vec<(String, String)>,
     pub unmapped: &'static str,
+    /// `downstream.ca_file`, when set.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RouteSpec {
@@ -228,6 +230,7 @@ impl RouteSpec {
                 (NEW.to_owned(), "forward".to_owned()),
             ],
             unmapped: "ack",
+            ca_file: None,
         }
     }
 
@@ -259,6 +262,12 @@ impl RouteSpec {
             self.downstream_secret,
             self.timeout_ms,
         );
+        if let Some(ca_file) = &self.ca_file {
+            text = text.replace(
+                "[routes.policy]\n",
+                &format!("ca_file = {ca_file:?}\n[routes.policy]\n"),
+            );
+        }
         for (version, policy) in &self.policy {
             text.push_str(&format!("{version:?} = {policy:?}\n"));
         }
