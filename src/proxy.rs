@@ -242,7 +242,9 @@ impl Proxy {
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    let bytes = serde_json::to_vec(&value).map_err(|e| {
+                    // Sized like the received body, so the buffer rarely grows while writing.
+                    let mut bytes = Vec::with_capacity(verified.body().len() + 1024);
+                    serde_json::to_writer(&mut bytes, &value).map_err(|e| {
                         ProxyError::Internal(format!("translated event does not serialize: {e}"))
                     })?;
                     (Bytes::from(bytes), out_type, Outcome::Delivered)

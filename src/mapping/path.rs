@@ -27,6 +27,30 @@ pub(crate) enum Anchor {
     Input(usize),
 }
 
+/// Objects with at most this many keys are searched by comparing keys instead of hashing them:
+/// event objects are small, and SipHash was the largest cost of translating (README "Performance").
+const LINEAR_LOOKUP: usize = 12;
+
+/// `map.get(key)`, without hashing small maps.
+fn lookup<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    if map.len() <= LINEAR_LOOKUP {
+        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+/// `map.get_mut(key)`, without hashing small maps.
+fn lookup_mut<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    if map.len() <= LINEAR_LOOKUP {
+        map.iter_mut()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    } else {
+        map.get_mut(key)
+    }
+}
+
 impl FieldPath {
     /// Parses `a.b[0].c`; `.` is the empty path (the object itself).
     pub(crate) fn parse(text: &str) -> Result<FieldPath, String> {
@@ -78,7 +102,7 @@ impl FieldPath {
     pub(crate) fn get<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
         for segment in self.segments.iter() {
             value = match (segment, value) {
-                (Segment::Key(k), Value::Object(map)) => map.get(&**k)?,
+                (Segment::Key(k), Value::Object(map)) => lookup(map, k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get(*i)?,
                 _ => return None,
             };
@@ -90,7 +114,7 @@ impl FieldPath {
     pub(crate) fn get_mut<'v>(&self, mut value: &'v mut Value) -> Option<&'v mut Value> {
         for segment in self.segments.iter() {
             value = match (segment, value) {
-                (Segment::Key(k), Value::Object(map)) => map.get_mut(&**k)?,
+                (Segment::Key(k), Value::Object(map)) => lookup_mut(map, k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
                 _ => return None,
             };
@@ -106,13 +130,16 @@ impl FieldPath {
         let mut parent = value;
         for segment in parents {
             parent = match (segment, parent) {
-                (Segment::Key(k), Value::Object(map)) => map.get_mut(&**k)?,
+                (Segment::Key(k), Value::Object(map)) => lookup_mut(map, k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
                 _ => return None,
             };
         }
         match (last, parent) {
-            (Segment::Key(k), Value::Object(map)) => map.shift_remove(&**k),
+            // Most drops name absent fields: look before the (hashing) removal.
+            (Segment::Key(k), Value::Object(map)) if lookup(map, k).is_some() => {
+                map.shift_remove(&**k)
+            }
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => Some(items.remove(*i)),
             _ => None,
         }
@@ -144,7 +171,10 @@ impl FieldPath {
             }
             parent = match (segment, parent) {
                 (Segment::Key(k), Value::Object(map)) => {
-                    map.entry(&**k).or_insert_with(|| Value::Object(Map::new()))
+                    if lookup(map, k).is_none() {
+                        map.insert(String::from(&**k), Value::Object(Map::new()));
+                    }
+                    lookup_mut(map, k).expect("present: inserted above")
                 }
                 (Segment::Index(i), Value::Array(items)) => &mut items[*i],
                 _ => unreachable!("checked walkable above"),
@@ -155,7 +185,12 @@ impl FieldPath {
         }
         match (last, parent) {
             (Segment::Key(k), Value::Object(map)) => {
-                map.insert(k.to_string(), new);
+                match lookup_mut(map, k) {
+                    Some(slot) => *slot = new,
+                    None => {
+                        map.insert(String::from(&**k), new);
+                    }
+                }
                 Ok(())
             }
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => {
