@@ -877,7 +877,18 @@ async fn slow_senders_are_cut_off() {
         "slowloris held the connection {closed_after:?}"
     );
 
-    // 2. A keep-alive connection left idle after a request.
+    // 2. A connection that never sends anything (also covered by bad_input).
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(limit, idle.read(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "an idle connection stayed open past {limit:?}"
+    );
+    let idle_closed = started.elapsed();
+
+    // 3. A keep-alive connection left idle after a request.
     let body = event("evt_ka");
     let mut headers = extend_headers(IN_SECRET, now(), &body);
     headers.push(h("Connection", "keep-alive"));
@@ -903,7 +914,7 @@ async fn slow_senders_are_cut_off() {
     );
     let keepalive_closed = started.elapsed();
 
-    // 3. The head at once, the body one byte every 100 ms: 408 after body_read_timeout_ms.
+    // 4. The head at once, the body one byte every 100 ms: 408 after body_read_timeout_ms.
     let body = event("evt_slow_body");
     let headers = extend_headers(IN_SECRET, now(), &body);
     let request = raw_post(
@@ -939,7 +950,7 @@ async fn slow_senders_are_cut_off() {
         "{body_cut:?}"
     );
     eprintln!(
-        "slow senders: slowloris cut after {closed_after:?}, idle keep-alive after {keepalive_closed:?}, slow body 408 after {body_cut:?}"
+        "slow senders: slowloris cut after {closed_after:?}, silent connection after {idle_closed:?}, idle keep-alive after {keepalive_closed:?}, slow body 408 after {body_cut:?}"
     );
     // Only the keep-alive request was delivered.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -949,9 +960,9 @@ async fn slow_senders_are_cut_off() {
 }
 
 /// Signed requests one after another: their latencies.
-async fn signed_latencies(hs: &Hookshift, route: &str, tag: &str, n: usize) -> Vec<Duration> {
+async fn signed_latencies(base: &str, route: &str, tag: &str, n: usize) -> Vec<Duration> {
     let client = reqwest::Client::new();
-    let url = format!("{}/hooks/{route}?api_version={NEW}", hs.base);
+    let url = format!("{base}/hooks/{route}?api_version={NEW}");
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let body = event(&format!("evt_{tag}_{i}"));
@@ -970,23 +981,34 @@ async fn signed_latencies(hs: &Hookshift, route: &str, tag: &str, n: usize) -> V
 
 /// Runs `signed` requests while `flooders` connections post unsigned garbage as fast as they can.
 /// Returns (signed latencies, unsigned requests answered).
+/// `rate` caps the flood (requests per second, all connections together); `None`: as fast as they can.
 pub async fn flood_run(
-    hs: &Hookshift,
+    base: &str,
     route: &str,
     tag: &str,
     signed: usize,
     flooders: usize,
+    rate: Option<u64>,
 ) -> (Vec<Duration>, u64) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for f in 0..flooders {
         let (stop, count) = (stop.clone(), count.clone());
-        let url = format!("{}/hooks/{route}?api_version={NEW}", hs.base);
+        let url = format!("{base}/hooks/{route}?api_version={NEW}");
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let body = event(&format!("evt_flood_{f}"));
+            let mut pace = rate.map(|r| {
+                let period = Duration::from_secs_f64(flooders as f64 / r.max(1) as f64);
+                let mut interval = tokio::time::interval(period);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                interval
+            });
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(interval) = pace.as_mut() {
+                    interval.tick().await;
+                }
                 let request = client
                     .post(&url)
                     .body(body.clone())
@@ -1004,7 +1026,7 @@ pub async fn flood_run(
     if flooders > 0 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let latencies = signed_latencies(hs, route, tag, signed).await;
+    let latencies = signed_latencies(base, route, tag, signed).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for task in tasks {
         task.await.unwrap();
@@ -1014,7 +1036,7 @@ pub async fn flood_run(
 
 /// A flood of unauthenticated requests does not slow signed traffic much. The bound is generous (the
 /// flood runs in this process, on the same cores); `scripts/bench-flood.sh` measures the exact numbers
-/// in release mode.
+/// in release mode (`flood_benchmark`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unauthenticated_requests_does_not_starve_signed_traffic() {
     let _heavy = HEAVY.lock().await;
@@ -1025,8 +1047,9 @@ async fn a_flood_of_unauthenticated_requests_does_not_starve_signed_traffic() {
         vec![RouteSpec::new("hostile_flood", &down.url())],
     )
     .await;
-    let (mut quiet, _) = flood_run(&hs, "hostile_flood", "quiet", 100, 0).await;
-    let (mut flooded, unsigned) = flood_run(&hs, "hostile_flood", "flood", 100, 16).await;
+    let (mut quiet, _) = flood_run(&hs.base, "hostile_flood", "quiet", 100, 0, None).await;
+    let (mut flooded, unsigned) =
+        flood_run(&hs.base, "hostile_flood", "flood", 100, 16, None).await;
     let (q50, q99) = (
         percentile_ms(&mut quiet, 50.0),
         percentile_ms(&mut quiet, 99.0),
@@ -1065,5 +1088,104 @@ async fn a_flood_of_unauthenticated_requests_does_not_starve_signed_traffic() {
         200,
         "only the signed requests were delivered"
     );
+    hs.stop().await.unwrap();
+}
+
+/// The exact numbers (run by `scripts/bench-flood.sh` in release mode, not by CI): the real binary,
+/// `BENCH_SIGNED` signed requests one after another, alone and under a flood of unsigned requests from
+/// `BENCH_FLOODERS` connections. Prints p50/p90/p99/max of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-flood.sh"]
+async fn flood_benchmark() {
+    let _heavy = HEAVY.lock().await;
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (signed, flooders) = (env("BENCH_SIGNED", 2_000), env("BENCH_FLOODERS", 32));
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![RouteSpec::new("bench_flood", &down.url())],
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, spec.toml()).unwrap();
+    // Production logging by default (BENCH_RUST_LOG): one warn line per refused request.
+    let log_level = std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let binary = Binary::start(&config, &[("RUST_LOG", log_level.as_str())]);
+    let rate = std::env::var("BENCH_FLOOD_RATE")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let _ = flood_run(&binary.base, "bench_flood", "warmup", 200, 0, None).await;
+    let (mut quiet, _) = flood_run(&binary.base, "bench_flood", "quiet", signed, 0, None).await;
+    let started = Instant::now();
+    let (mut flooded, unsigned) =
+        flood_run(&binary.base, "bench_flood", "flood", signed, flooders, rate).await;
+    let achieved = unsigned as f64 / started.elapsed().as_secs_f64();
+    let row = |name: &str, samples: &mut Vec<Duration>| {
+        format!(
+            "{name:>6}: p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+            percentile_ms(samples, 50.0),
+            percentile_ms(samples, 90.0),
+            percentile_ms(samples, 99.0),
+            percentile_ms(samples, 100.0)
+        )
+    };
+    println!("signed requests ({signed} each, sequential, one connection):");
+    println!("{}", row("quiet", &mut quiet));
+    println!("{}", row("flood", &mut flooded));
+    let cap = rate.map_or_else(|| "uncapped".to_owned(), |r| format!("capped at {r}/s"));
+    println!(
+        "flood: {flooders} connections ({cap}), {unsigned} unsigned requests answered 401 ({achieved:.0}/s)"
+    );
+}
+
+/// The admin endpoints live on their own listener (bindable to loopback only): the webhook listener
+/// does not serve them, and the admin listener takes no webhooks.
+#[tokio::test]
+async fn admin_endpoints_are_only_on_the_admin_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let hs = start(
+        dir.path(),
+        vec![RouteSpec::new("hostile_admin", &down.url())],
+    )
+    .await;
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let response = reqwest::get(format!("{}{path}", hs.base)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path} on the webhook listener");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("hookshift_"), "{path}: {text}");
+        assert_eq!(
+            reqwest::get(format!("{}{path}", hs.admin))
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
+    }
+    let body = event("evt_admin");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/hooks/hostile_admin?api_version={NEW}",
+            hs.admin
+        ))
+        .body(body.clone())
+        .headers(
+            extend_headers(IN_SECRET, now(), &body)
+                .into_iter()
+                .map(|(k, v)| (k.parse::<http::HeaderName>().unwrap(), v.parse().unwrap()))
+                .collect(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405, "the admin listener takes webhooks");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(down.requests().is_empty());
     hs.stop().await.unwrap();
 }
