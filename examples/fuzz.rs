@@ -470,7 +470,7 @@ fn fuzz(target: &str, options: &Options) -> usize {
             }
         }
     }
-    let mut rng = Rng(options.seed.max(1) ^ target.len() as u64 * 0x9E37_79B9);
+    let mut rng = Rng(options.seed.max(1) ^ (target.len() as u64 * 0x9E37_79B9));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let (mut iterations, mut failures, mut slowest) = (0u64, 0usize, Duration::ZERO);

@@ -35,6 +35,9 @@ pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ------------------------------------------------------------------------------------------ random
 
+/// Request headers as (name, value) pairs.
+pub type Headers = Vec<(String, String)>;
+
 /// SplitMix64: deterministic, good enough to pick faults and jitter.
 pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -105,7 +108,6 @@ impl DownstreamStats {
 pub struct FaultyDownstream {
     pub addr: SocketAddr,
     pub stats: Arc<DownstreamStats>,
-    faults: Arc<Mutex<Faults>>,
     task: JoinHandle<()>,
 }
 
@@ -126,20 +128,11 @@ impl FaultyDownstream {
                 tokio::spawn(serve_faulty(stream, s, f, c));
             }
         });
-        FaultyDownstream {
-            addr,
-            stats,
-            faults,
-            task,
-        }
+        FaultyDownstream { addr, stats, task }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
-    }
-
-    pub fn set(&self, faults: Faults) {
-        *self.faults.lock().unwrap() = faults;
     }
 }
 
@@ -481,6 +474,8 @@ pub struct Binary {
 
 impl Binary {
     /// Starts the binary and waits for its "hookshift serving" line (addresses read from it).
+    // The child moves into `Binary`, whose `Drop` kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Binary {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hookshift"));
         command
@@ -539,6 +534,7 @@ impl Binary {
             }
             if exited.load(Ordering::SeqCst) || Instant::now() > deadline {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("hookshift did not start:\n{text}");
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -93,7 +93,7 @@ async fn missing_or_malformed_signature_headers_are_401() {
     let url = format!("{}/hooks/hostile_sig?api_version={NEW}", hs.base);
     let t = "x-extend-request-timestamp";
     let s = "x-extend-request-signature";
-    let cases: Vec<(&str, Vec<(String, String)>, &str)> = vec![
+    let cases: Vec<(&str, Headers, &str)> = vec![
         (
             "no headers",
             vec![],

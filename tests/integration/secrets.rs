@@ -97,7 +97,7 @@ async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
     // Every kind of refusal.
     let body = ev("evt_bad");
     let ts = now().to_string();
-    let cases: Vec<(&str, Vec<(String, String)>, Vec<u8>)> = vec![
+    let cases: Vec<(&str, Headers, Vec<u8>)> = vec![
         (
             "wrong secret",
             extend_headers("wss_guess", now(), &body),
