@@ -91,13 +91,25 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let metrics_handle = metrics::install();
     metrics::record_build_info();
-    let state = tokio::task::spawn_blocking(move || State::build(config)).await??;
+    let (state, baseline) = tokio::task::spawn_blocking(move || {
+        // Fingerprint the files before the mappings are read: a change made while starting is then
+        // reloaded, instead of becoming the baseline the watcher compares against.
+        let baseline = config
+            .source()
+            .map(|path| reload::fingerprint(path, &config.mappings_dir()));
+        State::build(config).map(|state| (state, baseline))
+    })
+    .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(reload::watch(Arc::clone(&shared), stop_rx.clone()));
+    let watcher = tokio::spawn(reload::watch(
+        Arc::clone(&shared),
+        stop_rx.clone(),
+        baseline,
+    ));
     let upkeep = tokio::spawn(upkeep(metrics_handle.clone(), stop_rx.clone()));
 
     let proxy = Arc::new(proxy::Proxy::new(Arc::clone(&shared)));

@@ -111,7 +111,11 @@ pub fn unix_seconds(t: SystemTime) -> f64 {
 }
 
 /// Watches for SIGHUP and for changes of the config file and mappings directory until `stop` turns true.
-pub async fn watch(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+///
+/// `baseline` is the [`fingerprint`] taken when the running state was built (before its mappings were
+/// read); `None` takes it now, and a change made since the state was built is then not seen until the
+/// next one.
+pub async fn watch(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, baseline: Option<u64>) {
     let Some(config_path) = shared.config_path().map(Path::to_path_buf) else {
         return;
     };
@@ -123,7 +127,10 @@ pub async fn watch(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             None
         }
     };
-    let mut last = fingerprint_now(&shared, &config_path).await;
+    let mut last = match baseline {
+        Some(fingerprint) => fingerprint,
+        None => fingerprint_now(&shared, &config_path).await,
+    };
     loop {
         let poll_ms = shared.load().config.server.reload_poll_ms;
         let tick = async {

@@ -635,3 +635,42 @@ async fn reloads_during_load_fail_no_request() {
     );
     hs.stop().await.unwrap();
 }
+
+/// A configuration change made while hookshift starts (after the files were read, before the watcher
+/// runs) is reloaded: the watcher compares against the fingerprint taken when the state was built, not
+/// against whatever the files hold when it first looks.
+#[tokio::test]
+async fn a_change_made_while_starting_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = test_mappings(dir.path());
+    let spec = |policy: &str| {
+        let route = RouteSpec::new("reliab_startup", "http://127.0.0.1:9/").policy(OLD, policy);
+        let mut spec = ConfigSpec::new(&mappings, vec![route]);
+        spec.reload_poll_ms = 20;
+        spec.toml()
+    };
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, spec("forward")).unwrap();
+    let state = hookshift::state::State::load(&path).unwrap();
+    let baseline = hookshift::reload::fingerprint(&path, &state.config.mappings_dir());
+    let shared = Arc::new(hookshift::reload::Shared::new(state));
+    // The edit lands before the watcher takes its first look.
+    std::fs::write(&path, spec("reject")).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(hookshift::reload::watch(
+        Arc::clone(&shared),
+        stop_rx,
+        Some(baseline),
+    ));
+    let policy = |shared: &hookshift::reload::Shared| shared.load().config.routes[0].policy[OLD];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while policy(&shared) != hookshift::config::Policy::Reject {
+        assert!(
+            Instant::now() < deadline,
+            "the change made while starting was never reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_tx.send(true);
+    watcher.await.unwrap();
+}
