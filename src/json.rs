@@ -132,10 +132,16 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut key = first;
         loop {
             let value = access.next_value_seed(inner)?;
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            // One hash per key: the entry says whether it is new and takes the value.
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(taken) => {
+                    let key = taken.key();
+                    return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                }
             }
-            map.insert(key, value);
             match access.next_key::<String>()? {
                 Some(next) => key = next,
                 None => return Ok(Value::Object(map)),
