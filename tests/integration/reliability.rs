@@ -122,16 +122,16 @@ fn check_no_loss(
     let ds_5xx = DownstreamStats::get(&down.answered_5xx);
     let ds_resets = DownstreamStats::get(&down.resets);
     let ds_hangs = DownstreamStats::get(&down.hangs);
-    assert_eq!(
-        class("5xx"),
-        ds_5xx,
-        "5xx seen by hookshift vs sent by the handler"
-    );
-    assert_eq!(class("connect_error"), ds_resets, "resets");
     assert_eq!(class("2xx"), ok, "2xx deliveries vs sender 2xx");
-    // A 2xx the handler sent after hookshift's deadline is a timeout for hookshift (the sender retries,
-    // the event is delivered twice: at least once, never lost).
-    let late = ds_2xx - class("2xx");
+    // An answer (2xx, 503 or reset) the handler gave after hookshift's deadline is a timeout for
+    // hookshift: the sender retries, and a late 2xx means the event is delivered twice (at least once,
+    // never lost). On a quiet machine there are none; under heavy load a few.
+    let (c2xx, c5xx, creset) = (class("2xx"), class("5xx"), class("connect_error"));
+    assert!(
+        c2xx <= ds_2xx && c5xx <= ds_5xx && creset <= ds_resets,
+        "hookshift saw answers the handler never gave"
+    );
+    let late = (ds_2xx - c2xx) + (ds_5xx - c5xx) + (ds_resets - creset);
     assert_eq!(
         class("timeout"),
         ds_hangs + late,
@@ -277,10 +277,11 @@ async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
         ..Faults::none()
     })
     .await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new(route, &down.url())],
-    );
+    // A delivery that outlives hookshift's deadline would be retried and delivered twice, which the
+    // test reads as a cut delivery: the deadline is far beyond the slowest answer.
+    let mut route_spec = RouteSpec::new(route, &down.url());
+    route_spec.timeout_ms = 20_000;
+    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route_spec]);
     spec.shutdown_grace_ms = 10_000;
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, spec.toml()).unwrap();
@@ -404,10 +405,11 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
     })
     .await;
     let port = free_port().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new(route, &down.url())],
-    );
+    // A delivery that outlives hookshift's deadline would be retried and delivered twice, which the
+    // test reads as a cut delivery: the deadline is far beyond the slowest answer.
+    let mut route_spec = RouteSpec::new(route, &down.url());
+    route_spec.timeout_ms = 20_000;
+    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route_spec]);
     spec.shutdown_grace_ms = 10_000;
     let config_path = dir.path().join("config.toml");
     std::fs::write(
