@@ -163,6 +163,36 @@ fn run_signature(input: &[u8]) -> Outcome {
 
 fn run_json(input: &[u8]) -> Outcome {
     let parsed = hookshift::json::parse(input);
+    // `scan` (the fast path for bodies forwarded as received) must accept exactly what `parse` accepts,
+    // with the same error, and read the same envelope.
+    let scanned = hookshift::json::scan(input);
+    match (&parsed, &scanned) {
+        (Ok(value), Ok(envelope)) => {
+            let object = value.as_object();
+            assert_eq!(envelope.is_object, object.is_some(), "scan: is_object");
+            let string = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+            assert_eq!(envelope.event_type, string("eventType"), "scan: eventType");
+            assert_eq!(envelope.event_id, string("eventId"), "scan: eventId");
+            assert_eq!(
+                envelope.has_payload,
+                object.is_some_and(|o| o.contains_key("payload"))
+            );
+            assert_eq!(
+                envelope.has_data,
+                object.is_some_and(|o| o.contains_key("data"))
+            );
+        }
+        (Err(p), Err(s)) => assert_eq!(
+            p.to_string(),
+            s.to_string(),
+            "scan and parse disagree on the error"
+        ),
+        _ => panic!(
+            "scan and parse disagree: parse {:?}, scan {:?}",
+            parsed.is_ok(),
+            scanned.is_ok()
+        ),
+    }
     if let Ok(value) = &parsed {
         // What strict parsing accepts, serde_json accepts, and writing it back reads back the same.
         let text = serde_json::to_vec(value).unwrap();
