@@ -262,8 +262,13 @@ async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
     assert!(log.contains("refused"), "{log}");
 
     // Debug and Display of everything that holds the configuration.
-    std::env::set_var(ENV_IN_VAR, ENV_IN);
-    std::env::set_var(ENV_OUT_VAR, ENV_OUT);
+    // In this process the variables are not set (setting them would race other tests): the same
+    // configuration with every secret inline.
+    let inline = good_config
+        .replace(&format!("env:{ENV_IN_VAR}"), ENV_IN)
+        .replace(&format!("env:{ENV_OUT_VAR}"), ENV_OUT);
+    assert!(inline.contains(ENV_IN) && inline.contains(ENV_OUT));
+    std::fs::write(&config_path, &inline).unwrap();
     let state = hookshift::state::State::load(&config_path).unwrap();
     assert_no_secret("Debug of State", &format!("{state:?} {:#?}", state.config));
     let shared = std::sync::Arc::new(hookshift::reload::Shared::new(state));
@@ -272,7 +277,15 @@ async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
         "Debug of Proxy and Shared",
         &format!("{proxy:?} {shared:?}"),
     );
-    for text in &broken {
+    let inline_broken = [
+        inline.replace(&format!("\"{INLINE_IN}\","), &format!("\"{INLINE_IN},")),
+        inline.replace(
+            &format!("[\"{INLINE_IN}\", \"{ENV_IN}\"]"),
+            &format!("\"{ENV_IN}\""),
+        ),
+    ];
+    for text in &inline_broken {
+        assert_ne!(text, &inline);
         std::fs::write(&config_path, text).unwrap();
         let e = hookshift::state::State::load(&config_path).unwrap_err();
         assert_no_secret("a load error", &format!("{e} {e:?}"));
