@@ -10,8 +10,9 @@ event (bench/events/, a realistic EXTRACT run):
   hookshift-translate wrk -> hookshift (verify, parse, translate, serialize, re-sign) -> downstream
   hookshift-forward   wrk -> hookshift (verify, parse, re-sign; version already the handler's) -> downstream
 
-1. Throughput: wrk (closed loop) at each --connections count for --duration seconds: requests/s,
-   p50, p99, ratio to the bare proxy, and the proxy's CPU time per request (utime+stime from /proc).
+1. Throughput: wrk (closed loop) at each --connections count for --duration seconds, --rounds times
+   (targets interleaved; medians): requests/s, p50, p99, ratio to the bare proxy, and the proxy's
+   CPU time per request (utime+stime from /proc).
 2. Latency at half of peak: bench/rate_load.rs (open loop, fixed rate, latency from the scheduled
    send time) at --rate-fraction x hookshift's peak requests/s, through every target and direct;
    added p99 = p99(target) - p99(direct) at the same rate.
@@ -23,8 +24,8 @@ The bench configuration sets timestamp_tolerance_secs = 3600 so that a body sign
 stays valid through long runs (signatures are still fully verified). hookshift runs with its default
 logging (RUST_LOG=info, one line per request) written to /dev/null.
 
-Usage: bench/load.py [--duration 10] [--connections 32,64] [--soak 0] [--direction auto]
-                     [--skip-build] [--markdown FILE]
+Usage: bench/load.py [--duration 10] [--rounds 3] [--connections 32,64] [--soak 0]
+                     [--direction auto] [--skip-build] [--markdown FILE]
 Needs wrk and nginx (Debian: apt-get install -y wrk nginx) and cargo.
 """
 
@@ -38,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -281,6 +283,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", default="32,64")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (median reported)")
     parser.add_argument("--rate-fraction", type=float, default=0.5)
     parser.add_argument("--rate-connections", type=int, default=32)
     parser.add_argument("--soak", type=int, default=0, help="seconds of soak (300 = 5 minutes)")
@@ -355,22 +358,40 @@ def main():
             f"bytes as API {downstream_version} (no translation). wrk -t2, {args.duration} s per run, "
             "everything on one machine.")
         out()
+        # Rounds: every target once per round, back to back, so that a neighbour's load hits the
+        # targets of a round alike; each figure is the median over the rounds, and each ratio the
+        # median of the per-round ratios to the bare proxy of the same round.
+        rounds = {}
+        load_before = os.getloadavg()[0]
+        for rnd in range(args.rounds):
+            for conns in [int(c) for c in args.connections.split(",")]:
+                for name, (url, proc_name) in targets.items():
+                    run_wrk(url, body, conns, 2, headers)  # warm-up
+                    pid = procs[proc_name].pid
+                    cpu0 = cpu_seconds(pid)
+                    r = run_wrk(url, body, conns, args.duration, headers)
+                    r["cpu_us"] = (cpu_seconds(pid) - cpu0) / max(r["requests"], 1) * 1e6
+                    rounds.setdefault((name, conns), []).append(r)
+                    log(f"round {rnd + 1} {name} c={conns}: {r}")
+        load_after = os.getloadavg()[0]
         results = {}
-        for conns in [int(c) for c in args.connections.split(",")]:
-            for name, (url, proc_name) in targets.items():
-                run_wrk(url, body, conns, 2, headers)  # warm-up
-                pid = procs[proc_name].pid
-                cpu0 = cpu_seconds(pid)
-                r = run_wrk(url, body, conns, args.duration, headers)
-                r["cpu_us"] = (cpu_seconds(pid) - cpu0) / max(r["requests"], 1) * 1e6
-                results[(name, conns)] = r
-                log(f"{name} c={conns}: {r}")
+        for key, runs in rounds.items():
+            bare_runs = rounds.get(("bare", key[1]))
+            results[key] = {
+                field: statistics.median(r[field] for r in runs)
+                for field in ("rps", "p50", "p99", "cpu_us")
+            }
+            results[key]["errors"] = sum(r["errors"] for r in runs)
+            results[key]["ratio"] = statistics.median(
+                r["rps"] / b["rps"] for r, b in zip(runs, bare_runs)) if bare_runs else None
+        out(f"Median of {args.rounds} round(s); 1-minute load average {load_before:.1f} before, "
+            f"{load_after:.1f} after (2 = both cores busy).")
+        out()
         out("| target | conns | req/s | p50 ms | p99 ms | req/s vs bare | server CPU µs/req | errors |")
         out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for (name, conns), r in results.items():
-            bare = results.get(("bare", conns))
-            ratio = f"{r['rps'] / bare['rps']:.2f}" if bare else "-"
-            cpu = "-" if name == "direct" else f"{r['cpu_us']:.0f}"
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            cpu = f"{r['cpu_us']:.0f}"
             out(f"| {name} | {conns} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio} | "
                 f"{cpu} | {r['errors']} |")
         out()
@@ -378,34 +399,38 @@ def main():
             "downstream's); the downstream and wrk use CPU on the same 2 cores besides.")
         out()
 
-        # Open-loop latency at a fraction of hookshift's peak.
-        rate_rows = []
-        for scenario in ("hookshift-translate", "hookshift-forward"):
-            if scenario not in targets:
-                continue
-            peak = max(r["rps"] for (n, _), r in results.items() if n == scenario)
-            rate = int(peak * args.rate_fraction)
-            for name in ("direct", "bare", "nginx", scenario):
-                if name not in targets:
-                    continue
-                url, _ = targets[name]
-                r = run_rate(url, body, rate, args.duration, args.rate_connections, INBOUND_SECRET)
-                rate_rows.append((scenario, rate, name, r))
-                log(f"rate {rate}/s {name}: {r}")
-        if rate_rows:
+        # Open-loop latency at a fraction of hookshift's peak, in interleaved rounds like above: each
+        # figure is the median over the rounds, the added p99 the median of the per-round differences
+        # to direct at the same rate.
+        rate_runs = {}
+        scenarios = [s for s in ("hookshift-translate", "hookshift-forward") if s in targets]
+        for rnd in range(args.rounds):
+            for scenario in scenarios:
+                peak = max(r["rps"] for (n, _), r in results.items() if n == scenario)
+                rate = int(peak * args.rate_fraction)
+                for name in ("direct", "bare", "nginx", scenario):
+                    if name not in targets:
+                        continue
+                    url, _ = targets[name]
+                    r = run_rate(url, body, rate, args.duration, args.rate_connections, INBOUND_SECRET)
+                    rate_runs.setdefault((scenario, rate, name), []).append(r)
+                    log(f"round {rnd + 1} rate {rate}/s {name}: {r}")
+        if rate_runs:
             out(f"Fixed rate = {args.rate_fraction:g} x hookshift's peak req/s above, {args.rate_connections} "
                 "connections, open loop (bench/rate_load.rs; latency from the scheduled send time), "
-                f"{args.duration} s:")
+                f"{args.duration} s, median of {args.rounds} round(s); load average now "
+                f"{os.getloadavg()[0]:.1f}:")
             out()
             out("| rate (req/s) | target | achieved req/s | p50 ms | p99 ms | p99.9 ms | added p99 vs direct ms | errors |")
             out("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-            direct = {}
-            for scenario, rate, name, r in rate_rows:
-                if name == "direct":
-                    direct[scenario] = r
-                added = r["p99_ms"] - direct[scenario]["p99_ms"] if scenario in direct else float("nan")
-                out(f"| {rate} | {name} | {r['achieved']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                    f"{r['p999_ms']:.2f} | {'-' if name == 'direct' else f'{added:+.2f}'} | {r['errors']} |")
+            for (scenario, rate, name), runs in rate_runs.items():
+                direct = rate_runs.get((scenario, rate, "direct"))
+                med = {f: statistics.median(r[f] for r in runs)
+                       for f in ("achieved", "p50_ms", "p99_ms", "p999_ms")}
+                added = "-" if name == "direct" or not direct else "{:+.2f}".format(statistics.median(
+                    r["p99_ms"] - d["p99_ms"] for r, d in zip(runs, direct)))
+                out(f"| {rate} | {name} | {med['achieved']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
+                    f"{med['p999_ms']:.2f} | {added} | {sum(r['errors'] for r in runs)} |")
             out()
 
         if args.soak:
