@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// How often the config file and mappings directory are checked for changes; 0 disables polling.
     #[serde(default = "default_reload_poll_ms")]
     pub reload_poll_ms: u64,
+    /// A connection with no request in flight for this long is closed (HTTP/1 keep-alive and HTTP/2).
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Most connections served at once per listener; further ones wait in the kernel's accept queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// `text` or `json`. Not reloadable.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -224,6 +230,12 @@ fn default_body_read_timeout_ms() -> u64 {
 }
 fn default_shutdown_grace_ms() -> u64 {
     30_000
+}
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+fn default_max_connections() -> usize {
+    4_096
 }
 fn default_reload_poll_ms() -> u64 {
     1_000
@@ -474,6 +486,8 @@ impl Config {
             ("server.max_body_bytes", s.max_body_bytes),
             ("server.header_read_timeout_ms", s.header_read_timeout_ms),
             ("server.body_read_timeout_ms", s.body_read_timeout_ms),
+            ("server.idle_timeout_ms", s.idle_timeout_ms),
+            ("server.max_connections", s.max_connections as u64),
         ] {
             if value == 0 {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));

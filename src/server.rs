@@ -13,12 +13,19 @@
 //! 3. idle connections get [`IDLE_LINGER`] (at most the grace period) to deliver requests already on
 //!    their way; then every connection is told to finish its request and close;
 //! 4. whatever still runs when `server.shutdown_grace_ms` is over is cut.
+//!
+//! Outside shutdown, a connection with no request in flight for `server.idle_timeout_ms` is closed
+//! (HTTP/2 included, which has no idle timeout of its own), and at most `server.max_connections` are
+//! served at once: further ones wait in the kernel's accept queue.
 
 use std::{
     convert::Infallible,
     future::Future,
     net::SocketAddr,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     task::Poll,
     time::{Duration, Instant},
 };
@@ -30,10 +37,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::watch,
+    sync::{watch, OwnedSemaphorePermit, Semaphore},
     task::JoinSet,
 };
 
@@ -41,6 +48,9 @@ use crate::reload::Shared;
 
 /// How long idle keep-alive connections stay open after shutdown begins.
 pub const IDLE_LINGER: Duration = Duration::from_millis(500);
+
+/// How long a connection closed for idleness may take to finish closing before it is dropped.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// Serves `listener` with `handler` until `stop` turns true, then drains open connections for up to
 /// `server.shutdown_grace_ms` (read from the running configuration at that moment).
@@ -54,28 +64,44 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    // Tells every connection to finish its request and close (after the linger, see above).
+    let (close_tx, close_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let stop_for_connections = stop.clone();
-    let spawn = |connections: &mut JoinSet<()>, stream: TcpStream, peer: SocketAddr| {
-        let watcher = graceful.watcher();
-        let (shared, handler, stop) = (
+    let server = shared.load().config.server.clone();
+    let slots = Arc::new(Semaphore::new(server.max_connections));
+    let spawn = |connections: &mut JoinSet<()>,
+                 stream: TcpStream,
+                 peer: SocketAddr,
+                 slot: Option<OwnedSemaphorePermit>| {
+        let (shared, handler, stop, close) = (
             Arc::clone(&shared),
             handler.clone(),
             stop_for_connections.clone(),
+            close_rx.clone(),
         );
         connections.spawn(async move {
-            let header_timeout =
-                Duration::from_millis(shared.load().config.server.header_read_timeout_ms);
+            let _slot = slot;
+            let server = &shared.load().config.server;
+            let header_timeout = Duration::from_millis(server.header_read_timeout_ms);
+            let idle_timeout = Duration::from_millis(server.idle_timeout_ms);
             let deadline = Instant::now() + header_timeout;
             let Some(protocol) = sniff_protocol(&stream, deadline, stop).await else {
                 tracing::debug!(listener = name, %peer, "no request head in time; closing");
                 return;
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let connection =
-                serve_connection(name, stream, protocol, remaining, &shared, handler);
-            if let Err(e) = watcher.watch(connection).await {
+            let activity = Arc::new(Activity::new());
+            let connection = serve_connection(
+                name,
+                stream,
+                protocol,
+                remaining,
+                &shared,
+                handler,
+                Arc::clone(&activity),
+            );
+            if let Err(e) = drive(connection, &activity, idle_timeout, close).await {
                 tracing::debug!(listener = name, %peer, error = %e, "connection ended with an error");
             }
         });
@@ -83,12 +109,13 @@ pub async fn serve<H, F>(
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
-            accepted = listener.accept() => accepted,
             // Reap finished connection tasks so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            // At most `server.max_connections` at once: wait for a free slot before accepting.
+            accepted = accept_with_slot(&listener, &slots) => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => spawn(&mut connections, stream, peer),
+            Ok((stream, peer, slot)) => spawn(&mut connections, stream, peer, Some(slot)),
             Err(e) => {
                 // Usually EMFILE/ENFILE: back off instead of spinning.
                 tracing::warn!(listener = name, error = %e, "accept failed");
@@ -100,7 +127,8 @@ pub async fn serve<H, F>(
     // Connections the kernel completed before we stopped: serve them rather than reset them.
     while let Some(accepted) = ready_connection(&listener).await {
         if let Ok((stream, peer)) = accepted {
-            spawn(&mut connections, stream, peer);
+            let slot = Arc::clone(&slots).try_acquire_owned().ok();
+            spawn(&mut connections, stream, peer, slot);
         }
     }
     drop(listener);
@@ -122,7 +150,9 @@ pub async fn serve<H, F>(
             _ = tokio::time::sleep_until(linger_until.into()) => {}
         }
     }
-    match tokio::time::timeout_at(deadline.into(), graceful.shutdown()).await {
+    let _ = close_tx.send(true);
+    let drained = async { while connections.join_next().await.is_some() {} };
+    match tokio::time::timeout_at(deadline.into(), drained).await {
         Ok(()) => tracing::info!(listener = name, "drained"),
         Err(_) => tracing::warn!(
             listener = name,
@@ -132,6 +162,108 @@ pub async fn serve<H, F>(
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+}
+
+/// Waits for a free connection slot, then for a connection (both cancel-safe).
+async fn accept_with_slot(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    let (stream, peer) = listener.accept().await?;
+    Ok((stream, peer, slot))
+}
+
+/// Requests in flight on one connection, and when the last one ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    last_done: Mutex<Instant>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last_done: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Counts a request until the returned guard drops (answered, or cancelled by the client).
+    fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Since when the connection has had no request in flight; `None` while one runs.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(*self.last_done.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One request in flight on a connection.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.last_done.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves a connection to its end, asking it to close gracefully (finish the request in flight, then
+/// close) when it has been idle for `idle_timeout` or when `close` turns true.
+async fn drive<C>(
+    connection: C,
+    activity: &Activity,
+    idle_timeout: Duration,
+    mut close: watch::Receiver<bool>,
+) -> Result<(), C::Error>
+where
+    C: GracefulConnection,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut closing = *close.borrow();
+    if closing {
+        connection.as_mut().graceful_shutdown();
+    }
+    let mut check_at = Instant::now() + idle_timeout;
+    // Set once an idle connection was asked to close: an HTTP/2 peer that never answers the closing
+    // handshake (GOAWAY, PING) is dropped then. Nothing is in flight on it.
+    let mut drop_at: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => return result,
+            _ = close.changed(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep_until(check_at.into()), if !closing => {
+                match activity.idle_since() {
+                    Some(since) if since.elapsed() >= idle_timeout => {
+                        closing = true;
+                        connection.as_mut().graceful_shutdown();
+                        drop_at = Some(Instant::now() + IDLE_CLOSE_GRACE);
+                    }
+                    Some(since) => check_at = since + idle_timeout,
+                    None => check_at = Instant::now() + idle_timeout,
+                }
+            }
+            _ = tokio::time::sleep_until(drop_at.unwrap_or(check_at).into()), if drop_at.is_some() => {
+                if activity.idle_since().is_some() {
+                    return Ok(());
+                }
+                // A request arrived after all (HTTP/2 accepts streams until the final GOAWAY):
+                // let the connection finish it.
+                drop_at = None;
+            }
+        }
+    }
 }
 
 /// The HTTP version a connection speaks.
@@ -204,6 +336,7 @@ fn serve_connection<H, F>(
     header_timeout: Duration,
     shared: &Arc<Shared>,
     handler: H,
+    activity: Arc<Activity>,
 ) -> impl GracefulConnection<Error = Box<dyn std::error::Error + Send + Sync>> + Send
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -223,10 +356,12 @@ where
     let shared = Arc::clone(shared);
     let service = service_fn(move |request: Request<Incoming>| {
         let http1 = request.version() <= Version::HTTP_11;
+        let in_flight = activity.start();
         let response = handler(request);
         let shared = Arc::clone(&shared);
         async move {
             let mut response = response.await;
+            drop(in_flight);
             if http1 && shared.is_draining() {
                 // Shutting down: the client must not send another request on this connection.
                 response

@@ -1188,3 +1188,74 @@ async fn admin_endpoints_are_only_on_the_admin_listener() {
     assert!(down.requests().is_empty());
     hs.stop().await.unwrap();
 }
+
+/// An HTTP/2 client that opens a connection and then sends nothing is closed after
+/// `server.idle_timeout_ms` (a GOAWAY, then EOF), and connections beyond `server.max_connections`
+/// wait in the accept queue instead of being served.
+#[tokio::test]
+async fn idle_http2_connections_are_closed_and_connections_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let mut spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![RouteSpec::new("hostile_idle_h2", &down.url())],
+    );
+    spec.extra_server = format!(
+        "idle_timeout_ms = 300\nmax_connections = 2\nheader_read_timeout_ms = {HEADER_TIMEOUT_MS}"
+    );
+    let hs = Hookshift::start(dir.path(), &spec).await;
+    let addr = addr_of(&hs);
+
+    // The connection preface and an empty SETTINGS frame, then silence.
+    let mut h2 = TcpStream::connect(&addr).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), h2.read_to_end(&mut received)).await;
+    assert!(
+        closed.is_ok(),
+        "an idle HTTP/2 connection stayed open for 5 s"
+    );
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(250),
+        "closed before the idle timeout: {closed_after:?}"
+    );
+    // A GOAWAY frame (type 7) came before the close.
+    assert!(
+        received
+            .windows(4)
+            .any(|w| w[3] == 7 && w[..3] == [0, 0, 8]),
+        "no GOAWAY among {} bytes",
+        received.len()
+    );
+
+    // Two silent HTTP/1 connections take both slots; a third is accepted by the kernel but not
+    // served until one of them is closed (here: by the idle/header timeout).
+    let _first = TcpStream::connect(&addr).await.unwrap();
+    let _second = TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let body = event("evt_bounded");
+    let headers = extend_headers(IN_SECRET, now(), &body);
+    let request = raw_post(
+        &addr,
+        &format!("/hooks/hostile_idle_h2?api_version={NEW}"),
+        &headers,
+        &body,
+    );
+    let mut third = TcpStream::connect(&addr).await.unwrap();
+    third.write_all(&request).await.unwrap();
+    let started = Instant::now();
+    let mut response = Vec::new();
+    third.read_to_end(&mut response).await.unwrap();
+    let waited = started.elapsed();
+    let response = String::from_utf8_lossy(&response);
+    assert_eq!(status_of(&response), 200, "{response}");
+    assert!(
+        waited >= Duration::from_millis(200),
+        "the third connection was served at once ({waited:?}): the limit did not hold"
+    );
+    hs.stop().await.unwrap();
+}
