@@ -120,34 +120,27 @@ impl Proxy {
         let event_id = log.event_id.as_deref().unwrap_or("");
         let logged_version = loggable_id(&version);
         let downstream_status = log.downstream_status.unwrap_or(0);
+        // One line per request, the same fields either way; refusals at warn with their error.
+        macro_rules! request_line {
+            ($level:ident, $($error:tt)*) => {
+                tracing::$level!(
+                    route = %labels.route,
+                    event_id,
+                    event_type = %labels.event_type,
+                    api_version = %logged_version,
+                    target_version = %labels.target_version,
+                    outcome = outcome.as_str(),
+                    status,
+                    downstream_status,
+                    translated = log.translated,
+                    duration_ms,
+                    $($error)*
+                )
+            };
+        }
         match &error {
-            None => tracing::info!(
-                route = %labels.route,
-                event_id,
-                event_type = %labels.event_type,
-                api_version = %logged_version,
-                target_version = %labels.target_version,
-                outcome = outcome.as_str(),
-                status,
-                downstream_status,
-                translated = log.translated,
-                duration_ms,
-                "webhook handled"
-            ),
-            Some(e) => tracing::warn!(
-                route = %labels.route,
-                event_id,
-                event_type = %labels.event_type,
-                api_version = %logged_version,
-                target_version = %labels.target_version,
-                outcome = outcome.as_str(),
-                status,
-                downstream_status,
-                translated = log.translated,
-                duration_ms,
-                error = %e,
-                "webhook refused"
-            ),
+            None => request_line!(info, "webhook handled"),
+            Some(e) => request_line!(warn, error = %e, "webhook refused"),
         }
         response
     }
