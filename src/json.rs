@@ -538,6 +538,18 @@ fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
     (scanner.at == bytes.len()).then_some(envelope)
 }
 
+/// Whether any byte of `word` is `"`, `\\` or below 0x20 (exact: no byte is missed; a byte after a
+/// hit may be reported too, which only sends the caller to its byte-by-byte path).
+fn needs_a_look(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control != 0
+}
+
 struct FastScanner<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -660,6 +672,14 @@ impl<'a> FastScanner<'a> {
     fn skip_string(&mut self) -> Option<usize> {
         let mut i = self.at + 1;
         loop {
+            // Eight bytes at a time while none of them needs a look (quote, backslash, control).
+            while let Some(chunk) = self.bytes.get(i..i + 8) {
+                let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+                if needs_a_look(word) {
+                    break;
+                }
+                i += 8;
+            }
             match *self.bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
@@ -922,6 +942,38 @@ mod tests {
     }
 
     #[test]
+    fn needs_a_look_finds_every_special_byte() {
+        for special in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+            for at in 0..8 {
+                let mut bytes = *b"abcdefgh";
+                bytes[at] = special;
+                assert!(
+                    needs_a_look(u64::from_le_bytes(bytes)),
+                    "{special:#x} at {at}"
+                );
+            }
+        }
+        for plain in [
+            *b"abcdefgh",
+            *b"        ",
+            [0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'],
+        ] {
+            assert!(!needs_a_look(u64::from_le_bytes(plain)));
+        }
+        // Every byte value alone in a word of plain bytes.
+        for byte in 0..=255u8 {
+            let mut bytes = *b"abcdefgh";
+            bytes[3] = byte;
+            let special = byte == b'"' || byte == b'\\' || byte < 0x20;
+            assert_eq!(
+                needs_a_look(u64::from_le_bytes(bytes)),
+                special,
+                "{byte:#x}"
+            );
+        }
+    }
+
+    #[test]
     fn fast_scan_takes_the_benchmark_events() {
         for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/events"))
             .into_iter()
@@ -994,8 +1046,17 @@ mod tests {
             Just("true".to_owned()),
             Just("-0.5e3".to_owned()),
             Just("12345678901234567890.12345".to_owned()),
-            proptest::sample::select(vec!["", "x", "\\n", "\\u00e9", "\\ud83d\\ude00", "é€"])
-                .prop_map(|s| format!("\"{s}\"")),
+            proptest::sample::select(vec![
+                "",
+                "x",
+                "\\n",
+                "\\u00e9",
+                "\\ud83d\\ude00",
+                "é€",
+                "a longer string, past eight bytes é \\t",
+                "sixteen bytes ok\\\"quote"
+            ])
+            .prop_map(|s| format!("\"{s}\"")),
         ];
         leaf.prop_recursive(4, 40, 5, |inner| {
             prop_oneof![
