@@ -532,7 +532,11 @@ impl<'de> Visitor<'de> for TopLevelScan {
 /// included) returns `None`, and [`scan`] runs the serde path, which gives the exact error.
 fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
     std::str::from_utf8(bytes).ok()?;
-    let mut scanner = FastScanner { bytes, at: 0 };
+    let mut scanner = FastScanner {
+        bytes,
+        at: 0,
+        keys: Vec::new(),
+    };
     let envelope = scanner.top_level()?;
     scanner.skip_whitespace();
     (scanner.at == bytes.len()).then_some(envelope)
@@ -553,6 +557,8 @@ fn needs_a_look(word: u64) -> bool {
 struct FastScanner<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// The keys of the objects being read, innermost last (checked for repeats when an object ends).
+    keys: Vec<&'a [u8]>,
 }
 
 impl<'a> FastScanner<'a> {
@@ -578,7 +584,6 @@ impl<'a> FastScanner<'a> {
             is_object: true,
             ..Envelope::default()
         };
-        let mut seen = SeenKeys::default();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -586,32 +591,41 @@ impl<'a> FastScanner<'a> {
         }
         loop {
             let key = self.key()?;
+            self.keys.push(key);
             match key {
-                "eventType" | "eventId" => {
+                b"eventType" | b"eventId" => {
                     let text = match self.peek() {
-                        Some(b'"') => Some(self.string()?.to_owned()),
+                        Some(b'"') => Some(String::from_utf8(self.string()?.to_vec()).ok()?),
                         _ => {
                             self.value(1)?;
                             None
                         }
                     };
-                    if key == "eventType" {
+                    if key == b"eventType" {
                         envelope.event_type = text;
                     } else {
                         envelope.event_id = text;
                     }
                 }
                 _ => {
-                    envelope.has_payload |= key == "payload";
-                    envelope.has_data |= key == "data";
+                    envelope.has_payload |= key == b"payload";
+                    envelope.has_data |= key == b"data";
                     self.value(1)?;
                 }
             }
-            seen.insert(Cow::Borrowed(key)).ok()?;
             if !self.next_member(b'}')? {
-                return Some(envelope);
+                return self.keys_unique(0).then_some(envelope);
             }
         }
+    }
+
+    /// Whether the keys pushed since `base` (one object's) are all different; pops them.
+    fn keys_unique(&mut self, base: usize) -> bool {
+        let keys = &mut self.keys[base..];
+        keys.sort_unstable();
+        let unique = keys.windows(2).all(|pair| pair[0] != pair[1]);
+        self.keys.truncate(base);
+        unique
     }
 
     /// After a member or element: `true` on `,` (another follows), `false` on `close`.
@@ -630,8 +644,9 @@ impl<'a> FastScanner<'a> {
         }
     }
 
-    /// An object key without escapes, and the `:` after it.
-    fn key(&mut self) -> Option<&'a str> {
+    /// An object key without escapes (its bytes: the body is valid UTF-8, and keys without escapes
+    /// are equal exactly when their bytes are), and the `:` after it.
+    fn key(&mut self) -> Option<&'a [u8]> {
         self.skip_whitespace();
         if self.peek() != Some(b'"') {
             return None;
@@ -653,19 +668,18 @@ impl<'a> FastScanner<'a> {
         }
         self.at += 1;
         self.skip_whitespace();
-        // The body is valid UTF-8 and quotes are ASCII, so this slice is on character boundaries.
-        std::str::from_utf8(&self.bytes[start..end]).ok()
+        Some(&self.bytes[start..end])
     }
 
     /// A string value without escapes (returned), or with simple escapes (`None` for the text:
     /// only the envelope reads strings, and it bails out on escapes).
-    fn string(&mut self) -> Option<&'a str> {
+    fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.at + 1;
         let end = self.skip_string()?;
         if self.bytes[start..end].contains(&b'\\') {
             return None;
         }
-        std::str::from_utf8(&self.bytes[start..end]).ok()
+        Some(&self.bytes[start..end])
     }
 
     /// Skips a string (at its opening quote); returns the index of its closing quote.
@@ -721,13 +735,13 @@ impl<'a> FastScanner<'a> {
                     self.at += 1;
                     return Some(());
                 }
-                let mut seen = SeenKeys::default();
+                let base = self.keys.len();
                 loop {
                     let key = self.key()?;
+                    self.keys.push(key);
                     self.value(depth + 1)?;
-                    seen.insert(Cow::Borrowed(key)).ok()?;
                     if !self.next_member(b'}')? {
-                        return Some(());
+                        return self.keys_unique(base).then_some(());
                     }
                 }
             }
