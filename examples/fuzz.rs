@@ -31,6 +31,9 @@ use http::{HeaderMap, HeaderValue};
 
 const TARGETS: &[&str] = &["signature", "json", "config", "mapping", "translate"];
 
+#[path = "../tests/shared/mapping_files.rs"]
+mod mapping_files;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -67,29 +70,9 @@ fn shipped_mappings() -> &'static Mappings {
     M.get_or_init(|| Mappings::load(&repo().join("mappings")).expect("the shipped mappings load"))
 }
 
-fn mapping_files() -> &'static Vec<(PathBuf, Vec<u8>)> {
-    static F: OnceLock<Vec<(PathBuf, Vec<u8>)>> = OnceLock::new();
-    F.get_or_init(|| {
-        let root = repo().join("mappings");
-        let mut files = Vec::new();
-        for step in std::fs::read_dir(&root).unwrap().filter_map(Result::ok) {
-            if !step.path().is_dir() {
-                continue;
-            }
-            for file in std::fs::read_dir(step.path())
-                .unwrap()
-                .filter_map(Result::ok)
-            {
-                let path = file.path();
-                if path.extension().is_some_and(|e| e == "toml") {
-                    let relative = path.strip_prefix(&root).unwrap().to_path_buf();
-                    files.push((relative, std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        files.sort();
-        files
-    })
+fn mapping_files() -> &'static Vec<(PathBuf, String)> {
+    static F: OnceLock<Vec<(PathBuf, String)>> = OnceLock::new();
+    F.get_or_init(|| mapping_files::read(&repo().join("mappings")))
 }
 
 /// The answer class of one run: what the target said, coarsely (feeds the corpus).
@@ -233,7 +216,15 @@ fn run_mapping(input: &[u8]) -> Outcome {
     for (i, (relative, original)) in files.iter().enumerate() {
         let path = dir.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, if i == index { text } else { original }).unwrap();
+        std::fs::write(
+            &path,
+            if i == index {
+                text
+            } else {
+                original.as_bytes()
+            },
+        )
+        .unwrap();
     }
     match Mappings::load(dir.path()) {
         Ok(mappings) => {
@@ -323,7 +314,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         "mapping" => mapping_files()
             .iter()
             .enumerate()
-            .map(|(i, (_, text))| [vec![i as u8], text.clone()].concat())
+            .map(|(i, (_, text))| [&[i as u8][..], text.as_bytes()].concat())
             .collect(),
         _ => Vec::new(),
     }

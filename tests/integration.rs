@@ -3,6 +3,8 @@
 //!
 //! Metrics are process-wide, so every test uses its own route names.
 
+#[path = "shared/mapping_files.rs"]
+mod mapping_files;
 #[path = "integration/support.rs"]
 mod support;
 

@@ -543,27 +543,7 @@ fn edit_text(text: &str, edits: &[Edit]) -> String {
 
 fn shipped_mapping_files() -> &'static Vec<(PathBuf, String)> {
     static FILES: OnceLock<Vec<(PathBuf, String)>> = OnceLock::new();
-    FILES.get_or_init(|| {
-        let root = repo_path("mappings");
-        let mut files = Vec::new();
-        for step in std::fs::read_dir(&root).unwrap().filter_map(Result::ok) {
-            if !step.path().is_dir() {
-                continue;
-            }
-            for file in std::fs::read_dir(step.path())
-                .unwrap()
-                .filter_map(Result::ok)
-            {
-                let path = file.path();
-                if path.extension().is_some_and(|e| e == "toml") {
-                    let relative = path.strip_prefix(&root).unwrap().to_path_buf();
-                    files.push((relative, std::fs::read_to_string(&path).unwrap()));
-                }
-            }
-        }
-        files.sort();
-        files
-    })
+    FILES.get_or_init(|| crate::mapping_files::read(&repo_path("mappings")))
 }
 
 fn write_tree(root: &Path, files: &[(PathBuf, String)]) {
