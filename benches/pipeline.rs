@@ -3,7 +3,7 @@
 //! `cargo bench --bench pipeline` (events: `bench/events/`, made by `bench/make_events.py`).
 //!
 //! Groups, per event size (5 KB and 100 KB realistic EXTRACT runs):
-//! - `floor`: `serde_json::from_slice::<Value>` + `serde_json::to_vec` of the same bytes, with the
+//! - `floor`: `serde_json::from_slice::<serde_json::Value>` + `serde_json::to_vec` of the same bytes, with the
 //!   crate's serde_json features (`arbitrary_precision`, `preserve_order`): the cost the pipeline is
 //!   measured against.
 //! - `pipeline`: what the proxy does to a request body between reading it and handing it to the HTTP
@@ -33,10 +33,10 @@ use bytes::Bytes;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
 use hookshift::config::Secret;
+use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
 use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
-use serde_json::Value;
 
 /// The allocator of the hookshift binary (src/main.rs), mimalloc, for the floor and the pipeline
 /// alike; `BENCH_SYSTEM_ALLOC=1` uses the system allocator instead (to see what mimalloc gains).
@@ -166,7 +166,7 @@ fn cases(mappings: &Mappings) -> Vec<Case> {
                 },
             ) {
                 Ok(out) => {
-                    let bytes = serde_json::to_vec(&out).unwrap();
+                    let bytes = out.to_vec();
                     let text = String::from_utf8_lossy(&bytes);
                     assert!(text.contains(EXACT_NUMBER), "exact number lost");
                 }
@@ -210,7 +210,11 @@ fn parse_event(body: &[u8]) -> (Value, String, Option<String>) {
     let object = event.as_object().expect("object");
     assert!(object.get("eventType").is_some_and(Value::is_string));
     assert!(object.contains_key("payload"));
-    let event_type = object["eventType"].as_str().unwrap_or_default().to_owned();
+    let event_type = object
+        .get("eventType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let event_id = object
         .get("eventId")
         .and_then(Value::as_str)
@@ -241,7 +245,7 @@ fn pipeline(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
         .map(str::to_owned);
     // As the proxy does: a buffer sized like the received body.
     let mut body = Vec::with_capacity(verified.body().len() + 1024);
-    serde_json::to_writer(&mut body, &translated).expect("serializes");
+    translated.write_to(&mut body);
     let body = Bytes::from(body);
     let headers = sign(env, &body);
     (body, headers)
@@ -259,7 +263,7 @@ fn forward(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
 }
 
 fn floor(body: &[u8]) -> Vec<u8> {
-    let value: Value = serde_json::from_slice(body).expect("parses");
+    let value: serde_json::Value = serde_json::from_slice(body).expect("parses");
     serde_json::to_vec(&value).expect("serializes")
 }
 
@@ -404,9 +408,9 @@ fn repeat(spec: &str, env: &Env, cases: &[Case]) {
             "parse_strict" => drop(black_box(hookshift::json::parse(&case.body).unwrap())),
             "scan" => drop(black_box(hookshift::json::scan(&case.body).unwrap())),
             "parse_serde_json" => drop(black_box(
-                serde_json::from_slice::<Value>(&case.body).unwrap(),
+                serde_json::from_slice::<serde_json::Value>(&case.body).unwrap(),
             )),
-            "serialize" => drop(black_box(serde_json::to_vec(&translated).unwrap())),
+            "serialize" => drop(black_box(translated.to_vec())),
             "sign" => drop(black_box(sign(env, black_box(&case.body)))),
             other => panic!("unknown function {other}"),
         }
@@ -438,12 +442,12 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
             b.iter(|| hookshift::json::scan(black_box(&case.body)).expect("scans"))
         });
         group.bench_function("parse_serde_json", |b| {
-            b.iter(|| serde_json::from_slice::<Value>(black_box(&case.body)).expect("parses"))
+            b.iter(|| {
+                serde_json::from_slice::<serde_json::Value>(black_box(&case.body)).expect("parses")
+            })
         });
         let translated = translate(&case.plan, case.event.clone(), &delivery).unwrap();
-        group.bench_function("serialize", |b| {
-            b.iter(|| serde_json::to_vec(black_box(&translated)).expect("serializes"))
-        });
+        group.bench_function("serialize", |b| b.iter(|| black_box(&translated).to_vec()));
         group.bench_function("sign", |b| b.iter(|| sign(env, black_box(&case.body))));
         group.finish();
     }

@@ -186,12 +186,11 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
         let timestamp = args.timestamp.unwrap_or_else(crate::proxy::system_clock);
         translate(plan, event, &Delivery { timestamp })?
     };
-    let text = if args.compact {
-        serde_json::to_string(&output)
+    Ok(if args.compact {
+        output.to_string()
     } else {
-        serde_json::to_string_pretty(&output)
-    };
-    Ok(text.expect("a JSON value serializes"))
+        serde_json::to_string_pretty(&output).expect("a JSON value serializes")
+    })
 }
 
 /// `hookshift reference`: the reference page, or `None` after rewriting `--write-readme`.

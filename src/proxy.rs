@@ -9,11 +9,11 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use crate::json::Value;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
-use serde_json::Value;
 
 use crate::config::{Policy, RouteConfig, UnmappedAction};
 use crate::deliver::{Deliverer, DeliveryError, Outbound};
@@ -237,9 +237,7 @@ impl Proxy {
                         .to_owned();
                     // Sized like the received body, so the buffer rarely grows while writing.
                     let mut bytes = Vec::with_capacity(verified.body().len() + 1024);
-                    serde_json::to_writer(&mut bytes, &value).map_err(|e| {
-                        ProxyError::Internal(format!("translated event does not serialize: {e}"))
-                    })?;
+                    value.write_to(&mut bytes);
                     (Bytes::from(bytes), out_type, Outcome::Delivered)
                 }
                 Err(TranslateError::Unmapped {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use super::{find_rule, run_step, Delivery, Mappings, Plan};
 
@@ -137,7 +137,7 @@ pub(crate) fn first_difference(expected: &Value, actual: &Value, at: &str) -> St
                     _ => {}
                 }
             }
-            match a.keys().find(|k| !e.contains_key(*k)) {
+            match a.keys().find(|k| !e.contains_key(k)) {
                 Some(k) => format!("{at}.{k}: not expected, present"),
                 None => format!("{at}: differs"),
             }

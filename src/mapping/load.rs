@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::json::Value;
 use toml_edit::{ImDocument, InlineTable, Item, Table};
 
 use super::ops::{
@@ -1124,7 +1124,8 @@ fn toml_to_json(value: &toml_edit::Value) -> Value {
     match value {
         T::String(s) => Value::String(s.value().clone()),
         T::Integer(i) => Value::from(*i.value()),
-        T::Float(f) => serde_json::Number::from_f64(*f.value()).map_or(Value::Null, Value::Number),
+        T::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map_or(Value::Null, |n| serde_json::Value::Number(n).into()),
         T::Boolean(b) => Value::Bool(*b.value()),
         T::Datetime(d) => Value::String(d.value().to_string()),
         T::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 /// One step of a path: an object key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,30 +25,6 @@ pub(crate) enum Anchor {
     Current(FieldPath),
     /// The input event as it arrived; the index names its slot in the step's capture table.
     Input(usize),
-}
-
-/// Objects with at most this many keys are searched by comparing keys instead of hashing them:
-/// event objects are small, and SipHash was the largest cost of translating (README "Performance").
-const LINEAR_LOOKUP: usize = 12;
-
-/// `map.get(key)`, without hashing small maps.
-fn lookup<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
-    if map.len() <= LINEAR_LOOKUP {
-        map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        map.get(key)
-    }
-}
-
-/// `map.get_mut(key)`, without hashing small maps.
-fn lookup_mut<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
-    if map.len() <= LINEAR_LOOKUP {
-        map.iter_mut()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
-    } else {
-        map.get_mut(key)
-    }
 }
 
 impl FieldPath {
@@ -102,7 +78,7 @@ impl FieldPath {
     pub(crate) fn get<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
         for segment in self.segments.iter() {
             value = match (segment, value) {
-                (Segment::Key(k), Value::Object(map)) => lookup(map, k)?,
+                (Segment::Key(k), Value::Object(map)) => map.get(k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get(*i)?,
                 _ => return None,
             };
@@ -114,7 +90,7 @@ impl FieldPath {
     pub(crate) fn get_mut<'v>(&self, mut value: &'v mut Value) -> Option<&'v mut Value> {
         for segment in self.segments.iter() {
             value = match (segment, value) {
-                (Segment::Key(k), Value::Object(map)) => lookup_mut(map, k)?,
+                (Segment::Key(k), Value::Object(map)) => map.get_mut(k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
                 _ => return None,
             };
@@ -130,16 +106,14 @@ impl FieldPath {
         let mut parent = value;
         for segment in parents {
             parent = match (segment, parent) {
-                (Segment::Key(k), Value::Object(map)) => lookup_mut(map, k)?,
+                (Segment::Key(k), Value::Object(map)) => map.get_mut(k)?,
                 (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
                 _ => return None,
             };
         }
         match (last, parent) {
             // Most drops name absent fields: look before the (hashing) removal.
-            (Segment::Key(k), Value::Object(map)) if lookup(map, k).is_some() => {
-                map.shift_remove(&**k)
-            }
+            (Segment::Key(k), Value::Object(map)) if map.get(k).is_some() => map.shift_remove(k),
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => Some(items.remove(*i)),
             _ => None,
         }
@@ -171,10 +145,10 @@ impl FieldPath {
             }
             parent = match (segment, parent) {
                 (Segment::Key(k), Value::Object(map)) => {
-                    if lookup(map, k).is_none() {
+                    if map.get(k).is_none() {
                         map.insert(String::from(&**k), Value::Object(Map::new()));
                     }
-                    lookup_mut(map, k).expect("present: inserted above")
+                    map.get_mut(k).expect("present: inserted above")
                 }
                 (Segment::Index(i), Value::Array(items)) => &mut items[*i],
                 _ => unreachable!("checked walkable above"),
@@ -185,7 +159,7 @@ impl FieldPath {
         }
         match (last, parent) {
             (Segment::Key(k), Value::Object(map)) => {
-                match lookup_mut(map, k) {
+                match map.get_mut(k) {
                     Some(slot) => *slot = new,
                     None => {
                         map.insert(String::from(&**k), new);
@@ -262,7 +236,7 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn parses_keys_indexes_and_self() {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use crate::json::{json, Value};
 
 use super::*;
 

@@ -10,7 +10,22 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
-use serde_json::{Map, Number, Value};
+
+mod read;
+mod value;
+mod write;
+
+pub use value::{Map, Number, Value};
+
+/// `serde_json::json!`, as a [`Value`] (for tests).
+#[cfg(test)]
+macro_rules! json {
+    ($($tokens:tt)+) => {
+        $crate::json::Value::from(serde_json::json!($($tokens)+))
+    };
+}
+#[cfg(test)]
+pub(crate) use json;
 
 /// Deepest nesting of arrays and objects accepted in a body.
 pub const MAX_DEPTH: usize = 64;
@@ -31,7 +46,18 @@ pub enum JsonError {
 
 /// Parses a body, refusing duplicate keys, nesting deeper than [`MAX_DEPTH`] and trailing data.
 /// Numbers keep their exact text.
+///
+/// The fast reader ([`read::read`]) takes the common body; whatever it is not sure of goes through
+/// serde_json, which words the error (or builds the tree, for the rare valid body the reader leaves).
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    match read::read(bytes) {
+        Some(value) => Ok(value),
+        None => parse_serde(bytes),
+    }
+}
+
+/// [`parse`] through serde_json alone: the reference the fast reader is tested against.
+fn parse_serde(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = deserializer
         .deserialize_any(StrictValue { depth: 0 })
@@ -97,7 +123,10 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        // Not reached with `arbitrary_precision` (numbers arrive as text); kept for completeness.
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, |n| {
+            Value::Number(Number::from_checked_text(&n.to_string()))
+        }))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
@@ -128,23 +157,27 @@ impl<'de> Visitor<'de> for StrictValue {
             Some(Key::Field(key)) => key,
         };
         let inner = self.deeper()?;
-        let mut map = Map::new();
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        // Repeats are refused where they occur (as `scan` does), so both name the same key; big
+        // objects are looked up in a set, not by comparing every key.
+        let mut many: Option<HashSet<String>> = None;
         let mut key = first;
         loop {
             let value = access.next_value_seed(inner)?;
-            // One hash per key: the entry says whether it is new and takes the value.
-            match map.entry(key) {
-                serde_json::map::Entry::Vacant(slot) => {
-                    slot.insert(value);
-                }
-                serde_json::map::Entry::Occupied(taken) => {
-                    let key = taken.key();
-                    return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-                }
+            let repeated = match &mut many {
+                Some(set) => !set.insert(key.clone()),
+                None => entries.iter().any(|(seen, _)| *seen == key),
+            };
+            if repeated {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            entries.push((key, value));
+            if many.is_none() && entries.len() > SCAN_LINEAR_KEYS {
+                many = Some(entries.iter().map(|(k, _)| k.clone()).collect());
             }
             match access.next_key::<String>()? {
                 Some(next) => key = next,
-                None => return Ok(Value::Object(map)),
+                None => return Ok(Value::Object(Map::from_unique_entries(entries))),
             }
         }
     }
@@ -169,7 +202,7 @@ impl<'de> Visitor<'de> for NumberText {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Number, E> {
-        s.parse().map_err(|_| E::custom("invalid number"))
+        Number::from_text(s).ok_or_else(|| E::custom("invalid number"))
     }
 }
 
@@ -544,7 +577,7 @@ fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
 
 /// Whether any byte of `word` is `"`, `\\` or below 0x20 (exact: no byte is missed; a byte after a
 /// hit may be reported too, which only sends the caller to its byte-by-byte path).
-fn needs_a_look(word: u64) -> bool {
+pub(crate) fn needs_a_look(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
@@ -827,13 +860,10 @@ mod tests {
     fn keeps_exact_numbers_and_key_order() {
         let body = br#"{"z":1,"amount":12345678901234567890.123456789,"id":18446744073709551617,"f":1.10,"e":1e+400,"n":-0}"#;
         let value = parse(body).unwrap();
-        assert_eq!(serde_json::to_vec(&value).unwrap(), body.to_vec());
-        // serde_json writes exponents as `e` with an explicit sign; the number is the same.
-        let value = parse(br#"{"e":2.5e-7,"f":1e400}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&value).unwrap(),
-            r#"{"e":2.5e-7,"f":1e+400}"#
-        );
+        assert_eq!(value.to_vec(), body.to_vec());
+        // Exponents keep their spelling too (serde_json would write `1e400` as `1e+400`).
+        let body = br#"{"e":2.5e-7,"f":1e400,"g":1E+2}"#;
+        assert_eq!(parse(body).unwrap().to_vec(), body.to_vec());
     }
 
     #[test]
@@ -1103,6 +1133,46 @@ mod tests {
         })
     }
 
+    /// What the fast reader accepts, serde_json accepts with the same tree (same text, same key
+    /// order: compared as written out) and what the serde path says is what `parse` says.
+    fn assert_reader_agrees(body: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        let by_serde = parse_serde(body);
+        if let Some(fast) = read::read(body) {
+            let serde_tree = by_serde.as_ref().map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!(
+                    "reader took what serde refuses: {e}"
+                ))
+            })?;
+            // Through serde_json's numbers: serde_json writes `1e3` as `1e+3`, the reader keeps it.
+            let normalized =
+                |v: &Value| serde_json::to_string(&serde_json::Value::from(v.clone())).unwrap();
+            proptest::prop_assert_eq!(normalized(&fast), normalized(serde_tree));
+        }
+        if let Err(e) = by_serde {
+            proptest::prop_assert_eq!(parse(body).unwrap_err().to_string(), e.to_string());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fast_reader_takes_escapes_surrogate_pairs_and_exact_numbers() {
+        let body = br#"{"k\u00e9y":"a\"b\\c\/d\b\f\n\r\t\u0001\ud83c\udf89","n":[-0.5e+10,123456789012345678901234567890,0]}"#;
+        let fast = read::read(body).expect("the reader takes this body");
+        assert_eq!(fast, parse_serde(body).unwrap());
+        assert_eq!(fast["kéy"], "a\"b\\c/d\u{8}\u{c}\n\r\t\u{1}🎉");
+        assert_eq!(
+            String::from_utf8(fast["n"].to_vec()).unwrap(),
+            "[-0.5e+10,123456789012345678901234567890,0]"
+        );
+        for lone in [&br#""\ud83c""#[..], br#""\udf89x""#, br#""\ud83c\u0041""#] {
+            assert!(
+                read::read(lone).is_none(),
+                "the serde path words this error"
+            );
+            assert!(parse(lone).is_err());
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
@@ -1119,6 +1189,16 @@ mod tests {
                 proptest::prop_assert_eq!(Ok(envelope), scan_serde(&body).map_err(|e| e.to_string()));
             }
             assert_scan_agrees(&body);
+        }
+
+        #[test]
+        fn fast_reader_agrees_with_serde_on_json_text(body in json_text()) {
+            assert_reader_agrees(body.as_bytes())?;
+        }
+
+        #[test]
+        fn fast_reader_never_disagrees_with_serde(body in json_like()) {
+            assert_reader_agrees(&body)?;
         }
 
         #[test]
