@@ -2,6 +2,8 @@
 //! (default `info`).
 
 use std::io::IsTerminal;
+use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -12,7 +14,7 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(standard_error())
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder
@@ -24,4 +26,21 @@ pub fn init(format: LogFormat) {
             .with_current_span(false)
             .try_init(),
     };
+}
+
+/// Standard error as a file of its own, written without `std::io::Stderr`'s process-wide lock.
+///
+/// Each log line is formatted whole and handed to one `write(2)`: the kernel keeps a line whole
+/// (pipes: lines under 4 KiB, ours are far shorter; files and terminals always). The lock added
+/// nothing but waiting: with one line per request, two workers logging at once parked on it, a
+/// futex round trip per request (README "Performance").
+fn standard_error() -> Arc<std::fs::File> {
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Arc::new(std::fs::File::from(fd)),
+        // No descriptor to duplicate (closed stderr): writes then fail, as with `Stderr`, and
+        // tracing drops the line.
+        Err(_) => Arc::new(
+            std::fs::File::open("/dev/null").expect("/dev/null opens when stderr is closed"),
+        ),
+    }
 }
