@@ -577,7 +577,7 @@ fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
 
 /// Whether any byte of `word` is `"`, `\\` or below 0x20 (exact: no byte is missed; a byte after a
 /// hit may be reported too, which only sends the caller to its byte-by-byte path).
-pub(crate) fn needs_a_look(word: u64) -> bool {
+fn needs_a_look(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
@@ -585,6 +585,24 @@ pub(crate) fn needs_a_look(word: u64) -> bool {
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
     quote | backslash | control != 0
+}
+
+/// The index of the first byte at or after `i` that is `"`, `\\` or a control character, or of a
+/// byte within the last eight: plain string bytes are skipped eight at a time.
+pub(crate) fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        if needs_a_look(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 struct FastScanner<'a> {
@@ -655,8 +673,15 @@ impl<'a> FastScanner<'a> {
     /// Whether the keys pushed since `base` (one object's) are all different; pops them.
     fn keys_unique(&mut self, base: usize) -> bool {
         let keys = &mut self.keys[base..];
-        keys.sort_unstable();
-        let unique = keys.windows(2).all(|pair| pair[0] != pair[1]);
+        // Small objects (most): pairs compared, mostly by length alone; big ones sorted.
+        let unique = if keys.len() <= 12 {
+            keys.iter()
+                .enumerate()
+                .all(|(i, key)| !keys[..i].contains(key))
+        } else {
+            keys.sort_unstable();
+            keys.windows(2).all(|pair| pair[0] != pair[1])
+        };
         self.keys.truncate(base);
         unique
     }
@@ -685,14 +710,10 @@ impl<'a> FastScanner<'a> {
             return None;
         }
         let start = self.at + 1;
-        let mut end = start;
-        loop {
-            match *self.bytes.get(end)? {
-                b'"' => break,
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                _ => end += 1,
-            }
+        let end = skip_plain(self.bytes, start);
+        if *self.bytes.get(end)? != b'"' {
+            // An escape or a control character: the serde path decides.
+            return None;
         }
         self.at = end + 1;
         self.skip_whitespace();
@@ -719,14 +740,7 @@ impl<'a> FastScanner<'a> {
     fn skip_string(&mut self) -> Option<usize> {
         let mut i = self.at + 1;
         loop {
-            // Eight bytes at a time while none of them needs a look (quote, backslash, control).
-            while let Some(chunk) = self.bytes.get(i..i + 8) {
-                let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-                if needs_a_look(word) {
-                    break;
-                }
-                i += 8;
-            }
+            i = skip_plain(self.bytes, i);
             match *self.bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;

@@ -5,7 +5,7 @@
 //! lone surrogate escapes) goes to the serde path, which gives the exact error or the tree.
 
 use super::value::{number_len, Map, Number, Value};
-use super::MAX_DEPTH;
+use super::{skip_plain, MAX_DEPTH};
 
 /// Parses `bytes` if it is a strict JSON document this reader is sure of; `None` otherwise.
 pub(crate) fn read(bytes: &[u8]) -> Option<Value> {
@@ -172,18 +172,6 @@ impl Reader<'_> {
             }
         }
     }
-}
-
-/// The index of the first byte at or after `i` that is `"`, `\` or a control character (or near
-/// the end), skipping eight plain bytes at a time.
-fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        if super::needs_a_look(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
-            break;
-        }
-        i += 8;
-    }
-    i
 }
 
 /// The character an escape at `bytes[i] == b'\\'` stands for, and the escape's length. `None` for

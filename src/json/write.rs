@@ -45,15 +45,9 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut plain_from = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time while none needs escaping.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            if !super::needs_a_look(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
-                i += 8;
-                continue;
-            }
-        }
-        let byte = bytes[i];
+    loop {
+        i = super::skip_plain(bytes, i);
+        let Some(&byte) = bytes.get(i) else { break };
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -62,11 +56,7 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
             b'\n' => b"\\n",
             b'\x0c' => b"\\f",
             b'\r' => b"\\r",
-            0..=0x1f => &[],
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => &[],
         };
         out.extend_from_slice(&bytes[plain_from..i]);
         if escape.is_empty() {
