@@ -161,6 +161,18 @@ impl Map {
         }
     }
 
+    /// The value of `key`, first appended as `make()` when absent (one search either way).
+    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
+        let i = match self.position(key) {
+            Some(i) => i,
+            None => {
+                self.entries.push((key.to_owned(), make()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[i].1
+    }
+
     /// Removes `key`, keeping the order of the others.
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
         let i = self.position(key)?;

@@ -112,8 +112,7 @@ impl FieldPath {
             };
         }
         match (last, parent) {
-            // Most drops name absent fields: look before the (hashing) removal.
-            (Segment::Key(k), Value::Object(map)) if map.get(k).is_some() => map.shift_remove(k),
+            (Segment::Key(k), Value::Object(map)) => map.shift_remove(k),
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => Some(items.remove(*i)),
             _ => None,
         }
@@ -145,10 +144,7 @@ impl FieldPath {
             }
             parent = match (segment, parent) {
                 (Segment::Key(k), Value::Object(map)) => {
-                    if map.get(k).is_none() {
-                        map.insert(String::from(&**k), Value::Object(Map::new()));
-                    }
-                    map.get_mut(k).expect("present: inserted above")
+                    map.get_or_insert_with(k, || Value::Object(Map::new()))
                 }
                 (Segment::Index(i), Value::Array(items)) => &mut items[*i],
                 _ => unreachable!("checked walkable above"),
@@ -159,12 +155,7 @@ impl FieldPath {
         }
         match (last, parent) {
             (Segment::Key(k), Value::Object(map)) => {
-                match map.get_mut(k) {
-                    Some(slot) => *slot = new,
-                    None => {
-                        map.insert(String::from(&**k), new);
-                    }
-                }
+                *map.get_or_insert_with(k, || Value::Null) = new;
                 Ok(())
             }
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => {
