@@ -15,7 +15,7 @@ mod read;
 mod value;
 mod write;
 
-pub use value::{Map, Number, Value};
+pub use value::{Map, Number, Str, Value};
 
 /// `serde_json::json!`, as a [`Value`] (for tests).
 #[cfg(test)]
@@ -130,11 +130,11 @@ impl<'de> Visitor<'de> for StrictValue {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
@@ -157,7 +157,7 @@ impl<'de> Visitor<'de> for StrictValue {
             Some(Key::Field(key)) => key,
         };
         let inner = self.deeper()?;
-        let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut entries: Vec<(Str, Value)> = Vec::new();
         // Repeats are refused where they occur (as `scan` does), so both name the same key; big
         // objects are looked up in a set, not by comparing every key.
         let mut many: Option<HashSet<String>> = None;
@@ -166,14 +166,14 @@ impl<'de> Visitor<'de> for StrictValue {
             let value = access.next_value_seed(inner)?;
             let repeated = match &mut many {
                 Some(set) => !set.insert(key.clone()),
-                None => entries.iter().any(|(seen, _)| *seen == key),
+                None => entries.iter().any(|(seen, _)| *seen == *key),
             };
             if repeated {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             }
-            entries.push((key, value));
+            entries.push((key.into(), value));
             if many.is_none() && entries.len() > SCAN_LINEAR_KEYS {
-                many = Some(entries.iter().map(|(k, _)| k.clone()).collect());
+                many = Some(entries.iter().map(|(k, _)| k.to_string()).collect());
             }
             match access.next_key::<String>()? {
                 Some(next) => key = next,

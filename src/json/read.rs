@@ -4,7 +4,7 @@
 //! same tree. Every body it refuses (all invalid ones, and rare valid ones: nesting near the limit,
 //! lone surrogate escapes) goes to the serde path, which gives the exact error or the tree.
 
-use super::value::{number_len, Map, Number, Value};
+use super::value::{number_len, Map, Number, Str, Value};
 use super::{skip_plain, MAX_DEPTH};
 
 /// Parses `bytes` if it is a strict JSON document this reader is sure of; `None` otherwise.
@@ -128,7 +128,7 @@ impl Reader<'_> {
     }
 
     /// A string at its opening quote.
-    fn string(&mut self) -> Option<String> {
+    fn string(&mut self) -> Option<Str> {
         let start = self.at + 1;
         let mut i = start;
         loop {
@@ -136,7 +136,7 @@ impl Reader<'_> {
             match *self.bytes().get(i)? {
                 b'"' => {
                     self.at = i + 1;
-                    return Some(self.text[start..i].to_owned());
+                    return Some(Str::from(&self.text[start..i]));
                 }
                 b'\\' => return self.escaped_string(start, i),
                 b if b < 0x20 => return None,
@@ -146,7 +146,7 @@ impl Reader<'_> {
     }
 
     /// The rest of a string from its first escape at `first_escape`.
-    fn escaped_string(&mut self, start: usize, first_escape: usize) -> Option<String> {
+    fn escaped_string(&mut self, start: usize, first_escape: usize) -> Option<Str> {
         let bytes = self.text.as_bytes();
         let mut out = String::with_capacity(first_escape - start + 16);
         out.push_str(&self.text[start..first_escape]);
@@ -158,7 +158,7 @@ impl Reader<'_> {
                 b'"' => {
                     out.push_str(&self.text[plain..i]);
                     self.at = i + 1;
-                    return Some(out);
+                    return Some(out.into());
                 }
                 b'\\' => {
                     out.push_str(&self.text[plain..i]);
@@ -216,7 +216,7 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// A key an object's members repeat, if any (sorting, so a huge object costs n log n, not n²).
-pub(crate) fn repeated_key(entries: &[(String, Value)]) -> Option<&str> {
+pub(crate) fn repeated_key(entries: &[(Str, Value)]) -> Option<&str> {
     if entries.len() <= 8 {
         return entries.iter().enumerate().find_map(|(i, (key, _))| {
             entries[..i]

@@ -9,6 +9,10 @@
 
 use std::fmt;
 
+/// Text of keys and strings: up to 24 bytes kept inline, without an allocation. Most keys and
+/// many values of an event fit, and allocating them was the largest cost of parsing.
+pub type Str = compact_str::CompactString;
+
 /// A JSON value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
@@ -16,7 +20,7 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -28,7 +32,7 @@ pub struct Number(Box<str>);
 /// A JSON object: members in order, keys unique (parsing refuses repeats, [`Map::insert`] replaces).
 #[derive(Clone, Debug, Default)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Str, Value)>,
 }
 
 impl Number {
@@ -118,7 +122,7 @@ impl Map {
     }
 
     /// Builds a map from members the caller knows to have distinct keys (the parser checks).
-    pub(crate) fn from_unique_entries(entries: Vec<(String, Value)>) -> Map {
+    pub(crate) fn from_unique_entries(entries: Vec<(Str, Value)>) -> Map {
         Map { entries }
     }
 
@@ -151,7 +155,8 @@ impl Map {
 
     /// Sets `key` to `value`: an existing key keeps its place (the old value is returned), a new
     /// one goes last.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Str>, value: Value) -> Option<Value> {
+        let key = key.into();
         match self.position(&key) {
             Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             None => {
@@ -166,7 +171,7 @@ impl Map {
         let i = match self.position(key) {
             Some(i) => i,
             None => {
-                self.entries.push((key.to_owned(), make()));
+                self.entries.push((key.into(), make()));
                 self.entries.len() - 1
             }
         };
@@ -184,21 +189,21 @@ impl Map {
     }
 
     /// Keeps the members for which `keep` is true, in order.
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Str, &mut Value) -> bool) {
         self.entries.retain_mut(|(k, v)| keep(k, v));
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &Value)> + ExactSizeIterator {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Str, &Value)> + ExactSizeIterator {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
     pub fn iter_mut(
         &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&String, &mut Value)> + ExactSizeIterator {
+    ) -> impl DoubleEndedIterator<Item = (&Str, &mut Value)> + ExactSizeIterator {
         self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
 
@@ -227,8 +232,8 @@ impl PartialEq for Map {
         {
             return true;
         }
-        fn sorted(map: &Map) -> Vec<&(String, Value)> {
-            let mut entries: Vec<&(String, Value)> = map.entries.iter().collect();
+        fn sorted(map: &Map) -> Vec<&(Str, Value)> {
+            let mut entries: Vec<&(Str, Value)> = map.entries.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             entries
         }
@@ -240,8 +245,8 @@ impl PartialEq for Map {
 }
 
 impl IntoIterator for Map {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Str, Value);
+    type IntoIter = std::vec::IntoIter<(Str, Value)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
@@ -249,10 +254,10 @@ impl IntoIterator for Map {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Str, &'a Value);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, Value)>,
-        fn(&'a (String, Value)) -> (&'a String, &'a Value),
+        std::slice::Iter<'a, (Str, Value)>,
+        fn(&'a (Str, Value)) -> (&'a Str, &'a Value),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -261,8 +266,8 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 /// Later repeats of a key replace the earlier value in its place (as [`Map::insert`]).
-impl FromIterator<(String, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(members: I) -> Map {
+impl<K: Into<Str>> FromIterator<(K, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(members: I) -> Map {
         let mut map = Map::new();
         for (k, v) in members {
             map.insert(k, v);
@@ -375,7 +380,7 @@ impl std::ops::IndexMut<&str> for Value {
             panic!("cannot index into a JSON value that is not an object with {key:?}");
         };
         if !map.contains_key(key) {
-            map.insert(key.to_owned(), Value::Null);
+            map.insert(key, Value::Null);
         }
         map.get_mut(key).expect("present: inserted above")
     }
@@ -391,7 +396,7 @@ impl Value {
 impl fmt::Display for Value {
     /// Compact JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8(self.to_vec()).expect("JSON text is UTF-8"))
+        f.write_str(&Str::from_utf8(self.to_vec()).expect("JSON text is UTF-8"))
     }
 }
 
@@ -415,12 +420,18 @@ impl From<u64> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
+        Value::String(s.into())
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
         Value::String(s)
     }
 }
@@ -445,12 +456,14 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(Number(n.to_string().into())),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::from).collect())
             }
             serde_json::Value::Object(map) => Value::Object(Map::from_unique_entries(
-                map.into_iter().map(|(k, v)| (k, Value::from(v))).collect(),
+                map.into_iter()
+                    .map(|(k, v)| (Str::from(k), Value::from(v)))
+                    .collect(),
             )),
         }
     }
@@ -464,13 +477,13 @@ impl From<Value> for serde_json::Value {
             Value::Number(n) => {
                 serde_json::Value::Number(n.0.parse().expect("a Number holds JSON number text"))
             }
-            Value::String(s) => serde_json::Value::String(s),
+            Value::String(s) => serde_json::Value::String(s.into()),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
-            Value::Object(map) => {
-                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())
-            }
+            Value::Object(map) => serde_json::Value::Object(
+                map.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            ),
         }
     }
 }
@@ -496,7 +509,9 @@ impl PartialEq<serde_json::Value> for Value {
             (Value::String(a), serde_json::Value::String(b)) => a == b,
             (Value::Array(a), serde_json::Value::Array(b)) => a == b,
             (Value::Object(a), serde_json::Value::Object(b)) => {
-                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.get(k.as_str()).is_some_and(|w| v == w))
             }
             _ => false,
         }
@@ -525,7 +540,7 @@ impl serde::Serialize for Value {
             Value::Object(map) => {
                 let mut out = serializer.serialize_map(Some(map.len()))?;
                 for (k, v) in map {
-                    out.serialize_entry(k, v)?;
+                    out.serialize_entry(k.as_str(), v)?;
                 }
                 out.end()
             }
@@ -569,15 +584,12 @@ mod tests {
     #[test]
     fn insert_keeps_the_place_of_an_existing_key_and_removal_keeps_order() {
         let mut map = Map::new();
-        map.insert("a".into(), 1i64.into());
-        map.insert("b".into(), 2i64.into());
-        map.insert("c".into(), 3i64.into());
-        assert_eq!(map.insert("a".into(), 9i64.into()), Some(1i64.into()));
+        map.insert("a", 1i64.into());
+        map.insert("b", 2i64.into());
+        map.insert("c", 3i64.into());
+        assert_eq!(map.insert("a", 9i64.into()), Some(1i64.into()));
         assert_eq!(map.shift_remove("b"), Some(2i64.into()));
-        assert_eq!(
-            map.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["a", "c"]
-        );
+        assert_eq!(map.keys().map(Str::as_str).collect::<Vec<_>>(), ["a", "c"]);
         assert_eq!(Value::Object(map).to_vec(), br#"{"a":9,"c":3}"#);
     }
 

@@ -1122,12 +1122,12 @@ impl OpReader<'_, '_> {
 fn toml_to_json(value: &toml_edit::Value) -> Value {
     use toml_edit::Value as T;
     match value {
-        T::String(s) => Value::String(s.value().clone()),
+        T::String(s) => Value::from(s.value().as_str()),
         T::Integer(i) => Value::from(*i.value()),
         T::Float(f) => serde_json::Number::from_f64(*f.value())
             .map_or(Value::Null, |n| serde_json::Value::Number(n).into()),
         T::Boolean(b) => Value::Bool(*b.value()),
-        T::Datetime(d) => Value::String(d.value().to_string()),
+        T::Datetime(d) => Value::from(d.value().to_string()),
         T::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
         T::InlineTable(t) => Value::Object(
             t.iter()

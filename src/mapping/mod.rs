@@ -298,7 +298,7 @@ fn find_rule(step: &Step, event: &Value) -> Result<usize, TranslateError> {
         return Err(TranslateError::NotAnEvent("`payload` is missing".into()));
     };
     let unmapped = || TranslateError::Unmapped {
-        event_type: event_type.clone(),
+        event_type: event_type.to_string(),
         from: step.from.clone(),
         to: step.to.clone(),
     };
@@ -331,7 +331,7 @@ fn run_step(step: &Step, mut event: Value, delivery: &Delivery) -> Result<Value,
     };
     if let Some(Value::String(event_type)) = envelope.get_mut("eventType") {
         if let Some(new) = rule.events.get(event_type.as_str()) {
-            new.clone_into(event_type);
+            *event_type = new.as_str().into();
         }
     }
     let payload = envelope

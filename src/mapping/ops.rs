@@ -249,10 +249,10 @@ impl Context<'_> {
     fn delivery(&self, fact: DeliveryFact) -> Value {
         match fact {
             DeliveryFact::TimestampUnix => Value::from(self.timestamp),
-            DeliveryFact::Timestamp => Value::String(
+            DeliveryFact::Timestamp => Value::from(
                 self.timestamp_text
                     .get_or_init(|| rfc3339(self.timestamp))
-                    .clone(),
+                    .as_str(),
             ),
         }
     }
@@ -453,7 +453,7 @@ impl Context<'_> {
                 path.prune_empty_parents(value);
                 if let Value::Object(left) = value {
                     if !left.is_empty() {
-                        let keys: Vec<&str> = left.keys().map(String::as_str).collect();
+                        let keys: Vec<&str> = left.keys().map(|k| k.as_str()).collect();
                         return Err(ExecError::at(
                             path,
                             format!("unnest would lose fields {keys:?}: drop them first"),

@@ -75,7 +75,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         arb_number_text().prop_map(|t| Value::Number(Number::from_text(&t).unwrap())),
-        arb_string().prop_map(Value::String),
+        arb_string().prop_map(Value::from),
     ];
     leaf.prop_recursive(5, 48, 6, |inner| {
         prop_oneof![
@@ -148,7 +148,7 @@ fn mutate(event: &mut Value, mutation: &Mutation) {
         }),
         Mutation::EventType(t) => {
             if let Value::Object(map) = event {
-                map.insert("eventType".to_owned(), Value::String(t.clone()));
+                map.insert("eventType".to_owned(), Value::from(t.clone()));
             }
         }
     }
@@ -284,9 +284,9 @@ proptest! {
         id in "[a-z_0-9]{1,20}",
     ) {
         let mut payload = Map::new();
-        payload.insert("object".to_owned(), Value::String("document_processor_run".to_owned()));
-        payload.insert("id".to_owned(), Value::String(id));
-        payload.insert("type".to_owned(), Value::String("EXTRACT".to_owned()));
+        payload.insert("object".to_owned(), Value::from("document_processor_run".to_owned()));
+        payload.insert("id".to_owned(), Value::from(id));
+        payload.insert("type".to_owned(), Value::from("EXTRACT".to_owned()));
         for (key, value) in extras {
             if !["object", "id", "type", "deliveredAt"].contains(&key.as_str()) {
                 payload.insert(key, value);
@@ -302,7 +302,7 @@ proptest! {
         let plan = test_plan_mappings().plan(OLD, NEW).unwrap();
         let out = translate(plan, event.clone(), &DELIVERY).unwrap();
         let out_text = out.to_string();
-        let untouched: Vec<(&String, &Value)> = event["payload"].as_object().unwrap().iter()
+        let untouched: Vec<(&hookshift::json::Str, &Value)> = event["payload"].as_object().unwrap().iter()
             .filter(|(k, _)| !["object", "type"].contains(&k.as_str()))
             .collect();
         let out_payload = out["payload"].as_object().unwrap();
@@ -311,7 +311,7 @@ proptest! {
             let expected = serde_json::to_string(value).unwrap();
             prop_assert_eq!(serde_json::to_string(&out_payload.get(key)).unwrap(), expected.clone());
             // And the text itself is in the output, in input order.
-            let needle = format!("{}:{}", serde_json::to_string(key).unwrap(), expected);
+            let needle = format!("{}:{}", serde_json::to_string(key.as_str()).unwrap(), expected);
             let at = out_text[last..].find(&needle);
             prop_assert!(at.is_some(), "{} not found in order in {}", needle, out_text);
             last += at.unwrap();
