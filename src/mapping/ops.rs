@@ -554,17 +554,7 @@ impl Context<'_> {
 
 /// Writes where nothing meaningful is yet: `null` and `{}` may be replaced, anything else is a conflict.
 fn write_fresh(to: &FieldPath, value: &mut Value, new: Value) -> Result<(), ExecError> {
-    match to.get(value) {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) if map.is_empty() => {}
-        Some(existing) => {
-            return Err(ExecError::at(
-                to,
-                format!("destination already holds {}", kind_of(existing)),
-            ))
-        }
-    }
-    to.put(value, new).map_err(|m| ExecError::at(to, m))
+    to.put_fresh(value, new).map_err(|m| ExecError::at(to, m))
 }
 
 fn extend_array(to: &FieldPath, value: &mut Value, items: Vec<Value>) -> Result<(), ExecError> {

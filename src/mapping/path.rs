@@ -120,7 +120,24 @@ impl FieldPath {
 
     /// Writes `new` at this path, creating missing objects on the way. An existing key keeps its place.
     pub(crate) fn put(&self, value: &mut Value, new: Value) -> Result<(), String> {
+        self.write(value, new, false)
+    }
+
+    /// [`FieldPath::put`] that refuses to replace a value other than `null` or `{}`, in the same
+    /// walk (the error names the kind found there).
+    pub(crate) fn put_fresh(&self, value: &mut Value, new: Value) -> Result<(), String> {
+        self.write(value, new, true)
+    }
+
+    fn write(&self, value: &mut Value, new: Value, fresh: bool) -> Result<(), String> {
+        let vacant = |slot: &Value| match slot {
+            Value::Null => Ok(()),
+            Value::Object(map) if map.is_empty() => Ok(()),
+            _ if !fresh => Ok(()),
+            other => Err(format!("destination already holds {}", kind_of(other))),
+        };
         let Some((last, parents)) = self.segments.split_last() else {
+            vacant(value)?;
             *value = new;
             return Ok(());
         };
@@ -155,10 +172,13 @@ impl FieldPath {
         }
         match (last, parent) {
             (Segment::Key(k), Value::Object(map)) => {
-                *map.get_or_insert_with(k, || Value::Null) = new;
+                let slot = map.get_or_insert_with(k, || Value::Null);
+                vacant(slot)?;
+                *slot = new;
                 Ok(())
             }
             (Segment::Index(i), Value::Array(items)) if *i < items.len() => {
+                vacant(&items[*i])?;
                 items[*i] = new;
                 Ok(())
             }
