@@ -15,7 +15,8 @@
 //! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
 //! - [`proxy`]: the webhook request path (below).
 //! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
-//! - [`json`]: strict JSON parsing of bodies (exact numbers, no duplicate keys, bounded nesting).
+//! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
+//!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
 //! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
 //! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
 //! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).

@@ -10,7 +10,12 @@ use super::{skip_plain, MAX_DEPTH};
 /// Parses `bytes` if it is a strict JSON document this reader is sure of; `None` otherwise.
 pub(crate) fn read(bytes: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut reader = Reader { text, at: 0 };
+    let mut reader = Reader {
+        text,
+        at: 0,
+        members: Vec::new(),
+        elements: Vec::new(),
+    };
     let value = reader.value(0)?;
     reader.skip_whitespace();
     (reader.at == bytes.len()).then_some(value)
@@ -19,6 +24,11 @@ pub(crate) fn read(bytes: &[u8]) -> Option<Value> {
 struct Reader<'a> {
     text: &'a str,
     at: usize,
+    /// Members of the objects being read, innermost last: each object is then allocated once, at
+    /// its exact size, instead of growing (and copying) as its members arrive.
+    members: Vec<(Str, Value)>,
+    /// The same for array elements.
+    elements: Vec<Value>,
 }
 
 impl Reader<'_> {
@@ -69,11 +79,11 @@ impl Reader<'_> {
         }
         self.at += 1;
         self.skip_whitespace();
-        let mut entries = Vec::new();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Some(Value::Object(Map::from_unique_entries(entries)));
+            return Some(Value::Object(Map::new()));
         }
+        let base = self.members.len();
         loop {
             self.skip_whitespace();
             if self.peek() != Some(b'"') {
@@ -86,14 +96,16 @@ impl Reader<'_> {
             }
             self.at += 1;
             let value = self.value(depth + 1)?;
-            entries.push((key, value));
+            self.members.push((key, value));
             if !self.next_member(b'}')? {
                 break;
             }
         }
-        repeated_key(&entries)
-            .is_none()
-            .then(|| Value::Object(Map::from_unique_entries(entries)))
+        if repeated_key(&self.members[base..]).is_some() {
+            return None;
+        }
+        let entries = self.members.drain(base..).collect();
+        Some(Value::Object(Map::from_unique_entries(entries)))
     }
 
     fn array(&mut self, depth: usize) -> Option<Value> {
@@ -102,15 +114,16 @@ impl Reader<'_> {
         }
         self.at += 1;
         self.skip_whitespace();
-        let mut items = Vec::new();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Some(Value::Array(items));
+            return Some(Value::Array(Vec::new()));
         }
+        let base = self.elements.len();
         loop {
-            items.push(self.value(depth + 1)?);
+            let item = self.value(depth + 1)?;
+            self.elements.push(item);
             if !self.next_member(b']')? {
-                return Some(Value::Array(items));
+                return Some(Value::Array(self.elements.drain(base..).collect()));
             }
         }
     }

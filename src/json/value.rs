@@ -25,9 +25,10 @@ pub enum Value {
     Object(Map),
 }
 
-/// A JSON number as its exact text (as received, or as written by a mapping file).
+/// A JSON number as its exact text (as received, or as written by a mapping file); up to 24
+/// bytes inline.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Number(Box<str>);
+pub struct Number(Str);
 
 /// A JSON object: members in order, keys unique (parsing refuses repeats, [`Map::insert`] replaces).
 #[derive(Clone, Debug, Default)]
@@ -61,13 +62,13 @@ impl fmt::Display for Number {
 
 impl From<i64> for Number {
     fn from(n: i64) -> Number {
-        Number(n.to_string().into())
+        Number(Str::from(n.to_string()))
     }
 }
 
 impl From<u64> for Number {
     fn from(n: u64) -> Number {
-        Number(n.to_string().into())
+        Number(Str::from(n.to_string()))
     }
 }
 
@@ -455,7 +456,7 @@ impl From<serde_json::Value> for Value {
         match value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => Value::Number(Number(n.to_string().into())),
+            serde_json::Value::Number(n) => Value::Number(Number(Str::from(n.to_string()))),
             serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::from).collect())
