@@ -11,9 +11,12 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
 
+mod cursor;
 mod read;
 mod value;
 mod write;
+
+use cursor::Cursor;
 
 pub use value::{Map, Number, Str, Value};
 
@@ -560,19 +563,18 @@ impl<'de> Visitor<'de> for TopLevelScan {
 }
 
 /// The fast path of [`scan`]: a byte-level validator for the common body (UTF-8, no escapes in keys,
-/// no `\u` surrogates, nesting well under [`MAX_DEPTH`]). It answers only when it is sure that the
+/// no lone `\u` surrogates, nesting well under [`MAX_DEPTH`]). It answers only when it is sure that the
 /// serde path would accept the body and read the same envelope; anything else (every invalid body
 /// included) returns `None`, and [`scan`] runs the serde path, which gives the exact error.
 fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
     std::str::from_utf8(bytes).ok()?;
     let mut scanner = FastScanner {
-        bytes,
-        at: 0,
+        cursor: Cursor::new(bytes),
         keys: Vec::new(),
     };
     let envelope = scanner.top_level()?;
-    scanner.skip_whitespace();
-    (scanner.at == bytes.len()).then_some(envelope)
+    scanner.cursor.skip_whitespace();
+    (scanner.cursor.at == bytes.len()).then_some(envelope)
 }
 
 /// Whether any byte of `word` is `"`, `\\` or below 0x20 (exact: no byte is missed; a byte after a
@@ -606,38 +608,24 @@ pub(crate) fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
 }
 
 struct FastScanner<'a> {
-    bytes: &'a [u8],
-    at: usize,
+    cursor: Cursor<'a>,
     /// The keys of the objects being read, innermost last (checked for repeats when an object ends).
     keys: Vec<&'a [u8]>,
 }
 
 impl<'a> FastScanner<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.at += 1;
-        }
-    }
-
     /// The top-level value; reads the envelope when it is an object.
     fn top_level(&mut self) -> Option<Envelope> {
-        self.skip_whitespace();
-        if self.peek() != Some(b'{') {
+        self.cursor.skip_whitespace();
+        if self.cursor.peek() != Some(b'{') {
             self.value(0)?;
             return Some(Envelope::default());
         }
-        self.at += 1;
         let mut envelope = Envelope {
             is_object: true,
             ..Envelope::default()
         };
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
+        if self.cursor.open(0, b'}')? {
             return Some(envelope);
         }
         loop {
@@ -645,7 +633,7 @@ impl<'a> FastScanner<'a> {
             self.keys.push(key);
             match key {
                 b"eventType" | b"eventId" => {
-                    let text = match self.peek() {
+                    let text = match self.cursor.peek() {
                         Some(b'"') => Some(String::from_utf8(self.string()?.to_vec()).ok()?),
                         _ => {
                             self.value(1)?;
@@ -664,7 +652,7 @@ impl<'a> FastScanner<'a> {
                     self.value(1)?;
                 }
             }
-            if !self.next_member(b'}')? {
+            if !self.cursor.next_member(b'}')? {
                 return self.keys_unique(0).then_some(envelope);
             }
         }
@@ -686,100 +674,44 @@ impl<'a> FastScanner<'a> {
         unique
     }
 
-    /// After a member or element: `true` on `,` (another follows), `false` on `close`.
-    fn next_member(&mut self, close: u8) -> Option<bool> {
-        self.skip_whitespace();
-        match self.peek()? {
-            b',' => {
-                self.at += 1;
-                Some(true)
-            }
-            b if b == close => {
-                self.at += 1;
-                Some(false)
-            }
-            _ => None,
-        }
-    }
-
     /// An object key without escapes (its bytes: the body is valid UTF-8, and keys without escapes
     /// are equal exactly when their bytes are), and the `:` after it.
     fn key(&mut self) -> Option<&'a [u8]> {
-        self.skip_whitespace();
-        if self.peek() != Some(b'"') {
+        self.cursor.skip_whitespace();
+        if self.cursor.peek() != Some(b'"') {
             return None;
         }
-        let start = self.at + 1;
-        let end = skip_plain(self.bytes, start);
-        if *self.bytes.get(end)? != b'"' {
+        let bytes = self.cursor.bytes;
+        let start = self.cursor.at + 1;
+        let end = skip_plain(bytes, start);
+        if *bytes.get(end)? != b'"' {
             // An escape or a control character: the serde path decides.
             return None;
         }
-        self.at = end + 1;
-        self.skip_whitespace();
-        if self.peek() != Some(b':') {
-            return None;
-        }
-        self.at += 1;
-        self.skip_whitespace();
-        Some(&self.bytes[start..end])
+        self.cursor.at = end + 1;
+        self.cursor.colon()?;
+        Some(&bytes[start..end])
     }
 
-    /// A string value without escapes (returned), or with simple escapes (`None` for the text:
-    /// only the envelope reads strings, and it bails out on escapes).
+    /// A string value without escapes (returned), or with escapes (`None` for the text: only the
+    /// envelope reads strings, and it bails out on escapes).
     fn string(&mut self) -> Option<&'a [u8]> {
-        let start = self.at + 1;
-        let end = self.skip_string()?;
-        if self.bytes[start..end].contains(&b'\\') {
+        let bytes = self.cursor.bytes;
+        let start = self.cursor.at + 1;
+        let end = self.cursor.skip_string()?;
+        if bytes[start..end].contains(&b'\\') {
             return None;
         }
-        Some(&self.bytes[start..end])
-    }
-
-    /// Skips a string (at its opening quote); returns the index of its closing quote.
-    fn skip_string(&mut self) -> Option<usize> {
-        let mut i = self.at + 1;
-        loop {
-            i = skip_plain(self.bytes, i);
-            match *self.bytes.get(i)? {
-                b'"' => {
-                    self.at = i + 1;
-                    return Some(i);
-                }
-                b'\\' => match *self.bytes.get(i + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                    b'u' => {
-                        let hex = self.bytes.get(i + 2..i + 6)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        let unit = u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
-                        if (0xD800..=0xDFFF).contains(&unit) {
-                            return None;
-                        }
-                        i += 6;
-                    }
-                    _ => return None,
-                },
-                b if b < 0x20 => return None,
-                _ => i += 1,
-            }
-        }
+        Some(&bytes[start..end])
     }
 
     /// Any value at nesting `depth` (containers opened around it).
     fn value(&mut self, depth: usize) -> Option<()> {
-        self.skip_whitespace();
-        match self.peek()? {
-            b'"' => self.skip_string().map(|_| ()),
+        self.cursor.skip_whitespace();
+        match self.cursor.peek()? {
+            b'"' => self.cursor.skip_string().map(|_| ()),
             b'{' => {
-                if depth + 1 >= MAX_DEPTH {
-                    return None;
-                }
-                self.at += 1;
-                self.skip_whitespace();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
+                if self.cursor.open(depth, b'}')? {
                     return Some(());
                 }
                 let base = self.keys.len();
@@ -787,81 +719,26 @@ impl<'a> FastScanner<'a> {
                     let key = self.key()?;
                     self.keys.push(key);
                     self.value(depth + 1)?;
-                    if !self.next_member(b'}')? {
+                    if !self.cursor.next_member(b'}')? {
                         return self.keys_unique(base).then_some(());
                     }
                 }
             }
             b'[' => {
-                if depth + 1 >= MAX_DEPTH {
-                    return None;
-                }
-                self.at += 1;
-                self.skip_whitespace();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
+                if self.cursor.open(depth, b']')? {
                     return Some(());
                 }
                 loop {
                     self.value(depth + 1)?;
-                    if !self.next_member(b']')? {
+                    if !self.cursor.next_member(b']')? {
                         return Some(());
                     }
                 }
             }
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number(),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.bytes.get(self.at..self.at + word.len())? != word {
-            return None;
-        }
-        self.at += word.len();
-        Some(())
-    }
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fn number(&mut self) -> Option<()> {
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        match self.peek()? {
-            b'0' => self.at += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            if !self.peek()?.is_ascii_digit() {
-                return None;
-            }
-            self.digits();
-        }
-        // serde_json refuses a digit right after `0` or any letter glued to a number; what may
-        // follow is checked by the caller (`,` `]` `}` or whitespace), except at the top level.
-        match self.peek() {
-            None | Some(b' ' | b'\n' | b'\r' | b'\t' | b',' | b']' | b'}') => Some(()),
-            _ => None,
-        }
-    }
-
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
-            self.at += 1;
+            b't' => self.cursor.literal(b"true"),
+            b'f' => self.cursor.literal(b"false"),
+            b'n' => self.cursor.literal(b"null"),
+            _ => self.cursor.number().map(|_| ()),
         }
     }
 }

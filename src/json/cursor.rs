@@ -1,0 +1,139 @@
+//! The byte cursor both fast paths walk a body with: [`super::read`] (builds the tree) and the
+//! scanner behind [`super::scan`] (checks without one). Grammar pieces live here once.
+
+use super::value::number_len;
+use super::MAX_DEPTH;
+
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes, at: 0 }
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    pub(crate) fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// Steps into the object or array at the cursor, with `depth` containers around it:
+    /// `Some(true)` when it closes at once (`close` consumed), `Some(false)` when members follow,
+    /// `None` when it would nest to [`MAX_DEPTH`] (the serde path decides those).
+    pub(crate) fn open(&mut self, depth: usize, close: u8) -> Option<bool> {
+        if depth + 1 >= MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(close) {
+            self.at += 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// After a member or element: `true` on `,` (another follows), `false` on `close`.
+    pub(crate) fn next_member(&mut self, close: u8) -> Option<bool> {
+        self.skip_whitespace();
+        let byte = self.peek()?;
+        self.at += 1;
+        match byte {
+            b',' => Some(true),
+            b if b == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The `:` after an object key, with the whitespace around it.
+    pub(crate) fn colon(&mut self) -> Option<()> {
+        self.skip_whitespace();
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        Some(())
+    }
+
+    /// `true`, `false` or `null` (whichever `word` is) at the cursor.
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if !self.bytes[self.at..].starts_with(word) {
+            return None;
+        }
+        self.at += word.len();
+        Some(())
+    }
+
+    /// A number at the cursor; returns where it starts (it ends at the cursor).
+    pub(crate) fn number(&mut self) -> Option<usize> {
+        let start = self.at;
+        self.at += number_len(&self.bytes[start..])?;
+        Some(start)
+    }
+
+    /// Walks a string at its opening quote to its closing quote (returned; the cursor is left after
+    /// it), checking every escape. `None` for invalid escapes, lone surrogates, control characters.
+    pub(crate) fn skip_string(&mut self) -> Option<usize> {
+        let mut i = self.at + 1;
+        loop {
+            i = super::skip_plain(self.bytes, i);
+            match *self.bytes.get(i)? {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(i);
+                }
+                b'\\' => i += escape(self.bytes, i)?.1,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The character an escape at `bytes[i] == b'\\'` stands for, and the escape's length. `None` for
+/// invalid escapes and lone surrogates (the serde path words the error).
+pub(crate) fn escape(bytes: &[u8], i: usize) -> Option<(char, usize)> {
+    Some(match *bytes.get(i + 1)? {
+        b'"' => ('"', 2),
+        b'\\' => ('\\', 2),
+        b'/' => ('/', 2),
+        b'b' => ('\u{8}', 2),
+        b'f' => ('\u{c}', 2),
+        b'n' => ('\n', 2),
+        b'r' => ('\r', 2),
+        b't' => ('\t', 2),
+        b'u' => {
+            let unit = hex4(bytes, i + 2)?;
+            match unit {
+                0xD800..=0xDBFF => {
+                    if bytes.get(i + 6..i + 8)? != b"\\u" {
+                        return None;
+                    }
+                    let low = hex4(bytes, i + 8)?;
+                    if !(0xDC00..=0xDFFF).contains(&low) {
+                        return None;
+                    }
+                    let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    (char::from_u32(code)?, 12)
+                }
+                0xDC00..=0xDFFF => return None,
+                _ => (char::from_u32(unit)?, 6),
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at + 4)?
+        .iter()
+        .try_fold(0u32, |n, &b| Some(n * 16 + char::from(b).to_digit(16)?))
+}
