@@ -136,17 +136,20 @@ impl Map {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k == key)
+        self.entries.iter().position(|(k, _)| same_key(k, key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, v)| v)
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.entries
             .iter_mut()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
 
@@ -217,6 +220,14 @@ impl Map {
     ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
         self.entries.iter_mut().map(|(_, v)| v)
     }
+}
+
+/// `k == key`, with the length and first byte compared before the bytes: most keys an object is
+/// searched for are absent, and most differ there already (saves a `memcmp` call per member).
+#[inline]
+fn same_key(k: &Str, key: &str) -> bool {
+    let (k, key) = (k.as_bytes(), key.as_bytes());
+    k.len() == key.len() && k.first() == key.first() && k == key
 }
 
 /// Equal as JSON objects: the same members, in any order (as `serde_json::Map` compares).
