@@ -161,23 +161,14 @@ impl<'de> Visitor<'de> for StrictValue {
         };
         let inner = self.deeper()?;
         let mut entries: Vec<(Str, Value)> = Vec::new();
-        // Repeats are refused where they occur (as `scan` does), so both name the same key; big
-        // objects are looked up in a set, not by comparing every key.
-        let mut many: Option<HashSet<String>> = None;
+        // Repeats are refused where they occur, as `scan` does, so both name the same key.
+        let mut seen = SeenKeys::default();
         let mut key = first;
         loop {
             let value = access.next_value_seed(inner)?;
-            let repeated = match &mut many {
-                Some(set) => !set.insert(key.clone()),
-                None => entries.iter().any(|(seen, _)| *seen == *key),
-            };
-            if repeated {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-            }
+            seen.insert(Cow::Owned(key.clone()))
+                .map_err(|k| duplicate::<A::Error>(&k))?;
             entries.push((key.into(), value));
-            if many.is_none() && entries.len() > SCAN_LINEAR_KEYS {
-                many = Some(entries.iter().map(|(k, _)| k.to_string()).collect());
-            }
             match access.next_key::<String>()? {
                 Some(next) => key = next,
                 None => return Ok(Value::Object(Map::from_unique_entries(entries))),

@@ -324,23 +324,12 @@ impl Value {
         }
     }
 
-    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
-        match self {
-            Value::Array(items) => Some(items),
-            _ => None,
-        }
-    }
-
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
     pub fn is_object(&self) -> bool {
         matches!(self, Value::Object(_))
-    }
-
-    pub fn is_array(&self) -> bool {
-        matches!(self, Value::Array(_))
     }
 
     pub fn is_string(&self) -> bool {
@@ -509,24 +498,6 @@ impl PartialEq<str> for Value {
 impl PartialEq<&str> for Value {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == Some(*other)
-    }
-}
-
-impl PartialEq<serde_json::Value> for Value {
-    fn eq(&self, other: &serde_json::Value) -> bool {
-        match (self, other) {
-            (Value::Null, serde_json::Value::Null) => true,
-            (Value::Bool(a), serde_json::Value::Bool(b)) => a == b,
-            (Value::Number(a), serde_json::Value::Number(b)) => a.as_str() == b.to_string(),
-            (Value::String(a), serde_json::Value::String(b)) => a == b,
-            (Value::Array(a), serde_json::Value::Array(b)) => a == b,
-            (Value::Object(a), serde_json::Value::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .all(|(k, v)| b.get(k.as_str()).is_some_and(|w| v == w))
-            }
-            _ => false,
-        }
     }
 }
 
