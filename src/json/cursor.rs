@@ -137,3 +137,25 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
         .iter()
         .try_fold(0u32, |n, &b| Some(n * 16 + char::from(b).to_digit(16)?))
 }
+
+/// Objects with at most this many keys are checked for repeats pair by pair (most event objects;
+/// mostly settled by length alone); bigger ones are sorted, so a huge object costs n log n, not n².
+const PAIRWISE_KEYS: usize = 12;
+
+/// A key that `items` (an object's members, in order) hold twice, if any.
+pub(crate) fn repeated_key<'k, T>(
+    items: &'k [T],
+    key: impl Fn(&'k T) -> &'k [u8],
+) -> Option<&'k [u8]> {
+    if items.len() <= PAIRWISE_KEYS {
+        return items.iter().enumerate().find_map(|(i, item)| {
+            let k = key(item);
+            items[..i].iter().any(|other| key(other) == k).then_some(k)
+        });
+    }
+    let mut keys: Vec<&[u8]> = items.iter().map(key).collect();
+    keys.sort_unstable();
+    keys.windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+}

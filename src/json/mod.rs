@@ -651,16 +651,7 @@ impl<'a> FastScanner<'a> {
 
     /// Whether the keys pushed since `base` (one object's) are all different; pops them.
     fn keys_unique(&mut self, base: usize) -> bool {
-        let keys = &mut self.keys[base..];
-        // Small objects (most): pairs compared, mostly by length alone; big ones sorted.
-        let unique = if keys.len() <= 12 {
-            keys.iter()
-                .enumerate()
-                .all(|(i, key)| !keys[..i].contains(key))
-        } else {
-            keys.sort_unstable();
-            keys.windows(2).all(|pair| pair[0] != pair[1])
-        };
+        let unique = cursor::repeated_key(&self.keys[base..], |k| k).is_none();
         self.keys.truncate(base);
         unique
     }

@@ -4,7 +4,7 @@
 //! same tree. Every body it refuses (all invalid ones, and rare valid ones: nesting near the limit,
 //! lone surrogate escapes) goes to the serde path, which gives the exact error or the tree.
 
-use super::cursor::{escape, Cursor};
+use super::cursor::{escape, repeated_key, Cursor};
 use super::skip_plain;
 use super::value::{Map, Number, Str, Value};
 
@@ -70,7 +70,7 @@ impl Reader<'_> {
                 break;
             }
         }
-        if repeated_key(&self.members[base..]).is_some() {
+        if repeated_key(&self.members[base..], |(k, _)| k.as_bytes()).is_some() {
             return None;
         }
         let entries = self.members.drain(base..).collect();
@@ -132,21 +132,4 @@ impl Reader<'_> {
             }
         }
     }
-}
-
-/// A key an object's members repeat, if any (sorting, so a huge object costs n log n, not n²).
-pub(crate) fn repeated_key(entries: &[(Str, Value)]) -> Option<&str> {
-    if entries.len() <= 8 {
-        return entries.iter().enumerate().find_map(|(i, (key, _))| {
-            entries[..i]
-                .iter()
-                .any(|(other, _)| other == key)
-                .then_some(key.as_str())
-        });
-    }
-    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_unstable();
-    keys.windows(2)
-        .find(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
 }
