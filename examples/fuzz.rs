@@ -156,14 +156,9 @@ fn run_json(input: &[u8]) -> Outcome {
             let string = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
             assert_eq!(envelope.event_type, string("eventType"), "scan: eventType");
             assert_eq!(envelope.event_id, string("eventId"), "scan: eventId");
-            assert_eq!(
-                envelope.has_payload,
-                object.is_some_and(|o| o.contains_key("payload"))
-            );
-            assert_eq!(
-                envelope.has_data,
-                object.is_some_and(|o| o.contains_key("data"))
-            );
+            let shape = |key: &str| value.get(key).map(hookshift::json::Shape::of);
+            assert_eq!(envelope.payload, shape("payload"), "scan: payload shape");
+            assert_eq!(envelope.data, shape("data"), "scan: data shape");
         }
         (Err(p), Err(s)) => assert_eq!(
             p.to_string(),

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use crate::json::Value;
+use crate::json::{Shape, Value};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -399,7 +399,8 @@ where
 }
 
 /// Parses a verified body and checks the envelope: an object with a string `eventType` and the
-/// provider's payload field (`payload` for Extend, `data` for Plextera).
+/// provider's payload field as an object. For Extend, `payload` must hold at least one member and
+/// `eventId` must be a string (handlers deduplicate on it); Plextera's `data` may be `{}`.
 ///
 /// Returns the parsed event only when `keep_tree` (it is to be translated); otherwise the body is
 /// checked by [`crate::json::scan`], which applies the same rules and gives the same errors without
@@ -412,38 +413,60 @@ fn parse_event(
     let invalid = |e: crate::json::JsonError| ProxyError::InvalidJson(e.to_string());
     let (event, envelope) = if keep_tree {
         let event = crate::json::parse(verified.body()).map_err(invalid)?;
-        let envelope = event.as_object().map(|object| {
-            let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-            crate::json::Envelope {
-                is_object: true,
-                event_type: string("eventType"),
-                event_id: string("eventId"),
-                has_payload: object.contains_key("payload"),
-                has_data: object.contains_key("data"),
-            }
-        });
-        (Some(event), envelope.unwrap_or_default())
+        let envelope = envelope_of(&event);
+        (Some(event), envelope)
     } else {
         (None, crate::json::scan(verified.body()).map_err(invalid)?)
     };
-    if !envelope.is_object {
-        return Err(ProxyError::NotAnEvent(
-            "the body is not a JSON object".to_owned(),
-        ));
-    }
-    let Some(event_type) = envelope.event_type else {
-        return Err(ProxyError::NotAnEvent(
-            "eventType must be a string".to_owned(),
-        ));
-    };
-    let (payload_key, has_payload) = match provider {
-        Provider::Extend => ("payload", envelope.has_payload),
-        Provider::Plextera => ("data", envelope.has_data),
-    };
-    if !has_payload {
-        return Err(ProxyError::NotAnEvent(format!("{payload_key} is missing")));
-    }
+    check_envelope(&envelope, provider)?;
+    let event_type = envelope.event_type.unwrap_or_default();
     Ok((event, event_type, envelope.event_id))
+}
+
+/// The envelope fields of a parsed body, as [`crate::json::scan`] reads them from its bytes.
+fn envelope_of(event: &Value) -> crate::json::Envelope {
+    let Some(object) = event.as_object() else {
+        return crate::json::Envelope::default();
+    };
+    let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    crate::json::Envelope {
+        is_object: true,
+        event_type: string("eventType"),
+        event_id: string("eventId"),
+        payload: object.get("payload").map(Shape::of),
+        data: object.get("data").map(Shape::of),
+    }
+}
+
+/// Whether an envelope is an event of `provider`: 400 `not_an_event` naming the hole when not.
+fn check_envelope(envelope: &crate::json::Envelope, provider: Provider) -> Result<(), ProxyError> {
+    let refuse = |message: &str| Err(ProxyError::NotAnEvent(message.to_owned()));
+    if !envelope.is_object {
+        return refuse("the body is not a JSON object");
+    }
+    if envelope.event_type.is_none() {
+        return refuse("eventType must be a string");
+    }
+    match provider {
+        Provider::Extend => {
+            if envelope.event_id.is_none() {
+                return refuse("eventId must be a string");
+            }
+            match envelope.payload {
+                None => refuse("payload is missing"),
+                Some(Shape::Null) => refuse("payload is null"),
+                Some(Shape::EmptyObject) => refuse("payload is an empty object"),
+                Some(Shape::Other) => refuse("payload must be an object"),
+                Some(Shape::Object) => Ok(()),
+            }
+        }
+        Provider::Plextera => match envelope.data {
+            None => refuse("data is missing"),
+            Some(Shape::Null) => refuse("data is null"),
+            Some(Shape::Other) => refuse("data must be an object"),
+            Some(Shape::EmptyObject | Shape::Object) => Ok(()),
+        },
+    }
 }
 
 /// The headers of the forwarded request: content type, user agent, fresh signature (and Plextera's

@@ -249,10 +249,47 @@ pub struct Envelope {
     pub event_type: Option<String>,
     /// Top-level `eventId`, when it is a string.
     pub event_id: Option<String>,
-    /// Whether the top level has a `payload` key.
-    pub has_payload: bool,
-    /// Whether the top level has a `data` key.
-    pub has_data: bool,
+    /// The kind of the top-level `payload` value, when the key is there.
+    pub payload: Option<Shape>,
+    /// The kind of the top-level `data` value, when the key is there.
+    pub data: Option<Shape>,
+}
+
+/// What kind of value an envelope member holds: enough to tell an event's payload from a hole
+/// (`null`, `{}`, a number) without building it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Null,
+    /// `{}`.
+    EmptyObject,
+    /// An object with at least one member.
+    Object,
+    /// A string, number, boolean or array.
+    Other,
+}
+
+impl Shape {
+    /// The shape of a parsed value.
+    pub fn of(value: &Value) -> Shape {
+        match value {
+            Value::Null => Shape::Null,
+            Value::Object(object) if object.is_empty() => Shape::EmptyObject,
+            Value::Object(_) => Shape::Object,
+            _ => Shape::Other,
+        }
+    }
+
+    /// The shape of a value's exact JSON text (already validated).
+    fn of_text(text: &[u8]) -> Shape {
+        match text.first() {
+            Some(b'n') => Shape::Null,
+            Some(b'{') if text[1..text.len() - 1].iter().all(u8::is_ascii_whitespace) => {
+                Shape::EmptyObject
+            }
+            Some(b'{') => Shape::Object,
+            _ => Shape::Other,
+        }
+    }
 }
 
 /// Checks a body exactly as [`parse`] does (syntax, UTF-8, duplicate keys, nesting, trailing data:
@@ -408,6 +445,17 @@ impl<'de> Visitor<'de> for StrictScan {
             access.next_value::<de::IgnoredAny>()?;
             return Ok(());
         }
+        self.members(access, first)
+    }
+}
+
+impl StrictScan {
+    /// The members of an object whose first key has been read (and is not serde_json's number token).
+    fn members<'de, A: MapAccess<'de>>(
+        self,
+        mut access: A,
+        first: ScanKey<'de>,
+    ) -> Result<(), A::Error> {
         let inner = self.deeper()?;
         let mut seen = SeenKeys::default();
         let mut key = first.0;
@@ -419,6 +467,64 @@ impl<'de> Visitor<'de> for StrictScan {
                 None => return Ok(()),
             }
         }
+    }
+}
+
+/// A value validated like [`StrictScan`], reporting its [`Shape`].
+struct ShapeScan(StrictScan);
+
+impl<'de> DeserializeSeed<'de> for ShapeScan {
+    type Value = Shape;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Shape, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ShapeScan {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+        Ok(Shape::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape::Other)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+        Ok(Shape::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shape, A::Error> {
+        self.0.visit_seq(seq).map(|()| Shape::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Shape, A::Error> {
+        let Some(first) = access.next_key::<ScanKey<'de>>()? else {
+            return Ok(Shape::EmptyObject);
+        };
+        if first.0 == NUMBER_TOKEN {
+            access.next_value::<de::IgnoredAny>()?;
+            return Ok(Shape::Other);
+        }
+        self.0.members(access, first).map(|()| Shape::Object)
     }
 }
 
@@ -538,11 +644,9 @@ impl<'de> Visitor<'de> for TopLevelScan {
             match &*key {
                 "eventType" => envelope.event_type = access.next_value_seed(MaybeString(inner))?,
                 "eventId" => envelope.event_id = access.next_value_seed(MaybeString(inner))?,
-                other => {
-                    envelope.has_payload |= other == "payload";
-                    envelope.has_data |= other == "data";
-                    access.next_value_seed(inner)?;
-                }
+                "payload" => envelope.payload = Some(access.next_value_seed(ShapeScan(inner))?),
+                "data" => envelope.data = Some(access.next_value_seed(ShapeScan(inner))?),
+                _ => access.next_value_seed(inner)?,
             }
             seen.insert(key).map_err(|k| duplicate(&k))?;
             match access.next_key::<ScanKey<'de>>()? {
@@ -637,11 +741,18 @@ impl<'a> FastScanner<'a> {
                         envelope.event_id = text;
                     }
                 }
-                _ => {
-                    envelope.has_payload |= key == b"payload";
-                    envelope.has_data |= key == b"data";
+                b"payload" | b"data" => {
+                    self.cursor.skip_whitespace();
+                    let start = self.cursor.at;
                     self.value(1)?;
+                    let shape = Some(Shape::of_text(&self.cursor.bytes[start..self.cursor.at]));
+                    if key == b"payload" {
+                        envelope.payload = shape;
+                    } else {
+                        envelope.data = shape;
+                    }
                 }
+                _ => self.value(1)?,
             }
             if !self.cursor.next_member(b'}')? {
                 return self.keys_unique(0).then_some(envelope);
@@ -789,8 +900,8 @@ mod tests {
             is_object: true,
             event_type: string("eventType"),
             event_id: string("eventId"),
-            has_payload: object.contains_key("payload"),
-            has_data: object.contains_key("data"),
+            payload: object.get("payload").map(Shape::of),
+            data: object.get("data").map(Shape::of),
         })
     }
 
@@ -819,6 +930,15 @@ mod tests {
         let bodies: Vec<&[u8]> = vec![
             br#"{"eventId":"evt_1","eventType":"extract_run.processed","payload":{"a":[1,2.5,-0,1e400]}}"#,
             br#"{"eventType":"x","data":{},"eventId":7}"#,
+            br#"{"eventId":"e","eventType":"x","payload":null}"#,
+            b"{\"eventId\":\"e\",\"eventType\":\"x\",\"payload\": { \n\t } }",
+            br#"{"eventId":"e","eventType":"x","payload":{"":null}}"#,
+            br#"{"eventId":"e","eventType":"x","payload":12.5e3}"#,
+            br#"{"eventId":"e","eventType":"x","payload":"text"}"#,
+            br#"{"eventId":"e","eventType":"x","payload":[{}],"data":true}"#,
+            br#"{"eventId":"e","eventType":"x","payload":{"object":"signed_data_url","data":"https://a.example/p?sig=1"}}"#,
+            br#"{"eventType":"x","data":{"a":{}},"payload":false}"#,
+            br#"{"eventType":"x","d\u0061ta":{},"p\u0061yload":null}"#,
             br#"{"eventType":{"nested":"x"},"payload":null}"#,
             br#"{"eventType":"a","eventType":"b","payload":{}}"#,
             br#"{"payload":{"x":{"y":1,"y":2}},"eventType":"t"}"#,
