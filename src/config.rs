@@ -120,6 +120,36 @@ pub struct RouteConfig {
     /// What to do with an event type that no mapping covers.
     #[serde(default)]
     pub unmapped: UnmappedAction,
+    /// How payloads delivered as a signed download URL are fetched.
+    #[serde(default)]
+    pub signed_url: SignedUrlConfig,
+}
+
+/// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
+/// event must be translated (see [`crate::signed_url`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedUrlConfig {
+    /// Fetch and translate them; when false, such an event that needs translating is answered 502.
+    #[serde(default = "default_true")]
+    pub resolve: bool,
+    /// Empty: any `https://` host whose addresses are all public. Else only these hosts (exact, or
+    /// `*.suffix`), over `http://` or `https://`, at any address.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Deadline of one fetch, redirects and body included.
+    #[serde(default = "default_signed_url_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Default for SignedUrlConfig {
+    fn default() -> Self {
+        SignedUrlConfig {
+            resolve: true,
+            allow_hosts: Vec::new(),
+            timeout_ms: default_signed_url_timeout_ms(),
+        }
+    }
 }
 
 /// `[routes.downstream]`: the handler hookshift delivers to.
@@ -248,6 +278,12 @@ fn default_version_param() -> String {
 }
 fn default_timeout_ms() -> u64 {
     25_000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_signed_url_timeout_ms() -> u64 {
+    10_000
 }
 
 fn de_http_uri<'de, D: Deserializer<'de>>(d: D) -> Result<http::Uri, D::Error> {
@@ -589,6 +625,20 @@ impl Config {
                     key("downstream.timeout_ms"),
                     "must be greater than 0",
                 ));
+            }
+            if route.signed_url.timeout_ms == 0 {
+                problems.push(ConfigError::invalid(
+                    key("signed_url.timeout_ms"),
+                    "must be greater than 0",
+                ));
+            }
+            for (j, pattern) in route.signed_url.allow_hosts.iter().enumerate() {
+                if let Some(problem) = crate::signed_url::pattern_problem(pattern) {
+                    problems.push(ConfigError::invalid(
+                        key(&format!("signed_url.allow_hosts[{j}]")),
+                        problem,
+                    ));
+                }
             }
             if route.policy.is_empty() {
                 problems.push(ConfigError::invalid(

@@ -47,6 +47,8 @@ pub enum ProxyError {
     DownstreamUnreachable(String),
     #[error("the handler did not answer within {ms} ms")]
     DownstreamTimeout { ms: u64 },
+    #[error("the signed-URL payload could not be fetched: {0}")]
+    SignedUrlUnavailable(#[from] crate::signed_url::FetchError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -71,6 +73,8 @@ impl ProxyError {
                 StatusCode::BAD_GATEWAY
             }
             ProxyError::DownstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            // 5xx so the sender retries: each retry carries a freshly signed URL.
+            ProxyError::SignedUrlUnavailable(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +97,7 @@ impl ProxyError {
             ProxyError::DownstreamStatus(_) => "downstream_error",
             ProxyError::DownstreamUnreachable(_) => "downstream_unreachable",
             ProxyError::DownstreamTimeout { .. } => "downstream_timeout",
+            ProxyError::SignedUrlUnavailable(_) => "signed_url_unavailable",
             ProxyError::Internal(_) => "internal_error",
         }
     }
@@ -116,6 +121,7 @@ impl ProxyError {
             ProxyError::DownstreamStatus(_)
             | ProxyError::DownstreamUnreachable(_)
             | ProxyError::DownstreamTimeout { .. } => Outcome::DownstreamError,
+            ProxyError::SignedUrlUnavailable(_) => Outcome::SignedUrlUnavailable,
         }
     }
 
@@ -191,6 +197,7 @@ mod tests {
             ProxyError::DownstreamStatus(StatusCode::INTERNAL_SERVER_ERROR),
             ProxyError::DownstreamUnreachable("x".into()),
             ProxyError::DownstreamTimeout { ms: 1 },
+            ProxyError::SignedUrlUnavailable(crate::signed_url::FetchError::Disabled),
             ProxyError::Internal("x".into()),
         ];
         for err in &all {
@@ -212,5 +219,11 @@ mod tests {
             ProxyError::DownstreamUnreachable("x".into()).status(),
             StatusCode::BAD_GATEWAY
         );
+        let unavailable = ProxyError::SignedUrlUnavailable(crate::signed_url::FetchError::Status {
+            host: "payloads.example.com".into(),
+            status: StatusCode::FORBIDDEN,
+        });
+        assert_eq!(unavailable.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(unavailable.code(), "signed_url_unavailable");
     }
 }

@@ -19,6 +19,7 @@
 //!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
 //! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
 //! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
+//! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
 //! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).
 //! - [`error`]: request errors → HTTP status, JSON body and metric outcome, in one place.
 //! - [`metrics`]: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
@@ -57,6 +58,7 @@ pub mod proxy;
 pub mod reload;
 pub mod server;
 pub mod signature;
+pub mod signed_url;
 pub mod state;
 pub mod tls;
 
@@ -102,6 +104,7 @@ pub async fn run(
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
+    metrics::register_signed_url_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 

@@ -34,6 +34,11 @@ pub const CONFIG_RELOADS: &str = "hookshift_config_reloads_total";
 pub const CONFIG_LAST_RELOAD_SUCCESS: &str = "hookshift_config_last_reload_success";
 /// `hookshift_config_last_reload_timestamp_seconds`: when the running config was loaded.
 pub const CONFIG_LAST_RELOAD_TIMESTAMP: &str = "hookshift_config_last_reload_timestamp_seconds";
+/// `hookshift_signed_url_fetches_total{route,result}`: signed-URL payloads fetched (or refused), by
+/// result ([`crate::signed_url::FetchResult`]).
+pub const SIGNED_URL_FETCHES: &str = "hookshift_signed_url_fetches_total";
+/// `hookshift_signed_url_fetch_duration_seconds{route}`: time one signed-URL fetch took.
+pub const SIGNED_URL_FETCH_DURATION: &str = "hookshift_signed_url_fetch_duration_seconds";
 /// `hookshift_build_info{version}`: always 1.
 pub const BUILD_INFO: &str = "hookshift_build_info";
 
@@ -115,6 +120,7 @@ pub fn install() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(DELIVERY_DURATION.to_owned()), DELIVERY_BUCKETS)
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full(TRANSLATION_DURATION.to_owned()), TRANSLATION_BUCKETS))
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(SIGNED_URL_FETCH_DURATION.to_owned()), DELIVERY_BUCKETS))
                 .expect("bucket lists are non-empty");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -153,6 +159,12 @@ fn describe() {
         Unit::Seconds,
         "When the running configuration was loaded"
     );
+    describe_counter!(SIGNED_URL_FETCHES, "Signed-URL payload fetches by result");
+    describe_histogram!(
+        SIGNED_URL_FETCH_DURATION,
+        Unit::Seconds,
+        "Signed-URL payload fetch time"
+    );
     describe_gauge!(BUILD_INFO, "Build information, always 1");
 }
 
@@ -182,6 +194,8 @@ pub enum Outcome {
     TranslationError,
     /// The handler answered non-2xx, was unreachable or timed out.
     DownstreamError,
+    /// The payload was a signed URL that could not be fetched (or fetching is off): answered 502.
+    SignedUrlUnavailable,
 }
 
 impl Outcome {
@@ -197,6 +211,7 @@ impl Outcome {
             Outcome::Unmapped => "unmapped",
             Outcome::TranslationError => "translation_error",
             Outcome::DownstreamError => "downstream_error",
+            Outcome::SignedUrlUnavailable => "signed_url_unavailable",
         }
     }
 }
@@ -291,6 +306,32 @@ pub fn record_delivery(route: &str, target_version: &str, class: StatusClass, se
         .increment(1);
     histogram!(DELIVERY_DURATION, "route" => route.to_owned(), "target_version" => target_version.to_owned())
         .record(seconds);
+}
+
+/// Registers every `hookshift_signed_url_*` series of `routes` at zero, so that they exist before the
+/// first signed-URL payload arrives.
+pub fn register_signed_url_series(routes: &[RouteConfig]) {
+    for route in routes {
+        for result in crate::signed_url::FetchResult::ALL {
+            counter!(SIGNED_URL_FETCHES, "route" => route.name.clone(), "result" => result.as_str())
+                .increment(0);
+        }
+        // Registering the histogram is enough for it to be rendered, with zero samples.
+        let _ = histogram!(SIGNED_URL_FETCH_DURATION, "route" => route.name.clone());
+    }
+}
+
+/// Records one signed-URL fetch: its result and, when a request was made, its duration.
+pub fn record_signed_url_fetch(
+    route: &str,
+    result: crate::signed_url::FetchResult,
+    seconds: Option<f64>,
+) {
+    counter!(SIGNED_URL_FETCHES, "route" => route.to_owned(), "result" => result.as_str())
+        .increment(1);
+    if let Some(seconds) = seconds {
+        histogram!(SIGNED_URL_FETCH_DURATION, "route" => route.to_owned()).record(seconds);
+    }
 }
 
 /// Records the time one translation took.

@@ -22,6 +22,7 @@ use crate::mapping::{translate, Delivery, TranslateError};
 use crate::metrics::{self, EventLabels, InflightGuard, Outcome, StatusClass};
 use crate::reload::Shared;
 use crate::signature::{self, Provider, Verified, VerifyParams};
+use crate::signed_url::{self, Detected, FetchResult, Fetcher};
 use crate::state::State;
 
 /// Bodies at least this large are translated on the blocking pool instead of the async workers.
@@ -51,7 +52,14 @@ pub fn system_clock() -> i64 {
 pub struct Proxy {
     shared: Arc<Shared>,
     deliverer: Deliverer,
+    fetcher: Fetcher,
     clock: Clock,
+}
+
+/// An event to translate, its signed-URL payload (if any) resolved.
+enum Resolved {
+    Inline(Value),
+    Fetched { event: Value, bytes: usize },
 }
 
 /// A request that ended well for the sender (2xx).
@@ -79,6 +87,7 @@ impl Proxy {
         Proxy {
             shared,
             deliverer: Deliverer::new(),
+            fetcher: Fetcher::new(),
             clock,
         }
     }
@@ -215,16 +224,15 @@ impl Proxy {
             let event = event.ok_or_else(|| {
                 ProxyError::Internal("event to translate was not parsed".to_owned())
             })?;
+            // A signed-URL payload is resolved before any rule sees the event: no rule is written
+            // for the link, and acking it would lose the event.
+            let (event, size) = match self.resolve_signed_url(state, route, event).await? {
+                Resolved::Inline(event) => (event, verified.body().len()),
+                Resolved::Fetched { event, bytes } => (event, bytes),
+            };
             let started = Instant::now();
             let translated = self
-                .translate(
-                    state,
-                    version,
-                    target,
-                    event,
-                    verified.timestamp(),
-                    verified.body().len(),
-                )
+                .translate(state, version, target, event, verified.timestamp(), size)
                 .await;
             metrics::record_translation(&route.name, started.elapsed().as_secs_f64());
             match translated {
@@ -309,6 +317,63 @@ impl Proxy {
                 })
             }
         }
+    }
+
+    /// Replaces a signed-URL payload (Extend's) by the payload it points at, rebuilding the event as
+    /// the SDKs do (`{eventId, eventType, payload}`). Any failure is 502 `signed_url_unavailable`
+    /// (the sender retries with a fresh URL); a `signed_data_url` without a URL is not an event.
+    async fn resolve_signed_url(
+        &self,
+        state: &State,
+        route: &RouteConfig,
+        mut event: Value,
+    ) -> Result<Resolved, ProxyError> {
+        if route.provider != Provider::Extend {
+            return Ok(Resolved::Inline(event));
+        }
+        let url = match event.get("payload").map(signed_url::detect) {
+            Some(Detected::Url(url)) => url.to_owned(),
+            Some(Detected::Malformed) => {
+                return Err(ProxyError::NotAnEvent(
+                    "payload.object is signed_data_url but payload.data is not a string URL"
+                        .to_owned(),
+                ))
+            }
+            Some(Detected::Inline) | None => return Ok(Resolved::Inline(event)),
+        };
+        let started = Instant::now();
+        let fetched = self
+            .fetcher
+            .fetch(&url, &route.signed_url, state.config.server.max_body_bytes)
+            .await;
+        let seconds = route
+            .signed_url
+            .resolve
+            .then(|| started.elapsed().as_secs_f64());
+        let fetched = match fetched {
+            Ok(fetched) => {
+                metrics::record_signed_url_fetch(&route.name, FetchResult::Ok, seconds);
+                fetched
+            }
+            Err(e) => {
+                metrics::record_signed_url_fetch(&route.name, e.result(), seconds);
+                return Err(ProxyError::SignedUrlUnavailable(e));
+            }
+        };
+        let object = event.as_object_mut().ok_or_else(|| {
+            ProxyError::Internal("a checked envelope is not an object".to_owned())
+        })?;
+        let mut rebuilt = crate::json::Map::with_capacity(3);
+        for key in ["eventId", "eventType"] {
+            if let Some(value) = object.shift_remove(key) {
+                rebuilt.insert(key, value);
+            }
+        }
+        rebuilt.insert("payload", fetched.payload);
+        Ok(Resolved::Fetched {
+            event: Value::Object(rebuilt),
+            bytes: fetched.bytes,
+        })
     }
 
     /// Translates with the plan from `from` to `to`; large events go to the blocking pool.

@@ -32,3 +32,6 @@ mod properties;
 mod reliability;
 #[path = "integration/secrets.rs"]
 mod secrets;
+
+#[path = "integration/signed_url.rs"]
+mod signed_url;

@@ -539,18 +539,18 @@ async fn json_nested_too_deep_is_400_without_crashing() {
     let path = format!("/hooks/hostile_deep?api_version={NEW}");
     let nested = |levels: usize| {
         format!(
-            r#"{{"eventId":"evt_deep","eventType":"extract_run.processed","payload":{}1{}}}"#,
+            r#"{{"eventId":"evt_deep","eventType":"extract_run.processed","payload":{{"deep":{}1{}}}}}"#,
             "[".repeat(levels),
             "]".repeat(levels)
         )
         .into_bytes()
     };
-    // The envelope and payload use 1 level: 63 more arrays reach the limit of 64.
+    // The envelope and the payload object use 2 levels: 62 more arrays reach the limit of 64.
     assert_eq!(
-        post_signed(&hs, &path, IN_SECRET, &nested(63)).await.status,
+        post_signed(&hs, &path, IN_SECRET, &nested(62)).await.status,
         200
     );
-    let answer = post_signed(&hs, &path, IN_SECRET, &nested(64)).await;
+    let answer = post_signed(&hs, &path, IN_SECRET, &nested(63)).await;
     assert_eq!(
         (answer.status, answer.error()),
         (400, "invalid_json"),

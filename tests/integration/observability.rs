@@ -34,7 +34,7 @@ async fn metrics_show_the_expected_series() {
         200
     );
     // An event type outside every bounded set, and a version nobody configured.
-    let odd = br#"{"eventId":"e","eventType":"made.up","payload":{}}"#;
+    let odd = br#"{"eventId":"e","eventType":"made.up","payload":{"id":"x"}}"#;
     assert_eq!(post_signed(&hs, &path, IN_SECRET, odd).await.status, 200);
     assert_eq!(
         post_signed(

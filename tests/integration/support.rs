@@ -208,6 +208,8 @@ pub struct RouteSpec {
     pub unmapped: &'static str,
     /// `downstream.ca_file`, when set.
     pub ca_file: Option<PathBuf>,
+    /// More TOML at the end of the route (e.g. a `[routes.signed_url]` table).
+    pub extra_toml: String,
 }
 
 impl RouteSpec {
@@ -231,6 +233,7 @@ impl RouteSpec {
             ],
             unmapped: "ack",
             ca_file: None,
+            extra_toml: String::new(),
         }
     }
 
@@ -271,6 +274,7 @@ impl RouteSpec {
         for (version, policy) in &self.policy {
             text.push_str(&format!("{version:?} = {policy:?}\n"));
         }
+        text.push_str(&self.extra_toml);
         text
     }
 }
