@@ -17,6 +17,15 @@ several MB), this script:
 5. checks that the forwarded event equals the golden output, except for the values the mappings
    take from the delivery's timestamp (the golden files use a fixed one).
 
+Then the same for signed-URL payloads: every golden run event (`processor_run.*`, `workflow_run.*`,
+`parser_run.*` and their 2026-02-09 counterparts) is sent as a small envelope whose payload is a
+signed download URL (the SDK's `signed_data_url` object and the docs' bare `{"data": URL}` in turn),
+the golden payload hosted on a local server. hookshift must fetch it, translate the rebuilt event and
+deliver it inline: verified with `Webhooks.verify`, `is_signed_url_event` false, equal to the golden
+output, validated by the target SDK. A signed-URL event whose versions match is delivered byte for
+byte (still a signed URL for the handler's SDK), and one whose URL answers 404 is refused with 502
+`signed_url_unavailable` and nothing delivered.
+
 Exit status 0 when everything holds, 1 otherwise.
 """
 
@@ -43,6 +52,8 @@ OLD, NEW = "2025-04-21", "2026-02-09"
 SENDER_SECRET = "wss_e2e_sender_secret"
 HANDLER_SECRETS = {NEW: "wss_e2e_handler_new", OLD: "wss_e2e_handler_old"}
 GOLDEN_TIMESTAMP_TEXT = "2026-02-13T16:26:40Z"
+# Event families Extend may deliver as a signed download URL (runs: the large payloads), both versions.
+SIGNED_URL_TYPES = {"processor_run", "workflow_run", "parser_run", "extract_run", "classify_run", "split_run", "parse_run"}
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -59,6 +70,27 @@ class Recorder(BaseHTTPRequestHandler):
         self.send_header("content-length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+class PayloadHost(BaseHTTPRequestHandler):
+    """The sender's storage: serves the payloads registered in `server.payloads` by path, counts GETs."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            self.server.gets.append((self.path, self.headers.get("authorization")))
+            body = self.server.payloads.get(path)
+        self.send_response(200 if body is not None else 404)
+        body = body if body is not None else b"no such payload"
+        self.send_header("content-length", str(len(body)))
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -88,6 +120,9 @@ timeout_ms = 20000
 [routes.policy]
 "{OLD}" = "forward"
 "{NEW}" = "forward"
+[routes.signed_url]
+allow_hosts = ["127.0.0.1"]
+timeout_ms = 5000
 """
         )
     path.write_text(
@@ -200,6 +235,9 @@ def main(argv: list[str]) -> int:
     handler = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     handler.records, handler.lock = [], threading.Lock()
     threading.Thread(target=handler.serve_forever, daemon=True).start()
+    payload_host = ThreadingHTTPServer(("127.0.0.1", 0), PayloadHost)
+    payload_host.payloads, payload_host.gets, payload_host.lock = {}, [], threading.Lock()
+    threading.Thread(target=payload_host.serve_forever, daemon=True).start()
 
     all_cases: list = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,21 +248,14 @@ def main(argv: list[str]) -> int:
         try:
             all_cases = cases()
             delivered: dict[str, list[Path]] = {NEW: [], OLD: []}
-            for index, (sending, target, input_path, expected_path) in enumerate(all_cases):
-                label = f"{sending}->{target} {input_path.name}"
-                body = input_path.read_bytes()
-                timestamp = int(time.time())
-                route = "/to-new" if target == NEW else "/to-old"
-                before = len(handler.records)
-                status, answer = post(f"http://{listen}{route}?api_version={sending}", body, timestamp)
-                if status != 200:
-                    failures.append(f"{label}: hookshift answered {status}: {answer[:300]!r}")
-                    continue
+            signed_delivered = 0
+            def check_delivery(label, target, before, timestamp, expected_path, name):
+                """The one delivery since `before`: signature, JSON, golden output; kept for validate.py."""
                 with handler.lock:
                     new_records = handler.records[before:]
                 if len(new_records) != 1:
                     failures.append(f"{label}: handler received {len(new_records)} deliveries, expected 1")
-                    continue
+                    return None
                 path, headers, forwarded = new_records[0]
                 if path != f"/{target}":
                     failures.append(f"{label}: delivered to {path}, expected /{target}")
@@ -234,8 +265,8 @@ def main(argv: list[str]) -> int:
                     event = json.loads(forwarded.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError) as err:
                     failures.append(f"{label}: forwarded body is not UTF-8 JSON: {err}")
-                    continue
-                out = workdir / f"{index:03d}-{input_path.name.replace('.input.', '.forwarded.')}"
+                    return None
+                out = workdir / f"{len(list(workdir.iterdir())):03d}-{name}"
                 out.write_bytes(forwarded)
                 delivered[target].append(out)
                 if expected_path is not None:
@@ -249,6 +280,76 @@ def main(argv: list[str]) -> int:
                             f"{label}: forwarded event differs from {expected_path.name} beyond delivery timestamps"
                             f" (delivered at {sent_at}): {first_difference(want, got)}"
                         )
+                return forwarded, event
+
+            for sending, target, input_path, expected_path in all_cases:
+                label = f"{sending}->{target} {input_path.name}"
+                body = input_path.read_bytes()
+                timestamp = int(time.time())
+                route = "/to-new" if target == NEW else "/to-old"
+                before = len(handler.records)
+                status, answer = post(f"http://{listen}{route}?api_version={sending}", body, timestamp)
+                if status != 200:
+                    failures.append(f"{label}: hookshift answered {status}: {answer[:300]!r}")
+                    continue
+                check_delivery(label, target, before, timestamp, expected_path, input_path.name.replace(".input.", ".forwarded."))
+
+            # Signed-URL payloads: the golden run payloads hosted on the sender's storage.
+            signed = [c for c in all_cases if json.loads(c[2].read_text(encoding="utf-8"))["eventType"].split(".")[0] in SIGNED_URL_TYPES]
+            host = f"http://127.0.0.1:{payload_host.server_address[1]}"
+            for number, (sending, target, input_path, expected_path) in enumerate(signed):
+                event = json.loads(input_path.read_text(encoding="utf-8"))
+                path = f"/payloads/{number}"
+                with payload_host.lock:
+                    payload_host.payloads[path] = json.dumps(event["payload"]).encode()
+                url = f"{host}{path}?X-Amz-Expires=3600&X-Amz-Signature=e2e{number:04d}"
+                if number % 2 == 0:
+                    link = {"object": "signed_data_url", "data": url, "id": event["payload"].get("id", ""), "metadata": event["payload"].get("metadata") or {}}
+                    form = "signed_data_url"
+                else:
+                    link, form = {"data": url}, "bare data"
+                envelope = json.dumps({"eventId": event["eventId"], "eventType": event["eventType"], "payload": link}).encode()
+                if webhooks.is_signed_url_event(json.loads(envelope)) != (form == "signed_data_url"):
+                    failures.append(f"signed URL {input_path.name}: the SDK's own detection disagrees with the {form} form")
+                label = f"signed URL ({form}) {sending}->{target} {input_path.name}"
+                timestamp = int(time.time())
+                route = "/to-new" if target == NEW else "/to-old"
+                before, gets = len(handler.records), len(payload_host.gets)
+                status, answer = post(f"http://{listen}{route}?api_version={sending}", envelope, timestamp)
+                if status != 200:
+                    failures.append(f"{label}: hookshift answered {status}: {answer[:300]!r}")
+                    continue
+                with payload_host.lock:
+                    fetched = payload_host.gets[gets:]
+                if len(fetched) != 1 or fetched[0][0] != url[len(host):] or fetched[0][1] is not None:
+                    failures.append(f"{label}: expected one GET of the signed URL without credentials, saw {fetched}")
+                result = check_delivery(label, target, before, timestamp, expected_path, f"signed-{input_path.name.replace('.input.', '.forwarded.')}")
+                if result is not None and webhooks.is_signed_url_event(result[1]):
+                    failures.append(f"{label}: the handler's SDK still sees a signed URL")
+                signed_delivered += result is not None
+
+            # Versions match: the envelope passes through as sent, still a signed URL for the handler.
+            url = f"{host}/payloads/0?X-Amz-Signature=e2e-passthrough"
+            envelope = json.dumps({"eventId": "evt_e2e_pass", "eventType": "extract_run.processed", "payload": {"object": "signed_data_url", "data": url, "id": "exr_1"}}).encode()
+            before, gets = len(handler.records), len(payload_host.gets)
+            status, answer = post(f"http://{listen}/to-new?api_version={NEW}", envelope, int(time.time()))
+            with handler.lock:
+                new_records = handler.records[before:]
+            if status != 200 or len(new_records) != 1 or new_records[0][2] != envelope:
+                failures.append(f"signed URL passthrough: answered {status}, {len(new_records)} deliveries, bytes equal: {bool(new_records) and new_records[0][2] == envelope}")
+            elif not (webhooks.verify(new_records[0][2], new_records[0][1], HANDLER_SECRETS[NEW]) and webhooks.is_signed_url_event(json.loads(new_records[0][2]))):
+                failures.append("signed URL passthrough: the handler's SDK does not verify it or does not see a signed URL")
+            if len(payload_host.gets) != gets:
+                failures.append("signed URL passthrough: hookshift fetched a URL it had no need of")
+
+            # A URL that no longer serves the payload: 502, so the sender retries with a fresh one.
+            envelope = json.dumps({"eventId": "evt_e2e_gone", "eventType": "processor_run.processed", "payload": {"object": "signed_data_url", "data": f"{host}/payloads/gone?X-Amz-Signature=e2e-gone", "id": "dpr_gone"}}).encode()
+            before = len(handler.records)
+            status, answer = post(f"http://{listen}/to-new?api_version={OLD}", envelope, int(time.time()))
+            error = json.loads(answer or b"{}").get("error")
+            if (status, error) != (502, "signed_url_unavailable") or len(handler.records) != before or b"e2e-gone" in answer:
+                failures.append(f"signed URL gone: answered {status} {answer[:200]!r}, {len(handler.records) - before} deliveries")
+
             # Strict validation with the SDK of the version each handler speaks.
             for target, venv in ((NEW, ".venv-new"), (OLD, ".venv-old")):
                 files = delivered[target]
@@ -262,7 +363,7 @@ def main(argv: list[str]) -> int:
                 )
                 if result.returncode != 0:
                     failures.append(f"validate.py --schema {target} failed:\n{result.stdout}{result.stderr}")
-            print(f"e2e: {len(all_cases)} events through hookshift, {len(delivered[NEW])} delivered to the {NEW} handler, {len(delivered[OLD])} to the {OLD} handler")
+            print(f"e2e: {len(all_cases)} events through hookshift, {len(delivered[NEW])} delivered to the {NEW} handler, {len(delivered[OLD])} to the {OLD} handler, {signed_delivered} of them from signed URLs")
         finally:
             process.terminate()
             try:
@@ -270,6 +371,7 @@ def main(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
             handler.shutdown()
+            payload_host.shutdown()
 
     for failure in failures:
         print(f"FAIL {failure}")

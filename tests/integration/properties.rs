@@ -332,6 +332,48 @@ proptest! {
         prop_assert_eq!(serde_json::to_vec(&parsed).unwrap(), text);
         prop_assert_eq!(&parsed, &value);
     }
+
+    /// The envelope the forward path scans (no tree) is the one the translate path parses, compact
+    /// or pretty-printed, whatever the envelope members hold: the two paths refuse the same holes.
+    #[test]
+    fn scanned_and_parsed_envelopes_agree(
+        event_id in arb_json(),
+        event_type in arb_json(),
+        payload in proptest::option::of(arb_json()),
+        data in proptest::option::of(arb_json()),
+        extra in arb_json(),
+        pretty in any::<bool>(),
+    ) {
+        let mut object = Map::new();
+        object.insert("eventId", event_id);
+        object.insert("eventType", event_type);
+        if let Some(payload) = payload {
+            object.insert("payload", payload);
+        }
+        if let Some(data) = data {
+            object.insert("data", data);
+        }
+        object.insert("extra", extra);
+        let event = Value::Object(object);
+        let text = if pretty {
+            serde_json::to_vec_pretty(&event).unwrap()
+        } else {
+            serde_json::to_vec(&event).unwrap()
+        };
+        let scanned = hookshift::json::scan(&text).unwrap();
+        let parsed = hookshift::json::parse(&text).unwrap();
+        let string = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_owned);
+        let shape = |key: &str| parsed.get(key).map(hookshift::json::Shape::of);
+        prop_assert!(scanned.is_object);
+        prop_assert_eq!(scanned.event_id, string("eventId"));
+        prop_assert_eq!(scanned.event_type, string("eventType"));
+        prop_assert_eq!(scanned.payload, shape("payload"));
+        prop_assert_eq!(scanned.data, shape("data"));
+        if let Some(payload) = parsed.get("payload") {
+            // Recognising a signed URL never panics, whatever the payload.
+            let _ = hookshift::signed_url::detect(payload);
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------ signatures
