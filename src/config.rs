@@ -884,6 +884,51 @@ secret = "wss_out"
     }
 
     #[test]
+    fn signed_url_keys_default_and_are_validated() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        let signed = &c.routes[0].signed_url;
+        assert!(signed.resolve);
+        assert!(signed.allow_hosts.is_empty());
+        assert_eq!(signed.timeout_ms, 10_000);
+
+        let with = |table: &str| format!("{VALID}[routes.signed_url]\n{table}\n");
+        let c = Config::parse_str(
+            &with("resolve = false\nallow_hosts = [\"*.s3.amazonaws.com\", \"127.0.0.1\"]\ntimeout_ms = 500"),
+            no_env(),
+        )
+        .unwrap();
+        assert!(c.validate().is_empty());
+        assert!(!c.routes[0].signed_url.resolve);
+        assert_eq!(c.routes[0].signed_url.allow_hosts.len(), 2);
+
+        let errs = errors_of(&with("timeout_ms = 0"), no_env());
+        assert_eq!(
+            errs,
+            ["routes[0].signed_url.timeout_ms: must be greater than 0"]
+        );
+        let errs = errors_of(
+            &with("allow_hosts = [\"ok.example\", \"https://bad.example/\"]"),
+            no_env(),
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("routes[0].signed_url.allow_hosts[1]: "),
+            "{errs:?}"
+        );
+        let errs = errors_of(&with("allow_host = []"), no_env());
+        assert!(
+            errs[0].contains("routes[0].signed_url") && errs[0].contains("allow_host"),
+            "{errs:?}"
+        );
+        let env = vec![(
+            "HOOKSHIFT__ROUTES__0__SIGNED_URL__ALLOW_HOSTS".to_owned(),
+            "[\"payloads.example.com\"]".to_owned(),
+        )];
+        let c = Config::parse_str(VALID, env).unwrap();
+        assert_eq!(c.routes[0].signed_url.allow_hosts, ["payloads.example.com"]);
+    }
+
+    #[test]
     fn missing_keys_are_named() {
         let errs = errors_of(&VALID.replace("version = \"2026-02-09\"\n", ""), no_env());
         assert!(

@@ -38,7 +38,9 @@
 //! 4. parses it as strict JSON ([`json::parse`], 400) and checks the envelope (400);
 //! 5. reads the sending version from `?api_version=` (else `default_version`) and applies its policy:
 //!    `ack` answers 200, `reject` answers 400, no policy answers 400, `forward` goes on;
-//! 6. translates with [`mapping::translate`] when the sending version differs from the handler's
+//! 6. translates with [`mapping::translate`] when the sending version differs from the handler's, after
+//!    replacing a signed-URL payload by the payload it points at ([`signed_url`]; 502 when it cannot be
+//!    fetched)
 //!    (unmapped event types follow the route's `unmapped`; a failed mapping answers 422), or keeps the
 //!    exact received bytes when they are equal;
 //! 7. signs the outgoing bytes with the handler's secret and a fresh timestamp and POSTs them

@@ -558,7 +558,13 @@ async fn every_fetch_failure_is_502_and_nothing_is_delivered() {
             payloads.host("/p/loop", Reply::redirect("/p/loop?again=1".to_owned())),
             "more than 5 redirects",
         ),
-        (closed_port_url().await, "could not be reached"),
+        (
+            format!(
+                "{}?X-Amz-Signature=sig_secret_value",
+                closed_port_url().await
+            ),
+            "could not be reached",
+        ),
         ("not a url".to_owned(), "not an absolute URL"),
     ];
     for (url, needle) in &cases {
