@@ -617,6 +617,21 @@ async fn every_fetch_failure_is_502_and_nothing_is_delivered() {
 }
 
 #[tokio::test]
+async fn https_payload_hosts_must_present_a_trusted_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    // Its certificate chains to a private CA, not to Mozilla's roots the fetcher trusts.
+    let untrusted = crate::tls::start_tls_handler().await;
+    let hs = start(dir.path(), vec![local_route("signed_tls", &down)]).await;
+    let url = format!("{}?X-Amz-Signature=sig_secret_value", untrusted.url);
+    assert_unavailable(&hs, "signed_tls", &url, "certificate").await;
+    assert!(untrusted.bodies.lock().unwrap().is_empty());
+    assert!(down.requests().is_empty());
+    let page = hs.metrics().await;
+    assert_eq!(fetches(&page, "signed_tls", "connect_error"), 1.0, "{page}");
+}
+
+#[tokio::test]
 async fn redirects_within_the_allowed_hosts_are_followed() {
     let dir = tempfile::tempdir().unwrap();
     let down = Downstream::start().await;

@@ -17,13 +17,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::support::*;
 
 /// A private CA, and an HTTPS handler on 127.0.0.1:0 whose certificate it signed; records bodies.
-struct TlsHandler {
-    url: String,
+pub(crate) struct TlsHandler {
+    pub(crate) url: String,
     ca_pem: String,
-    bodies: Arc<Mutex<Vec<Bytes>>>,
+    pub(crate) bodies: Arc<Mutex<Vec<Bytes>>>,
 }
 
-async fn start_tls_handler() -> TlsHandler {
+pub(crate) async fn start_tls_handler() -> TlsHandler {
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
