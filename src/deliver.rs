@@ -147,7 +147,8 @@ fn pooled_client(tls: rustls::ClientConfig) -> HttpsClient {
         .build(connector)
 }
 
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, `: `-separated.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -536,19 +536,8 @@ fn connect_error(host: &str, error: &(dyn std::error::Error + 'static)) -> Fetch
     }
     FetchError::Connect {
         host: host.to_owned(),
-        message: error_chain(error),
+        message: crate::deliver::error_chain(error),
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
