@@ -797,3 +797,69 @@ async fn envelope_holes_are_400_on_both_paths() {
     // Only the one legal Plextera event reached the handler.
     assert_eq!(down.wait_for(1).await.len(), 1);
 }
+
+/// The real binary at `RUST_LOG=trace`: signed URLs fetched, refused and failing never show their path
+/// or query (the signature) in any log line; the host does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let payloads = PayloadServer::start().await;
+    let spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![local_route("signed_logs", &down)],
+    );
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, spec.toml()).unwrap();
+    let hs = crate::faults::Binary::start(&config_path, &[("RUST_LOG", "trace")]);
+    let port = payloads.addr.port();
+    let urls = [
+        payloads.host(
+            "/p/secret-path-ok",
+            Reply::json(&old_extract_payload("dpr_1")),
+        ),
+        payloads.host("/p/secret-path-404", Reply::raw(404, "gone")),
+        payloads.host(
+            "/p/secret-path-redirect",
+            Reply::redirect(format!(
+                "http://localhost:{port}/p/secret-path-next?X-Amz-Signature=sig_secret_value"
+            )),
+        ),
+        payloads.host("/p/secret-path-html", Reply::raw(200, "<html>")),
+    ];
+    let path = format!("/hooks/signed_logs?api_version={OLD}");
+    let mut statuses = Vec::new();
+    for url in &urls {
+        let body = sdk_envelope("processor_run.processed", url);
+        let answer = post(
+            &format!("{}{path}", hs.base),
+            body.clone(),
+            &extend_headers(IN_SECRET, now(), &body),
+        )
+        .await;
+        statuses.push(answer.status);
+    }
+    assert_eq!(statuses, [200, 502, 502, 502]);
+    down.wait_for(1).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = hs.stderr.lock().unwrap().clone();
+        if log.matches("webhook refused").count() >= 3 || std::time::Instant::now() > deadline {
+            assert_eq!(log.matches("webhook refused").count(), 3, "{log}");
+            for needle in ["sig_secret_value", "X-Amz-Signature", "secret-path"] {
+                if let Some(at) = log.find(needle) {
+                    let from = at.saturating_sub(300);
+                    panic!("the log holds a signed URL: …{}…", &log[from..at + 50]);
+                }
+            }
+            assert!(log.contains("host 127.0.0.1 answered 404"), "{log}");
+            // The client's own trace lines were written too (connections to the payload host).
+            assert!(
+                log.contains("TRACE") && log.contains("connecting to 127.0.0.1"),
+                "{log}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
