@@ -268,6 +268,43 @@ impl Schemas {
     }
 }
 
+/// `hookshift check`: every golden input against its source version's schema (as the SDK validates)
+/// and every golden output strictly against its target version's, its input's undeclared keys allowed
+/// as drift. One line per violation, naming the file and the path in it.
+pub fn check_golden(schemas: &Schemas, mappings: &crate::mapping::Mappings) -> Vec<String> {
+    let mut problems = Vec::new();
+    for case in mappings.golden_cases() {
+        let (input, output) = match (case.read_input(), case.read_output()) {
+            (Ok(input), Ok(output)) => (input.as_json().into_owned(), output.as_json().into_owned()),
+            // Unreadable cases are reported by the golden check itself.
+            _ => continue,
+        };
+        let mut report = |file: &Path, version: &str, how: &str, result| {
+            if let Err(violations) = result {
+                let violations: Vec<SchemaViolation> = violations;
+                problems.extend(violations.iter().map(|v| {
+                    format!("{}: {how} {version} schema: {v}", file.display())
+                }));
+            }
+        };
+        let input_type = input.get("eventType").and_then(Json::as_str).unwrap_or("");
+        let drift = schemas.undeclared_keys(&case.from, input_type, &input);
+        report(
+            &case.input,
+            &case.from,
+            "breaks the",
+            schemas.validate_event(&case.from, &input, Strictness::Lax),
+        );
+        report(
+            &case.output,
+            &case.to,
+            "breaks the (strict)",
+            schemas.validate_event(&case.to, &output, Strictness::Strict(&drift)),
+        );
+    }
+    problems
+}
+
 fn file_name(path: &Path) -> Option<&str> {
     path.file_name().and_then(|n| n.to_str())
 }
@@ -725,6 +762,71 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("cannot read"));
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_tree(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn check_golden_reports_every_violation_with_file_and_path() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let schemas = Schemas::load(&root.join("schemas")).unwrap();
+        let shipped = crate::mapping::Mappings::load(&root.join("mappings")).unwrap();
+        assert_eq!(check_golden(&schemas, &shipped), Vec::<String>::new());
+
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&root.join("mappings"), dir.path());
+        let golden = dir.path().join("2025-04-21_to_2026-02-09/golden");
+        let edit = |name: &str, change: &dyn Fn(&mut Json)| {
+            let path = golden.join(name);
+            let mut event: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            change(&mut event);
+            std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
+        };
+        edit("workflow_run_needs_review.input.json", &|e| {
+            e["payload"]["id"] = json!(5);
+            e["payload"]["startedAt"] = json!("2025-04-21T00:00:00Z");
+        });
+        edit("workflow_run_needs_review.output.json", &|e| {
+            e["payload"]["startedAt"] = json!("2025-04-21T00:00:00Z");
+            e["payload"]["leftover"] = json!(1);
+            e["payload"]["status"] = json!(null);
+        });
+        let mappings = crate::mapping::Mappings::load(dir.path()).unwrap();
+        let problems = check_golden(&schemas, &mappings);
+        let input = golden.join("workflow_run_needs_review.input.json");
+        let output = golden.join("workflow_run_needs_review.output.json");
+        assert_eq!(
+            problems,
+            [
+                format!(
+                    "{}: breaks the 2025-04-21 schema: /payload/id: 5 is not of type string",
+                    input.display()
+                ),
+                format!(
+                    "{}: breaks the (strict) 2026-02-09 schema: /payload/leftover: not a declared field here",
+                    output.display()
+                ),
+                format!(
+                    "{}: breaks the (strict) 2026-02-09 schema: /payload/status: null is not one of \"PENDING\", \"PROCESSING\" or 7 other candidates",
+                    output.display()
+                ),
+                format!(
+                    "{}: breaks the (strict) 2026-02-09 schema: /payload/status: null is not of type string",
+                    output.display()
+                ),
+            ]
+        );
     }
 
     #[test]
