@@ -28,6 +28,8 @@ mod faults;
 mod hostile;
 #[path = "integration/properties.rs"]
 mod properties;
+#[path = "integration/schema_properties.rs"]
+mod schema_properties;
 #[path = "integration/reliability.rs"]
 mod reliability;
 #[path = "integration/secrets.rs"]
