@@ -484,7 +484,10 @@ impl Config {
     pub fn schemas_dir(&self) -> (PathBuf, bool) {
         match &self.schemas.dir {
             Some(dir) => (self.relative_to_source(dir), true),
-            None => (self.relative_to_source(Path::new(DEFAULT_SCHEMAS_DIR)), false),
+            None => (
+                self.relative_to_source(Path::new(DEFAULT_SCHEMAS_DIR)),
+                false,
+            ),
         }
     }
 
@@ -525,7 +528,12 @@ impl Config {
         if self.mappings.dir.as_os_str().is_empty() {
             problems.push(ConfigError::invalid("mappings.dir", "must not be empty"));
         }
-        if self.schemas.dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+        if self
+            .schemas
+            .dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
             problems.push(ConfigError::invalid("schemas.dir", "must not be empty"));
         }
         if self.routes.is_empty() {
@@ -1025,7 +1033,10 @@ secret = "wss_out"
         assert_eq!(c.schemas_dir(), (PathBuf::from("/srv/s"), true));
         std::fs::write(&path, format!("{VALID}\n[schemas]\ndir = \"\"\n")).unwrap();
         let c = Config::parse(&path, no_env()).unwrap();
-        assert!(c.validate().iter().any(|e| e.to_string().contains("schemas.dir")));
+        assert!(c
+            .validate()
+            .iter()
+            .any(|e| e.to_string().contains("schemas.dir")));
     }
 
     #[test]

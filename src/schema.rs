@@ -70,7 +70,11 @@ pub struct SchemaViolation {
 
 impl fmt::Display for SchemaViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -199,7 +203,7 @@ impl Schemas {
             Strictness::Lax => true,
             Strictness::Strict(drift) => drift.contains(key),
         };
-        let mut violations: Vec<SchemaViolation> = leaves(&schema.strict, &event)
+        let mut violations: Vec<SchemaViolation> = leaves(&schema.strict, &event, &allowed)
             .into_iter()
             .filter(|leaf| !leaf.is_allowed(&allowed))
             .map(Leaf::into_violation)
@@ -243,7 +247,7 @@ impl Schemas {
         let Ok(schema) = self.schema(version, event_type) else {
             return BTreeSet::new();
         };
-        leaves(&schema.strict, &event.as_json())
+        leaves(&schema.strict, &event.as_json(), &|_: &str| true)
             .into_iter()
             .filter_map(|leaf| match leaf.kind {
                 LeafKind::Undeclared(key) => Some(key),
@@ -252,7 +256,11 @@ impl Schemas {
             .collect()
     }
 
-    fn schema(&self, version: &str, event_type: &str) -> Result<&EventSchema, Vec<SchemaViolation>> {
+    fn schema(
+        &self,
+        version: &str,
+        event_type: &str,
+    ) -> Result<&EventSchema, Vec<SchemaViolation>> {
         let Some(types) = self.versions.get(version) else {
             return Err(vec![SchemaViolation {
                 path: String::new(),
@@ -275,16 +283,20 @@ pub fn check_golden(schemas: &Schemas, mappings: &crate::mapping::Mappings) -> V
     let mut problems = Vec::new();
     for case in mappings.golden_cases() {
         let (input, output) = match (case.read_input(), case.read_output()) {
-            (Ok(input), Ok(output)) => (input.as_json().into_owned(), output.as_json().into_owned()),
+            (Ok(input), Ok(output)) => {
+                (input.as_json().into_owned(), output.as_json().into_owned())
+            }
             // Unreadable cases are reported by the golden check itself.
             _ => continue,
         };
         let mut report = |file: &Path, version: &str, how: &str, result| {
             if let Err(violations) = result {
                 let violations: Vec<SchemaViolation> = violations;
-                problems.extend(violations.iter().map(|v| {
-                    format!("{}: {how} {version} schema: {v}", file.display())
-                }));
+                problems.extend(
+                    violations
+                        .iter()
+                        .map(|v| format!("{}: {how} {version} schema: {v}", file.display())),
+                );
             }
         };
         let input_type = input.get("eventType").and_then(Json::as_str).unwrap_or("");
@@ -342,7 +354,10 @@ fn make_strict(schema: &mut Json) {
     };
     let open = node.get(OPEN_MARK).and_then(Json::as_bool) == Some(true);
     let declares = node.get("properties").is_some_and(Json::is_object);
-    let says_true_or_nothing = matches!(node.get("additionalProperties"), None | Some(Json::Bool(true)));
+    let says_true_or_nothing = matches!(
+        node.get("additionalProperties"),
+        None | Some(Json::Bool(true))
+    );
     if declares && !open && says_true_or_nothing {
         node.insert("additionalProperties".into(), Json::Bool(false));
     }
@@ -387,7 +402,7 @@ enum LeafKind {
 }
 
 impl Leaf {
-    fn is_allowed(&self, allowed: &impl Fn(&str) -> bool) -> bool {
+    fn is_allowed(&self, allowed: &dyn Fn(&str) -> bool) -> bool {
         matches!(&self.kind, LeafKind::Undeclared(key) if allowed(key))
     }
 
@@ -400,17 +415,18 @@ impl Leaf {
 }
 
 /// Every failure of the event, with `anyOf` failures replaced by the failures of the alternative
-/// that comes closest (so each path points into the event where it breaks). An `anyOf` holds when
-/// one alternative fails only for undeclared keys; the caller's [`Strictness`] decides the rest.
-fn leaves(validator: &Validator, event: &Json) -> Vec<Leaf> {
+/// that comes closest (so each path points into the event where it breaks). An alternative that only
+/// fails for `allowed` undeclared keys holds; of several, the one declaring most of the object's keys
+/// is taken, as the SDK's unions pick the member with the most fields set.
+fn leaves(validator: &Validator, event: &Json, allowed: &dyn Fn(&str) -> bool) -> Vec<Leaf> {
     let mut out = Vec::new();
     for error in validator.iter_errors(event) {
-        flatten(error, &mut out);
+        flatten(error, allowed, &mut out);
     }
     out
 }
 
-fn flatten(error: ValidationError<'_>, out: &mut Vec<Leaf>) {
+fn flatten(error: ValidationError<'_>, allowed: &dyn Fn(&str) -> bool, out: &mut Vec<Leaf>) {
     let path = error.instance_path.as_str().to_owned();
     match error.kind {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -427,20 +443,39 @@ fn flatten(error: ValidationError<'_>, out: &mut Vec<Leaf>) {
                 .map(|errors| {
                     let mut leaves = Vec::new();
                     for error in errors {
-                        flatten(error, &mut leaves);
+                        flatten(error, allowed, &mut leaves);
                     }
                     leaves
                 })
                 .collect();
-            // The alternative that only fails for undeclared keys (the fewest), else the closest.
+            // An alternative that holds, the one declaring most of the object's own keys; else the
+            // closest: the right type, the right discriminators, the fewest failures.
+            let own_key = |leaf: &Leaf| match &leaf.kind {
+                LeafKind::Undeclared(key) => leaf
+                    .path
+                    .strip_prefix(path.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| rest == escape_pointer(key)),
+                _ => false,
+            };
             let closest = branches.into_iter().min_by_key(|leaves| {
-                let real = |kind: &LeafKind| !matches!(kind, LeafKind::Undeclared(_));
                 let wrong_type = leaves
                     .iter()
                     .any(|l| l.kind == LeafKind::WrongType && l.path == path);
-                let constants = leaves.iter().filter(|l| l.kind == LeafKind::WrongConstant).count();
-                let failures = leaves.iter().filter(|l| real(&l.kind)).count();
-                (failures > 0, wrong_type, constants, failures, leaves.len())
+                let constants = leaves
+                    .iter()
+                    .filter(|l| l.kind == LeafKind::WrongConstant)
+                    .count();
+                let failures = leaves.iter().filter(|l| !l.is_allowed(allowed)).count();
+                let undeclared_own = leaves.iter().filter(|l| own_key(l)).count();
+                (
+                    failures > 0,
+                    wrong_type,
+                    constants,
+                    failures,
+                    undeclared_own,
+                    leaves.len(),
+                )
             });
             let Some(closest) = closest else { return };
             let only_wrong_type = !closest.is_empty()
@@ -461,7 +496,9 @@ fn flatten(error: ValidationError<'_>, out: &mut Vec<Leaf>) {
             }
         }
         ValidationErrorKind::Required { ref property } => {
-            let key = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
+            let key = property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_owned);
             out.push(Leaf {
                 path: format!("{path}/{}", escape_pointer(&key)),
                 message: "required, missing".into(),
@@ -595,11 +632,7 @@ mod tests {
         ])
     }
 
-    fn strict(
-        schemas: &Schemas,
-        event: &Json,
-        drift: &[&str],
-    ) -> Result<(), Vec<SchemaViolation>> {
+    fn strict(schemas: &Schemas, event: &Json, drift: &[&str]) -> Result<(), Vec<SchemaViolation>> {
         let drift: BTreeSet<String> = drift.iter().map(|s| s.to_string()).collect();
         schemas.validate("v1", "run.processed", event, Strictness::Strict(&drift))
     }
@@ -612,7 +645,10 @@ mod tests {
     fn loads_every_event_type_and_skips_payload_schemas() {
         let (_dir, schemas) = load_one();
         assert_eq!(schemas.versions().collect::<Vec<_>>(), ["v1"]);
-        assert_eq!(schemas.event_types("v1").collect::<Vec<_>>(), ["run.processed"]);
+        assert_eq!(
+            schemas.event_types("v1").collect::<Vec<_>>(),
+            ["run.processed"]
+        );
     }
 
     #[test]
@@ -637,7 +673,10 @@ mod tests {
             paths(strict(&schemas, &event, &[])),
             ["/leftover", "/payload/fields/f/startedAt"]
         );
-        assert_eq!(paths(strict(&schemas, &event, &["startedAt"])), ["/leftover"]);
+        assert_eq!(
+            paths(strict(&schemas, &event, &["startedAt"])),
+            ["/leftover"]
+        );
         assert_eq!(strict(&schemas, &event, &["startedAt", "leftover"]), Ok(()));
         assert_eq!(
             schemas.validate("v1", "run.processed", &event, Strictness::Lax),
@@ -689,6 +728,38 @@ mod tests {
     }
 
     #[test]
+    fn of_two_alternatives_that_hold_the_one_declaring_the_keys_decides_the_drift() {
+        // Like ExtractConfigJson / ExtractConfigLegacy: both accept the object laxly.
+        let schema = json!({
+            "$defs": {
+                "Json": {"properties": {"schema": {"type": "object"}}, "type": "object"},
+                "Legacy": {
+                    "properties": {"fields": {"items": {"$ref": "#/$defs/Field"}, "type": "array"}},
+                    "type": "object"
+                },
+                "Field": {"properties": {"name": {"type": "string"}}, "type": "object"}
+            },
+            "properties": {"config": {"anyOf": [{"$ref": "#/$defs/Json"}, {"$ref": "#/$defs/Legacy"}]}},
+            "type": "object"
+        });
+        let (_dir, schemas) = schemas_with(&[("v1/x.y.json", schema)]);
+        let event = json!({"config": {"fields": [{"name": "n", "futureField": 1}]}});
+        assert_eq!(
+            schemas.undeclared_keys("v1", "x.y", &event),
+            BTreeSet::from(["futureField".to_owned()])
+        );
+        let drift = BTreeSet::from(["futureField".to_owned()]);
+        assert_eq!(
+            schemas.validate("v1", "x.y", &event, Strictness::Strict(&drift)),
+            Ok(())
+        );
+        assert_eq!(
+            paths(schemas.validate("v1", "x.y", &event, Strictness::Strict(&BTreeSet::new()))),
+            ["/config/fields/0/futureField"]
+        );
+    }
+
+    #[test]
     fn nulls_and_wrong_types_name_the_value_and_the_path() {
         let (_dir, schemas) = load_one();
         let event = json!({
@@ -723,7 +794,10 @@ mod tests {
             "/eventType: \"run.other\" is not a v1 event type (no schema)"
         );
         assert_eq!(
-            schemas.validate_event("v9", &event, Strictness::Lax).unwrap_err()[0].message,
+            schemas
+                .validate_event("v9", &event, Strictness::Lax)
+                .unwrap_err()[0]
+                .message,
             "no schemas for API version v9"
         );
     }
@@ -752,7 +826,10 @@ mod tests {
         std::fs::write(dir.path().join("v1/c.d.json"), br#"{"type": 5}"#).unwrap();
         let errors = Schemas::load(dir.path()).unwrap_err().to_string();
         assert!(errors.contains("a.b.json: not JSON"), "{errors}");
-        assert!(errors.contains("c.d.json: not a valid JSON Schema"), "{errors}");
+        assert!(
+            errors.contains("c.d.json: not a valid JSON Schema"),
+            "{errors}"
+        );
         let empty = tempfile::tempdir().unwrap();
         assert!(Schemas::load(empty.path())
             .unwrap_err()

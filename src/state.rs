@@ -151,7 +151,9 @@ pub fn check(path: &Path) -> CheckReport {
                 match Schemas::load(&schemas_dir) {
                     Err(e) => report.problems.extend(e.0.iter().map(ToString::to_string)),
                     Ok(schemas) => {
-                        report.problems.extend(schema::check_golden(&schemas, &mappings));
+                        report
+                            .problems
+                            .extend(schema::check_golden(&schemas, &mappings));
                         report.schemas_dir = Some(schemas_dir.display().to_string());
                     }
                 }

@@ -28,9 +28,9 @@ mod faults;
 mod hostile;
 #[path = "integration/properties.rs"]
 mod properties;
-#[path = "integration/schema_properties.rs"]
-mod schema_properties;
 #[path = "integration/reliability.rs"]
 mod reliability;
+#[path = "integration/schema_properties.rs"]
+mod schema_properties;
 #[path = "integration/secrets.rs"]
 mod secrets;
