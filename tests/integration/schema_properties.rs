@@ -394,7 +394,13 @@ fn minimize(
         let mut changed = false;
         let mut pointers = Vec::new();
         collect_pointers(&event, String::new(), &mut pointers);
-        for pointer in pointers {
+        // The envelope and the discriminators stay: Extend always sends them (the 1.20.0 models
+        // default `eventType`, `object`, `stepType`).
+        let kept = |p: &String| {
+            p.matches('/').count() == 1
+                || p.rsplit('/').next().is_some_and(|key| DISCRIMINATORS.contains(&key))
+        };
+        for pointer in pointers.into_iter().filter(|p| !kept(p)) {
             let mut candidate = event.clone();
             if remove_at(&mut candidate, &pointer) && still_fails(&candidate) {
                 event = candidate;
