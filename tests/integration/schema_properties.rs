@@ -398,7 +398,9 @@ fn minimize(
         // default `eventType`, `object`, `stepType`).
         let kept = |p: &String| {
             p.matches('/').count() == 1
-                || p.rsplit('/').next().is_some_and(|key| DISCRIMINATORS.contains(&key))
+                || p.rsplit('/')
+                    .next()
+                    .is_some_and(|key| DISCRIMINATORS.contains(&key))
         };
         for pointer in pointers.into_iter().filter(|p| !kept(p)) {
             let mut candidate = event.clone();
