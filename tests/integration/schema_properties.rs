@@ -10,10 +10,15 @@
 //! undeclared keys allowed as drift, or be refused as [`TranslateError::Unmapped`] (the documented
 //! "no counterpart" answer).
 //!
-//! What the shipped mappings still get wrong is listed once, in [`KNOWN_FAILING`], each class with the
-//! path that fails and why; the test fails when a class outside the list appears and when a listed
-//! class no longer fails (remove it then). Randomness is proptest's deterministic ChaCha generator
-//! with a fixed seed, so a run is reproducible; `HOOKSHIFT_PROPTEST_CASES` scales the cases per type.
+//! A failure class is the step, the path that fails in the translation (or the rule that refused the
+//! event) and what is wrong there. What the shipped mappings still get wrong is listed once, in
+//! [`KNOWN_FAILING`]: each cause with why and every class it makes. The test fails when a class
+//! outside the list appears and when a listed class no longer fails (remove it then).
+//!
+//! Randomness is proptest's deterministic ChaCha generator with a fixed seed, so a run is
+//! reproducible: [`CASES_PER_TYPE`] rounds over every event type, then rounds with every optional set
+//! until every enum value met was used. `HOOKSHIFT_PROPTEST_CASES` scales the rounds (then only new
+//! classes fail the test); `HOOKSHIFT_SCHEMA_FINDINGS=FILE` writes every cause with a minimal input.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -227,8 +232,9 @@ fn generic(path: &str) -> String {
 struct Run {
     observed: BTreeMap<Class, Seen>,
     translated: usize,
-    /// `(step, event type)` pairs refused as having no counterpart.
-    unmapped: BTreeSet<(String, String)>,
+    /// `(step, event type, discriminator)` refused as having no counterpart; the discriminator is
+    /// the payload's `stepType`, `step.type` or `type`, when it has one.
+    unmapped: BTreeSet<(String, String, String)>,
 }
 
 /// The classes one event falls into (empty: it translated into a valid event), or `None` when it
@@ -296,7 +302,17 @@ impl Run {
         );
         let step = format!("{from}_to_{to}");
         let Some(classes) = outcome(schemas, mappings, (from, to), event_type, &event) else {
-            self.unmapped.insert((step, event_type.to_owned()));
+            let payload = &event["payload"];
+            let discriminator = [
+                &payload["stepType"],
+                &payload["step"]["type"],
+                &payload["type"],
+            ]
+            .into_iter()
+            .find_map(Json::as_str)
+            .unwrap_or("");
+            self.unmapped
+                .insert((step, event_type.to_owned(), discriminator.to_owned()));
             return;
         };
         self.translated += 1;
@@ -325,7 +341,11 @@ impl Run {
 /// seen in, and the smallest event of its first class made smaller still (members and elements
 /// removed while the event stays valid and the class still fails).
 fn write_findings(file: &Path, schemas: &Schemas, mappings: &Mappings, run: &Run) {
-    let mut text = String::new();
+    let mut text = String::from("## Refused as unmapped (`TranslateError::Unmapped`)\n\n");
+    for (step, event_type, discriminator) in &run.unmapped {
+        text.push_str(&format!("- {step}: {event_type} {discriminator}\n"));
+    }
+    text.push('\n');
     for known in KNOWN_FAILING {
         let (from, to) = known.step.split_once("_to_").unwrap();
         text.push_str(&format!(
