@@ -21,10 +21,7 @@ use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::Value as Json;
 
 /// Marks a definition whose undeclared keys strict validation accepts (the generator sets it).
-pub const OPEN_MARK: &str = "x-hookshift-open";
-
-/// Sub-folder of a version's folder with payload schemas that are not event types (not loaded).
-pub const PAYLOADS_DIR: &str = "payloads";
+const OPEN_MARK: &str = "x-hookshift-open";
 
 /// Longest rendering of an offending value in a message.
 const BRIEF_VALUE_CHARS: usize = 60;
@@ -111,7 +108,8 @@ impl Instance for crate::json::Value {
 
 impl Schemas {
     /// Reads and compiles `dir/VERSION/EVENT_TYPE.json` for every version folder; every error names
-    /// its file. Blocking IO.
+    /// its file. Sub-folders of a version (`payloads/`: schemas that are not event types) are not
+    /// read. Blocking IO.
     pub fn load(dir: &Path) -> Result<Schemas, SchemaLoadErrors> {
         let mut errors = Vec::new();
         let mut versions = BTreeMap::new();
@@ -279,7 +277,7 @@ impl Schemas {
 /// `hookshift check`: every golden input against its source version's schema (as the SDK validates)
 /// and every golden output strictly against its target version's, its input's undeclared keys allowed
 /// as drift. One line per violation, naming the file and the path in it.
-pub fn check_golden(schemas: &Schemas, mappings: &crate::mapping::Mappings) -> Vec<String> {
+pub(crate) fn check_golden(schemas: &Schemas, mappings: &crate::mapping::Mappings) -> Vec<String> {
     let mut problems = Vec::new();
     for case in mappings.golden_cases() {
         let (input, output) = match (case.read_input(), case.read_output()) {

@@ -149,7 +149,9 @@ pub fn check(path: &Path) -> CheckReport {
             let (schemas_dir, named) = config.schemas_dir();
             if named || schemas_dir.exists() {
                 match Schemas::load(&schemas_dir) {
-                    Err(e) => report.problems.extend(e.0.iter().map(ToString::to_string)),
+                    Err(e) => report
+                        .problems
+                        .extend(e.0.iter().map(|e| format!("schemas.dir: {e}"))),
                     Ok(schemas) => {
                         report
                             .problems

@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
             print(f"FAIL {line}")
         if problems:
             print(f"make_schemas.py --check: {len(problems)} problem(s); regenerate with "
-                  f"{sys.executable} {Path(__file__).name}")
+                  f"{sys.executable} {Path(__file__).resolve().relative_to(ROOT)}")
             return 1
         print(f"ok   schemas/{version}: {len(wanted)} file(s) match extend-ai {have}")
         return 0
