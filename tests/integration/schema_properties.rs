@@ -138,7 +138,7 @@ fn every_generated_event_translates_into_one_the_target_sdk_accepts() {
         .map(|(c, seen)| {
             let (event_type, example, message) = &seen.example;
             format!(
-                "{} {:?} {:?} in {} event(s) of {:?}: {message}; smallest ({event_type}): {example}",
+                "{}: ({:?}, {:?}), in {} event(s) of {:?}: {message}; smallest ({event_type}): {example}",
                 c.step, c.path, c.kind, seen.events, seen.event_types
             )
         })
