@@ -163,10 +163,14 @@ pub fn check(args: &CheckArgs) -> Result<(), CliError> {
         return Err(CliError::CheckFailed(report.problems.len()));
     }
     println!(
-        "ok: {} ({} route(s)), mappings in {}",
+        "ok: {} ({} route(s)), mappings in {}, {}",
         args.config.display(),
         report.routes,
-        report.mappings_dir.as_deref().unwrap_or("?")
+        report.mappings_dir.as_deref().unwrap_or("?"),
+        match &report.schemas_dir {
+            Some(dir) => format!("golden events valid against the schemas in {dir}"),
+            None => "no schemas folder (golden events not validated against schemas)".to_owned(),
+        }
     );
     Ok(())
 }

@@ -22,6 +22,8 @@ use crate::signature::Provider;
 pub const ENV_PREFIX: &str = "HOOKSHIFT__";
 /// Separator between key segments in those variables.
 pub const ENV_SEPARATOR: &str = "__";
+/// Schemas folder used when `schemas.dir` is not set (beside the config file).
+pub const DEFAULT_SCHEMAS_DIR: &str = "schemas";
 
 /// The whole configuration of one hookshift process.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +32,8 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub mappings: MappingsConfig,
+    #[serde(default)]
+    pub schemas: SchemasConfig,
     pub routes: Vec<RouteConfig>,
     /// Where the configuration was read from (for reloads and relative paths).
     #[serde(skip)]
@@ -93,6 +97,16 @@ impl Default for MappingsConfig {
             dir: PathBuf::from("mappings"),
         }
     }
+}
+
+/// `[schemas]`: the JSON Schemas of every event type (`VERSION/EVENT_TYPE.json`) that `hookshift check`
+/// holds the golden cases to; not read by `serve`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemasConfig {
+    /// Relative paths are resolved against the config file's directory. Unset: `schemas` beside the
+    /// config file, skipped by `check` when absent (an installation may ship without it).
+    pub dir: Option<PathBuf>,
 }
 
 /// `[[routes]]`: one webhook endpoint, its sender and its handler.
@@ -501,6 +515,18 @@ impl Config {
         self.relative_to_source(&self.mappings.dir)
     }
 
+    /// The schemas directory, resolved like [`Config::mappings_dir`], and whether the configuration
+    /// names it (then it must exist) or it is the default `schemas`.
+    pub fn schemas_dir(&self) -> (PathBuf, bool) {
+        match &self.schemas.dir {
+            Some(dir) => (self.relative_to_source(dir), true),
+            None => (
+                self.relative_to_source(Path::new(DEFAULT_SCHEMAS_DIR)),
+                false,
+            ),
+        }
+    }
+
     /// A path from the configuration, resolved against the configuration file's directory.
     pub fn relative_to_source(&self, path: &Path) -> PathBuf {
         match self.source.as_deref().and_then(Path::parent) {
@@ -537,6 +563,14 @@ impl Config {
         }
         if self.mappings.dir.as_os_str().is_empty() {
             problems.push(ConfigError::invalid("mappings.dir", "must not be empty"));
+        }
+        if self
+            .schemas
+            .dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            problems.push(ConfigError::invalid("schemas.dir", "must not be empty"));
         }
         if self.routes.is_empty() {
             problems.push(ConfigError::invalid(
@@ -1080,6 +1114,24 @@ secret = "wss_out"
             without_source_excerpt("TOML parse error at line 3, column 9\n  |\n3 | a = \"x\n  |         ^\ninvalid basic string\n"),
             "TOML parse error at line 3, column 9: invalid basic string"
         );
+    }
+
+    #[test]
+    fn schemas_dir_defaults_beside_the_config_file_and_may_be_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, VALID).unwrap();
+        let c = Config::parse(&path, no_env()).unwrap();
+        assert_eq!(c.schemas_dir(), (dir.path().join("schemas"), false));
+        std::fs::write(&path, format!("{VALID}\n[schemas]\ndir = \"/srv/s\"\n")).unwrap();
+        let c = Config::parse(&path, no_env()).unwrap();
+        assert_eq!(c.schemas_dir(), (PathBuf::from("/srv/s"), true));
+        std::fs::write(&path, format!("{VALID}\n[schemas]\ndir = \"\"\n")).unwrap();
+        let c = Config::parse(&path, no_env()).unwrap();
+        assert!(c
+            .validate()
+            .iter()
+            .any(|e| e.to_string().contains("schemas.dir")));
     }
 
     #[test]

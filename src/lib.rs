@@ -18,6 +18,8 @@
 //! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
 //!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
 //! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
+//! - [`schema`]: the JSON Schemas of every event type per version (`schemas/`, from Extend's SDK models)
+//!   and strict validation against them; what `hookshift check` holds golden cases to.
 //! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
 //! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).
@@ -58,6 +60,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
+pub mod schema;
 pub mod server;
 pub mod signature;
 pub mod signed_url;

@@ -7,6 +7,7 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::SystemTime};
 
 use crate::config::{Config, ConfigError, Policy, RouteConfig};
 use crate::mapping::Mappings;
+use crate::schema::{self, Schemas};
 use crate::tls::TrustRoots;
 
 /// A configuration and its compiled mappings, checked against each other.
@@ -110,7 +111,7 @@ pub fn plan_problems(config: &Config, mappings: &Mappings) -> Vec<ConfigError> {
 }
 
 /// Everything `hookshift check` reports: configuration problems, mapping load errors, missing
-/// translation paths and failing golden cases. Empty when all is well. Blocking IO.
+/// translation paths, failing golden cases and golden events their version's schema refuses. Empty when all is well. Blocking IO.
 pub fn check(path: &Path) -> CheckReport {
     let mut report = CheckReport::default();
     let config = match Config::parse(path, std::env::vars()) {
@@ -145,6 +146,20 @@ pub fn check(path: &Path) -> CheckReport {
             );
             report.problems.extend(mappings.check_golden());
             report.problems.extend(mappings.check_round_trips());
+            let (schemas_dir, named) = config.schemas_dir();
+            if named || schemas_dir.exists() {
+                match Schemas::load(&schemas_dir) {
+                    Err(e) => report
+                        .problems
+                        .extend(e.0.iter().map(|e| format!("schemas.dir: {e}"))),
+                    Ok(schemas) => {
+                        report
+                            .problems
+                            .extend(schema::check_golden(&schemas, &mappings));
+                        report.schemas_dir = Some(schemas_dir.display().to_string());
+                    }
+                }
+            }
         }
     }
     report.routes = config.routes.len();
@@ -161,4 +176,6 @@ pub struct CheckReport {
     pub routes: usize,
     /// The mappings directory that was checked.
     pub mappings_dir: Option<String>,
+    /// The schemas directory the golden cases were validated against, if there was one.
+    pub schemas_dir: Option<String>,
 }

@@ -30,6 +30,8 @@ mod hostile;
 mod properties;
 #[path = "integration/reliability.rs"]
 mod reliability;
+#[path = "integration/schema_properties.rs"]
+mod schema_properties;
 #[path = "integration/secrets.rs"]
 mod secrets;
 

@@ -33,6 +33,7 @@ venv_for() {
 fail=0
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+for sdk in old new; do "$ROOT/.venv-$sdk/bin/python" "$HERE/make_schemas.py" --check || fail=1; done
 
 # The large case: committed while under 5 MB, otherwise generated at test time.
 large_dir=""
