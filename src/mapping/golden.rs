@@ -103,12 +103,24 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
                 step.rules[rule].name.clone(),
             ));
         }
+        // The unmapped fields the case must report: NAME.unmapped.json (a list of paths), else none.
+        let unmapped_file = case.output.with_file_name(format!("{}.unmapped.json", case.name));
+        let expected_unmapped: Vec<String> = match std::fs::read(&unmapped_file) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    failures.push(format!("{label}: {}: not a list of paths: {e}", unmapped_file.display()));
+                    continue;
+                }
+            },
+            Err(_) => Vec::new(),
+        };
         match run_step_reporting(step, input, &GOLDEN_DELIVERY) {
-            // A shape the mappings know drops nothing unreported; only drift cases may report.
-            Ok((_, unmapped)) if !unmapped.is_empty() && !case.name.contains("drift") => {
+            Ok((_, unmapped)) if super::bounded_paths(unmapped.clone()) != expected_unmapped => {
                 failures.push(format!(
-                    "{label}: fields no mapping names were dropped: {} (map them, drop them with a reason, or name the case *drift*)",
-                    unmapped.join(", ")
+                    "{label}: reported unmapped fields {:?}, expected {expected_unmapped:?} ({})",
+                    super::bounded_paths(unmapped),
+                    unmapped_file.display()
                 ))
             }
             Ok((actual, _)) if actual == expected => {}

@@ -8,7 +8,7 @@ use crate::json::Value;
 use toml_edit::{ImDocument, InlineTable, Item, Table};
 
 use super::ops::{
-    Condition, DeliveryFact, Fallback, Kind, Op, Rest, Rule, Source, Step, Transform,
+    Condition, DeliveryFact, Fallback, Field, Kind, Op, Rest, Rule, Source, Step, Transform,
 };
 use super::path::{Anchor, FieldPath};
 use super::LoadError;
@@ -838,7 +838,7 @@ impl Compiler<'_> {
             match item.as_table_like() {
                 Some(map) => {
                     for (field, value) in map.iter() {
-                        let path = match FieldPath::parse(field) {
+                        let path = match Field::parse(field) {
                             Ok(p) => p,
                             Err(m) => {
                                 errs.push(line_of("when"), format!("{key}.when.{field}"), m);
@@ -1170,7 +1170,10 @@ impl OpReader<'_, '_> {
     fn condition(&mut self, k: &str) -> Option<Condition> {
         let mut condition = Condition::default();
         for (field, value) in self.string_table(k)? {
-            let path = self.parse_path(k, &field)?;
+            let path = match Field::parse(&field) {
+                Ok(p) => p,
+                Err(m) => return self.fail(m),
+            };
             let accepted = match value {
                 Value::Array(any) => any,
                 one => vec![one],

@@ -386,14 +386,20 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
     let (path, found) = rules
         .iter()
         .flat_map(|r| r.when.0.iter())
-        .map(|(path, _)| (path, path.get(payload)))
+        .map(|(field, _)| (field, field.get(payload)))
         .next()
-        .map_or((".".to_owned(), "nothing".to_owned()), |(path, found)| {
+        .map_or((String::new(), "nothing".to_owned()), |(field, found)| {
             (
-                path.as_str().to_owned(),
+                field.as_str().to_owned(),
                 found.map_or("nothing".to_owned(), ops::short),
             )
         });
+    let first = rules
+        .iter()
+        .flat_map(|r| r.when.0.iter())
+        .map(|(field, _)| field.first().clone())
+        .next()
+        .unwrap_or_else(|| path::FieldPath::parse(".").expect("`.` is a path"));
     let mut expected: Vec<String> = rules
         .iter()
         .flat_map(|r| r.when.0.iter())
@@ -405,7 +411,7 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
     TranslateError::Failed {
         rule: names.join(" | "),
         file: files.join(", "),
-        path: format!("payload.{path}"),
+        path: format!("payload.{}", first.as_str()),
         message: format!(
             "no rule takes this event: found {found}, the rules take {}",
             expected.join(", ")

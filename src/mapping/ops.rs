@@ -162,9 +162,48 @@ pub(crate) enum Op {
     },
 }
 
+/// The field a condition tests: one path, or alternatives `stepType|step.type` of which the first
+/// present one counts (one discriminator that moved between versions of a payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field {
+    paths: Vec<FieldPath>,
+    text: String,
+}
+
+impl Field {
+    pub(crate) fn parse(text: &str) -> Result<Field, String> {
+        Ok(Field {
+            paths: text
+                .split('|')
+                .map(FieldPath::parse)
+                .collect::<Result<_, _>>()?,
+            text: text.to_owned(),
+        })
+    }
+
+    pub(crate) fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.paths.iter().find_map(|p| p.get(value))
+    }
+
+    /// The first alternative, where a message names one place.
+    pub(crate) fn first(&self) -> &FieldPath {
+        &self.paths[0]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Field equalities that must all hold; each field may accept several values.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Condition(pub(crate) Vec<(FieldPath, Vec<Value>)>);
+pub(crate) struct Condition(pub(crate) Vec<(Field, Vec<Value>)>);
 
 impl Condition {
     pub(crate) fn holds(&self, value: &Value) -> bool {
