@@ -360,6 +360,7 @@ mod tests {
             mappings: dir.path().join("none"),
             timestamp: None,
             compact: true,
+            batch_dir: None,
             input,
         };
         assert_eq!(
