@@ -451,6 +451,7 @@ fn run_step_reporting(
         timestamp: delivery.timestamp,
         timestamp_text: OnceCell::new(),
         unmapped: RefCell::new(Vec::new()),
+        moves: RefCell::new(Vec::new()),
     };
     let Value::Object(envelope) = &mut event else {
         unreachable!("find_rule checked the envelope")

@@ -325,16 +325,16 @@ impl Location {
     }
 
     /// Turns the location from "after these ops" into "before them".
-    pub(crate) fn undo_all(&mut self, ops: &[Op], step: &Step, depth: usize) {
+    pub(crate) fn undo_all(&mut self, ops: &[Op], step: &Step, moves: &[Moved], depth: usize) {
         for op in ops.iter().rev() {
             if self.absolute {
                 return;
             }
-            self.undo(op, step, depth);
+            self.undo(op, step, moves, depth);
         }
     }
 
-    fn undo(&mut self, op: &Op, step: &Step, depth: usize) {
+    fn undo(&mut self, op: &Op, step: &Step, moves: &[Moved], depth: usize) {
         let segs = |p: &FieldPath| p.segments().iter().map(Loc::from).collect::<Vec<_>>();
         match op {
             Op::Rename { from, to }
@@ -374,13 +374,38 @@ impl Location {
                     self.replace(n, first);
                 }
             }
-            Op::Append { to, .. } | Op::Partition { to, .. } => {
+            Op::Append { from, to } | Op::Partition { from, to, .. } => {
+                // The last run of this op is the one in the frame being unwound (transforms do
+                // not call themselves): it recorded where each element came from.
+                let record = moves
+                    .iter()
+                    .rev()
+                    .find(|m| std::ptr::eq(m.op, op as *const Op));
                 if let Some(n) = self.inside(to) {
-                    if let Some(index @ Loc::Index(_)) = self.segs.get_mut(n) {
-                        *index = Loc::AnyIndex;
+                    match (self.segs.get(n), record) {
+                        (Some(Loc::Index(i)), Some(record)) if *i >= record.to_len => {
+                            let origin = record.moved.get(*i - record.to_len).copied();
+                            let mut place = segs(from);
+                            place.push(origin.map_or(Loc::AnyIndex, Loc::Index));
+                            self.replace(n + 1, place);
+                        }
+                        (Some(Loc::Index(_)), Some(_)) => {}
+                        // A report (any index): the elements that moved came from `from`.
+                        _ => {
+                            if let Some(index @ Loc::Index(_)) = self.segs.get_mut(n) {
+                                *index = Loc::AnyIndex;
+                            }
+                            if let Op::Partition { .. } = op {
+                                self.replace(n, segs(from));
+                            }
+                        }
                     }
-                    if let Op::Partition { from, .. } = op {
-                        self.replace(n, segs(from));
+                } else if let (Some(n), Some(record)) = (self.inside(from), record) {
+                    // An element that stayed behind in the partitioned array moved up.
+                    if let Some(Loc::Index(i)) = self.segs.get_mut(n) {
+                        if let Some(original) = record.kept.get(*i) {
+                            *i = *original;
+                        }
                     }
                 }
             }
@@ -391,7 +416,7 @@ impl Location {
                         segs: self.segs.split_off(n),
                         absolute: false,
                     };
-                    inner.undo_all(&step.transforms[*transform].ops, step, depth + 1);
+                    inner.undo_all(&step.transforms[*transform].ops, step, moves, depth + 1);
                     if inner.absolute {
                         *self = inner;
                     } else {
@@ -444,6 +469,19 @@ impl From<&Segment> for Loc {
     }
 }
 
+/// Where the elements an `append` or `partition` moved came from, so a failure inside one of them
+/// names its place in the input (recorded per run of the op; elements only move in a few ops).
+#[derive(Debug)]
+pub(crate) struct Moved {
+    op: *const Op,
+    /// The destination's length before the move: elements from there on were moved in.
+    to_len: usize,
+    /// The source index of each moved element, in order.
+    moved: Vec<usize>,
+    /// The source index of each element left in the source (`partition`), in order.
+    kept: Vec<usize>,
+}
+
 /// Why an op failed, and where.
 #[derive(Debug)]
 pub(crate) struct ExecError {
@@ -475,6 +513,7 @@ pub(crate) struct Context<'a> {
     /// Input fields the ops dropped without a mapping saying so (an unnest's leftovers, what a
     /// `keep_only` closes off, the elements after the first of `unwrap … rest = "drop"`).
     pub(crate) unmapped: RefCell<Vec<Location>>,
+    pub(crate) moves: RefCell<Vec<Moved>>,
 }
 
 impl Context<'_> {
@@ -519,12 +558,12 @@ impl Context<'_> {
                     let mut unmapped = self.unmapped.borrow_mut();
                     if unmapped.len() > reported {
                         for location in &mut unmapped[reported..] {
-                            location.undo_all(&ops[..k], self.step, 0);
+                            location.undo_all(&ops[..k], self.step, &self.moves.borrow(), 0);
                         }
                     }
                 }
                 Err(mut e) => {
-                    e.location.undo_all(&ops[..k], self.step, 0);
+                    e.location.undo_all(&ops[..k], self.step, &self.moves.borrow(), 0);
                     return Err(e);
                 }
             }
@@ -780,16 +819,30 @@ impl Context<'_> {
                             ))
                         }
                     };
+                    self.moves.borrow_mut().push(Moved {
+                        op,
+                        to_len: array_len(to, value),
+                        moved: (0..items.len()).collect(),
+                        kept: Vec::new(),
+                    });
                     extend_array(to, value, items)?;
                 }
             }
             Op::Partition { from, to, filter } => {
+                let (mut moved_at, mut kept_at) = (Vec::new(), Vec::new());
                 let moved = match from.get_mut(value) {
                     None | Some(Value::Null) => return Ok(()),
                     Some(Value::Array(items)) => {
-                        let (matching, kept): (Vec<Value>, Vec<Value>) = std::mem::take(items)
-                            .into_iter()
-                            .partition(|item| filter.holds(item));
+                        let (mut matching, mut kept) = (Vec::new(), Vec::new());
+                        for (i, item) in std::mem::take(items).into_iter().enumerate() {
+                            if filter.holds(&item) {
+                                moved_at.push(i);
+                                matching.push(item);
+                            } else {
+                                kept_at.push(i);
+                                kept.push(item);
+                            }
+                        }
                         *items = kept;
                         matching
                     }
@@ -800,6 +853,12 @@ impl Context<'_> {
                         ))
                     }
                 };
+                self.moves.borrow_mut().push(Moved {
+                    op,
+                    to_len: array_len(to, value),
+                    moved: moved_at,
+                    kept: kept_at,
+                });
                 extend_array(to, value, moved)?;
             }
             Op::All { path, field, to } => {
@@ -867,6 +926,13 @@ impl Context<'_> {
 /// Writes where nothing meaningful is yet: `null` and `{}` may be replaced, anything else is a conflict.
 fn write_fresh(to: &FieldPath, value: &mut Value, new: Value) -> Result<(), ExecError> {
     to.put_fresh(value, new).map_err(|m| ExecError::at(to, m))
+}
+
+fn array_len(path: &FieldPath, value: &Value) -> usize {
+    match path.get(value) {
+        Some(Value::Array(items)) => items.len(),
+        _ => 0,
+    }
 }
 
 fn extend_array(to: &FieldPath, value: &mut Value, items: Vec<Value>) -> Result<(), ExecError> {

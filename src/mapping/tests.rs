@@ -737,7 +737,18 @@ ops = [{ rename = "files", to = "documents" }, { unwrap = "documents", to = "doc
     )
     .unwrap_err();
     assert!(
-        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.outputs[*].files"),
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.outputs[0].files"),
+        "{err:?}"
+    );
+
+    // Elements appended from another array are named where they were in the input.
+    let err = run(
+        &m,
+        json!({"outputs": [{"kind": "other"}], "stepRuns": [{"kind": "other"}, {"kind": "run", "files": [1, 2]}]}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.stepRuns[1].files"),
         "{err:?}"
     );
 
