@@ -104,12 +104,17 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             ));
         }
         // The unmapped fields the case must report: NAME.unmapped.json (a list of paths), else none.
-        let unmapped_file = case.output.with_file_name(format!("{}.unmapped.json", case.name));
+        let unmapped_file = case
+            .output
+            .with_file_name(format!("{}.unmapped.json", case.name));
         let expected_unmapped: Vec<String> = match std::fs::read(&unmapped_file) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(paths) => paths,
                 Err(e) => {
-                    failures.push(format!("{label}: {}: not a list of paths: {e}", unmapped_file.display()));
+                    failures.push(format!(
+                        "{label}: {}: not a list of paths: {e}",
+                        unmapped_file.display()
+                    ));
                     continue;
                 }
             },

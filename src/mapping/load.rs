@@ -905,7 +905,10 @@ impl Compiler<'_> {
         let no_counterpart = match (table.get("counterpart"), table.get("reason")) {
             (None, None) => None,
             (Some(c), reason) if c.as_bool() == Some(false) => {
-                match reason.and_then(Item::as_str).filter(|r| !r.trim().is_empty()) {
+                match reason
+                    .and_then(Item::as_str)
+                    .filter(|r| !r.trim().is_empty())
+                {
                     Some(reason) => Some(reason.to_owned()),
                     None => {
                         errs.push(

@@ -563,7 +563,8 @@ impl Context<'_> {
                     }
                 }
                 Err(mut e) => {
-                    e.location.undo_all(&ops[..k], self.step, &self.moves.borrow(), 0);
+                    e.location
+                        .undo_all(&ops[..k], self.step, &self.moves.borrow(), 0);
                     return Err(e);
                 }
             }

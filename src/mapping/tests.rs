@@ -322,8 +322,14 @@ ops = [{ drop = "status", reason = "copy of the run's status" }, { drop = "stepT
         &T,
     )
     .unwrap();
-    assert_eq!(translated.event["payload"], json!({"stepRuns": [], "outputs": [{"id": 2}]}));
-    assert_eq!(translated.unmapped_fields, ["payload.stepRuns[*].startedAt"]);
+    assert_eq!(
+        translated.event["payload"],
+        json!({"stepRuns": [], "outputs": [{"id": 2}]})
+    );
+    assert_eq!(
+        translated.unmapped_fields,
+        ["payload.stepRuns[*].startedAt"]
+    );
 
     let m = with_ops(
         r#"{ keep_only = ["id", "name"], reason = "FileSummary is closed" }"#,
@@ -369,8 +375,9 @@ ops = []
         "{err:?}"
     );
     assert!(
-        err.to_string()
-            .contains("found \"SPLITTER\", the rules take \"CLASSIFIER\", \"CLASSIFY\", \"EXTRACT\""),
+        err.to_string().contains(
+            "found \"SPLITTER\", the rules take \"CLASSIFIER\", \"CLASSIFY\", \"EXTRACT\""
+        ),
         "{err}"
     );
     assert!(matches!(
@@ -379,7 +386,11 @@ ops = []
     ));
     for payload in [json!(null), json!(3), json!([]), json!("x")] {
         assert!(matches!(
-            translate(plan, json!({"eventType": "run.done", "payload": payload}), &T),
+            translate(
+                plan,
+                json!({"eventType": "run.done", "payload": payload}),
+                &T
+            ),
             Err(TranslateError::NotAnEvent(_))
         ));
     }
@@ -665,12 +676,20 @@ reason = "parse steps have no counterpart"
 
     for (bad, want) in [
         ("counterpart = false\n", "needs a `reason`"),
-        ("counterpart = true\nreason = \"x\"\n", "can only be `false`"),
+        (
+            "counterpart = true\nreason = \"x\"\n",
+            "can only be `false`",
+        ),
         ("reason = \"x\"\n", "belongs to `counterpart = false`"),
-        ("counterpart = false\nreason = \"x\"\nops = []\n", "no `apply` or `ops`"),
+        (
+            "counterpart = false\nreason = \"x\"\nops = []\n",
+            "no `apply` or `ops`",
+        ),
     ] {
         let text = format!("[[rule]]\nname = \"p\"\nevents = {{ \"a\" = \"b\" }}\n{bad}");
-        let err = load(&[("a_to_b", "m.toml", &text)]).unwrap_err().to_string();
+        let err = load(&[("a_to_b", "m.toml", &text)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{bad}: {err}");
     }
 }
@@ -707,8 +726,14 @@ ops = [{ set = "was", value = "absent" }]
 ops = [{ set = "was", value = "other" }]
 "#,
     );
-    assert_eq!(run(&m, json!({"output": {}})).unwrap(), json!({"output": null}));
-    assert_eq!(run(&m, json!({"output": []})).unwrap(), json!({"output": null}));
+    assert_eq!(
+        run(&m, json!({"output": {}})).unwrap(),
+        json!({"output": null})
+    );
+    assert_eq!(
+        run(&m, json!({"output": []})).unwrap(),
+        json!({"output": null})
+    );
     assert_eq!(run(&m, json!({})).unwrap(), json!({"was": "absent"}));
     assert_eq!(
         run(&m, json!({"output": {"a": 1}})).unwrap()["was"],
@@ -793,7 +818,10 @@ ops = [{ unnest = "inner" }]
         .collect();
     let event = json!({"eventType": "e.old", "payload": {"runs": [Value::Object(many.clone()), Value::Object(many)]}});
     let translated = translate_reporting(m.plan("a", "b").unwrap(), event, &T).unwrap();
-    assert_eq!(translated.event["payload"], json!({"runs": [{"id": 1}, {"id": 1}]}));
+    assert_eq!(
+        translated.event["payload"],
+        json!({"runs": [{"id": 1}, {"id": 1}]})
+    );
     assert_eq!(translated.unmapped_fields.len(), MAX_UNMAPPED_PATHS + 1);
     assert_eq!(translated.unmapped_fields[0], "payload.runs[*].k00");
     assert_eq!(translated.unmapped_fields.last().unwrap(), UNMAPPED_OTHER);

@@ -451,10 +451,7 @@ async fn a_refusal_names_rule_relative_file_and_input_path() {
         )),
         "{message}"
     );
-    assert!(
-        !message.contains(&*mappings.to_string_lossy()),
-        "{message}"
-    );
+    assert!(!message.contains(&*mappings.to_string_lossy()), "{message}");
     assert!(down.requests().is_empty());
     hs.stop().await.unwrap();
 }
