@@ -235,8 +235,11 @@ def main(argv: list[str]) -> int:
                 except (UnicodeDecodeError, ValueError) as err:
                     failures.append(f"{label}: forwarded body is not UTF-8 JSON: {err}")
                     continue
-                out = workdir / f"{index:03d}-{input_path.name.replace('.input.', '.forwarded.')}"
+                # NAME.output.json beside NAME.input.json: validate.py --drift-from-input accepts the
+                # unknown keys a drift case's input carried (passed on), and nothing else.
+                out = workdir / f"{index:03d}-{input_path.name.replace('.input.', '.output.')}"
                 out.write_bytes(forwarded)
+                (workdir / f"{index:03d}-{input_path.name}").write_bytes(body)
                 delivered[target].append(out)
                 if expected_path is not None:
                     expected = json.loads(expected_path.read_text(encoding="utf-8"))
@@ -256,7 +259,8 @@ def main(argv: list[str]) -> int:
                     failures.append(f"no event was delivered to the {target} handler")
                     continue
                 result = subprocess.run(
-                    [str(ROOT / venv / "bin" / "python"), str(HERE / "validate.py"), "--schema", target, *map(str, files)],
+                    [str(ROOT / venv / "bin" / "python"), str(HERE / "validate.py"), "--schema", target,
+                     "--drift-from-input", *map(str, files)],
                     capture_output=True,
                     text=True,
                 )
