@@ -15,7 +15,8 @@ version's venv validates the results (tests/conformance/setup.sh makes both). Fo
    - a list field empty, and with its first element twice (e.g. a run with two files);
    - an object field `{}` (not a `config`, nor a config-carrying object's `type`: those only come
      together with the matching config and output);
-   - an unknown key added to the model object (drift: a field the sender adds later).
+   - an unknown key added to the model object (drift: a field the sender adds later);
+   - every nullable field `null` at once, every optional field absent at once.
    Each (place, model, field, change) is tried once per step (on the first golden case that has
    it; the place is the path without array indexes). A
    variant the FROM SDK rejects is not a shape the SDK allows and is skipped.
@@ -137,6 +138,13 @@ def variants(event: dict, validator: validate.Validator, seen: set):
             return (f"{cls.__name__}.{change} at {'.'.join(map(str, path))}", variant)
 
         yield make("+drift", lambda d: d.__setitem__(DRIFT_KEY, "probe"))
+        fields = [(info.alias or name, info) for name, info in cls.model_fields.items()]
+        nullables = [a for a, info in fields if nullable(info.annotation) and raw.get(a) is not None]
+        optionals = [a for a, info in fields if a in raw and not info.is_required()]
+        if len(nullables) > 1:  # e.g. a run in review: startTime and endTime both null
+            yield make("all nullable=null", lambda d: d.update({a: None for a in nullables}))
+        if len(optionals) > 1:
+            yield make("all optional=absent", lambda d: [d.pop(a) for a in optionals])
         for name, info in cls.model_fields.items():
             alias = info.alias or name
             present = alias in raw
