@@ -65,8 +65,8 @@ DOCUMENTED_REFUSALS = {
     "2026-02-09_to_2025-04-21": [
         # a step run that names its step type nowhere (neither stepType nor step.type)
         r"failed at payload\.stepType\|?\S*: no rule takes this event: found nothing",
-        # a run made from an inline config: no extractor/classifier/splitter to name
-        r"failed at \S*\.(extractor|extractorVersion|classifier|classifierVersion|splitter|splitterVersion): "
+        # a standalone run made from an inline config: no extractor/classifier/splitter to name
+        r"failed at payload(\.result\.(extractRun|classifyRun|splitRun))?\.(extractor|extractorVersion|classifier|classifierVersion|splitter|splitterVersion): "
         r"(required field is missing|expected object, found null)",
     ],
 }
