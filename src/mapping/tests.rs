@@ -826,3 +826,62 @@ ops = [{ unnest = "inner" }]
     assert_eq!(translated.unmapped_fields[0], "payload.runs[*].k00");
     assert_eq!(translated.unmapped_fields.last().unwrap(), UNMAPPED_OTHER);
 }
+
+#[test]
+fn a_when_field_may_name_alternative_paths() {
+    let text = r#"
+[[rule]]
+name = "extract"
+events = { "step.done" = "step.done" }
+when = { "stepType|step.type" = "EXTRACT" }
+ops = [{ set = "taken", value = "extract" }]
+
+[[rule]]
+name = "parse"
+events = { "step.done" = "step.done" }
+when = { "stepType|step.type" = "PARSE" }
+ops = [{ set = "taken", value = "parse" }]
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let taken = |payload: Value| {
+        translate(
+            plan,
+            json!({"eventType": "step.done", "payload": payload}),
+            &T,
+        )
+        .unwrap()["payload"]["taken"]
+            .take()
+    };
+    assert_eq!(taken(json!({"stepType": "EXTRACT"})), "extract");
+    // The launch-era shape: only `step.type`.
+    assert_eq!(taken(json!({"step": {"type": "PARSE"}})), "parse");
+    // The first present alternative decides.
+    assert_eq!(
+        taken(json!({"stepType": "EXTRACT", "step": {"type": "PARSE"}})),
+        "extract"
+    );
+}
+
+#[test]
+fn elements_an_unwrap_drops_are_reported() {
+    let m = with_ops(
+        r#"{ unwrap = "files", to = "file", rest = "drop", reason = "one file" }"#,
+        "",
+    );
+    let translated = translate_reporting(
+        m.plan("a", "b").unwrap(),
+        json!({"eventType": "e.old", "payload": {"files": [{"id": 1}, {"id": 2}]}}),
+        &T,
+    )
+    .unwrap();
+    assert_eq!(translated.event["payload"], json!({"file": {"id": 1}}));
+    assert_eq!(translated.unmapped_fields, ["payload.files[*]"]);
+    let single = translate_reporting(
+        m.plan("a", "b").unwrap(),
+        json!({"eventType": "e.old", "payload": {"files": [{"id": 1}]}}),
+        &T,
+    )
+    .unwrap();
+    assert!(single.unmapped_fields.is_empty());
+}
