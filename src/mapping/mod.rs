@@ -381,29 +381,19 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
     let rules: Vec<&ops::Rule> = candidates.iter().map(|&r| &step.rules[r]).collect();
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     let mut files: Vec<&str> = rules.iter().map(|r| &*r.file).collect();
+    files.sort_unstable();
     files.dedup();
-    // The field the conditions test, and what the payload has there.
-    let (path, found) = rules
-        .iter()
-        .flat_map(|r| r.when.0.iter())
-        .map(|(field, _)| (field, field.get(payload)))
-        .next()
-        .map_or((String::new(), "nothing".to_owned()), |(field, found)| {
-            (
-                field.as_str().to_owned(),
-                found.map_or("nothing".to_owned(), ops::short),
-            )
-        });
-    let first = rules
-        .iter()
-        .flat_map(|r| r.when.0.iter())
-        .map(|(field, _)| field.first().clone())
-        .next()
-        .unwrap_or_else(|| path::FieldPath::parse(".").expect("`.` is a path"));
+    // The first field the conditions test (rules that take an event type test the same field),
+    // where the payload has it, and which values the rules accept there.
+    let Some((field, _)) = rules.iter().flat_map(|r| r.when.0.iter()).next() else {
+        unreachable!("a rule without `when` takes every event of its types")
+    };
+    let place = field.place_in(payload);
+    let found = field.get(payload).map_or("nothing".to_owned(), ops::short);
     let mut expected: Vec<String> = rules
         .iter()
         .flat_map(|r| r.when.0.iter())
-        .filter(|(p, _)| p.as_str() == path)
+        .filter(|(other, _)| other == field)
         .flat_map(|(_, values)| values.iter().map(ops::short))
         .collect();
     expected.sort();
@@ -411,7 +401,10 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
     TranslateError::Failed {
         rule: names.join(" | "),
         file: files.join(", "),
-        path: format!("payload.{}", first.as_str()),
+        path: match place.as_str() {
+            "." => "payload".to_owned(),
+            place => format!("payload.{place}"),
+        },
         message: format!(
             "no rule takes this event: found {found}, the rules take {}",
             expected.join(", ")

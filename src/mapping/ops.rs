@@ -185,9 +185,12 @@ impl Field {
         self.paths.iter().find_map(|p| p.get(value))
     }
 
-    /// The first alternative, where a message names one place.
-    pub(crate) fn first(&self) -> &FieldPath {
-        &self.paths[0]
+    /// The alternative a message names: the one present in `value`, else the first.
+    pub(crate) fn place_in(&self, value: &Value) -> &FieldPath {
+        self.paths
+            .iter()
+            .find(|p| p.get(value).is_some())
+            .unwrap_or(&self.paths[0])
     }
 
     pub(crate) fn as_str(&self) -> &str {
