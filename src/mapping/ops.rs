@@ -192,10 +192,6 @@ impl Field {
             .find(|p| p.get(value).is_some())
             .unwrap_or(&self.paths[0])
     }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
-    }
 }
 
 impl std::fmt::Display for Field {
