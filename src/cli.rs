@@ -81,6 +81,10 @@ pub struct TranslateArgs {
     /// Print on one line instead of indented.
     #[arg(long)]
     pub compact: bool,
+    /// Translate every `NAME.input.json` of this folder instead of one event: writes `NAME.output.json`
+    /// (one line) and `NAME.unmapped.json` (the unmapped field paths), or `NAME.error.txt`; prints a count.
+    #[arg(long, conflicts_with = "input")]
+    pub batch_dir: Option<PathBuf>,
     /// Event file; `-` or nothing reads standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
@@ -177,6 +181,9 @@ pub fn check(args: &CheckArgs) -> Result<(), CliError> {
 
 /// `hookshift translate`: the translated event, as JSON text.
 pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
+    if let Some(dir) = &args.batch_dir {
+        return translate_folder(args, dir);
+    }
     let (name, text) = read_input(&args.input)?;
     let event = crate::json::parse(&text).map_err(|e| CliError::Json {
         path: name,
@@ -195,6 +202,55 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
     } else {
         serde_json::to_string_pretty(&output).expect("a JSON value serializes")
     })
+}
+
+/// `translate --batch-dir`: every `NAME.input.json` of `dir`, each result written beside it.
+fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError> {
+    let mappings = Mappings::load(&args.mappings)?;
+    let plan = mappings.plan(&args.from, &args.to)?;
+    let delivery = Delivery {
+        timestamp: args.timestamp.unwrap_or_else(crate::proxy::system_clock),
+    };
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let (mut translated, mut refused) = (0, 0);
+    for entry in entries.filter_map(Result::ok) {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file.strip_suffix(".input.json") else {
+            continue;
+        };
+        let (_, text) = read_input(&entry.path())?;
+        let result = crate::json::parse(&text)
+            .map_err(|e| format!("not JSON: {e}"))
+            .and_then(|event| {
+                crate::mapping::translate_reporting(plan, event, &delivery)
+                    .map_err(|e| e.to_string())
+            });
+        let write = |suffix: &str, text: String| {
+            let path = dir.join(format!("{name}{suffix}"));
+            std::fs::write(&path, text).map_err(|source| CliError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        match result {
+            Ok(done) => {
+                translated += 1;
+                write(".output.json", done.event.to_string())?;
+                write(
+                    ".unmapped.json",
+                    serde_json::to_string(&done.unmapped_fields).expect("strings serialize"),
+                )?;
+            }
+            Err(message) => {
+                refused += 1;
+                write(".error.txt", message)?;
+            }
+        }
+    }
+    Ok(format!("{translated} translated, {refused} refused"))
 }
 
 /// `hookshift reference`: the reference page, or `None` after rewriting `--write-readme`.
@@ -308,6 +364,7 @@ mod tests {
             mappings: dir.path().join("none"),
             timestamp: None,
             compact: true,
+            batch_dir: None,
             input,
         };
         assert_eq!(

@@ -8,7 +8,7 @@ use crate::json::Value;
 use toml_edit::{ImDocument, InlineTable, Item, Table};
 
 use super::ops::{
-    Condition, DeliveryFact, Fallback, Kind, Op, Rest, Rule, Source, Step, Transform,
+    Condition, DeliveryFact, Fallback, Field, Kind, Op, Rest, Rule, Source, Step, Transform,
 };
 use super::path::{Anchor, FieldPath};
 use super::LoadError;
@@ -38,6 +38,8 @@ const VERBS: &[&str] = &[
 /// One parsed file of a step, kept until every transform name of the step is known.
 struct SourceFile {
     name: Arc<str>,
+    /// `STEP/FILE.toml`: how rules name their file to senders (never a server path).
+    relative: Arc<str>,
     text: String,
     doc: ImDocument<String>,
 }
@@ -97,6 +99,12 @@ pub(crate) fn load_step(
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
     {
         let name: Arc<str> = path.display().to_string().into();
+        let relative: Arc<str> = format!(
+            "{}/{}",
+            dir.file_name().unwrap_or_default().to_string_lossy(),
+            path.file_name().unwrap_or_default().to_string_lossy()
+        )
+        .into();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
@@ -110,7 +118,12 @@ pub(crate) fn load_step(
             }
         };
         match ImDocument::parse(text.clone()) {
-            Ok(doc) => files.push(SourceFile { name, text, doc }),
+            Ok(doc) => files.push(SourceFile {
+                name,
+                relative,
+                text,
+                doc,
+            }),
             Err(e) => {
                 let line = e.span().map_or(0, |s| {
                     text[..s.start.min(text.len())].matches('\n').count() + 1
@@ -622,10 +635,17 @@ impl Compiler<'_> {
                 } else {
                     None
                 };
+                let missing = if op.has("missing") {
+                    let name = op.string("missing")?;
+                    Some(self.resolve(&mut op, "missing", &name, owner)?)
+                } else {
+                    None
+                };
                 Some(Op::Switch {
                     path,
                     cases,
                     default,
+                    missing,
                 })
             }
             "nest" => Some(Op::Nest {
@@ -767,12 +787,20 @@ impl Compiler<'_> {
         for (k, _) in table.iter() {
             if !matches!(
                 k,
-                "name" | "events" | "when" | "apply" | "ops" | "lossy" | "description"
+                "name"
+                    | "events"
+                    | "when"
+                    | "apply"
+                    | "ops"
+                    | "lossy"
+                    | "description"
+                    | "counterpart"
+                    | "reason"
             ) {
                 errs.push(
                     line_of(k),
                     format!("{key}.{k}"),
-                    "unknown key (expected name, events, when, apply, ops, lossy, description)",
+                    "unknown key (expected name, events, when, apply, ops, lossy, description, counterpart, reason)",
                 );
             }
         }
@@ -810,7 +838,7 @@ impl Compiler<'_> {
             match item.as_table_like() {
                 Some(map) => {
                     for (field, value) in map.iter() {
-                        let path = match FieldPath::parse(field) {
+                        let path = match Field::parse(field) {
                             Ok(p) => p,
                             Err(m) => {
                                 errs.push(line_of("when"), format!("{key}.when.{field}"), m);
@@ -874,7 +902,59 @@ impl Compiler<'_> {
                 }
             }
         }
+        let no_counterpart = match (table.get("counterpart"), table.get("reason")) {
+            (None, None) => None,
+            (Some(c), reason) if c.as_bool() == Some(false) => {
+                match reason
+                    .and_then(Item::as_str)
+                    .filter(|r| !r.trim().is_empty())
+                {
+                    Some(reason) => Some(reason.to_owned()),
+                    None => {
+                        errs.push(
+                            line_of("counterpart"),
+                            format!("{key}.reason"),
+                            "`counterpart = false` needs a `reason` (why these events have no counterpart)",
+                        );
+                        return None;
+                    }
+                }
+            }
+            (Some(_), _) => {
+                errs.push(
+                    line_of("counterpart"),
+                    format!("{key}.counterpart"),
+                    "can only be `false` (leave it out for a rule that translates)",
+                );
+                return None;
+            }
+            (None, Some(_)) => {
+                errs.push(
+                    line_of("reason"),
+                    format!("{key}.reason"),
+                    "`reason` belongs to `counterpart = false`",
+                );
+                return None;
+            }
+        };
+        if no_counterpart.is_some() && (table.contains_key("apply") || table.contains_key("ops")) {
+            errs.push(
+                line,
+                &key,
+                "a rule with `counterpart = false` translates nothing: no `apply` or `ops`",
+            );
+            return None;
+        }
         let body = match (table.get("apply"), table.get("ops")) {
+            (None, None) if no_counterpart.is_some() => {
+                transforms.push(Transform {
+                    name: format!("{name} (no counterpart)"),
+                    ops: Vec::new(),
+                    notes: Vec::new(),
+                });
+                self.edges.push(Vec::new());
+                transforms.len() - 1
+            }
             (Some(apply), None) => match apply.as_str().and_then(|n| self.names.get(n)) {
                 Some(&(index, _, _)) => index,
                 None => {
@@ -917,13 +997,14 @@ impl Compiler<'_> {
         };
         ok.then(|| Rule {
             name,
-            file: file.name.clone(),
+            file: file.relative.clone(),
             line,
             events,
             when,
             body,
             captures: Vec::new(),
             lossy,
+            no_counterpart,
         })
     }
 }
@@ -966,6 +1047,7 @@ impl OpReader<'_, '_> {
             "transform",
             "cases",
             "otherwise",
+            "missing",
             "where",
             "field",
             "type",
@@ -1091,7 +1173,10 @@ impl OpReader<'_, '_> {
     fn condition(&mut self, k: &str) -> Option<Condition> {
         let mut condition = Condition::default();
         for (field, value) in self.string_table(k)? {
-            let path = self.parse_path(k, &field)?;
+            let path = match Field::parse(&field) {
+                Ok(p) => p,
+                Err(m) => return self.fail(m),
+            };
             let accepted = match value {
                 Value::Array(any) => any,
                 one => vec![one],

@@ -74,6 +74,11 @@ impl FieldPath {
         &self.text
     }
 
+    /// The keys and indexes of the path, in order (empty for `.`).
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
     /// The value at this path, if present.
     pub(crate) fn get<'v>(&self, mut value: &'v Value) -> Option<&'v Value> {
         for segment in self.segments.iter() {

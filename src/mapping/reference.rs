@@ -60,6 +60,10 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
         let _ = write!(out, ", when {}", conditions.join(" and "));
     }
     out.push('\n');
+    if let Some(reason) = &rule.no_counterpart {
+        let _ = writeln!(out, "  - no counterpart (unmapped): {reason}");
+        return;
+    }
     let mut entries = Vec::new();
     walk(step, rule.body, "payload", &mut entries, 0);
     let (mut dropped, mut synthesized) = (Vec::new(), Vec::new());
@@ -205,8 +209,18 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
                 out,
                 depth + 1,
             ),
-            Op::Switch { cases, default, .. } => {
-                let mut targets: Vec<usize> = cases.values().copied().chain(*default).collect();
+            Op::Switch {
+                cases,
+                default,
+                missing,
+                ..
+            } => {
+                let mut targets: Vec<usize> = cases
+                    .values()
+                    .copied()
+                    .chain(*default)
+                    .chain(*missing)
+                    .collect();
                 targets.sort_unstable();
                 targets.dedup();
                 for target in targets {

@@ -91,7 +91,7 @@ fn rename_onto_a_value_is_an_error_naming_the_path() {
     let m = with_ops(r#"{ rename = "a", to = "b" }"#, "");
     let err = run(&m, json!({"a": 1, "b": 2})).unwrap_err();
     assert!(
-        matches!(&err, TranslateError::Failed { path, .. } if path == "b"),
+        matches!(&err, TranslateError::Failed { path, file, .. } if path == "payload.b" && file == "a_to_b/m.toml"),
         "{err}"
     );
     assert!(err.to_string().contains("already holds a number"), "{err}");
@@ -314,15 +314,21 @@ ops = [{ drop = "status", reason = "copy of the run's status" }, { drop = "stepT
         out,
         json!({"stepRuns": [{"stepType": "RULE_VALIDATION"}], "outputs": [{"id": 1}]})
     );
-    let err = run(
-        &back,
-        json!({"stepRuns": [{"stepType": "EXTRACT", "left": 1, "result": {"extractRun": {}}}]}),
+    // A field the mapping does not know (added by the sender later) never fails the event: the
+    // object it sat on is replaced, so it is dropped and reported at its input path.
+    let translated = translate_reporting(
+        back.plan("a", "b").unwrap(),
+        json!({"eventType": "e.old", "payload": {"stepRuns": [{"stepType": "EXTRACT", "startedAt": 1, "result": {"extractRun": {"id": 2}}}]}}),
+        &T,
     )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("unnest would lose fields [\"left\"]"),
-        "{err}"
+    .unwrap();
+    assert_eq!(
+        translated.event["payload"],
+        json!({"stepRuns": [], "outputs": [{"id": 2}]})
+    );
+    assert_eq!(
+        translated.unmapped_fields,
+        ["payload.stepRuns[*].startedAt"]
     );
 
     let m = with_ops(
@@ -361,10 +367,33 @@ ops = []
         translate(plan, ev("CLASSIFIER"), &T).unwrap()["eventType"],
         "classify_run.done"
     );
+    // Rules name the type but none takes this shape: refused, never acknowledged as unmapped.
+    let err = translate(plan, ev("SPLITTER"), &T).unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { rule, file, path, .. }
+            if rule == "extract | classify" && file == "a_to_b/m.toml" && path == "payload.type"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(
+            "found \"SPLITTER\", the rules take \"CLASSIFIER\", \"CLASSIFY\", \"EXTRACT\""
+        ),
+        "{err}"
+    );
     assert!(matches!(
-        translate(plan, ev("SPLITTER"), &T),
-        Err(TranslateError::Unmapped { .. })
+        translate(plan, json!({"eventType": "run.done", "payload": {}}), &T),
+        Err(TranslateError::Failed { path, .. }) if path == "payload.type"
     ));
+    for payload in [json!(null), json!(3), json!([]), json!("x")] {
+        assert!(matches!(
+            translate(
+                plan,
+                json!({"eventType": "run.done", "payload": payload}),
+                &T
+            ),
+            Err(TranslateError::NotAnEvent(_))
+        ));
+    }
     assert!(matches!(
         translate(plan, json!({"eventType": "other", "payload": {}}), &T),
         Err(TranslateError::Unmapped { event_type, .. }) if event_type == "other"
@@ -611,4 +640,248 @@ fn readme_mapping_reference_is_current() {
         readme[from..to] == mappings.reference_markdown(),
         "README mapping reference is stale: run `hookshift reference --write-readme README.md`"
     );
+}
+
+#[test]
+fn a_rule_without_counterpart_makes_its_events_unmapped() {
+    let text = r#"
+[[rule]]
+name = "extract"
+events = { "step.done" = "step.done" }
+when = { stepType = "EXTRACT" }
+ops = []
+
+[[rule]]
+name = "parse"
+events = { "step.done" = "step.done" }
+when = { stepType = "PARSE" }
+counterpart = false
+reason = "parse steps have no counterpart"
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let ev = |t: &str| json!({"eventType": "step.done", "payload": {"stepType": t}});
+    assert!(translate(plan, ev("EXTRACT"), &T).is_ok());
+    assert!(matches!(
+        translate(plan, ev("PARSE"), &T),
+        Err(TranslateError::Unmapped { event_type, .. }) if event_type == "step.done"
+    ));
+    assert!(matches!(
+        translate(plan, ev("ROUTER"), &T),
+        Err(TranslateError::Failed { .. })
+    ));
+    assert!(m
+        .reference_markdown()
+        .contains("no counterpart (unmapped): parse steps have no counterpart"));
+
+    for (bad, want) in [
+        ("counterpart = false\n", "needs a `reason`"),
+        (
+            "counterpart = true\nreason = \"x\"\n",
+            "can only be `false`",
+        ),
+        ("reason = \"x\"\n", "belongs to `counterpart = false`"),
+        (
+            "counterpart = false\nreason = \"x\"\nops = []\n",
+            "no `apply` or `ops`",
+        ),
+    ] {
+        let text = format!("[[rule]]\nname = \"p\"\nevents = {{ \"a\" = \"b\" }}\n{bad}");
+        let err = load(&[("a_to_b", "m.toml", &text)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_null_read_is_no_value_to_default_from() {
+    let m = with_ops(
+        r#"{ default = "updatedAt", from = "endTime" },
+           { default = "updatedAt", from = "$.payload.startTime" },
+           { default = "updatedAt", delivery = "timestamp" },
+           { default = "kept", null = true }"#,
+        "",
+    );
+    assert_eq!(
+        run(&m, json!({"endTime": null, "startTime": null})).unwrap(),
+        json!({"endTime": null, "startTime": null, "updatedAt": "2026-02-13T16:26:40Z", "kept": null})
+    );
+    assert_eq!(
+        run(&m, json!({"endTime": null, "startTime": "s"})).unwrap()["updatedAt"],
+        "s"
+    );
+}
+
+#[test]
+fn switch_selects_empty_containers_and_absence() {
+    let m = with_ops(
+        r#"{ switch = "output", cases = { "{}" = "empty", "[]" = "empty" }, missing = "absent", otherwise = "other" }"#,
+        r#"
+[transforms.empty]
+ops = [{ set = "output", null = true }]
+[transforms.absent]
+ops = [{ set = "was", value = "absent" }]
+[transforms.other]
+ops = [{ set = "was", value = "other" }]
+"#,
+    );
+    assert_eq!(
+        run(&m, json!({"output": {}})).unwrap(),
+        json!({"output": null})
+    );
+    assert_eq!(
+        run(&m, json!({"output": []})).unwrap(),
+        json!({"output": null})
+    );
+    assert_eq!(run(&m, json!({})).unwrap(), json!({"was": "absent"}));
+    assert_eq!(
+        run(&m, json!({"output": {"a": 1}})).unwrap()["was"],
+        "other"
+    );
+}
+
+#[test]
+fn failure_paths_name_the_place_in_the_input_event() {
+    // The failing op runs on an object that was nested, renamed and moved between arrays; the
+    // error names where the offending value sat in the input.
+    let m = with_ops(
+        r#"{ append = "stepRuns", to = "outputs" },
+           { partition = "outputs", to = "stepRuns", where = { kind = "run" } },
+           { each = "stepRuns", apply = "step" }"#,
+        r#"
+[transforms.step]
+ops = [{ nest = "result.run" }, { apply = "result.run", transform = "run" }]
+[transforms.run]
+ops = [{ rename = "files", to = "documents" }, { unwrap = "documents", to = "document" }]
+"#,
+    );
+    let err = run(
+        &m,
+        json!({"outputs": [{"kind": "run", "files": [1, 2]}], "stepRuns": []}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.outputs[0].files"),
+        "{err:?}"
+    );
+
+    // Elements appended from another array are named where they were in the input.
+    let err = run(
+        &m,
+        json!({"outputs": [{"kind": "other"}], "stepRuns": [{"kind": "other"}, {"kind": "run", "files": [1, 2]}]}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.stepRuns[1].files"),
+        "{err:?}"
+    );
+
+    // An index that nothing moved is kept exactly.
+    let m = with_ops(
+        r#"{ each = "items", apply = "item" }"#,
+        r#"
+[transforms.item]
+ops = [{ rename = "page", to = "where.page" }, { expect = "where.page", type = "number" }]
+"#,
+    );
+    let err = run(&m, json!({"items": [{"page": 1}, {"page": "x"}]})).unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.items[1].page"),
+        "{err:?}"
+    );
+
+    // A value copied from the input event is named where it came from.
+    let m = with_ops(
+        r#"{ copy = "$.payload.source", to = "target" }, { expect = "target", type = "string" }"#,
+        "",
+    );
+    let err = run(&m, json!({"source": 5})).unwrap_err();
+    assert!(
+        matches!(&err, TranslateError::Failed { path, .. } if path == "payload.source"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unmapped_field_reports_are_bounded() {
+    let m = with_ops(
+        r#"{ each = "runs", apply = "run" }"#,
+        r#"
+[transforms.run]
+ops = [{ unnest = "inner" }]
+"#,
+    );
+    let many: crate::json::Map = (0..40)
+        .map(|i| (format!("k{i:02}"), json!(i)))
+        .chain([("inner".to_owned(), json!({"id": 1}))])
+        .collect();
+    let event = json!({"eventType": "e.old", "payload": {"runs": [Value::Object(many.clone()), Value::Object(many)]}});
+    let translated = translate_reporting(m.plan("a", "b").unwrap(), event, &T).unwrap();
+    assert_eq!(
+        translated.event["payload"],
+        json!({"runs": [{"id": 1}, {"id": 1}]})
+    );
+    assert_eq!(translated.unmapped_fields.len(), MAX_UNMAPPED_PATHS + 1);
+    assert_eq!(translated.unmapped_fields[0], "payload.runs[*].k00");
+    assert_eq!(translated.unmapped_fields.last().unwrap(), UNMAPPED_OTHER);
+}
+
+#[test]
+fn a_when_field_may_name_alternative_paths() {
+    let text = r#"
+[[rule]]
+name = "extract"
+events = { "step.done" = "step.done" }
+when = { "stepType|step.type" = "EXTRACT" }
+ops = [{ set = "taken", value = "extract" }]
+
+[[rule]]
+name = "parse"
+events = { "step.done" = "step.done" }
+when = { "stepType|step.type" = "PARSE" }
+ops = [{ set = "taken", value = "parse" }]
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let taken = |payload: Value| {
+        translate(
+            plan,
+            json!({"eventType": "step.done", "payload": payload}),
+            &T,
+        )
+        .unwrap()["payload"]["taken"]
+            .take()
+    };
+    assert_eq!(taken(json!({"stepType": "EXTRACT"})), "extract");
+    // The launch-era shape: only `step.type`.
+    assert_eq!(taken(json!({"step": {"type": "PARSE"}})), "parse");
+    // The first present alternative decides.
+    assert_eq!(
+        taken(json!({"stepType": "EXTRACT", "step": {"type": "PARSE"}})),
+        "extract"
+    );
+}
+
+#[test]
+fn elements_an_unwrap_drops_are_reported() {
+    let m = with_ops(
+        r#"{ unwrap = "files", to = "file", rest = "drop", reason = "one file" }"#,
+        "",
+    );
+    let translated = translate_reporting(
+        m.plan("a", "b").unwrap(),
+        json!({"eventType": "e.old", "payload": {"files": [{"id": 1}, {"id": 2}]}}),
+        &T,
+    )
+    .unwrap();
+    assert_eq!(translated.event["payload"], json!({"file": {"id": 1}}));
+    assert_eq!(translated.unmapped_fields, ["payload.files[*]"]);
+    let single = translate_reporting(
+        m.plan("a", "b").unwrap(),
+        json!({"eventType": "e.old", "payload": {"files": [{"id": 1}]}}),
+        &T,
+    )
+    .unwrap();
+    assert!(single.unmapped_fields.is_empty());
 }

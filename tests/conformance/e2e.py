@@ -249,7 +249,7 @@ def main(argv: list[str]) -> int:
             all_cases = cases()
             delivered: dict[str, list[Path]] = {NEW: [], OLD: []}
             signed_delivered = 0
-            def check_delivery(label, target, before, timestamp, expected_path, name):
+            def check_delivery(label, target, before, timestamp, expected_path, input_path, prefix=""):
                 """The one delivery since `before`: signature, JSON, golden output; kept for validate.py."""
                 with handler.lock:
                     new_records = handler.records[before:]
@@ -266,8 +266,12 @@ def main(argv: list[str]) -> int:
                 except (UnicodeDecodeError, ValueError) as err:
                     failures.append(f"{label}: forwarded body is not UTF-8 JSON: {err}")
                     return None
-                out = workdir / f"{len(list(workdir.iterdir())):03d}-{name}"
+                # NNN-NAME.output.json beside NNN-NAME.input.json: validate.py --drift-from-input accepts
+                # the unknown keys a drift case's input carried (passed on), and nothing else.
+                number = len(list(workdir.iterdir()))
+                out = workdir / f"{number:03d}-{prefix}{input_path.name.replace('.input.', '.output.')}"
                 out.write_bytes(forwarded)
+                (workdir / f"{number:03d}-{prefix}{input_path.name}").write_bytes(input_path.read_bytes())
                 delivered[target].append(out)
                 if expected_path is not None:
                     expected = json.loads(expected_path.read_text(encoding="utf-8"))
@@ -292,7 +296,7 @@ def main(argv: list[str]) -> int:
                 if status != 200:
                     failures.append(f"{label}: hookshift answered {status}: {answer[:300]!r}")
                     continue
-                check_delivery(label, target, before, timestamp, expected_path, input_path.name.replace(".input.", ".forwarded."))
+                check_delivery(label, target, before, timestamp, expected_path, input_path)
 
             # Signed-URL payloads: the golden run payloads hosted on the sender's storage.
             signed = [c for c in all_cases if json.loads(c[2].read_text(encoding="utf-8"))["eventType"].split(".")[0] in SIGNED_URL_TYPES]
@@ -323,7 +327,7 @@ def main(argv: list[str]) -> int:
                     fetched = payload_host.gets[gets:]
                 if len(fetched) != 1 or fetched[0][0] != url[len(host):] or fetched[0][1] is not None:
                     failures.append(f"{label}: expected one GET of the signed URL without credentials, saw {fetched}")
-                result = check_delivery(label, target, before, timestamp, expected_path, f"signed-{input_path.name.replace('.input.', '.forwarded.')}")
+                result = check_delivery(label, target, before, timestamp, expected_path, input_path, prefix="signed-")
                 if result is not None and webhooks.is_signed_url_event(result[1]):
                     failures.append(f"{label}: the handler's SDK still sees a signed URL")
                 signed_delivered += result is not None
@@ -357,7 +361,8 @@ def main(argv: list[str]) -> int:
                     failures.append(f"no event was delivered to the {target} handler")
                     continue
                 result = subprocess.run(
-                    [str(ROOT / venv / "bin" / "python"), str(HERE / "validate.py"), "--schema", target, *map(str, files)],
+                    [str(ROOT / venv / "bin" / "python"), str(HERE / "validate.py"), "--schema", target,
+                     "--drift-from-input", *map(str, files)],
                     capture_output=True,
                     text=True,
                 )

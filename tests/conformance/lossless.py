@@ -21,6 +21,8 @@ of the input (a string, number, boolean or null, or an empty object or array) mu
     followed through `apply`, `each` and `switch` to the place they run (as the lead's mapping
     reference does). A drop that runs after a `nest`/`rename` moved its object is found at the moved
     place, not the input's; such drops must also be in the rule's `lossy` table.
+  * the case's `NAME.unmapped.json`, when there is one: the fields hookshift drops and reports as
+    unmapped (drift: keys the mapping does not know, on an object the target replaces).
   `eventType` is exempt: the rule's `events` table rewrites it.
 
 Each silently lost leaf is reported with its input path and value. Exit status 1 if any, else 0.
@@ -166,7 +168,12 @@ class Step:
                 continue
             ok = True
             for field, accepted in rule.get("when", {}).items():
-                got = get_path(payload, parse_path(field))
+                # `a|b`: the first of the alternative paths that is present
+                got = MISSING
+                for alternative in field.split("|"):
+                    got = get_path(payload, parse_path(alternative))
+                    if got is not MISSING:
+                        break
                 choices = accepted if isinstance(accepted, list) else [accepted]
                 if got is MISSING or not any(same(got, c) for c in choices):
                     ok = False
@@ -214,8 +221,9 @@ class Step:
                 self._walk(self.transforms.get(op["transform"], []), prefix + parse_path(op["apply"]), out, depth + 1)
             elif "switch" in op:
                 names = list(op.get("cases", {}).values())
-                if "otherwise" in op:
-                    names.append(op["otherwise"])
+                for key in ("otherwise", "missing"):
+                    if key in op:
+                        names.append(op[key])
                 for name in dict.fromkeys(names):
                     self._walk(self.transforms.get(name, []), prefix, out, depth + 1)
 
@@ -273,6 +281,11 @@ def check_case(step: Step, name: str, input_path: Path, output_path: Path) -> li
     if rule is None:
         return [f"{name}: no rule of {step.folder.name} takes eventType {event.get('eventType')!r}"]
     patterns = step.drop_patterns(rule)
+    # Fields no mapping names (drift) that hookshift drops and reports: NAME.unmapped.json.
+    unmapped = input_path.with_name(input_path.name.replace(".input.json", ".unmapped.json"))
+    if unmapped.exists():
+        for path in json.loads(unmapped.read_text()):
+            patterns.append(Pattern(parse_path(path), "reported as an unmapped field"))
     present = {leaf_key(v) for _, v in leaves(output)}
     lost = []
     for path, value in leaves(event):

@@ -11,6 +11,9 @@
 # 3. The large case: make_large.py --check when it is committed, else generated into a temp dir and
 #    validated from there.
 # 4. lossless.py: no input value silently lost, for every step.
+# 4b. shapes.py: variants of every golden input made from the SDK models (each enum value, null,
+#    absent, empty list / object, two list elements, an unknown key), translated by the binary and
+#    validated against the target SDK; refusals only for documented reasons.
 # 5. verify_signature.py self-test against extend-ai 1.20.0's Webhooks.verify (reference §1.2
 #    vectors, a tampered and an upper-case signature, and a freshly signed golden output).
 # Exit status 0 only when everything passes.
@@ -74,11 +77,24 @@ for step_dir in "$ROOT"/mappings/*_to_*/; do
         done
     done
     echo "== $step: ${#inputs[@]} input(s) against $from, ${#outputs[@]} output(s) against $to"
-    if [ "${#inputs[@]}" -gt 0 ]; then
-        "$from_venv/bin/python" "$HERE/validate.py" --schema "$from" --quiet "${inputs[@]}" || fail=1
+    # A drift case's input (NAME containing `_drift`) carries keys the models do not declare, on
+    # purpose: its types are checked, its extra keys are not.
+    strict=()
+    drift=()
+    for input in "${inputs[@]}"; do
+        case "$(basename "$input")" in
+            *_drift*) drift+=("$input") ;;
+            *) strict+=("$input") ;;
+        esac
+    done
+    if [ "${#strict[@]}" -gt 0 ]; then
+        "$from_venv/bin/python" "$HERE/validate.py" --schema "$from" --quiet "${strict[@]}" || fail=1
+    fi
+    if [ "${#drift[@]}" -gt 0 ]; then
+        "$from_venv/bin/python" "$HERE/validate.py" --schema "$from" --quiet --extra-keys-ok "${drift[@]}" || fail=1
     fi
     if [ "${#outputs[@]}" -gt 0 ]; then
-        "$to_venv/bin/python" "$HERE/validate.py" --schema "$to" --quiet "${outputs[@]}" || fail=1
+        "$to_venv/bin/python" "$HERE/validate.py" --schema "$to" --quiet --drift-from-input "${outputs[@]}" || fail=1
     fi
 done
 if [ "$steps" -eq 0 ]; then
@@ -96,6 +112,19 @@ if [ -n "$large_dir" ]; then  # the other steps too, without the extra folder
         [ "$step" = "$FORWARD" ] && continue
         "$ROOT/.venv-new/bin/python" "$HERE/lossless.py" "$step" || fail=1
     done
+fi
+
+echo "== shapes (every enum value, null, absent, empty and unknown key the SDK models allow)"
+if cargo build --quiet --manifest-path "$ROOT/Cargo.toml"; then
+    for step_dir in "$ROOT"/mappings/*_to_*/; do
+        step="$(basename "$step_dir")"
+        from="${step%%_to_*}"
+        from_venv="$(venv_for "$from")" || continue
+        "$from_venv/bin/python" "$HERE/shapes.py" "$step" || fail=1
+    done
+else
+    echo "FAIL: cargo build (shapes.py needs the binary)"
+    fail=1
 fi
 
 echo "== verify_signature.py (extend-ai 1.20.0 Webhooks.verify)"

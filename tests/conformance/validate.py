@@ -26,6 +26,9 @@ both). For every file:
    `map[Any]` (metadata, output.value, config.schema...) are not models and are not walked.
    The only model exempted is 2025-04-21 `StepRunOutput`, documented by the SDK as "the same object
    that was returned by the external endpoint" for EXTERNAL_DATA_VALIDATION steps.
+   With `--drift-from-input`, an undeclared key of `NAME.output.json` is accepted when
+   `NAME.input.json` beside it carried the same key with the same value somewhere (a field the sender
+   added later, which hookshift passes on where the target object survives); nothing else is.
 
 Exit status: 0 when every file passes, 1 otherwise (2 on usage errors). One line per file, then the
 problems of failing files, each with its JSON path.
@@ -83,24 +86,43 @@ def field_alias(model_cls: type, name: str) -> str:
     return info.alias or name
 
 
-def undeclared_keys(obj: typing.Any, path: str, open_models: set[str], out: list[str]) -> None:
-    """Every key a validated model kept as an extra, with its path (aliases, as on the wire)."""
+def carried_pairs(value: typing.Any, out: set | None = None) -> set:
+    """Every (key, value) member of every object in `value`: what an input event carried."""
+    if out is None:
+        out = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.add((key, json.dumps(item, sort_keys=True)))
+            carried_pairs(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            carried_pairs(item, out)
+    return out
+
+
+def undeclared_keys(obj: typing.Any, path: str, open_models: set[str], out: list[str],
+                    carried: set = frozenset()) -> None:
+    """Every key a validated model kept as an extra, with its path (aliases, as on the wire).
+
+    A key that the input event also carried with the same value (drift: a field the sender added
+    that hookshift passes on, the SDK models allowing extra keys) is not reported; anything else is."""
     if isinstance(obj, pydantic.BaseModel):
         cls = type(obj)
         extra = getattr(obj, "__pydantic_extra__", None) or {}
         if extra and cls.__name__ not in open_models:
-            for key in extra:
-                out.append(f"{path}.{key}: not a field of {cls.__name__}")
+            for key, value in extra.items():
+                if (key, json.dumps(value, sort_keys=True)) not in carried:
+                    out.append(f"{path}.{key}: not a field of {cls.__name__}")
         for name in cls.model_fields:
             value = getattr(obj, name, None)
             if value is not None:
-                undeclared_keys(value, f"{path}.{field_alias(cls, name)}", open_models, out)
+                undeclared_keys(value, f"{path}.{field_alias(cls, name)}", open_models, out, carried)
     elif isinstance(obj, (list, tuple)):
         for i, item in enumerate(obj):
-            undeclared_keys(item, f"{path}[{i}]", open_models, out)
+            undeclared_keys(item, f"{path}[{i}]", open_models, out, carried)
     elif isinstance(obj, dict):
         for key, item in obj.items():
-            undeclared_keys(item, f"{path}.{key}", open_models, out)
+            undeclared_keys(item, f"{path}.{key}", open_models, out, carried)
 
 
 def format_errors(err: pydantic.ValidationError, prefix: str = "$") -> list[str]:
@@ -136,14 +158,14 @@ class Validator:
 
             self.old_models = {name: getattr(types, name) for name in set(OLD_PAYLOAD_MODEL.values()) | {"ProcessorRun"}}
 
-    def check(self, event: typing.Any) -> list[str]:
+    def check(self, event: typing.Any, carried: set = frozenset()) -> list[str]:
         if not isinstance(event, dict):
             return ["$: an event is a JSON object"]
         if self.schema == "2026-02-09":
-            return self.check_new(event)
-        return self.check_old(event)
+            return self.check_new(event, carried)
+        return self.check_old(event, carried)
 
-    def check_new(self, event: dict) -> list[str]:
+    def check_new(self, event: dict, carried: set) -> list[str]:
         event_type = event.get("eventType")
         try:
             validated = self.adapter.validate_python(event)
@@ -157,10 +179,10 @@ class Validator:
                 return [f"(as {member.__name__})"] + format_errors(member_err)
             return format_errors(err)  # pragma: no cover - the union failed but its member passed
         problems: list[str] = []
-        undeclared_keys(validated, "$", self.open_models, problems)
+        undeclared_keys(validated, "$", self.open_models, problems, carried)
         return problems
 
-    def check_old(self, event: dict) -> list[str]:
+    def check_old(self, event: dict, carried: set) -> list[str]:
         event_type = event.get("eventType")
         expected_name = OLD_PAYLOAD_MODEL.get(event_type) if isinstance(event_type, str) else None
         if expected_name is None:
@@ -181,7 +203,7 @@ class Validator:
                 payload = pydantic.TypeAdapter(expected).validate_python(event.get("payload"))
             except pydantic.ValidationError as err:
                 return problems + [f"(payload as {expected_name})"] + format_errors(err, "$.payload")
-            undeclared_keys(payload, "$.payload", self.open_models, problems)
+            undeclared_keys(payload, "$.payload", self.open_models, problems, carried)
             # An extraction step's output (free-form in 0.2.0) that is a ProcessorRun is held to it.
             output = event["payload"].get("output") if isinstance(event.get("payload"), dict) else None
             if isinstance(output, dict) and output.get("object") == "document_processor_run":
@@ -190,7 +212,7 @@ class Validator:
                     run = pydantic.TypeAdapter(run_model).validate_python(output)
                 except pydantic.ValidationError as err:
                     return problems + ["(payload.output as ProcessorRun)"] + format_errors(err, "$.payload.output")
-                undeclared_keys(run, "$.payload.output", self.open_models, problems)
+                undeclared_keys(run, "$.payload.output", self.open_models, problems, carried)
             return problems
         try:
             validated = self.adapter.validate_python(event)
@@ -208,7 +230,7 @@ class Validator:
                 return [f"(payload as {expected_name})"] + format_errors(payload_err, "$.payload")
             return [f"$.payload: validated as {type(validated.payload).__name__}, "
                     f"but {event_type} carries a {expected_name}"]
-        undeclared_keys(validated, "$", self.open_models, problems)
+        undeclared_keys(validated, "$", self.open_models, problems, carried)
         return problems
 
 
@@ -216,6 +238,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schema", required=True, choices=sorted(EXPECTED_SDK))
     parser.add_argument("--quiet", action="store_true", help="print failing files only")
+    parser.add_argument("--drift-from-input", action="store_true",
+                        help="for NAME.output.json, accept undeclared keys that NAME.input.json "
+                             "beside it carried with the same value (drift passed on)")
+    parser.add_argument("--extra-keys-ok", action="store_true",
+                        help="do not report undeclared keys (the inputs of drift cases carry keys the "
+                             "models do not declare, on purpose)")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
 
@@ -232,7 +260,17 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError) as err:
             problems = [f"cannot read JSON: {err}"]
         else:
-            problems = validator.check(event)
+            carried: set = frozenset()
+            if args.drift_from_input and path.name.endswith(".output.json"):
+                source = path.with_name(path.name[: -len(".output.json")] + ".input.json")
+                try:
+                    carried = carried_pairs(json.loads(source.read_bytes()))
+                except (OSError, ValueError) as err:
+                    problems = [f"cannot read the input beside it ({source}): {err}"]
+                    carried = None
+            problems = validator.check(event, carried) if carried is not None else problems
+            if args.extra_keys_ok:
+                problems = [p for p in problems if ": not a field of " not in p]
         if problems:
             failed += 1
             print(f"FAIL {path} (extend-ai {have}, {args.schema})")

@@ -412,3 +412,46 @@ async fn plextera_routes_verify_and_resign_in_their_own_scheme() {
     assert_eq!((answer.status, answer.error()), (401, "invalid_signature"));
     hs.stop().await.unwrap();
 }
+
+/// A refusal names the rule, its mapping file relative to the mappings folder and the place in the
+/// event the sender sent, never a server path: the sender's logs are where it is read.
+#[tokio::test]
+async fn a_refusal_names_rule_relative_file_and_input_path() {
+    let golden = repo_path(&format!("mappings/{OLD}_to_{NEW}/golden"));
+    let mut event: Value = serde_json::from_slice(
+        &std::fs::read(golden.join("workflow_run_completed.input.json")).unwrap(),
+    )
+    .unwrap();
+    // The second old step run names a step type no 2026-02-09 step run has.
+    event["payload"]["stepRuns"][1]["step"]["type"] = "HUMAN_REVIEW".into();
+    let body = serde_json::to_vec(&event).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let mut route = RouteSpec::new("shipped", &down.url());
+    route.tolerance_secs = 400_000_000;
+    let mappings = repo_path("mappings");
+    let hs = Hookshift::start(dir.path(), &ConfigSpec::new(&mappings, vec![route])).await;
+    let headers = extend_headers(IN_SECRET, GOLDEN_TS, &body);
+    let answer = post(
+        &format!("{}/hooks/shipped?api_version={OLD}", hs.base),
+        body,
+        &headers,
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (422, "translation_failed"),
+        "{answer:?}"
+    );
+    let message = answer.json["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "mapping \"workflow-run\" ({OLD}_to_{NEW}/workflow_run.toml) failed at payload.stepRuns[1].step.type: no case for \"HUMAN_REVIEW\""
+        )),
+        "{message}"
+    );
+    assert!(!message.contains(&*mappings.to_string_lossy()), "{message}");
+    assert!(down.requests().is_empty());
+    hs.stop().await.unwrap();
+}
