@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// Largest accepted request body; larger ones get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: u64,
+    /// Bytes of request bodies (and translation working memory) held at once by all requests of the
+    /// listener; a request that does not fit is answered 503 with `Retry-After`.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: u64,
     /// How long a client may take to send the request head.
     #[serde(default = "default_header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
@@ -221,6 +225,9 @@ impl TryFrom<String> for LogFormat {
 
 fn default_max_body_bytes() -> u64 {
     26_214_400
+}
+fn default_max_buffered_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 fn default_header_read_timeout_ms() -> u64 {
     10_000
@@ -493,6 +500,13 @@ impl Config {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
+        if s.max_buffered_bytes < s.max_body_bytes {
+            // Else a body of the largest accepted size could never be read.
+            problems.push(ConfigError::invalid(
+                "server.max_buffered_bytes",
+                "must be at least server.max_body_bytes",
+            ));
+        }
         if s.listen == s.admin_listen && s.listen.port() != 0 {
             problems.push(ConfigError::invalid(
                 "server.admin_listen",
@@ -731,6 +745,7 @@ secret = "wss_out"
         let c = Config::parse_str(VALID, no_env()).unwrap();
         assert!(c.validate().is_empty());
         assert_eq!(c.server.max_body_bytes, 26_214_400);
+        assert_eq!(c.server.max_buffered_bytes, 256 * 1024 * 1024);
         let r = &c.routes[0];
         assert_eq!(r.provider, Provider::Extend);
         assert_eq!(r.timestamp_tolerance_secs, 300);
@@ -840,6 +855,28 @@ secret = "wss_out"
             errs[0].starts_with("routes[0].downstream: ") && errs[0].contains("`version`"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn the_body_budget_holds_at_least_one_largest_body() {
+        let errs = errors_of(
+            &VALID.replace(
+                "[server]",
+                "[server]\nmax_body_bytes = 2048\nmax_buffered_bytes = 1024",
+            ),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            ["server.max_buffered_bytes: must be at least server.max_body_bytes"]
+        );
+        let c = Config::parse_str(
+            &VALID.replace("[server]", "[server]\nmax_buffered_bytes = 26214400"),
+            no_env(),
+        )
+        .unwrap();
+        assert!(c.validate().is_empty());
+        assert_eq!(c.server.max_buffered_bytes, 26_214_400);
     }
 
     #[test]

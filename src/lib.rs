@@ -14,6 +14,8 @@
 //!   file-change reload task.
 //! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
 //! - [`proxy`]: the webhook request path (below).
+//! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
+//!   lingering close after an early answer.
 //! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
 //! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
 //!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
@@ -45,6 +47,7 @@
 //! 8. counts the outcome in `hookshift_events_total` and writes one log line (no payload, no secret).
 
 pub mod admin;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod deliver;
