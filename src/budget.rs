@@ -8,6 +8,12 @@
 //! A request that does not fit is answered 503 (`overloaded`, with `Retry-After`) so the sender retries
 //! later, instead of the process growing until the OOM killer takes every request in flight with it.
 //!
+//! One budget alone would let a few clients sending bodies of the largest accepted size fill it and
+//! shed every signed event behind them. So a request holding more than a sixteenth of the budget
+//! ([`LARGE_SHARE`]) may only fill it to seven eighths ([`HEADROOM_SHARE`]): the last eighth is left to
+//! small bodies, which is what webhook events are (a few KB to a few hundred KB). Small bodies can still
+//! fill it, from many connections ([`crate::server`] caps them at `server.max_connections`).
+//!
 //! Translation needs working memory besides the body (the tree and the new body): it is reserved on the
 //! same permit as [`TRANSLATION_FACTOR`] × the body's length before the tree is built.
 //!
@@ -44,6 +50,11 @@ pub const LINGER_MAX_BYTES: u64 = 64 * 1024 * 1024;
 pub const LINGER_MAX_TIME: Duration = Duration::from_secs(5);
 /// Draining stops when the client sends nothing for this long (it is waiting for the answer).
 pub const LINGER_IDLE: Duration = Duration::from_millis(500);
+
+/// A permit holding more than `limit / LARGE_SHARE` bytes is large: it may not use the headroom.
+pub const LARGE_SHARE: u64 = 16;
+/// `limit / HEADROOM_SHARE` bytes of the budget are left to small permits.
+pub const HEADROOM_SHARE: u64 = 8;
 
 /// Smallest buffer a chunked body starts with (most events arrive in one or two frames).
 const FIRST_CHUNKED_BUFFER: usize = 16 * 1024;
@@ -89,11 +100,15 @@ impl BodyBudget {
         permit.try_grow(bytes).then_some(permit)
     }
 
-    fn try_take(&self, bytes: u64) -> bool {
+    /// Takes `bytes` more for a permit that will then hold `permit_total`.
+    fn try_take(&self, bytes: u64, permit_total: u64) -> bool {
         if bytes == 0 {
             return true;
         }
-        let limit = self.limit();
+        let mut limit = self.limit();
+        if permit_total > limit / LARGE_SHARE {
+            limit -= limit / HEADROOM_SHARE;
+        }
         let taken = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
@@ -130,7 +145,7 @@ impl BudgetPermit {
 
     /// Holds `more` bytes too, if they fit (else holds what it held).
     pub fn try_grow(&mut self, more: u64) -> bool {
-        let grown = self.budget.try_take(more);
+        let grown = self.budget.try_take(more, self.bytes.saturating_add(more));
         if grown {
             self.bytes += more;
         }
@@ -338,25 +353,43 @@ mod tests {
 
     #[test]
     fn permits_hold_and_give_back() {
-        let budget = BodyBudget::new(100);
-        let mut a = budget.try_reserve(60).unwrap();
-        assert!(budget.try_reserve(41).is_none());
-        let b = budget.try_reserve(40).unwrap();
-        assert_eq!(budget.held(), 100);
-        assert!(!a.try_grow(1));
-        assert_eq!(a.bytes(), 60);
+        let budget = BodyBudget::new(1600);
+        let mut a = budget.try_reserve(1000).unwrap();
+        let b = budget.try_reserve(400).unwrap();
+        assert!(budget.try_reserve(100).is_some());
+        let c: Vec<BudgetPermit> = (0..2).map(|_| budget.try_reserve(100).unwrap()).collect();
+        assert_eq!(budget.held(), 1600);
+        assert!(budget.try_reserve(1).is_none());
+        assert_eq!(a.bytes(), 1000);
         a.shrink_to(10);
-        assert_eq!(budget.held(), 50);
-        assert!(a.try_grow(50));
-        drop(b);
-        drop(a);
+        assert_eq!(budget.held(), 610);
+        assert!(a.try_grow(90));
+        drop((a, b, c));
         assert_eq!(budget.held(), 0);
         // A lower limit (a reload) applies to new reservations only.
-        let big = budget.try_reserve(90).unwrap();
-        budget.set_limit(50);
+        let big = budget.try_reserve(1400).unwrap();
+        budget.set_limit(800);
         assert!(budget.try_reserve(1).is_none());
         drop(big);
-        assert!(budget.try_reserve(50).is_some());
+        assert!(budget.try_reserve(700).is_some());
+    }
+
+    /// Large bodies fill the budget to 7/8 only; small ones (at most 1/16 each) can use the rest.
+    #[test]
+    fn the_last_eighth_is_left_to_small_bodies() {
+        let budget = BodyBudget::new(1600);
+        let large: Vec<BudgetPermit> = (0..4).map(|_| budget.try_reserve(350).unwrap()).collect();
+        assert_eq!(budget.held(), 1400);
+        assert!(budget.try_reserve(101).is_none(), "large: past 7/8");
+        let small: Vec<BudgetPermit> = (0..2).map(|_| budget.try_reserve(100).unwrap()).collect();
+        assert_eq!(budget.held(), 1600);
+        drop(small);
+        // A small permit growing large (a chunked body) meets the same ceiling.
+        let mut growing = budget.try_reserve(100).unwrap();
+        assert!(!growing.try_grow(1));
+        assert_eq!(growing.bytes(), 100);
+        drop((large, growing));
+        assert_eq!(budget.held(), 0);
     }
 
     #[tokio::test]

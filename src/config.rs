@@ -500,11 +500,12 @@ impl Config {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
-        if s.max_buffered_bytes < s.max_body_bytes {
-            // Else a body of the largest accepted size could never be read.
+        if s.max_buffered_bytes / 2 < s.max_body_bytes {
+            // Large bodies may fill only 7/8 of the budget (see `budget`): a body of the largest
+            // accepted size must still fit beside another.
             problems.push(ConfigError::invalid(
                 "server.max_buffered_bytes",
-                "must be at least server.max_body_bytes",
+                "must be at least twice server.max_body_bytes",
             ));
         }
         if s.listen == s.admin_listen && s.listen.port() != 0 {
@@ -858,25 +859,25 @@ secret = "wss_out"
     }
 
     #[test]
-    fn the_body_budget_holds_at_least_one_largest_body() {
+    fn the_body_budget_holds_two_largest_bodies() {
         let errs = errors_of(
             &VALID.replace(
                 "[server]",
-                "[server]\nmax_body_bytes = 2048\nmax_buffered_bytes = 1024",
+                "[server]\nmax_body_bytes = 2048\nmax_buffered_bytes = 4095",
             ),
             no_env(),
         );
         assert_eq!(
             errs,
-            ["server.max_buffered_bytes: must be at least server.max_body_bytes"]
+            ["server.max_buffered_bytes: must be at least twice server.max_body_bytes"]
         );
         let c = Config::parse_str(
-            &VALID.replace("[server]", "[server]\nmax_buffered_bytes = 26214400"),
+            &VALID.replace("[server]", "[server]\nmax_buffered_bytes = 52428800"),
             no_env(),
         )
         .unwrap();
         assert!(c.validate().is_empty());
-        assert_eq!(c.server.max_buffered_bytes, 26_214_400);
+        assert_eq!(c.server.max_buffered_bytes, 52_428_800);
     }
 
     #[test]
