@@ -438,7 +438,10 @@ mod tests {
         let mut body = Frames::of(&[&one, &one, &one]);
         let refused = read_body(&mut body, None, 1 << 20, 1_000, &mut permit).await;
         assert!(
-            matches!(refused, Err(ReadError::OverBudget(ShedReason::StreamedBody))),
+            matches!(
+                refused,
+                Err(ReadError::OverBudget(ShedReason::StreamedBody))
+            ),
             "{refused:?}"
         );
         // What was read is given back with the permit; the rest is left for `linger`.

@@ -203,7 +203,8 @@ impl ShedReason {
 /// Registers `hookshift_requests_shed_total` at zero for `route` and every reason.
 pub fn register_shed(route: &str) {
     for reason in ShedReason::ALL {
-        counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str()).increment(0);
+        counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str())
+            .increment(0);
     }
 }
 

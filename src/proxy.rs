@@ -11,7 +11,9 @@ use std::{
 
 use crate::json::Value;
 use bytes::Bytes;
-use http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{
+    header, request::Parts, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode,
+};
 use http_body_util::Full;
 use hyper::body::Body;
 
@@ -198,7 +200,8 @@ impl Proxy {
         // strictly by a scan that builds nothing (see `json::scan`).
         let translating = version != route.downstream.version
             && route.policy.get(version) == Some(&Policy::Forward);
-        if translating && !held.try_grow(budget::TRANSLATION_FACTOR * verified.body().len() as u64) {
+        if translating && !held.try_grow(budget::TRANSLATION_FACTOR * verified.body().len() as u64)
+        {
             return Err(shed(route, ShedReason::Translation));
         }
         let (event, event_type, event_id) = parse_event(&verified, route.provider, translating)?;

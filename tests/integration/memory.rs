@@ -115,9 +115,7 @@ async fn early_answers_reach_a_client_still_sending() {
         "x-extend-request-timestamp": (now() - 3_600).to_string(),
         "x-extend-request-signature": "00".repeat(32),
     });
-    let case = |url: &str, method: &str, size: usize, headers: &serde_json::Value| {
-        json!({"url": url, "method": method, "size": size, "headers": headers})
-    };
+    let case = |url: &str, method: &str, size: usize, headers: &serde_json::Value| json!({"url": url, "method": method, "size": size, "headers": headers});
     let cases = json!([
         case(&url, "POST", 24 * MIB, &made_up),
         case(&url, "POST", 8 * MIB, &json!({})),
@@ -150,11 +148,7 @@ async fn early_answers_reach_a_client_still_sending() {
         hold_reservation(&addr, path, 16 * MIB).await,
     ];
     let page_has_held = || async {
-        metric_sum(
-            &hs.metrics().await,
-            "hookshift_buffered_body_bytes",
-            &[],
-        ) >= (32 * MIB) as f64
+        metric_sum(&hs.metrics().await, "hookshift_buffered_body_bytes", &[]) >= (32 * MIB) as f64
     };
     eventually("both reservations are held", page_has_held).await;
     let cases = json!([case(&url, "POST", 8 * MIB, &made_up)]);
@@ -421,7 +415,7 @@ fn start_binary(
     }
     let config = dir.join("config.toml");
     std::fs::write(&config, spec.toml()).unwrap();
-    Binary::start(&config, &[("RUST_LOG", "warn")])
+    Binary::start(&config, &[])
 }
 
 /// 32 unauthenticated clients each send 4 MiB bodies with a fresh timestamp and a made-up signature,
@@ -484,7 +478,7 @@ async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
     // allocator's slack, the lingering drains.
     let grown = report.hwm_after.saturating_sub(report.hwm_before);
     assert!(
-        grown <= (budget + 40 * MIB) as u64,
+        grown <= (budget + 48 * MIB) as u64,
         "peak RSS grew by {:.1} MiB under a {} MiB budget",
         grown as f64 / MIB as f64,
         budget / MIB
@@ -669,12 +663,19 @@ async fn a_slow_handler_holds_only_the_outbound_body_until_its_deadline() {
             (504, "downstream_timeout"),
             "{reader:?} {version}"
         );
-        assert!(took < Duration::from_secs(5), "{reader:?} {version}: {took:?}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{reader:?} {version}: {took:?}"
+        );
         assert_eq!(
             during, outbound as f64,
             "{reader:?} {version}: held {during} bytes for an outbound body of {outbound} (received {})",
             body.len()
         );
-        assert_eq!(gauge().await, 0.0, "{reader:?} {version}: bytes not given back");
+        assert_eq!(
+            gauge().await,
+            0.0,
+            "{reader:?} {version}: bytes not given back"
+        );
     }
 }
