@@ -275,10 +275,16 @@ where
         }
         buffer.extend_from_slice(&data);
     }
-    Ok(match first {
-        Some(only) => only,
-        None => Bytes::from(buffer),
-    })
+    if let Some(only) = first {
+        return Ok(only);
+    }
+    if buffer.capacity() > buffer.len() {
+        // A chunked body's buffer grew by doubling: give the slack back, to the allocator and to the
+        // budget, before the body is held through verification and delivery.
+        buffer.shrink_to_fit();
+        permit.shrink_to(buffer.capacity() as u64);
+    }
+    Ok(Bytes::from(buffer))
 }
 
 /// Whether the rest of a refused request's body should be drained before the connection closes.
@@ -417,9 +423,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(bytes.len(), 30_000);
-        // 10 KB, then 20 KB (≥ 16 KB first buffer), then doubled: 40 KB held, the first frame released.
-        assert_eq!(permit.bytes(), 40_000);
-        assert_eq!(budget.held(), 40_000);
+        // 10 KB, then 20 KB (≥ 16 KB first buffer), then doubled to 40 KB, the first frame released;
+        // the slack is given back at the end.
+        assert_eq!(permit.bytes(), 30_000);
+        assert_eq!(budget.held(), 30_000);
 
         // One frame is kept as it came, its length held.
         let mut permit = budget.try_reserve(0).unwrap();

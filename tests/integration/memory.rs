@@ -164,6 +164,34 @@ async fn early_answers_reach_a_client_still_sending() {
         (Some(503), Some("overloaded"), Some("5")),
         "{results:?}"
     );
+    // A chunked body is reserved as it grows: shed once it crosses the budget, while still sending.
+    let stream = TcpStream::connect(&addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\
+         x-extend-request-timestamp: {}\r\nx-extend-request-signature: {}\r\n\r\n",
+        now(),
+        "00".repeat(32)
+    );
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        for _ in 0..128 {
+            writer.write_all(&frame).await?;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = String::from_utf8_lossy(&response[..n]).into_owned();
+    assert_eq!(status_of(response.as_bytes()), Some(503), "{response}");
+    assert!(response.contains("overloaded"), "{response}");
+    writing.abort();
+
     // A signed event of a few KB fits in the headroom and is delivered.
     let answer = post_signed(
         &hs,
@@ -173,12 +201,39 @@ async fn early_answers_reach_a_client_still_sending() {
     )
     .await;
     assert_eq!(answer.status, 200, "{answer:?}");
+    // A signed 1.5 MiB event to translate also needs 4x its size of working memory: that does not fit
+    // beside the held 32 MiB (shed before its tree is built); forwarded as is, it fits and is delivered.
+    let big = padded_old_event(3 * MIB / 2);
+    let answer = post_signed(&hs, "/hooks/mem_early", IN_SECRET, &big).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (503, "overloaded"),
+        "{answer:?}"
+    );
+    let big = signed_event_of(3 * MIB / 2);
+    let answer = post_signed(
+        &hs,
+        &format!("/hooks/mem_early?api_version={NEW}"),
+        IN_SECRET,
+        &big,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
     let page = hs.metrics().await;
     assert_eq!(
         metric_sum(
             &page,
             "hookshift_requests_shed_total",
             &[("route", "mem_early"), ("reason", "declared_body")]
+        ),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_requests_shed_total",
+            &[("route", "mem_early"), ("reason", "streamed_body")]
         ),
         1.0,
         "{page}"
@@ -194,9 +249,18 @@ async fn early_answers_reach_a_client_still_sending() {
             "hookshift_events_total",
             &[("route", "mem_early"), ("outcome", "overloaded")]
         ),
-        1.0
+        3.0
     );
-    assert_eq!(down.requests().len(), 1);
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_requests_shed_total",
+            &[("route", "mem_early"), ("reason", "translation")]
+        ),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(down.requests().len(), 2);
     hs.stop().await.unwrap();
 }
 
@@ -400,6 +464,17 @@ fn signed_event_of(size: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A 2025-04-21 event the test mappings translate, of about `size` bytes.
+fn padded_old_event(size: usize) -> Vec<u8> {
+    String::from_utf8(old_extract_event("run_padded"))
+        .unwrap()
+        .replace(
+            r#""type":"EXTRACT""#,
+            &format!(r#""type":"EXTRACT","pad":"{}""#, "p".repeat(size)),
+        )
+        .into_bytes()
+}
+
 /// The binary with `max_body_bytes` and `max_buffered_bytes`, on a route named `route`.
 fn start_binary(
     dir: &std::path::Path,
@@ -495,8 +570,8 @@ async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
 /// The numbers of the README's hostile-input table (run by `scripts/bench-flood.sh` in release mode,
 /// not by CI): `BENCH_BODY_CLIENTS` (100) clients each sending `BENCH_BODY_MB` (20) MB bodies with a
 /// made-up signature, holding back the last MiB for `BENCH_BODY_HOLD_S` (8) s, against the shipped
-/// limits (`max_body_bytes` 25 MiB, `max_buffered_bytes` 256 MiB), while signed 5 KB events are sent one
-/// after another.
+/// limits (`max_body_bytes` 25 MiB, `max_buffered_bytes` 256 MiB, or `BENCH_BODY_BUDGET_MB`), while
+/// signed 5 KB events are sent one after another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-flood.sh"]
 async fn body_flood_benchmark() {
@@ -516,11 +591,16 @@ async fn body_flood_benchmark() {
     };
     let dir = tempfile::tempdir().unwrap();
     let down = Downstream::start().await;
+    // BENCH_BODY_BUDGET_MB: another `max_buffered_bytes` (a huge one shows the process without a bound).
+    let budget = std::env::var("BENCH_BODY_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map(|mb| mb * MIB);
     let binary = start_binary(
         dir.path(),
         RouteSpec::new("bench_body_flood", &down.url()),
         26_214_400,
-        None,
+        budget,
     );
     let mut report =
         body_flood_run(&binary, "bench_body_flood", flood, &signed_event_of(5_000)).await;
@@ -536,11 +616,12 @@ async fn body_flood_benchmark() {
         report.flood_unanswered
     );
     println!(
-        "  memory: VmHWM {:.1} MiB before, {:.1} MiB peak (VmRSS after {:.1} MiB); buffered-bytes gauge peak {:.1} MiB of 256 MiB",
+        "  memory: VmHWM {:.1} MiB before, {:.1} MiB peak (VmRSS after {:.1} MiB); buffered-bytes gauge peak {:.1} MiB of {} MiB",
         report.hwm_before as f64 / MIB as f64,
         report.hwm_after as f64 / MIB as f64,
         report.rss_after as f64 / MIB as f64,
-        report.gauge_peak / MIB as f64
+        report.gauge_peak / MIB as f64,
+        budget.unwrap_or(256 * MIB) / MIB
     );
     println!(
         "  signed 5 KB events: {} delivered (p50 {:.2} ms, p99 {:.2} ms), {} answered 503, {} other",
@@ -623,13 +704,7 @@ async fn a_slow_handler_holds_only_the_outbound_body_until_its_deadline() {
         let body = if version == NEW {
             signed_event_of(3 * MIB)
         } else {
-            String::from_utf8(old_extract_event("run_slow"))
-                .unwrap()
-                .replace(
-                    r#""type":"EXTRACT""#,
-                    &format!(r#""type":"EXTRACT","pad":"{}""#, "p".repeat(3 * MIB)),
-                )
-                .into_bytes()
+            padded_old_event(3 * MIB)
         };
         let url = format!("{}/hooks/mem_slow?api_version={version}", binary.base);
         let started = Instant::now();
