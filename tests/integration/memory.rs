@@ -201,7 +201,7 @@ async fn early_answers_reach_a_client_still_sending() {
     )
     .await;
     assert_eq!(answer.status, 200, "{answer:?}");
-    // A signed 1.5 MiB event to translate also needs 4x its size of working memory: that does not fit
+    // A signed 1.5 MiB event to translate also needs 6x its size of working memory: that does not fit
     // beside the held 32 MiB (shed before its tree is built); forwarded as is, it fits and is delivered.
     let big = padded_old_event(3 * MIB / 2);
     let answer = post_signed(&hs, "/hooks/mem_early", IN_SECRET, &big).await;
