@@ -754,3 +754,43 @@ async fn a_slow_handler_holds_only_the_outbound_body_until_its_deadline() {
         );
     }
 }
+
+/// HTTP/2 buffers at most `server::HTTP2_WINDOW_BYTES` per connection outside the budget: a signed body
+/// eight times larger still arrives whole (window updates as it is read) and is delivered byte for byte.
+#[tokio::test]
+async fn an_http2_body_larger_than_the_receive_window_is_delivered() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let mut spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![RouteSpec::new("mem_h2", &down.url())],
+    );
+    spec.max_body_bytes = 4 * MIB as u64;
+    let hs = Hookshift::start(dir.path(), &spec).await;
+    let body = signed_event_of(hookshift::server::HTTP2_WINDOW_BYTES as usize * 8);
+    let stream = TcpStream::connect(hs.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = http::Request::post(format!("{}/hooks/mem_h2?api_version={NEW}", hs.base));
+    for (name, value) in extend_headers(IN_SECRET, now(), &body) {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Full::new(bytes::Bytes::from(body.clone())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status();
+    let answer = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, 200, "{answer:?}");
+    let delivered = down.wait_for(1).await;
+    assert_eq!(delivered[0].body, body);
+    hs.stop().await.unwrap();
+}
