@@ -105,6 +105,23 @@ async fn early_answers_reach_a_client_still_sending() {
     spec.body_read_timeout_ms = 8_000;
     spec.extra_server = format!("max_buffered_bytes = {}", 40 * MIB);
     let hs = Hookshift::start(dir.path(), &spec).await;
+    // Every series exists from the start, at zero.
+    let page = hs.metrics().await;
+    for reason in ["declared_body", "streamed_body", "translation"] {
+        let labels = [("route", "mem_early"), ("reason", reason)];
+        assert!(
+            has_series(&page, "hookshift_requests_shed_total", &labels),
+            "{page}"
+        );
+        assert_eq!(
+            metric_sum(&page, "hookshift_requests_shed_total", &labels),
+            0.0
+        );
+    }
+    assert!(
+        has_series(&page, "hookshift_buffered_body_bytes", &[]),
+        "{page}"
+    );
     let addr = hs.base.trim_start_matches("http://").to_owned();
     let url = format!("{}/hooks/mem_early?api_version={NEW}", hs.base);
     let made_up = json!({
