@@ -95,11 +95,6 @@ impl Proxy {
         }
     }
 
-    /// The budget of buffered request bodies this proxy reserves from.
-    pub fn budget(&self) -> &Arc<BodyBudget> {
-        &self.budget
-    }
-
     /// Handles one request; never fails (errors become responses).
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
