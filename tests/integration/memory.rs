@@ -158,6 +158,23 @@ async fn early_answers_reach_a_client_still_sending() {
         );
     }
 
+    // A client that asks for `100-continue` gets the refusal instead, and is never asked for the body.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /hooks/mem_early HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        8 * MIB
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = String::from_utf8_lossy(&response[..n]).into_owned();
+    assert!(response.starts_with("HTTP/1.1 401 "), "{response}");
+    assert!(!response.contains("100 Continue"), "{response}");
+
     // Two unauthenticated requests hold 32 MiB of the 40 MiB budget; large bodies may fill 35 MiB.
     let path = "/hooks/mem_early";
     let _held = [
@@ -288,6 +305,8 @@ pub struct BodyFloodReport {
     /// Flood requests answered, by status (401: read whole and refused; 503: shed).
     pub flood_401: usize,
     pub flood_503: usize,
+    /// Answered 408: not received within `server.body_read_timeout_ms`.
+    pub flood_408: usize,
     /// Flood requests that read no answer.
     pub flood_unanswered: usize,
     pub signed_delivered: usize,
@@ -438,6 +457,7 @@ pub async fn body_flood_run(
             match status {
                 Some(401) => report.flood_401 += 1,
                 Some(503) => report.flood_503 += 1,
+                Some(408) => report.flood_408 += 1,
                 Some(other) => panic!("a flood request was answered {other}"),
                 None => report.flood_unanswered += 1,
             }
@@ -498,10 +518,11 @@ fn start_binary(
     route: RouteSpec,
     max_body: usize,
     budget: Option<usize>,
+    body_read_timeout_ms: u64,
 ) -> Binary {
     let mut spec = ConfigSpec::new(&test_mappings(dir), vec![route]);
     spec.max_body_bytes = max_body as u64;
-    spec.body_read_timeout_ms = 10_000;
+    spec.body_read_timeout_ms = body_read_timeout_ms;
     if let Some(budget) = budget {
         spec.extra_server = format!("max_buffered_bytes = {budget}");
     }
@@ -525,6 +546,7 @@ async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
         RouteSpec::new("mem_flood", &down.url()),
         4 * MIB,
         Some(budget),
+        10_000,
     );
     let flood = BodyFlood {
         clients: 32,
@@ -558,8 +580,8 @@ async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
         report.signed_other,
     );
     assert_eq!(
-        report.flood_401 + report.flood_503,
-        flood.clients * flood.rounds,
+        (report.flood_401 + report.flood_503, report.flood_408),
+        (flood.clients * flood.rounds, 0),
         "every flood request reads its answer: {report:?}"
     );
     assert!(report.flood_503 > 0, "the budget never shed: {report:?}");
@@ -618,11 +640,13 @@ async fn body_flood_benchmark() {
         RouteSpec::new("bench_body_flood", &down.url()),
         26_214_400,
         budget,
+        // The shipped limits.
+        30_000,
     );
     let mut report =
         body_flood_run(&binary, "bench_body_flood", flood, &signed_event_of(5_000)).await;
     println!(
-        "body flood: {} clients x {} rounds x {} MB bodies (last MiB held {} s), {:.1} s: {} answered 401, {} shed 503, {} unanswered",
+        "body flood: {} clients x {} rounds x {} MB bodies (last MiB held {} s), {:.1} s: {} answered 401, {} shed 503, {} timed out 408, {} unanswered",
         flood.clients,
         flood.rounds,
         flood.body_bytes / 1_000_000,
@@ -630,6 +654,7 @@ async fn body_flood_benchmark() {
         report.seconds,
         report.flood_401,
         report.flood_503,
+        report.flood_408,
         report.flood_unanswered
     );
     println!(
@@ -717,7 +742,7 @@ async fn a_slow_handler_holds_only_the_outbound_body_until_its_deadline() {
         let (url, mut deliveries) = slow_handler(reader).await;
         let mut route = RouteSpec::new("mem_slow", &url);
         route.timeout_ms = 2_000;
-        let binary = start_binary(dir.path(), route, 8 * MIB, Some(64 * MIB));
+        let binary = start_binary(dir.path(), route, 8 * MIB, Some(64 * MIB), 10_000);
         let body = if version == NEW {
             signed_event_of(3 * MIB)
         } else {
