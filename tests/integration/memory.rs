@@ -102,7 +102,8 @@ async fn early_answers_reach_a_client_still_sending() {
         vec![RouteSpec::new("mem_early", &down.url())],
     );
     spec.max_body_bytes = 16 * MIB as u64;
-    spec.body_read_timeout_ms = 8_000;
+    // The held reservations below last this long: room for a slow machine.
+    spec.body_read_timeout_ms = 20_000;
     spec.extra_server = format!("max_buffered_bytes = {}", 40 * MIB);
     let hs = Hookshift::start(dir.path(), &spec).await;
     // Every series exists from the start, at zero.
@@ -177,7 +178,7 @@ async fn early_answers_reach_a_client_still_sending() {
 
     // Two unauthenticated requests hold 32 MiB of the 40 MiB budget; large bodies may fill 35 MiB.
     let path = "/hooks/mem_early";
-    let _held = [
+    let held = [
         hold_reservation(&addr, path, 16 * MIB).await,
         hold_reservation(&addr, path, 16 * MIB).await,
     ];
@@ -295,6 +296,7 @@ async fn early_answers_reach_a_client_still_sending() {
         "{page}"
     );
     assert_eq!(down.requests().len(), 2);
+    drop(held);
     hs.stop().await.unwrap();
 }
 
