@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// Largest accepted request body; larger ones get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: u64,
+    /// Bytes of request bodies (and translation working memory) held at once by all requests of the
+    /// listener; a request that does not fit is answered 503 with `Retry-After`.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: u64,
     /// How long a client may take to send the request head.
     #[serde(default = "default_header_read_timeout_ms")]
     pub header_read_timeout_ms: u64,
@@ -265,6 +269,9 @@ impl TryFrom<String> for LogFormat {
 
 fn default_max_body_bytes() -> u64 {
     26_214_400
+}
+fn default_max_buffered_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 fn default_header_read_timeout_ms() -> u64 {
     10_000
@@ -555,6 +562,14 @@ impl Config {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
+        if s.max_buffered_bytes / 2 < s.max_body_bytes {
+            // Large bodies may fill only 7/8 of the budget (see `budget`): a body of the largest
+            // accepted size must still fit beside another.
+            problems.push(ConfigError::invalid(
+                "server.max_buffered_bytes",
+                "must be at least twice server.max_body_bytes",
+            ));
+        }
         if s.listen == s.admin_listen && s.listen.port() != 0 {
             problems.push(ConfigError::invalid(
                 "server.admin_listen",
@@ -815,6 +830,7 @@ secret = "wss_out"
         let c = Config::parse_str(VALID, no_env()).unwrap();
         assert!(c.validate().is_empty());
         assert_eq!(c.server.max_body_bytes, 26_214_400);
+        assert_eq!(c.server.max_buffered_bytes, 256 * 1024 * 1024);
         let r = &c.routes[0];
         assert_eq!(r.provider, Provider::Extend);
         assert_eq!(r.timestamp_tolerance_secs, 300);
@@ -969,6 +985,28 @@ secret = "wss_out"
             errs[0].starts_with("routes[0].downstream: ") && errs[0].contains("`version`"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn the_body_budget_holds_two_largest_bodies() {
+        let errs = errors_of(
+            &VALID.replace(
+                "[server]",
+                "[server]\nmax_body_bytes = 2048\nmax_buffered_bytes = 4095",
+            ),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            ["server.max_buffered_bytes: must be at least twice server.max_body_bytes"]
+        );
+        let c = Config::parse_str(
+            &VALID.replace("[server]", "[server]\nmax_buffered_bytes = 52428800"),
+            no_env(),
+        )
+        .unwrap();
+        assert!(c.validate().is_empty());
+        assert_eq!(c.server.max_buffered_bytes, 52_428_800);
     }
 
     #[test]

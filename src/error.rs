@@ -7,7 +7,8 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::metrics::Outcome;
+use crate::budget::ReadError;
+use crate::metrics::{Outcome, ShedReason};
 use crate::signature::SignatureError;
 
 /// Why a webhook request was not (or not successfully) delivered.
@@ -23,6 +24,8 @@ pub enum ProxyError {
     BodyTimeout { ms: u64 },
     #[error("request body could not be read: {0}")]
     BodyRead(String),
+    #[error("too many request bodies are being received; retry later")]
+    Overloaded(ShedReason),
     #[error("signature verification failed: {0}")]
     Unauthorized(#[from] SignatureError),
     #[error("{0}")]
@@ -63,6 +66,7 @@ impl ProxyError {
             ProxyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ProxyError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ProxyError::InvalidJson(_)
             | ProxyError::NotAnEvent(_)
@@ -87,6 +91,7 @@ impl ProxyError {
             ProxyError::TooLarge { .. } => "payload_too_large",
             ProxyError::BodyTimeout { .. } => "body_timeout",
             ProxyError::BodyRead(_) => "body_read_error",
+            ProxyError::Overloaded(_) => "overloaded",
             ProxyError::Unauthorized(_) => "invalid_signature",
             ProxyError::InvalidJson(_) => "invalid_json",
             ProxyError::NotAnEvent(_) => "not_an_event",
@@ -107,6 +112,7 @@ impl ProxyError {
         match self {
             ProxyError::TooLarge { .. } => Outcome::TooLarge,
             ProxyError::Unauthorized(_) => Outcome::Unauthorized,
+            ProxyError::Overloaded(_) => Outcome::Overloaded,
             ProxyError::NoRoute
             | ProxyError::MethodNotAllowed
             | ProxyError::BodyTimeout { .. }
@@ -129,12 +135,35 @@ impl ProxyError {
     pub fn to_response(&self) -> Response<Full<Bytes>> {
         let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
         let mut response = json_response(self.status(), &body);
-        if matches!(self, ProxyError::MethodNotAllowed) {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        match self {
+            ProxyError::MethodNotAllowed => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            ProxyError::Overloaded(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            _ => {}
         }
         response
+    }
+}
+
+/// `Retry-After` of a 503 `overloaded` answer: buffered bodies are read within
+/// `server.body_read_timeout_ms` or refused, so room comes back within seconds.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+impl From<ReadError> for ProxyError {
+    fn from(error: ReadError) -> ProxyError {
+        match error {
+            ReadError::TooLarge { limit } => ProxyError::TooLarge { limit },
+            ReadError::OverBudget(reason) => ProxyError::Overloaded(reason),
+            ReadError::Timeout { ms } => ProxyError::BodyTimeout { ms },
+            ReadError::Broken(message) => ProxyError::BodyRead(message),
+        }
     }
 }
 
@@ -171,6 +200,16 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn overloaded_is_503_with_retry_after() {
+        let response = ProxyError::Overloaded(ShedReason::StreamedBody).to_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "overloaded");
+    }
+
     #[test]
     fn the_sender_never_gets_2xx_for_an_error() {
         let all = [
@@ -179,6 +218,7 @@ mod tests {
             ProxyError::TooLarge { limit: 1 },
             ProxyError::BodyTimeout { ms: 1 },
             ProxyError::BodyRead("x".into()),
+            ProxyError::Overloaded(ShedReason::DeclaredBody),
             ProxyError::Unauthorized(SignatureError::Mismatch),
             ProxyError::InvalidJson("x".into()),
             ProxyError::NotAnEvent("x".into()),

@@ -14,6 +14,8 @@
 //!   file-change reload task.
 //! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
 //! - [`proxy`]: the webhook request path (below).
+//! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
+//!   lingering close after an early answer.
 //! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
 //! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
 //!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
@@ -35,7 +37,11 @@
 //! a snapshot of the running [`state::State`] and:
 //!
 //! 1. finds the route by path (404 otherwise) and raises `hookshift_inflight_requests`;
-//! 2. reads the body, refusing more than `server.max_body_bytes` (413) or a slow sender (408);
+//! 2. judges the head before reading any body byte: method (405), a declared length over
+//!    `server.max_body_bytes` (413), missing, malformed or stale signature headers (401); reserves the
+//!    body in the [`budget::BodyBudget`] (`server.max_buffered_bytes`, else 503 `overloaded`) and reads it,
+//!    refusing more than `max_body_bytes` (413) or a slow sender (408); after an early answer the rest
+//!    of the body is drained so that the client reads it;
 //! 3. verifies the signature against the route's secrets (401), yielding a [`signature::Verified`] body;
 //! 4. parses it as strict JSON ([`json::parse`], 400) and checks the envelope (400);
 //! 5. reads the sending version from `?api_version=` (else `default_version`) and applies its policy:
@@ -50,6 +56,7 @@
 //! 8. counts the outcome in `hookshift_events_total` and writes one log line (no payload, no secret).
 
 pub mod admin;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod deliver;

@@ -41,6 +41,12 @@ pub const SIGNED_URL_FETCHES: &str = "hookshift_signed_url_fetches_total";
 pub const SIGNED_URL_FETCH_DURATION: &str = "hookshift_signed_url_fetch_duration_seconds";
 /// `hookshift_build_info{version}`: always 1.
 pub const BUILD_INFO: &str = "hookshift_build_info";
+/// `hookshift_requests_shed_total{route,reason}`: requests answered 503 because the body budget
+/// (`server.max_buffered_bytes`) could not hold them; `reason` is a [`ShedReason`].
+pub const REQUESTS_SHED: &str = "hookshift_requests_shed_total";
+/// `hookshift_buffered_body_bytes`: bytes of request bodies (and translation working memory) held
+/// against `server.max_buffered_bytes` now.
+pub const BUFFERED_BODY_BYTES: &str = "hookshift_buffered_body_bytes";
 
 /// Label value for an event whose body was never verified.
 pub const UNKNOWN: &str = "unknown";
@@ -166,6 +172,57 @@ fn describe() {
         "Signed-URL payload fetch time"
     );
     describe_gauge!(BUILD_INFO, "Build information, always 1");
+    describe_counter!(
+        REQUESTS_SHED,
+        "Requests answered 503 because the body budget could not hold them"
+    );
+    describe_gauge!(
+        BUFFERED_BODY_BYTES,
+        Unit::Bytes,
+        "Bytes of request bodies held against server.max_buffered_bytes"
+    );
+}
+
+/// What did not fit in the body budget when a request was shed (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShedReason {
+    /// The declared `Content-Length`, reserved before reading.
+    DeclaredBody,
+    /// A body without a declared length, as it grew.
+    StreamedBody,
+    /// The working memory of translating a verified event.
+    Translation,
+}
+
+impl ShedReason {
+    /// Every reason, for registering the series at zero.
+    pub const ALL: [ShedReason; 3] = [
+        ShedReason::DeclaredBody,
+        ShedReason::StreamedBody,
+        ShedReason::Translation,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShedReason::DeclaredBody => "declared_body",
+            ShedReason::StreamedBody => "streamed_body",
+            ShedReason::Translation => "translation",
+        }
+    }
+}
+
+/// Registers `hookshift_requests_shed_total` at zero for `route` and every reason.
+pub fn register_shed(route: &str) {
+    for reason in ShedReason::ALL {
+        counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str())
+            .increment(0);
+    }
+}
+
+/// Counts one request shed for `reason`.
+pub fn record_shed(route: &str, reason: ShedReason) {
+    counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str()).increment(1);
 }
 
 /// Sets `hookshift_build_info{version}` to 1.
@@ -188,6 +245,8 @@ pub enum Outcome {
     Invalid,
     /// Body larger than `server.max_body_bytes`.
     TooLarge,
+    /// Answered 503: the body budget (`server.max_buffered_bytes`) could not hold the request.
+    Overloaded,
     /// No mapping covers the event type (handled per `routes.unmapped`).
     Unmapped,
     /// A mapping took the event but failed on its shape.
@@ -208,6 +267,7 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::Invalid => "invalid",
             Outcome::TooLarge => "too_large",
+            Outcome::Overloaded => "overloaded",
             Outcome::Unmapped => "unmapped",
             Outcome::TranslationError => "translation_error",
             Outcome::DownstreamError => "downstream_error",

@@ -11,15 +11,18 @@ use std::{
 
 use crate::json::{Shape, Value};
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http::{
+    header, request::Parts, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode,
+};
+use http_body_util::Full;
 use hyper::body::Body;
 
-use crate::config::{Policy, RouteConfig, UnmappedAction};
+use crate::budget::{self, BodyBudget, BudgetPermit, ReadError};
+use crate::config::{Policy, RouteConfig, ServerConfig, UnmappedAction};
 use crate::deliver::{Deliverer, DeliveryError, Outbound};
 use crate::error::{json_response, ProxyError};
 use crate::mapping::{translate, Delivery, TranslateError};
-use crate::metrics::{self, EventLabels, InflightGuard, Outcome, StatusClass};
+use crate::metrics::{self, EventLabels, InflightGuard, Outcome, ShedReason, StatusClass};
 use crate::reload::Shared;
 use crate::signature::{self, Provider, Verified, VerifyParams};
 use crate::signed_url::{self, Detected, FetchResult, Fetcher};
@@ -54,6 +57,8 @@ pub struct Proxy {
     deliverer: Deliverer,
     fetcher: Fetcher,
     clock: Clock,
+    /// Shared by every request: bounds the bodies held in memory (`server.max_buffered_bytes`).
+    budget: Arc<BodyBudget>,
 }
 
 /// An event to translate, its signed-URL payload (if any) resolved.
@@ -84,22 +89,33 @@ impl Proxy {
 
     /// A proxy over `shared` reading the time from `clock`.
     pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Proxy {
+        let state = shared.load();
+        let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
+        for route in &state.config.routes {
+            metrics::register_shed(&route.name);
+        }
+        drop(state);
         Proxy {
             shared,
             deliverer: Deliverer::new(),
             fetcher: Fetcher::new(),
             clock,
+            budget,
         }
     }
 
     /// Handles one request; never fails (errors become responses).
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let state = self.shared.load();
         let Some(route) = state.route(request.uri().path()) else {
+            let (parts, body) = request.into_parts();
+            if budget::should_linger(&parts, &body) {
+                budget::linger(body);
+            }
             return ProxyError::NoRoute.to_response();
         };
         let started = Instant::now();
@@ -164,21 +180,14 @@ impl Proxy {
         log: &mut LogFields,
     ) -> Result<Done, ProxyError>
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if request.method() != http::Method::POST {
-            return Err(ProxyError::MethodNotAllowed);
-        }
         let (parts, body) = request.into_parts();
-        let server = &state.config.server;
-        let body = read_body(
-            &parts.headers,
-            body,
-            server.max_body_bytes,
-            server.body_read_timeout_ms,
-        )
-        .await?;
+        // `held` accounts the body (and later the translation) in the budget until the request ends.
+        let (body, mut held) = self
+            .receive(route, &state.config.server, &parts, body)
+            .await?;
 
         let verified = signature::verify(
             VerifyParams {
@@ -195,6 +204,10 @@ impl Proxy {
         // strictly by a scan that builds nothing (see `json::scan`).
         let translating = version != route.downstream.version
             && route.policy.get(version) == Some(&Policy::Forward);
+        if translating && !held.try_grow(budget::TRANSLATION_FACTOR * verified.body().len() as u64)
+        {
+            return Err(shed(route, ShedReason::Translation));
+        }
         let (event, event_type, event_id) = parse_event(&verified, route.provider, translating)?;
         labels.event_type = metrics::event_type_label(&state.mappings, &event_type);
         log.event_id = event_id.as_deref().map(loggable_id);
@@ -273,6 +286,11 @@ impl Proxy {
                 }
             }
         };
+
+        // The received bytes and the trees are gone (or shared with `out_body`): while the handler
+        // takes its time, only the outbound body is held.
+        drop(verified);
+        held.shrink_to(out_body.len() as u64);
 
         let headers = outbound_headers(
             route,
@@ -376,6 +394,77 @@ impl Proxy {
         })
     }
 
+    /// Admits and reads a request's body. What the head tells is judged first, before any body byte is
+    /// read: the method, a declared length over `server.max_body_bytes`, the signature headers and their
+    /// timestamp. Then the declared length is reserved in the body budget (503 when it does not fit) and
+    /// the body read into it. After a refusal the rest of the body is drained ([`budget::linger`]) so
+    /// that the client reads the answer instead of a reset.
+    async fn receive<B>(
+        &self,
+        route: &RouteConfig,
+        server: &ServerConfig,
+        parts: &Parts,
+        mut body: B,
+    ) -> Result<(Bytes, BudgetPermit), ProxyError>
+    where
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let received = self.admit_and_read(route, server, parts, &mut body).await;
+        if received.is_err() && budget::should_linger(parts, &body) {
+            budget::linger(body);
+        }
+        received
+    }
+
+    async fn admit_and_read<B>(
+        &self,
+        route: &RouteConfig,
+        server: &ServerConfig,
+        parts: &Parts,
+        body: &mut B,
+    ) -> Result<(Bytes, BudgetPermit), ProxyError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if parts.method != http::Method::POST {
+            return Err(ProxyError::MethodNotAllowed);
+        }
+        let limit = server.max_body_bytes;
+        let declared = budget::declared_length(&parts.headers);
+        if declared.is_some_and(|length| length > limit) {
+            return Err(ProxyError::TooLarge { limit });
+        }
+        signature::check_head(
+            VerifyParams {
+                provider: route.provider,
+                secrets: &route.inbound_secrets,
+                tolerance_secs: route.timestamp_tolerance_secs,
+                now: (self.clock)(),
+            },
+            &parts.headers,
+        )?;
+        // The limit follows reloads; bytes already held stay held.
+        self.budget.set_limit(server.max_buffered_bytes);
+        let Some(mut permit) = self.budget.try_reserve(declared.unwrap_or(0)) else {
+            return Err(shed(route, ShedReason::DeclaredBody));
+        };
+        match budget::read_body(
+            body,
+            declared,
+            limit,
+            server.body_read_timeout_ms,
+            &mut permit,
+        )
+        .await
+        {
+            Ok(bytes) => Ok((bytes, permit)),
+            Err(ReadError::OverBudget(reason)) => Err(shed(route, reason)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Translates with the plan from `from` to `to`; large events go to the blocking pool.
     async fn translate(
         &self,
@@ -427,39 +516,16 @@ fn translate_with(
     }
 }
 
+/// Counts a request the body budget could not hold; its answer (503).
+fn shed(route: &RouteConfig, reason: ShedReason) -> ProxyError {
+    metrics::record_shed(&route.name, reason);
+    ProxyError::Overloaded(reason)
+}
+
 fn done(outcome: Outcome, status: &str) -> Done {
     Done {
         outcome,
         response: json_response(StatusCode::OK, &serde_json::json!({ "status": status })),
-    }
-}
-
-/// Reads the whole body, refusing more than `limit` bytes (declared or sent) and slow senders.
-async fn read_body<B>(
-    headers: &HeaderMap,
-    body: B,
-    limit: u64,
-    timeout_ms: u64,
-) -> Result<Bytes, ProxyError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(ProxyError::TooLarge { limit });
-    }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), limited.collect()).await {
-        Err(_) => Err(ProxyError::BodyTimeout { ms: timeout_ms }),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ProxyError::TooLarge { limit })
-        }
-        Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
     }
 }
 

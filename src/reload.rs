@@ -82,6 +82,10 @@ impl Shared {
                     tracing::warn!("server.log_format changed: not reloadable, restart to apply");
                 }
                 let routes = state.config.routes.len();
+                for route in &state.config.routes {
+                    // A route added by the reload: its shed counters exist from the start too.
+                    metrics::register_shed(&route.name);
+                }
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
                 metrics::register_signed_url_series(&state.config.routes);
                 self.current.store(Arc::new(state));

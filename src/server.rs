@@ -49,6 +49,20 @@ use crate::reload::Shared;
 /// How long idle keep-alive connections stay open after shutdown begins.
 pub const IDLE_LINGER: Duration = Duration::from_millis(500);
 
+/// Largest read buffer of an HTTP/1 connection, which bounds its request head too (431 beyond).
+///
+/// A connection's buffer is memory the body budget does not see: hyper grows it up to this size while
+/// a client sends fast, and a frame handed out keeps its part alive until the next buffer is allocated,
+/// so a connection holds up to about twice this. hyper's default (~400 KB) made that 800 KB a
+/// connection, 3.2 GB at the default `server.max_connections`.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// HTTP/2 receive window of a connection (and of each stream): what a client may send that hookshift
+/// has not read yet, buffered by the HTTP/2 layer outside the body budget. hyper's default is 1 MiB;
+/// this keeps an HTTP/2 connection near an HTTP/1 one (webhook bodies are small; a large one takes more
+/// round trips).
+pub const HTTP2_WINDOW_BYTES: u32 = 128 * 1024;
+
 /// How long a connection closed for idleness may take to finish closing before it is dropped.
 const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
@@ -347,8 +361,13 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout.max(Duration::from_millis(1)));
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(header_timeout.max(Duration::from_millis(1)))
+        .max_buf_size(READ_BUFFER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .initial_connection_window_size(HTTP2_WINDOW_BYTES)
+        .initial_stream_window_size(HTTP2_WINDOW_BYTES);
     let builder = match protocol {
         Protocol::Http1 => builder.http1_only(),
         Protocol::Http2 => builder.http2_only(),

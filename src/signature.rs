@@ -114,12 +114,22 @@ pub struct VerifyParams<'a> {
     pub now: i64,
 }
 
-/// Verifies a delivery and, on success, hands out its body as [`Verified`].
-pub fn verify(
-    params: VerifyParams<'_>,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Verified, SignatureError> {
+/// What the signature headers of a delivery say, once checked for form and freshness.
+struct SignedHead {
+    /// As sent: the MAC covers this text, not the parsed number.
+    timestamp_text: String,
+    timestamp: i64,
+    signatures: Vec<Vec<u8>>,
+}
+
+/// Judges what can be judged from the head alone, before any body byte is read: the signature headers
+/// are present and well formed and the timestamp is within the tolerance. A delivery that passes still
+/// needs [`verify`] (the MAC covers the body); one that fails would fail [`verify`] the same way.
+pub fn check_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<(), SignatureError> {
+    read_head(params, headers).map(|_| ())
+}
+
+fn read_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<SignedHead, SignatureError> {
     let (timestamp_text, signatures) = match params.provider {
         Provider::Extend => {
             let ts = header_str(headers, EXTEND_TIMESTAMP_HEADER)?;
@@ -135,7 +145,24 @@ pub fn verify(
     };
     let timestamp = parse_timestamp(&timestamp_text, params.provider)?;
     check_freshness(timestamp, params.tolerance_secs, params.now)?;
+    Ok(SignedHead {
+        timestamp_text,
+        timestamp,
+        signatures,
+    })
+}
 
+/// Verifies a delivery and, on success, hands out its body as [`Verified`].
+pub fn verify(
+    params: VerifyParams<'_>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Verified, SignatureError> {
+    let SignedHead {
+        timestamp_text,
+        timestamp,
+        signatures,
+    } = read_head(params, headers)?;
     // One MAC of the body per secret, compared in constant time with every candidate: a header packed
     // with thousands of `v1=` candidates must not cost thousands of passes over a large body.
     let matched = params.secrets.iter().any(|secret| {
@@ -479,6 +506,45 @@ mod tests {
         assert_eq!(
             verify(params(&secrets, 1_700_000_000), &truncated, body).unwrap_err(),
             SignatureError::Mismatch
+        );
+    }
+
+    /// The head check refuses exactly what `verify` refuses before looking at the body.
+    #[test]
+    fn the_head_check_judges_headers_and_freshness_only() {
+        let secrets = [secret(SECRET)];
+        let body = Bytes::from_static(b"{}");
+        let sig = extend_signature(SECRET.as_bytes(), "1700000000", &body);
+        let good = extend_headers("1700000000", &sig);
+        assert_eq!(check_head(params(&secrets, 1_700_000_000), &good), Ok(()));
+        // A wrong MAC needs the body: the head check lets it through, verify refuses it.
+        let wrong = extend_headers("1700000000", &"00".repeat(32));
+        assert_eq!(check_head(params(&secrets, 1_700_000_000), &wrong), Ok(()));
+        assert_eq!(
+            verify(params(&secrets, 1_700_000_000), &wrong, body.clone()).unwrap_err(),
+            SignatureError::Mismatch
+        );
+        let cases = [
+            (HeaderMap::new(), 1_700_000_000),
+            (extend_headers("17e8", &sig), 1_700_000_000),
+            (extend_headers("1700000000", "not-hex"), 1_700_000_000),
+            (good.clone(), 1_700_000_301),
+            (good.clone(), 1_700_000_000 - 61),
+        ];
+        for (headers, now) in cases {
+            let head = check_head(params(&secrets, now), &headers).unwrap_err();
+            let full = verify(params(&secrets, now), &headers, body.clone()).unwrap_err();
+            assert_eq!(head, full, "{headers:?} at {now}");
+        }
+        let mut plextera = HeaderMap::new();
+        plextera.insert(PLEXTERA_SIGNATURE_HEADER, "t=1700000000".parse().unwrap());
+        let p = VerifyParams {
+            provider: Provider::Plextera,
+            ..params(&secrets, 1_700_000_000)
+        };
+        assert_eq!(
+            check_head(p, &plextera),
+            Err(SignatureError::MalformedHeader(PLEXTERA_SIGNATURE_HEADER))
         );
     }
 

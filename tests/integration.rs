@@ -26,6 +26,8 @@ mod tls;
 mod faults;
 #[path = "integration/hostile.rs"]
 mod hostile;
+#[path = "integration/memory.rs"]
+mod memory;
 #[path = "integration/properties.rs"]
 mod properties;
 #[path = "integration/reliability.rs"]
