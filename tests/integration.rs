@@ -21,7 +21,7 @@ mod policy;
 #[path = "integration/tls.rs"]
 mod tls;
 
-// Reliability and hostile input (issue 5).
+// Reliability and hostile input.
 #[path = "integration/faults.rs"]
 mod faults;
 #[path = "integration/hostile.rs"]

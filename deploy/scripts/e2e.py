@@ -187,7 +187,7 @@ def config_text(hook_port, admin_port, down_port, closed_port, mappings, legacy,
         + route("unmapped", NEW, {OLD: "forward", NEW: "forward"}, f"{down}/unmapped", unmapped="ack")
     )
     if legacy:
-        # issue 4: a legacy 2025-04-21 handler fed by the new endpoint
+        # a legacy 2025-04-21 handler fed by the new endpoint
         text += "\n" + route("legacy", OLD, {NEW: "forward", OLD: "forward"}, f"{down}/legacy")
     return text
 
