@@ -43,7 +43,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Translate one event from one API version to another and print it.
     Translate(TranslateArgs),
-    /// Print the mapping reference (Markdown), or rewrite it inside a README.
+    /// Print the mapping reference (Markdown), or rewrite it inside a file (docs/mapping-reference.md).
     Reference(ReferenceArgs),
 }
 
@@ -97,11 +97,11 @@ pub struct ReferenceArgs {
     #[arg(long, default_value = "mappings")]
     pub mappings: PathBuf,
     /// Replace the text between the mapping-reference markers of this file instead of printing.
-    #[arg(long)]
-    pub write_readme: Option<PathBuf>,
+    #[arg(long, alias = "write-readme")]
+    pub write: Option<PathBuf>,
 }
 
-/// Marks the start of the generated mapping reference in the README.
+/// Marks the start of the generated mapping reference in its page.
 pub const REFERENCE_START: &str = "<!-- mapping-reference:start -->\n";
 /// Marks its end.
 pub const REFERENCE_END: &str = "<!-- mapping-reference:end -->";
@@ -253,10 +253,10 @@ fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError
     Ok(format!("{translated} translated, {refused} refused"))
 }
 
-/// `hookshift reference`: the reference page, or `None` after rewriting `--write-readme`.
+/// `hookshift reference`: the reference page, or `None` after rewriting the `--write` file.
 pub fn reference_command(args: &ReferenceArgs) -> Result<Option<String>, CliError> {
     let markdown = Mappings::load(&args.mappings)?.reference_markdown();
-    let Some(readme) = &args.write_readme else {
+    let Some(readme) = &args.write else {
         return Ok(Some(markdown));
     };
     let name = readme.display().to_string();

@@ -624,21 +624,22 @@ fn shipped_golden_cases_round_trip() {
 fn readme_mapping_reference_is_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mappings = Mappings::load(&root.join("mappings")).unwrap_or_else(|e| panic!("{e}"));
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(root.join("docs/mapping-reference.md"))
+        .expect("docs/mapping-reference.md");
     let (start, end) = (
         "<!-- mapping-reference:start -->\n",
         "<!-- mapping-reference:end -->",
     );
     let from = readme
         .find(start)
-        .expect("README has the mapping-reference start marker")
+        .expect("the reference page has the start marker")
         + start.len();
     let to = readme
         .find(end)
-        .expect("README has the mapping-reference end marker");
+        .expect("the reference page has the end marker");
     assert!(
         readme[from..to] == mappings.reference_markdown(),
-        "README mapping reference is stale: run `hookshift reference --write-readme README.md`"
+        "docs/mapping-reference.md is stale: run `hookshift reference --write docs/mapping-reference.md`"
     );
 }
 
