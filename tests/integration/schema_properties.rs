@@ -275,7 +275,7 @@ fn outcome(
             ..
         }) => {
             let class = (
-                format!("translate: {rule} at payload.{}", generic(&path)),
+                format!("translate: {rule} at {}", generic(&path)),
                 "failed",
             );
             Some(BTreeMap::from([(class, message)]))
@@ -969,22 +969,6 @@ fn resolve<'s>(root: &'s Json, node: &'s Json, location: &str) -> (&'s Json, Str
 
 const KNOWN: &[Known] = &[
     Known {
-        name: "page ranges without start or end",
-        step: UP,
-        why: "0.2.0 `PageRangesItem` has optional, nullable `start`/`end`; 1.20.0 requires both as integers. The mapping copies page ranges as they are, so a range without an end (or with `end: null`) reaches 1.20.0 incomplete.",
-        failures: &[
-            ("/payload/config/advancedOptions/pageRanges/*/end", "missing"),
-            ("/payload/config/advancedOptions/pageRanges/*/end", "null"),
-            ("/payload/config/advancedOptions/pageRanges/*/start", "null"),
-            ("/payload/config/parseConfig/advancedOptions/pageRanges/*/end", "missing"),
-            ("/payload/config/parseConfig/advancedOptions/pageRanges/*/start", "missing"),
-            ("/payload/draftVersion/config/advancedOptions/pageRanges/*/end", "missing"),
-            ("/payload/draftVersion/config/advancedOptions/pageRanges/*/start", "missing"),
-            ("/payload/result/extractRun/config/advancedOptions/pageRanges/*/end", "missing"),
-            ("/payload/result/extractRun/config/advancedOptions/pageRanges/*/start", "missing"),
-        ],
-    },
-    Known {
         name: "legacy `fields` in extraction configs",
         step: UP,
         why: "A 0.2.0 extraction config with the legacy `fields` array (or `fields: null`) is copied as it is; the 1.20.0 extract config closest to the output has no `fields`, and `fields: null` is not an array.",
@@ -996,21 +980,6 @@ const KNOWN: &[Known] = &[
         ],
     },
     Known {
-        name: "runs with several files refused",
-        step: UP,
-        why: "A run with more than one file is refused (`files` unnests to one `file`); it should be delivered with the first file, the others counted as dropped and listed as lossy.",
-        failures: &[
-            ("translate: classify-run at payload.files", "failed"),
-            ("translate: extract-run at payload.files", "failed"),
-            ("translate: split-run at payload.files", "failed"),
-            ("translate: step-run-processed at payload.output.extractRun.files", "failed"),
-            ("translate: workflow-run at payload.outputs[*].extractRun.files", "failed"),
-            ("translate: workflow-run at payload.stepRuns[*].classifyRun.files", "failed"),
-            ("translate: workflow-run at payload.stepRuns[*].extractRun.files", "failed"),
-            ("translate: workflow-run at payload.stepRuns[*].splitRun.files", "failed"),
-        ],
-    },
-    Known {
         name: "merged processors refused",
         step: UP,
         why: "A run with a non-empty `mergedProcessors` list is refused: the mapping only takes an empty list or none.",
@@ -1018,7 +987,7 @@ const KNOWN: &[Known] = &[
             ("translate: classify-run at payload.mergedProcessors", "failed"),
             ("translate: extract-run at payload.mergedProcessors", "failed"),
             ("translate: split-run at payload.mergedProcessors", "failed"),
-            ("translate: step-run-processed at payload.output.extractRun.mergedProcessors", "failed"),
+            ("translate: step-run-processed at payload.output.mergedProcessors", "failed"),
         ],
     },
     Known {
@@ -1030,62 +999,11 @@ const KNOWN: &[Known] = &[
         ],
     },
     Known {
-        name: "null timestamps of processor runs",
-        step: UP,
-        why: "A processor run of a step run without `createdAt`/`updatedAt` (optional in 0.2.0) gets `null` written into 1.20.0 fields that are required strings (a fallback reads a null or an absent value).",
-        failures: &[
-            ("/payload/stepRuns/*/result/extractRun/createdAt", "null"),
-            ("/payload/stepRuns/*/result/splitRun/createdAt", "null"),
-            ("/payload/stepRuns/*/result/splitRun/updatedAt", "null"),
-        ],
-    },
-    Known {
         name: "rule validation results",
         step: UP,
         why: "A RULE_VALIDATION step's 0.2.0 output (`rules` optional and nullable, `validArray` of any values) becomes a 1.20.0 `RuleValidationResult` without the required `allPassed`, with `rules: null`, or with a `validArray` that is not booleans.",
         failures: &[
             ("/payload/result/rules/*/validArray/*", "type"),
-            ("/payload/stepRuns/*/result/allPassed", "missing"),
-            ("/payload/stepRuns/*/result/rules", "null"),
-        ],
-    },
-    Known {
-        name: "empty `{}` outputs of classify and split runs",
-        step: UP,
-        why: "A CLASSIFY or SPLITTER run whose `output`/`initialOutput`/`reviewedOutput` is `{}` (valid in 0.2.0: an empty fields map, what a failed run carries and what the way back emits) stays `{}`; 1.20.0 ClassifyOutput requires `id`, `type`, `confidence` and `insights`, SplitOutput `splits`.",
-        failures: &[
-            ("/payload/initialOutput/confidence", "missing"),
-            ("/payload/initialOutput/id", "missing"),
-            ("/payload/initialOutput/insights", "missing"),
-            ("/payload/initialOutput/type", "missing"),
-            ("/payload/output/confidence", "missing"),
-            ("/payload/output/id", "missing"),
-            ("/payload/output/insights", "missing"),
-            ("/payload/output/splits", "missing"),
-            ("/payload/output/type", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/initialOutput/confidence", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/initialOutput/id", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/initialOutput/insights", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/initialOutput/type", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/reviewedOutput/confidence", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/reviewedOutput/id", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/reviewedOutput/insights", "missing"),
-            ("/payload/stepRuns/*/result/classifyRun/reviewedOutput/type", "missing"),
-            ("/payload/stepRuns/*/result/splitRun/initialOutput/splits", "missing"),
-            ("/payload/stepRuns/*/result/splitRun/reviewedOutput/splits", "missing"),
-        ],
-    },
-    Known {
-        name: "legacy fields-map outputs kept",
-        step: UP,
-        why: "An EXTRACT run whose `output`, `initialOutput` or `reviewedOutput` is the legacy fields map (keyed by field) is copied as it is when its config has no legacy `fields` (e.g. `fields: null`); 1.20.0 wants `{value, metadata}`.",
-        failures: &[
-            ("/payload/output/*", "undeclared"),
-            ("/payload/output/metadata", "missing"),
-            ("/payload/output/value", "missing"),
-            ("/payload/result/extractRun/output/*", "undeclared"),
-            ("/payload/result/extractRun/output/metadata", "missing"),
-            ("/payload/result/extractRun/output/value", "missing"),
         ],
     },
     Known {
@@ -1105,35 +1023,11 @@ const KNOWN: &[Known] = &[
             ("translate: split-run-failed at payload.splitterVersion", "failed"),
             ("translate: split-run-processed at payload.splitter", "failed"),
             ("translate: split-run-processed at payload.splitterVersion", "failed"),
-            ("translate: step-run-processor at payload.output.classifier", "failed"),
-            ("translate: step-run-processor at payload.output.classifierVersion", "failed"),
-            ("translate: step-run-processor at payload.output.extractorVersion", "failed"),
-            ("translate: step-run-processor at payload.output.splitter", "failed"),
-            ("translate: step-run-processor at payload.output.splitterVersion", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.classifier", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.extractor", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.extractorVersion", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.splitter", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.splitterVersion", "failed"),
-        ],
-    },
-    Known {
-        name: "workflow outputs without output refused",
-        step: DOWN,
-        why: "A 1.20.0 workflow output without `output` (optional) is refused: the mapping unnests it unconditionally.",
-        failures: &[
-            ("translate: workflow-run at payload.outputs[*].output", "failed"),
-        ],
-    },
-    Known {
-        name: "drift refused by unnest",
-        step: DOWN,
-        why: "A key the 1.20.0 models do not declare (drift) inside the nested run of a workflow or step run output makes `unnest` refuse the event (`unnest would lose fields`); drift must be carried or dropped and counted, never refuse.",
-        failures: &[
-            ("translate: step-run-processor at payload.output.extractRun", "failed"),
-            ("translate: step-run-processor at payload.output.splitRun", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.classifyRun", "failed"),
-            ("translate: workflow-run at payload.outputs[*].output.extractRun", "failed"),
+            ("translate: step-run-processor at payload.result.classifyRun.classifier", "failed"),
+            ("translate: step-run-processor at payload.result.classifyRun.classifierVersion", "failed"),
+            ("translate: step-run-processor at payload.result.extractRun.extractorVersion", "failed"),
+            ("translate: step-run-processor at payload.result.splitRun.splitter", "failed"),
+            ("translate: step-run-processor at payload.result.splitRun.splitterVersion", "failed"),
         ],
     },
     Known {
@@ -1142,14 +1036,6 @@ const KNOWN: &[Known] = &[
         why: "1.20.0 `edits` values may be null; 0.2.0 `ExtractionOutputEdits` values are objects, and the null is copied.",
         failures: &[
             ("/payload/edits/*", "null"),
-        ],
-    },
-    Known {
-        name: "null workflow outputs",
-        step: DOWN,
-        why: "1.20.0 workflow run `outputs` items may be null; 0.2.0 `outputs` holds ProcessorRun objects, and the null is copied.",
-        failures: &[
-            ("/payload/outputs/*", "null"),
         ],
     },
 ];
