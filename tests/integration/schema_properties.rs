@@ -973,29 +973,11 @@ const KNOWN: &[Known] = &[
         step: UP,
         why: "A 0.2.0 extraction config with the legacy `fields` array (or `fields: null`) is copied as it is; the 1.20.0 extract config closest to the output has no `fields`, and `fields: null` is not an array.",
         failures: &[
+            ("/payload/config/fields", "null"),
             ("/payload/config/fields", "undeclared"),
             ("/payload/draftVersion/config/fields", "undeclared"),
             ("/payload/result/extractRun/config/fields", "undeclared"),
             ("/payload/stepRuns/*/result/extractRun/config/fields", "undeclared"),
-        ],
-    },
-    Known {
-        name: "merged processors refused",
-        step: UP,
-        why: "A run with a non-empty `mergedProcessors` list is refused: the mapping only takes an empty list or none.",
-        failures: &[
-            ("translate: classify-run at payload.mergedProcessors", "failed"),
-            ("translate: extract-run at payload.mergedProcessors", "failed"),
-            ("translate: split-run at payload.mergedProcessors", "failed"),
-            ("translate: step-run-processed at payload.output.mergedProcessors", "failed"),
-        ],
-    },
-    Known {
-        name: "classify and split outputs of a workflow run refused",
-        step: UP,
-        why: "A workflow run whose `outputs` hold a CLASSIFY or SPLITTER run (0.2.0 `outputs: list[ProcessorRun]`) is refused: the mapping only takes extraction runs there.",
-        failures: &[
-            ("translate: workflow-run at payload.outputs[*].type", "failed"),
         ],
     },
     Known {
