@@ -988,12 +988,4 @@ const KNOWN: &[Known] = &[
             ("/payload/result/rules/*/validArray/*", "type"),
         ],
     },
-    Known {
-        name: "null edits",
-        step: DOWN,
-        why: "1.20.0 `edits` values may be null; 0.2.0 `ExtractionOutputEdits` values are objects, and the null is copied.",
-        failures: &[
-            ("/payload/edits/*", "null"),
-        ],
-    },
 ];
