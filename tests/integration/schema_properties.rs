@@ -980,12 +980,4 @@ const KNOWN: &[Known] = &[
             ("/payload/stepRuns/*/result/extractRun/config/fields", "undeclared"),
         ],
     },
-    Known {
-        name: "rule validation results",
-        step: UP,
-        why: "A RULE_VALIDATION step's 0.2.0 output (`rules` optional and nullable, `validArray` of any values) becomes a 1.20.0 `RuleValidationResult` without the required `allPassed`, with `rules: null`, or with a `validArray` that is not booleans.",
-        failures: &[
-            ("/payload/result/rules/*/validArray/*", "type"),
-        ],
-    },
 ];
