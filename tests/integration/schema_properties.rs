@@ -293,10 +293,7 @@ fn outcome(
             message,
             ..
         }) => {
-            let class = (
-                format!("translate: {rule} at {}", generic(&path)),
-                "failed",
-            );
+            let class = (format!("translate: {rule} at {}", generic(&path)), "failed");
             Some(BTreeMap::from([(class, message)]))
         }
         Err(e) => panic!("{from}_to_{to} {event_type}: not an event? {e}: {event}"),
