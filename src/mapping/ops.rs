@@ -976,16 +976,6 @@ pub(crate) fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_formats_the_golden_timestamp() {
-        assert_eq!(rfc3339(1_771_000_000), "2026-02-13T16:26:40Z");
-    }
-}
-
 /// Whether a dropped value carried anything: `null`, `[]` and `{}` say nothing was there.
 fn holds_data(value: &Value) -> bool {
     match value {
@@ -993,5 +983,15 @@ fn holds_data(value: &Value) -> bool {
         Value::Array(items) => !items.is_empty(),
         Value::Object(map) => !map.is_empty(),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_the_golden_timestamp() {
+        assert_eq!(rfc3339(1_771_000_000), "2026-02-13T16:26:40Z");
     }
 }
