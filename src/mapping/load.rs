@@ -524,8 +524,10 @@ impl Compiler<'_> {
             }),
             "drop" => {
                 op.reason()?;
+                let report = op.has("report") && op.bool("report")?;
                 Some(Op::Drop {
                     path: op.path(verb)?,
+                    report,
                 })
             }
             "set" => {
@@ -1053,6 +1055,7 @@ impl OpReader<'_, '_> {
             "type",
             "one_of",
             "optional",
+            "report",
         ]
         .into_iter()
         .find(|x| *x == k)

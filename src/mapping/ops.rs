@@ -91,6 +91,9 @@ pub(crate) enum Op {
     },
     Drop {
         path: FieldPath,
+        /// Report a dropped value that holds data (not `null`, `[]` or `{}`) as an unmapped field:
+        /// input the target has no place for, counted rather than lost silently.
+        report: bool,
     },
     Set {
         path: FieldPath,
@@ -605,8 +608,11 @@ impl Context<'_> {
                     write_fresh(to, value, copied)?;
                 }
             }
-            Op::Drop { path } => {
-                path.take(value);
+            Op::Drop { path, report } => {
+                let dropped = path.take(value);
+                if *report && dropped.as_ref().is_some_and(holds_data) {
+                    self.report(Location::of(path));
+                }
             }
             Op::Set {
                 path,
@@ -968,6 +974,16 @@ pub(crate) fn rfc3339(unix: i64) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Whether a dropped value carried anything: `null`, `[]` and `{}` say nothing was there.
+fn holds_data(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
     for (op, why) in t.ops.iter().zip(&t.notes) {
         let why = why.clone();
         match op {
-            Op::Drop { path } => out.push(Entry::Dropped {
+            Op::Drop { path, .. } => out.push(Entry::Dropped {
                 path: join(prefix, path.as_str()),
                 why: why.unwrap_or_default(),
             }),

@@ -886,3 +886,28 @@ fn elements_an_unwrap_drops_are_reported() {
     .unwrap();
     assert!(single.unmapped_fields.is_empty());
 }
+
+#[test]
+fn a_reporting_drop_reports_data_and_not_empty_values() {
+    let m = with_ops(
+        r#"{ drop = "merged", report = true, reason = "no place in the target" }"#,
+        "",
+    );
+    let reported = |payload: Value| {
+        translate_reporting(
+            m.plan("a", "b").unwrap(),
+            json!({"eventType": "e.old", "payload": payload}),
+            &T,
+        )
+        .unwrap()
+    };
+    let dropped = reported(json!({"merged": [{"id": 1}], "kept": 1}));
+    assert_eq!(dropped.event["payload"], json!({"kept": 1}));
+    assert_eq!(dropped.unmapped_fields, ["payload.merged"]);
+    for empty in [json!([]), json!({}), json!(null)] {
+        let quiet = reported(json!({ "merged": empty }));
+        assert_eq!(quiet.event["payload"], json!({}));
+        assert!(quiet.unmapped_fields.is_empty(), "{empty} reported");
+    }
+    assert!(reported(json!({})).unmapped_fields.is_empty());
+}
