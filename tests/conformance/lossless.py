@@ -18,7 +18,7 @@ of the input (a string, number, boolean or null, or an empty object or array) mu
   * the `drop` ops, `keep_only` ops and `unwrap ... rest = "drop"` ops of the rule's transforms
     (and the empty array an `unwrap` turns into null), and the paths a `set` overwrites or a `map`
     renames the value of (both replace the input value on purpose),
-    followed through `apply`, `each` and `switch` to the place they run (as the lead's mapping
+    followed through `apply`, `each` and `switch` to the place they run (as the mapping
     reference does). A drop that runs after a `nest`/`rename` moved its object is found at the moved
     place, not the input's; such drops must also be in the rule's `lossy` table.
   * the case's `NAME.unmapped.json`, when there is one: the fields hookshift drops and reports as
