@@ -60,6 +60,7 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod drift;
 pub mod error;
 pub mod json;
 pub mod logging;
