@@ -10,6 +10,8 @@
 //! and its working memory in the body budget, taken only while the budget is less than half used, so
 //! scans never shed a request. When the queue is full (or the budget busy) the scan is skipped and
 //! counted (`hookshift_drift_scans_skipped_total`): the carried counts are a lower bound under load.
+//! The thread runs at the lowest CPU priority, so a saturated proxy skips scans rather than slowing
+//! down.
 
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -68,6 +70,7 @@ impl Scanner {
         let spawned = std::thread::Builder::new()
             .name("hookshift-drift-scan".to_owned())
             .spawn(move || {
+                lower_priority();
                 for job in receiver {
                     work(job);
                 }
@@ -111,6 +114,24 @@ pub fn reserve(budget: &Arc<BodyBudget>, bytes: usize) -> Option<BudgetPermit> {
 /// Working memory of one scan per input byte: the `serde_json` tree it parses, the validator's
 /// errors and their paths (the same order as [`crate::budget::TRANSLATION_FACTOR`]).
 const SCAN_FACTOR: u64 = crate::budget::TRANSLATION_FACTOR;
+
+/// Gives the scan thread the lowest CPU priority (nice 19): it runs on idle CPU time, and when the
+/// requests keep every core busy it falls behind, its queue fills and scans are skipped, instead of
+/// taking CPU from translations.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread (on Linux, PRIO_PROCESS with a thread id
+        // sets that thread's nice value).
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) != 0
+        };
+        if failed {
+            tracing::debug!("cannot lower the drift scan thread's priority");
+        }
+    }
+}
 
 /// Counts every field the translation dropped.
 pub fn record_dropped(route: &str, event_type_label: &str, dropped: &[String]) {
