@@ -39,9 +39,9 @@ use criterion::{BatchSize, Criterion, Throughput};
 use hookshift::budget::BodyBudget;
 use hookshift::config::Secret;
 use hookshift::drift::{self, ScanInput, ScanJob};
-use hookshift::schema::Schemas;
 use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
+use hookshift::schema::Schemas;
 use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 
@@ -504,7 +504,9 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
         group.bench_function("drift_handoff", |b| {
             b.iter(|| drift_handoff(env, black_box(case)))
         });
-        group.bench_function("drift_scan", |b| b.iter(|| drift_scan(env, black_box(case))));
+        group.bench_function("drift_scan", |b| {
+            b.iter(|| drift_scan(env, black_box(case)))
+        });
         group.finish();
     }
 }

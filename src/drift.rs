@@ -31,6 +31,19 @@ pub enum ScanInput {
     Payload(Bytes),
 }
 
+impl ScanInput {
+    /// Bytes of input the scan reads.
+    pub fn len(&self) -> usize {
+        match self {
+            ScanInput::Body(bytes) | ScanInput::Payload(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One translated event to scan for carried unknown fields.
 #[derive(Debug)]
 pub struct ScanJob {
@@ -72,7 +85,11 @@ impl Scanner {
             .spawn(move || {
                 lower_priority();
                 for job in receiver {
-                    work(job);
+                    // A scan that panics loses its own count, not the thread.
+                    let route = job.route.clone();
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(job))).is_err() {
+                        tracing::warn!(route = %route, "drift scan failed; its fields are not counted");
+                    }
                 }
             });
         match spawned {

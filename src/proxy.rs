@@ -281,13 +281,11 @@ impl Proxy {
                     drift::record_dropped(&route.name, &labels.event_type, &unmapped_fields);
                     self.scan_for_carried(
                         state,
-                        route,
                         labels,
                         version,
                         &event_type,
                         scan_input,
                         unmapped_fields,
-                        size,
                     );
                     let out_type = value
                         .get("eventType")
@@ -506,28 +504,25 @@ impl Proxy {
 
     /// Queues the scan of a translated event for the unknown fields it carried (when schemas are
     /// loaded), or counts it skipped. Never waits.
-    #[allow(clippy::too_many_arguments)]
     fn scan_for_carried(
         &self,
         state: &State,
-        route: &RouteConfig,
         labels: &EventLabels,
         version: &str,
         event_type: &str,
         input: ScanInput,
         dropped: Vec<String>,
-        size: usize,
     ) {
         let Some(schemas) = &state.schemas else {
             return;
         };
-        let Some(permit) = drift::reserve(&self.budget, size) else {
-            metrics::record_drift_scan_skipped(&route.name);
+        let Some(permit) = drift::reserve(&self.budget, input.len()) else {
+            metrics::record_drift_scan_skipped(&labels.route);
             return;
         };
         self.scanner.submit(ScanJob {
             schemas: Arc::clone(schemas),
-            route: route.name.clone(),
+            route: labels.route.clone(),
             event_type_label: labels.event_type.clone(),
             event_type: event_type.to_owned(),
             version: version.to_owned(),
