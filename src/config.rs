@@ -1182,6 +1182,12 @@ secret = "wss_out"
         std::fs::write(&path, VALID).unwrap();
         let c = Config::parse(&path, no_env()).unwrap();
         assert_eq!(c.schemas_dir(), (dir.path().join("schemas"), false));
+        assert_eq!(c.schemas.scan_queue, DEFAULT_SCAN_QUEUE);
+        std::fs::write(&path, format!("{VALID}\n[schemas]\nscan_queue = 0\n")).unwrap();
+        assert_eq!(
+            Config::parse(&path, no_env()).unwrap().schemas.scan_queue,
+            0
+        );
         std::fs::write(&path, format!("{VALID}\n[schemas]\ndir = \"/srv/s\"\n")).unwrap();
         let c = Config::parse(&path, no_env()).unwrap();
         assert_eq!(c.schemas_dir(), (PathBuf::from("/srv/s"), true));

@@ -9,7 +9,9 @@
 //! object schema without `properties`) stay open, and so do the models the generator marks
 //! `"x-hookshift-open": true`.
 //!
-//! `hookshift check` validates the golden cases with it, the property tests the translated events.
+//! `hookshift check` validates the golden cases with it, the property tests the translated events, and
+//! `serve` finds the unknown keys translated events carry ([`Schemas::undeclared_paths`], see
+//! [`crate::drift`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
