@@ -225,9 +225,13 @@ mod tests {
     }
 
     fn job(route: &str) -> ScanJob {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        static SCHEMAS: std::sync::OnceLock<Arc<Schemas>> = std::sync::OnceLock::new();
+        let schemas = SCHEMAS.get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+            Arc::new(Schemas::load(&dir).unwrap())
+        });
         ScanJob {
-            schemas: Arc::new(Schemas::load(&dir).unwrap()),
+            schemas: Arc::clone(schemas),
             route: route.to_owned(),
             event_type_label: "other".to_owned(),
             event_type: "x".to_owned(),
@@ -249,6 +253,25 @@ mod tests {
             })
             .and_then(|l| l.rsplit_once(' '))
             .map_or(0.0, |(_, v)| v.parse().unwrap())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn scans_run_at_the_lowest_cpu_priority() {
+        use std::sync::atomic::{AtomicI32, Ordering};
+        static NICE: AtomicI32 = AtomicI32::new(i32::MIN);
+        let scanner = Scanner::with_worker(1, |_| {
+            // SAFETY: reads the calling thread's nice value.
+            let nice =
+                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+            NICE.store(nice, Ordering::SeqCst);
+        });
+        scanner.submit(job("drift_unit_nice"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while NICE.load(Ordering::SeqCst) == i32::MIN && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(NICE.load(Ordering::SeqCst), 19);
     }
 
     static RELEASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
