@@ -15,6 +15,8 @@
 //!   timing).
 //! - `verify`, `parse_strict`, `scan`, `parse_serde_json`, `serialize`, `sign`: the parts, to see where
 //!   time goes.
+//! - `drift_handoff`: what a translated request adds for the carried-field count (reserve, build and
+//!   queue the scan job); `drift_scan`: the scan itself, which runs on the background thread.
 //!
 //! Time is the benchmark thread's CPU time (the machine is shared; `BENCH_WALL_TIME=1` for wall
 //! time), with the binary's allocator (mimalloc) for every group, the floor included
@@ -28,13 +30,18 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
+use hookshift::budget::BodyBudget;
 use hookshift::config::Secret;
+use hookshift::drift::{self, ScanInput, ScanJob};
 use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
+use hookshift::schema::Schemas;
 use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 
@@ -113,11 +120,17 @@ struct Case {
     headers: HeaderMap,
     plan: Plan,
     event: Value,
+    from: String,
+    event_type: String,
 }
 
 struct Env {
     inbound: Vec<Secret>,
     handler: Secret,
+    schemas: Arc<Schemas>,
+    budget: Arc<BodyBudget>,
+    /// The drift scan queue, drained by the benchmark itself (see [`drift_handoff`]).
+    queue: (SyncSender<ScanJob>, Receiver<ScanJob>),
 }
 
 fn repo(relative: &str) -> std::path::PathBuf {
@@ -182,8 +195,14 @@ fn cases(mappings: &Mappings) -> Vec<Case> {
                 id: format!("{from}_to_{to}/{size}"),
                 headers: signed_headers(&body),
                 body: Bytes::from(body),
+                event_type: event
+                    .get("eventType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 plan: plan.clone(),
                 event,
+                from: from.to_owned(),
             });
         }
     }
@@ -260,6 +279,34 @@ fn forward(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
     let body = verified.body().clone();
     let headers = sign(env, &body);
     (body, headers)
+}
+
+/// What a translated request does on its own thread for the drift scan (the proxy's
+/// `scan_for_carried`): reserve the scan's budget, build the job (a shared reference to the body, no
+/// copy) and queue it without waiting. Here the job is also taken off the queue and dropped again, so
+/// this is an upper bound of the request's share.
+fn drift_handoff(env: &Env, case: &Case) {
+    let permit = drift::reserve(&env.budget, case.body.len()).expect("the budget holds a scan");
+    let job = ScanJob {
+        schemas: Arc::clone(&env.schemas),
+        route: "extend".to_owned(),
+        event_type_label: case.event_type.clone(),
+        event_type: case.event_type.clone(),
+        version: case.from.clone(),
+        input: ScanInput::Body(case.body.clone()),
+        dropped: Vec::new(),
+        permit,
+    };
+    env.queue.0.try_send(job).expect("the queue has room");
+    drop(black_box(env.queue.1.try_recv().expect("queued")));
+}
+
+/// The background scan thread's work for one event: parse it (serde_json) and walk it against its
+/// source version's schema for undeclared keys.
+fn drift_scan(env: &Env, case: &Case) -> Vec<String> {
+    let event: serde_json::Value = serde_json::from_slice(&case.body).expect("parses");
+    env.schemas
+        .undeclared_paths(&case.from, &case.event_type, &event)
 }
 
 fn floor(body: &[u8]) -> Vec<u8> {
@@ -370,6 +417,9 @@ fn setup() -> (Env, Vec<Case>) {
     let env = Env {
         inbound: INBOUND_SECRETS.iter().map(|s| Secret::inline(*s)).collect(),
         handler: Secret::inline(HANDLER_SECRET),
+        schemas: Arc::new(Schemas::load(&repo("schemas")).expect("schemas load")),
+        budget: BodyBudget::new(256 << 20),
+        queue: std::sync::mpsc::sync_channel(64),
     };
     let cases = cases(&mappings);
     (env, cases)
@@ -412,6 +462,8 @@ fn repeat(spec: &str, env: &Env, cases: &[Case]) {
             )),
             "serialize" => drop(black_box(translated.to_vec())),
             "sign" => drop(black_box(sign(env, black_box(&case.body)))),
+            "drift_handoff" => drift_handoff(env, black_box(case)),
+            "drift_scan" => drop(black_box(drift_scan(env, black_box(case)))),
             other => panic!("unknown function {other}"),
         }
     }
@@ -449,6 +501,12 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
         let translated = translate(&case.plan, case.event.clone(), &delivery).unwrap();
         group.bench_function("serialize", |b| b.iter(|| black_box(&translated).to_vec()));
         group.bench_function("sign", |b| b.iter(|| sign(env, black_box(&case.body))));
+        group.bench_function("drift_handoff", |b| {
+            b.iter(|| drift_handoff(env, black_box(case)))
+        });
+        group.bench_function("drift_scan", |b| {
+            b.iter(|| drift_scan(env, black_box(case)))
+        });
         group.finish();
     }
 }

@@ -104,13 +104,34 @@ impl Default for MappingsConfig {
 }
 
 /// `[schemas]`: the JSON Schemas of every event type (`VERSION/EVENT_TYPE.json`) that `hookshift check`
-/// holds the golden cases to; not read by `serve`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// holds the golden cases to, and that `serve` scans translated events against (in the background) to
+/// count the unknown fields they carry.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemasConfig {
     /// Relative paths are resolved against the config file's directory. Unset: `schemas` beside the
-    /// config file, skipped by `check` when absent (an installation may ship without it).
+    /// config file, skipped by `check` and `serve` when absent (an installation may ship without it).
     pub dir: Option<PathBuf>,
+    /// Translated events waiting for the background carried-field scan; when full, scans are skipped
+    /// (and counted). 0 turns the scan off.
+    #[serde(default = "default_scan_queue")]
+    pub scan_queue: usize,
+}
+
+/// Default of `schemas.scan_queue`.
+pub const DEFAULT_SCAN_QUEUE: usize = 64;
+
+fn default_scan_queue() -> usize {
+    DEFAULT_SCAN_QUEUE
+}
+
+impl Default for SchemasConfig {
+    fn default() -> Self {
+        SchemasConfig {
+            dir: None,
+            scan_queue: DEFAULT_SCAN_QUEUE,
+        }
+    }
 }
 
 /// `[[routes]]`: one webhook endpoint, its sender and its handler.
@@ -1161,6 +1182,12 @@ secret = "wss_out"
         std::fs::write(&path, VALID).unwrap();
         let c = Config::parse(&path, no_env()).unwrap();
         assert_eq!(c.schemas_dir(), (dir.path().join("schemas"), false));
+        assert_eq!(c.schemas.scan_queue, DEFAULT_SCAN_QUEUE);
+        std::fs::write(&path, format!("{VALID}\n[schemas]\nscan_queue = 0\n")).unwrap();
+        assert_eq!(
+            Config::parse(&path, no_env()).unwrap().schemas.scan_queue,
+            0
+        );
         std::fs::write(&path, format!("{VALID}\n[schemas]\ndir = \"/srv/s\"\n")).unwrap();
         let c = Config::parse(&path, no_env()).unwrap();
         assert_eq!(c.schemas_dir(), (PathBuf::from("/srv/s"), true));

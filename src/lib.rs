@@ -22,6 +22,8 @@
 //! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
 //! - [`schema`]: the JSON Schemas of every event type per version (`schemas/`, from Extend's SDK models)
 //!   and strict validation against them; what `hookshift check` holds golden cases to.
+//! - [`drift`]: counting the input fields no mapping names (`hookshift_unmapped_fields_total`): the
+//!   ones a translation drops at once, the unknown ones it carries by a bounded background scan.
 //! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
 //! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).
@@ -48,7 +50,8 @@
 //!    `ack` answers 200, `reject` answers 400, no policy answers 400, `forward` goes on;
 //! 6. translates with [`mapping::translate`] when the sending version differs from the handler's, after
 //!    replacing a signed-URL payload by the payload it points at ([`signed_url`]; 502 when it cannot be
-//!    fetched)
+//!    fetched, 503 when it and its translation do not fit in the budget); counts the fields it dropped
+//!    and queues the scan for the unknown fields it carried ([`drift`])
 //!    (unmapped event types follow the route's `unmapped`; a failed mapping answers 422), or keeps the
 //!    exact received bytes when they are equal;
 //! 7. signs the outgoing bytes with the handler's secret and a fresh timestamp and POSTs them
@@ -60,6 +63,7 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod deliver;
+pub mod drift;
 pub mod error;
 pub mod json;
 pub mod logging;

@@ -47,6 +47,17 @@ pub const REQUESTS_SHED: &str = "hookshift_requests_shed_total";
 /// `hookshift_buffered_body_bytes`: bytes of request bodies (and translation working memory) held
 /// against `server.max_buffered_bytes` now.
 pub const BUFFERED_BODY_BYTES: &str = "hookshift_buffered_body_bytes";
+/// `hookshift_unmapped_fields_total{route,event_type,path,fate}`: input fields no mapping names, per
+/// translated event and path; `fate` is `dropped` (the translation lost it) or `carried` (a key the
+/// source version's schema does not declare, passed on inside an object that survives). `path` is
+/// bounded: depth-limited engine paths, at most [`MAX_UNMAPPED_PATH_LABELS`] distinct values per
+/// process, then `other`.
+pub const UNMAPPED_FIELDS: &str = "hookshift_unmapped_fields_total";
+/// `hookshift_drift_scans_skipped_total{route}`: translated events not scanned for carried unknown
+/// fields because the background scan queue (`schemas.scan_queue`) was full.
+pub const DRIFT_SCANS_SKIPPED: &str = "hookshift_drift_scans_skipped_total";
+/// Most distinct `path` values of [`UNMAPPED_FIELDS`] in one process (key names come from senders).
+pub const MAX_UNMAPPED_PATH_LABELS: usize = 200;
 
 /// Label value for an event whose body was never verified.
 pub const UNKNOWN: &str = "unknown";
@@ -176,6 +187,14 @@ fn describe() {
         REQUESTS_SHED,
         "Requests answered 503 because the body budget could not hold them"
     );
+    describe_counter!(
+        UNMAPPED_FIELDS,
+        "Input fields no mapping names, by path and fate (dropped or carried)"
+    );
+    describe_counter!(
+        DRIFT_SCANS_SKIPPED,
+        "Translated events not scanned for carried unknown fields (scan queue full)"
+    );
     describe_gauge!(
         BUFFERED_BODY_BYTES,
         Unit::Bytes,
@@ -192,14 +211,17 @@ pub enum ShedReason {
     StreamedBody,
     /// The working memory of translating a verified event.
     Translation,
+    /// A payload fetched from a signed URL and the working memory of translating it.
+    SignedUrl,
 }
 
 impl ShedReason {
     /// Every reason, for registering the series at zero.
-    pub const ALL: [ShedReason; 3] = [
+    pub const ALL: [ShedReason; 4] = [
         ShedReason::DeclaredBody,
         ShedReason::StreamedBody,
         ShedReason::Translation,
+        ShedReason::SignedUrl,
     ];
 
     /// The label value.
@@ -208,6 +230,7 @@ impl ShedReason {
             ShedReason::DeclaredBody => "declared_body",
             ShedReason::StreamedBody => "streamed_body",
             ShedReason::Translation => "translation",
+            ShedReason::SignedUrl => "signed_url",
         }
     }
 }
@@ -223,6 +246,85 @@ pub fn register_shed(route: &str) {
 /// Counts one request shed for `reason`.
 pub fn record_shed(route: &str, reason: ShedReason) {
     counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str()).increment(1);
+}
+
+/// What became of an unmapped field (the `fate` label of [`UNMAPPED_FIELDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFate {
+    /// The translation lost it.
+    Dropped,
+    /// Passed on to the handler inside an object that survives.
+    Carried,
+}
+
+impl FieldFate {
+    /// Every fate, for registering the series at zero.
+    pub const ALL: [FieldFate; 2] = [FieldFate::Dropped, FieldFate::Carried];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldFate::Dropped => "dropped",
+            FieldFate::Carried => "carried",
+        }
+    }
+}
+
+/// The distinct `path` label values handed out so far (bounded by [`MAX_UNMAPPED_PATH_LABELS`]).
+static PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The bounded `path` label for an unmapped field's path: the path itself while fewer than
+/// [`MAX_UNMAPPED_PATH_LABELS`] distinct paths were seen in this process (or it is one of them),
+/// else `other`.
+pub fn unmapped_path_label(path: &str) -> String {
+    bounded_label(&PATH_LABELS, MAX_UNMAPPED_PATH_LABELS, path)
+}
+
+fn bounded_label(
+    seen: &std::sync::Mutex<std::collections::BTreeSet<String>>,
+    cap: usize,
+    value: &str,
+) -> String {
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if value == OTHER || seen.contains(value) {
+        return value.to_owned();
+    }
+    if seen.len() < cap {
+        seen.insert(value.to_owned());
+        value.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
+}
+
+/// Registers `hookshift_unmapped_fields_total` (at `event_type` and `path` `other`, each fate) and
+/// `hookshift_drift_scans_skipped_total` at zero for `route`.
+pub fn register_unmapped(route: &str) {
+    for fate in FieldFate::ALL {
+        counter!(UNMAPPED_FIELDS, "route" => route.to_owned(), "event_type" => OTHER, "path" => OTHER, "fate" => fate.as_str())
+            .increment(0);
+    }
+    counter!(DRIFT_SCANS_SKIPPED, "route" => route.to_owned()).increment(0);
+}
+
+/// Counts one unmapped field of one event.
+pub fn record_unmapped_field(route: &str, event_type: &str, path: &str, fate: FieldFate) {
+    counter!(
+        UNMAPPED_FIELDS,
+        "route" => route.to_owned(),
+        "event_type" => event_type.to_owned(),
+        "path" => unmapped_path_label(path),
+        "fate" => fate.as_str(),
+    )
+    .increment(1);
+}
+
+/// Counts one event the carried-field scan skipped.
+pub fn record_drift_scan_skipped(route: &str) {
+    counter!(DRIFT_SCANS_SKIPPED, "route" => route.to_owned()).increment(1);
 }
 
 /// Sets `hookshift_build_info{version}` to 1.
@@ -493,6 +595,22 @@ mod tests {
             page.contains("hookshift_config_reloads_total{result=\"success\"} 1"),
             "{page}"
         );
+    }
+
+    #[test]
+    fn path_labels_are_capped_per_process() {
+        let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        for i in 0..3 {
+            assert_eq!(
+                bounded_label(&seen, 3, &format!("payload.k{i}")),
+                format!("payload.k{i}")
+            );
+        }
+        // Full: a new path is `other`, the paths already admitted keep their own label.
+        assert_eq!(bounded_label(&seen, 3, "payload.k3"), OTHER);
+        assert_eq!(bounded_label(&seen, 3, "payload.k1"), "payload.k1");
+        assert_eq!(bounded_label(&seen, 3, OTHER), OTHER);
+        assert_eq!(seen.lock().unwrap().len(), 3);
     }
 
     #[test]

@@ -20,8 +20,9 @@ use hyper::body::Body;
 use crate::budget::{self, BodyBudget, BudgetPermit, ReadError};
 use crate::config::{Policy, RouteConfig, ServerConfig, UnmappedAction};
 use crate::deliver::{Deliverer, DeliveryError, Outbound};
+use crate::drift::{self, ScanInput, ScanJob, Scanner};
 use crate::error::{json_response, ProxyError};
-use crate::mapping::{translate, Delivery, TranslateError};
+use crate::mapping::{translate_reporting, Delivery, TranslateError, Translated};
 use crate::metrics::{self, EventLabels, InflightGuard, Outcome, ShedReason, StatusClass};
 use crate::reload::Shared;
 use crate::signature::{self, Provider, Verified, VerifyParams};
@@ -59,12 +60,18 @@ pub struct Proxy {
     clock: Clock,
     /// Shared by every request: bounds the bodies held in memory (`server.max_buffered_bytes`).
     budget: Arc<BodyBudget>,
+    /// Counts the unknown fields translated events carry, in the background.
+    scanner: Scanner,
 }
 
 /// An event to translate, its signed-URL payload (if any) resolved.
 enum Resolved {
     Inline(Value),
-    Fetched { event: Value, bytes: usize },
+    Fetched {
+        event: Value,
+        bytes: usize,
+        body: Bytes,
+    },
 }
 
 /// A request that ended well for the sender (2xx).
@@ -93,7 +100,10 @@ impl Proxy {
         let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
         for route in &state.config.routes {
             metrics::register_shed(&route.name);
+            metrics::register_unmapped(&route.name);
         }
+        // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
+        let scanner = Scanner::start(state.config.schemas.scan_queue);
         drop(state);
         Proxy {
             shared,
@@ -101,6 +111,7 @@ impl Proxy {
             fetcher: Fetcher::new(),
             clock,
             budget,
+            scanner,
         }
     }
 
@@ -239,18 +250,43 @@ impl Proxy {
             })?;
             // A signed-URL payload is resolved before any rule sees the event: no rule is written
             // for the link, and acking it would lose the event.
-            let (event, size) = match self.resolve_signed_url(state, route, event).await? {
-                Resolved::Inline(event) => (event, verified.body().len()),
-                Resolved::Fetched { event, bytes } => (event, bytes),
-            };
+            let (event, size, scan_input) =
+                match self.resolve_signed_url(state, route, event).await? {
+                    Resolved::Inline(event) => (
+                        event,
+                        verified.body().len(),
+                        ScanInput::Body(verified.body().clone()),
+                    ),
+                    Resolved::Fetched { event, bytes, body } => {
+                        // Fetched after the signature held: the payload and its translation are
+                        // accounted like a received body and its translation.
+                        let working = (1 + budget::TRANSLATION_FACTOR) * bytes as u64;
+                        if !held.try_grow(working) {
+                            return Err(shed(route, ShedReason::SignedUrl));
+                        }
+                        (event, bytes, ScanInput::Payload(body))
+                    }
+                };
             let started = Instant::now();
             let translated = self
                 .translate(state, version, target, event, verified.timestamp(), size)
                 .await;
             metrics::record_translation(&route.name, started.elapsed().as_secs_f64());
             match translated {
-                Ok(value) => {
+                Ok(Translated {
+                    event: value,
+                    unmapped_fields,
+                }) => {
                     log.translated = true;
+                    drift::record_dropped(&route.name, &labels.event_type, &unmapped_fields);
+                    self.scan_for_carried(
+                        state,
+                        labels,
+                        version,
+                        &event_type,
+                        scan_input,
+                        unmapped_fields,
+                    );
                     let out_type = value
                         .get("eventType")
                         .and_then(Value::as_str)
@@ -391,6 +427,7 @@ impl Proxy {
         Ok(Resolved::Fetched {
             event: Value::Object(rebuilt),
             bytes: fetched.bytes,
+            body: fetched.body,
         })
     }
 
@@ -465,6 +502,36 @@ impl Proxy {
         }
     }
 
+    /// Queues the scan of a translated event for the unknown fields it carried (when schemas are
+    /// loaded), or counts it skipped. Never waits.
+    fn scan_for_carried(
+        &self,
+        state: &State,
+        labels: &EventLabels,
+        version: &str,
+        event_type: &str,
+        input: ScanInput,
+        dropped: Vec<String>,
+    ) {
+        let Some(schemas) = &state.schemas else {
+            return;
+        };
+        let Some(permit) = drift::reserve(&self.budget, input.len()) else {
+            metrics::record_drift_scan_skipped(&labels.route);
+            return;
+        };
+        self.scanner.submit(ScanJob {
+            schemas: Arc::clone(schemas),
+            route: labels.route.clone(),
+            event_type_label: labels.event_type.clone(),
+            event_type: event_type.to_owned(),
+            version: version.to_owned(),
+            input,
+            dropped,
+            permit,
+        });
+    }
+
     /// Translates with the plan from `from` to `to`; large events go to the blocking pool.
     async fn translate(
         &self,
@@ -474,7 +541,7 @@ impl Proxy {
         event: Value,
         timestamp: i64,
         size: usize,
-    ) -> Result<Value, TranslateError> {
+    ) -> Result<Translated, TranslateError> {
         let delivery = Delivery { timestamp };
         if size < BLOCKING_TRANSLATION_BYTES {
             return translate_with(&state.mappings, from, to, event, &delivery);
@@ -500,9 +567,9 @@ fn translate_with(
     to: &str,
     event: Value,
     delivery: &Delivery,
-) -> Result<Value, TranslateError> {
+) -> Result<Translated, TranslateError> {
     match mappings.plan(from, to) {
-        Ok(plan) => translate(plan, event, delivery),
+        Ok(plan) => translate_reporting(plan, event, delivery),
         // Startup checks that every forwarded version has a plan; an event type can still be unmapped.
         Err(no_path) => Err(TranslateError::Unmapped {
             event_type: event

@@ -83,8 +83,10 @@ impl Shared {
                 }
                 let routes = state.config.routes.len();
                 for route in &state.config.routes {
-                    // A route added by the reload: its shed counters exist from the start too.
+                    // A route added by the reload: its shed and unmapped-field counters exist from
+                    // the start too.
                     metrics::register_shed(&route.name);
+                    metrics::register_unmapped(&route.name);
                 }
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
                 metrics::register_signed_url_series(&state.config.routes);

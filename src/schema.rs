@@ -9,7 +9,9 @@
 //! object schema without `properties`) stay open, and so do the models the generator marks
 //! `"x-hookshift-open": true`.
 //!
-//! `hookshift check` validates the golden cases with it, the property tests the translated events.
+//! `hookshift check` validates the golden cases with it, the property tests the translated events, and
+//! `serve` finds the unknown keys translated events carry ([`Schemas::undeclared_paths`], see
+//! [`crate::drift`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,6 +89,9 @@ pub struct Schemas {
 struct EventSchema {
     /// Compiled from the strict form of the file ([`make_strict`]).
     strict: Validator,
+    /// Every key some object schema of the file declares: a path segment outside this set is a key
+    /// the sender chose (of a free-form map), rendered `*` in [`Schemas::undeclared_paths`].
+    declared: BTreeSet<String>,
 }
 
 /// What something accepted as an event can be validated as.
@@ -254,6 +259,31 @@ impl Schemas {
             .collect()
     }
 
+    /// Where the event carries keys its schema does not declare, as the translation engine renders
+    /// paths (`payload.steps[*].startedAt`): from the event root, array indexes as `[*]`, keys no
+    /// model of the event type declares (those of free-form maps) as `*`, at most
+    /// [`crate::mapping::MAX_UNMAPPED_DEPTH`] segments, sorted, each once, at most
+    /// [`crate::mapping::MAX_UNMAPPED_PATHS`] with [`crate::mapping::UNMAPPED_OTHER`] for the rest.
+    /// The undeclared key itself is kept as sent (callers bound it further). Empty when the version or
+    /// event type has no schema.
+    pub fn undeclared_paths(&self, version: &str, event_type: &str, event: &Json) -> Vec<String> {
+        let Ok(schema) = self.schema(version, event_type) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<String> = leaves(&schema.strict, event, &|_: &str| true)
+            .into_iter()
+            .filter(|leaf| matches!(leaf.kind, LeafKind::Undeclared(_)))
+            .map(|leaf| render_pointer(&leaf.path, event, &schema.declared))
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        if paths.len() > crate::mapping::MAX_UNMAPPED_PATHS {
+            paths.truncate(crate::mapping::MAX_UNMAPPED_PATHS);
+            paths.push(crate::mapping::UNMAPPED_OTHER.to_owned());
+        }
+        paths
+    }
+
     fn schema(
         &self,
         version: &str,
@@ -329,6 +359,8 @@ fn compile(file: &Path) -> Result<EventSchema, SchemaError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
+    let mut declared = BTreeSet::new();
+    declared_keys(&schema, &mut declared);
     make_strict(&mut schema);
     let strict = jsonschema::options()
         .with_draft(Draft::Draft202012)
@@ -339,7 +371,7 @@ fn compile(file: &Path) -> Result<EventSchema, SchemaError> {
             path,
             message: e.to_string(),
         })?;
-    Ok(EventSchema { strict })
+    Ok(EventSchema { strict, declared })
 }
 
 /// Every object schema with declared `properties` gets `additionalProperties: false` (unless it is
@@ -531,6 +563,64 @@ fn flatten(error: ValidationError<'_>, allowed: &dyn Fn(&str) -> bool, out: &mut
             kind: LeafKind::Other,
         }),
     }
+}
+
+/// Every name under a `properties` keyword anywhere in a schema.
+fn declared_keys(schema: &Json, out: &mut BTreeSet<String>) {
+    match schema {
+        Json::Object(node) => {
+            for (key, value) in node {
+                if key == "properties" {
+                    if let Json::Object(properties) = value {
+                        out.extend(properties.keys().cloned());
+                    }
+                }
+                declared_keys(value, out);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|item| declared_keys(item, out)),
+        _ => {}
+    }
+}
+
+/// The JSON pointer of an undeclared key as an engine path (see [`Schemas::undeclared_paths`]):
+/// the event is walked along it to tell array indexes from object keys.
+fn render_pointer(pointer: &str, event: &Json, declared: &BTreeSet<String>) -> String {
+    let segments: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let last = segments.len().saturating_sub(1);
+    let mut out = String::new();
+    let mut at = Some(event);
+    for (i, segment) in segments
+        .iter()
+        .enumerate()
+        .take(crate::mapping::MAX_UNMAPPED_DEPTH)
+    {
+        match at {
+            Some(Json::Array(items)) => {
+                out.push_str("[*]");
+                at = segment.parse::<usize>().ok().and_then(|i| items.get(i));
+            }
+            container => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                if i == last || declared.contains(segment) {
+                    out.push_str(segment);
+                } else {
+                    out.push('*');
+                }
+                at = container.and_then(|c| c.get(segment.as_str()));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
 }
 
 /// A JSON pointer segment: `~` and `/` escaped (RFC 6901).
@@ -902,6 +992,58 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn undeclared_paths_render_like_the_engine_with_free_form_keys_as_stars() {
+        let (_dir, schemas) = load_one();
+        let event = json!({
+            "eventId": "e", "eventType": "run.processed", "leftover": 1,
+            "payload": {
+                "type": "EXTRACT",
+                "fields": {"invoice_no": {"value": "v", "startedAt": "t"}, "total": {"value": "1", "startedAt": "u"}},
+                "metadata": {"free": {"anything": 1}}
+            },
+            "extra": {"rules": [], "whatever": 1}
+        });
+        // The map keys the sender chose are `*`; free-form values and open models report nothing.
+        assert_eq!(
+            schemas.undeclared_paths("v1", "run.processed", &event),
+            ["leftover", "payload.fields.*.startedAt"]
+        );
+        let split = json!({
+            "eventId": "e", "eventType": "run.processed",
+            "payload": {"type": "SPLITTER", "splits": ["a"], "futureField": {"deep": 1}}
+        });
+        assert_eq!(
+            schemas.undeclared_paths("v1", "run.processed", &split),
+            ["payload.futureField"]
+        );
+        assert!(schemas
+            .undeclared_paths("v1", "no.such_type", &split)
+            .is_empty());
+    }
+
+    #[test]
+    fn undeclared_paths_are_depth_limited_and_capped() {
+        let mut declared = BTreeSet::new();
+        declared.extend(["payload", "a"].map(str::to_owned));
+        let deep = json!({"payload": {"a": [{"a": {"a": {"a": {"a": {"a": {"a": {"z": 1}}}}}}}]}});
+        assert_eq!(
+            render_pointer("/payload/a/0/a/a/a/a/a/a/z", &deep, &declared),
+            "payload.a[*].a.a.a.a.a"
+        );
+        let (_dir, schemas) = load_one();
+        let mut payload = serde_json::Map::new();
+        payload.insert("type".into(), json!("SPLITTER"));
+        payload.insert("splits".into(), json!([]));
+        for i in 0..40 {
+            payload.insert(format!("k{i:02}"), json!(i));
+        }
+        let event = json!({"eventId": "e", "eventType": "run.processed", "payload": payload});
+        let paths = schemas.undeclared_paths("v1", "run.processed", &event);
+        assert_eq!(paths.len(), crate::mapping::MAX_UNMAPPED_PATHS + 1);
+        assert_eq!(paths.last().map(String::as_str), Some("other"));
     }
 
     #[test]

@@ -156,6 +156,8 @@ pub struct Fetched {
     pub payload: Value,
     /// Its size in bytes as received.
     pub bytes: usize,
+    /// The bytes as received (shared, not copied): what the background drift scan reads.
+    pub body: Bytes,
 }
 
 type FetchClient = Client<HttpsConnector<HttpConnector<CheckedResolver>>, Empty<Bytes>>;
@@ -278,6 +280,7 @@ impl Fetcher {
                 return Ok(Fetched {
                     payload,
                     bytes: body.len(),
+                    body,
                 });
             }
             Err(FetchError::TooManyRedirects)

@@ -17,6 +17,10 @@ pub struct State {
     pub mappings: Arc<Mappings>,
     /// The CA bundles of routes that name a `downstream.ca_file`, by route name.
     pub trust: HashMap<String, Arc<TrustRoots>>,
+    /// The event schemas, when the schemas folder exists: translated events are scanned against
+    /// their source version's to count the unknown fields they carry. `None`: only the fields
+    /// translations drop are counted.
+    pub schemas: Option<Arc<Schemas>>,
     /// When this state was built.
     pub loaded_at: SystemTime,
 }
@@ -54,6 +58,13 @@ impl State {
             .collect();
         let (trust, trust_problems) = load_trust(&config);
         problems.extend(trust_problems.iter().map(ToString::to_string));
+        let schemas = match load_schemas(&config) {
+            Ok(schemas) => schemas,
+            Err(e) => {
+                problems.extend(e.0.iter().map(|e| format!("schemas.dir: {e}")));
+                None
+            }
+        };
         if !problems.is_empty() {
             return Err(StateError { problems });
         }
@@ -61,6 +72,7 @@ impl State {
             config,
             mappings: Arc::new(mappings),
             trust,
+            schemas: schemas.map(Arc::new),
             loaded_at: SystemTime::now(),
         })
     }
@@ -68,6 +80,17 @@ impl State {
     /// The route serving a request path.
     pub fn route(&self, path: &str) -> Option<&RouteConfig> {
         self.config.route_for_path(path)
+    }
+}
+
+/// The schemas folder as `check` finds it: loaded when the configuration names it (then it must
+/// load) or the default folder exists. Blocking IO.
+pub fn load_schemas(config: &Config) -> Result<Option<Schemas>, schema::SchemaLoadErrors> {
+    let (dir, named) = config.schemas_dir();
+    if named || dir.exists() {
+        Schemas::load(&dir).map(Some)
+    } else {
+        Ok(None)
     }
 }
 

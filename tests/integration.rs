@@ -12,6 +12,8 @@ mod support;
 mod bad_input;
 #[path = "integration/downstream.rs"]
 mod downstream;
+#[path = "integration/drift.rs"]
+mod drift;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
 #[path = "integration/observability.rs"]

@@ -48,12 +48,15 @@ DOCUMENTED = {
     "hookshift_config_last_reload_success": set(),
     "hookshift_config_last_reload_timestamp_seconds": set(),
     "hookshift_build_info": {"version"},
+    "hookshift_unmapped_fields_total": {"route", "event_type", "path", "fate"},
+    "hookshift_drift_scans_skipped_total": {"route"},
 }
 BOUNDED = {
     "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "unmapped",
                 "translation_error", "downstream_error", "signed_url_unavailable"},
     "status_class": {"2xx", "3xx", "4xx", "5xx", "timeout", "connect_error"},
     "result": {"success", "failure"},
+    "fate": {"dropped", "carried"},
 }
 # A bounded label whose values differ for one family.
 BOUNDED_FOR = {

@@ -108,7 +108,12 @@ async fn early_answers_reach_a_client_still_sending() {
     let hs = Hookshift::start(dir.path(), &spec).await;
     // Every series exists from the start, at zero.
     let page = hs.metrics().await;
-    for reason in ["declared_body", "streamed_body", "translation"] {
+    for reason in [
+        "declared_body",
+        "streamed_body",
+        "translation",
+        "signed_url",
+    ] {
         let labels = [("route", "mem_early"), ("reason", reason)];
         assert!(
             has_series(&page, "hookshift_requests_shed_total", &labels),

@@ -332,6 +332,79 @@ async fn every_series_exists_at_zero_from_start() {
 }
 
 #[tokio::test]
+async fn a_fetched_payload_is_held_in_the_body_budget_and_shed_when_it_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let payloads = PayloadServer::start().await;
+    let mut spec = ConfigSpec::new(
+        &test_mappings(dir.path()),
+        vec![local_route("signed_budget", &down)],
+    );
+    // The smallest budget allowed (twice max_body_bytes, 64 KiB): a 40 KB fetched payload needs
+    // (1 + TRANSLATION_FACTOR) x 40 KB, more than the budget holds, though the fetch itself fits.
+    spec.extra_server = format!("max_buffered_bytes = {}", 2 * spec.max_body_bytes);
+    let hs = Hookshift::start(dir.path(), &spec).await;
+    let page = hs.metrics().await;
+    assert!(
+        has_series(
+            &page,
+            "hookshift_requests_shed_total",
+            &[("route", "signed_budget"), ("reason", "signed_url")]
+        ),
+        "{page}"
+    );
+    let path = format!("/hooks/signed_budget?api_version={OLD}");
+
+    let mut large = old_extract_payload("dpr_large");
+    large["output"]["text"] = json!("x".repeat(40_000));
+    let url = payloads.host("/p/large", Reply::json(&large));
+    let answer = post_signed(
+        &hs,
+        &path,
+        IN_SECRET,
+        &sdk_envelope("processor_run.processed", &url),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (503, "overloaded"),
+        "{answer:?}"
+    );
+    assert_eq!(
+        payloads.fetches().len(),
+        1,
+        "refused after the fetch, by its size"
+    );
+
+    // A payload that fits is delivered, and the large one's reservation was given back.
+    let url = payloads.host("/p/small", Reply::json(&old_extract_payload("dpr_small")));
+    let answer = post_signed(
+        &hs,
+        &path,
+        IN_SECRET,
+        &sdk_envelope("processor_run.processed", &url),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let delivered = down.wait_for(1).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].json()["payload"]["id"], "dpr_small");
+
+    let page = hs.metrics().await;
+    let shed = |reason| {
+        metric_sum(
+            &page,
+            "hookshift_requests_shed_total",
+            &[("route", "signed_budget"), ("reason", reason)],
+        )
+    };
+    assert_eq!(shed("signed_url"), 1.0, "{page}");
+    assert_eq!(shed("translation"), 0.0, "{page}");
+    assert_eq!(fetches(&page, "signed_budget", "ok"), 2.0, "{page}");
+    hs.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn matching_versions_pass_the_envelope_through_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let down = Downstream::start().await;

@@ -288,6 +288,8 @@ pub struct ConfigSpec {
     pub body_read_timeout_ms: u64,
     pub reload_poll_ms: u64,
     pub extra_server: String,
+    /// More top-level tables after `[mappings]` (e.g. `[schemas]`).
+    pub extra_toml: String,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -300,6 +302,7 @@ impl ConfigSpec {
             body_read_timeout_ms: 5_000,
             reload_poll_ms: 100,
             extra_server: String::new(),
+            extra_toml: String::new(),
             routes,
         }
     }
@@ -316,6 +319,8 @@ impl ConfigSpec {
             self.extra_server,
             self.mappings_dir.display().to_string(),
         );
+        text.push_str(&self.extra_toml);
+        text.push('\n');
         for route in &self.routes {
             text.push_str(&route.toml());
             text.push('\n');
