@@ -133,9 +133,24 @@ impl Deliverer {
 }
 
 fn pooled_client(tls: rustls::ClientConfig) -> HttpsClient {
-    let mut http = HttpConnector::new();
+    pooled_client_over(HttpConnector::new(), tls)
+}
+
+/// A pooled HTTP/1.1 client over `http` (plain or TLS, by the URI's scheme), keeping idle connections
+/// for 30 s: what deliveries and signed-URL fetches share.
+pub(crate) fn pooled_client_over<R, B>(
+    mut http: HttpConnector<R>,
+    tls: rustls::ClientConfig,
+) -> Client<HttpsConnector<HttpConnector<R>>, B>
+where
+    R: Clone,
+    HttpsConnector<HttpConnector<R>>: hyper_util::client::legacy::connect::Connect + Clone,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+{
     http.set_nodelay(true);
-    // The TLS connector wraps it: it must accept https:// URIs too.
+    // The TLS connector wraps it: it must accept https:// URIs too (the caller decides which schemes
+    // it lets through).
     http.enforce_http(false);
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(tls)

@@ -115,6 +115,16 @@ impl Proxy {
         }
     }
 
+    /// How `route` verifies a request now: its secrets, its tolerance and the current time.
+    fn verify_params<'a>(&self, route: &'a RouteConfig) -> VerifyParams<'a> {
+        VerifyParams {
+            provider: route.provider,
+            secrets: &route.inbound_secrets,
+            tolerance_secs: route.timestamp_tolerance_secs,
+            now: (self.clock)(),
+        }
+    }
+
     /// Handles one request; never fails (errors become responses).
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
@@ -200,16 +210,7 @@ impl Proxy {
             .receive(route, &state.config.server, &parts, body)
             .await?;
 
-        let verified = signature::verify(
-            VerifyParams {
-                provider: route.provider,
-                secrets: &route.inbound_secrets,
-                tolerance_secs: route.timestamp_tolerance_secs,
-                now: (self.clock)(),
-            },
-            &parts.headers,
-            body,
-        )?;
+        let verified = signature::verify(self.verify_params(route), &parts.headers, body)?;
 
         // Only an event that will be translated needs its tree; the others are checked just as
         // strictly by a scan that builds nothing (see `json::scan`).
@@ -473,15 +474,7 @@ impl Proxy {
         if declared.is_some_and(|length| length > limit) {
             return Err(ProxyError::TooLarge { limit });
         }
-        signature::check_head(
-            VerifyParams {
-                provider: route.provider,
-                secrets: &route.inbound_secrets,
-                tolerance_secs: route.timestamp_tolerance_secs,
-                now: (self.clock)(),
-            },
-            &parts.headers,
-        )?;
+        signature::check_head(self.verify_params(route), &parts.headers)?;
         // The limit follows reloads; bytes already held stay held.
         self.budget.set_limit(server.max_buffered_bytes);
         let Some(mut permit) = self.budget.try_reserve(declared.unwrap_or(0)) else {

@@ -21,10 +21,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{dns::Name, HttpConnector};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use url::{Host, Url};
 
 use crate::config::SignedUrlConfig;
@@ -292,18 +291,11 @@ impl Fetcher {
 }
 
 fn client(resolver: CheckedResolver) -> FetchClient {
-    let mut http = HttpConnector::new_with_resolver(resolver);
-    http.set_nodelay(true);
-    // The TLS connector wraps it: it must accept https:// URIs too (check_url decides which scheme).
-    http.enforce_http(false);
-    let connector = HttpsConnectorBuilder::new()
-        .with_tls_config(tls::client_config(None))
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
+    // check_url decides which schemes reach the connector.
+    crate::deliver::pooled_client_over(
+        HttpConnector::new_with_resolver(resolver),
+        tls::client_config(None),
+    )
 }
 
 /// The host of a URL as shown in errors and logs (never the path or query: they hold the signature).
