@@ -82,7 +82,9 @@ apt_install() { # apt_install PACKAGE...: installs Debian packages that exist; 1
     fi
     local p
     for p in "$@"; do
-        if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+        # grep reads all of apt-cache's output: `grep -q` would stop early and, under pipefail, the
+        # SIGPIPE apt-cache then gets would read as "not available".
+        if ! apt-cache policy "$p" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; then
             echo "Debian package $p is not available from the configured repositories" >&2
             return 1
         fi

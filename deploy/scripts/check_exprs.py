@@ -50,10 +50,12 @@ DOCUMENTED = {
     "hookshift_build_info": {"version"},
     "hookshift_unmapped_fields_total": {"route", "event_type", "path", "fate"},
     "hookshift_drift_scans_skipped_total": {"route"},
+    "hookshift_requests_shed_total": {"route", "reason"},
+    "hookshift_buffered_body_bytes": set(),
 }
 BOUNDED = {
-    "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "unmapped",
-                "translation_error", "downstream_error", "signed_url_unavailable"},
+    "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "overloaded",
+                "unmapped", "translation_error", "downstream_error", "signed_url_unavailable"},
     "status_class": {"2xx", "3xx", "4xx", "5xx", "timeout", "connect_error"},
     "result": {"success", "failure"},
     "fate": {"dropped", "carried"},
@@ -63,6 +65,8 @@ BOUNDED_FOR = {
     ("hookshift_signed_url_fetches_total", "result"): {
         "ok", "disabled", "invalid_url", "refused_host", "too_many_redirects", "timeout", "status",
         "too_large", "invalid_json", "connect_error"},
+    ("hookshift_requests_shed_total", "reason"): {
+        "declared_body", "streamed_body", "translation", "signed_url"},
 }
 
 

@@ -37,6 +37,20 @@ hookshift_translation_duration_seconds_count{route="extend"} 3
 hookshift_downstream_responses_total{route="extend",status_class="2xx"} 3
 # TYPE hookshift_inflight_requests gauge
 hookshift_inflight_requests{route="extend"} 0
+# TYPE hookshift_signed_url_fetches_total counter
+hookshift_signed_url_fetches_total{route="extend",result="ok"} 1
+# TYPE hookshift_signed_url_fetch_duration_seconds histogram
+hookshift_signed_url_fetch_duration_seconds_bucket{route="extend",le="+Inf"} 1
+hookshift_signed_url_fetch_duration_seconds_sum{route="extend"} 0.02
+hookshift_signed_url_fetch_duration_seconds_count{route="extend"} 1
+# TYPE hookshift_unmapped_fields_total counter
+hookshift_unmapped_fields_total{route="extend",event_type="processor_run.processed",path="payload.files[*]",fate="dropped"} 1
+# TYPE hookshift_drift_scans_skipped_total counter
+hookshift_drift_scans_skipped_total{route="extend"} 0
+# TYPE hookshift_requests_shed_total counter
+hookshift_requests_shed_total{route="extend",reason="declared_body"} 0
+# TYPE hookshift_buffered_body_bytes gauge
+hookshift_buffered_body_bytes 0
 # TYPE hookshift_config_reloads_total counter
 hookshift_config_reloads_total{result="success"} 1
 # TYPE hookshift_config_last_reload_success gauge
