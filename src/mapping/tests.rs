@@ -414,7 +414,13 @@ ops = []
 fn steps_chain_and_equal_versions_need_no_steps() {
     let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
     let bc = "[[rule]]\nname = \"r\"\nevents = { \"e2\" = \"e3\" }\nops = [{ rename = \"b\", to = \"c\" }]\n";
-    let m = load(&[("a_to_b", "m.toml", ab), ("b_to_c", "m.toml", bc)]).unwrap();
+    let order = "order = [\"a\", \"b\", \"c\"]\n";
+    let m = load(&[
+        ("", "versions.toml", order),
+        ("a_to_b", "m.toml", ab),
+        ("b_to_c", "m.toml", bc),
+    ])
+    .unwrap();
     let plan = m.plan("a", "c").unwrap();
     assert_eq!((plan.from(), plan.to()), ("a", "c"));
     assert_eq!(
@@ -427,6 +433,88 @@ fn steps_chain_and_equal_versions_need_no_steps() {
         m.versions().into_iter().collect::<Vec<_>>(),
         ["a", "b", "c"]
     );
+}
+
+#[test]
+fn without_a_version_order_each_step_translates_only_its_own_pair() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let bc = "[[rule]]\nname = \"r\"\nevents = { \"e2\" = \"e3\" }\nops = [{ rename = \"b\", to = \"c\" }]\n";
+    let m = load(&[("a_to_b", "m.toml", ab), ("b_to_c", "m.toml", bc)]).unwrap();
+    assert!(m.plan("a", "b").is_ok() && m.plan("b", "c").is_ok());
+    assert!(m.plan("a", "c").is_err());
+    assert!(m.plan("c", "c").unwrap().is_identity());
+}
+
+#[test]
+fn a_shortcut_step_folder_is_refused_and_never_changes_the_chain() {
+    let rule = |from: &str, to: &str| {
+        format!("[[rule]]\nname = \"r\"\nevents = {{ \"{from}\" = \"{to}\" }}\nops = [{{ set = \"via\", value = \"{from}-{to}\" }}]\n")
+    };
+    let (ab, bc, ac) = (rule("e1", "e2"), rule("e2", "e3"), rule("e1", "e3"));
+    let order = "order = [\"a\", \"b\", \"c\"]\n";
+    let errors = load_errors(&[
+        ("", "versions.toml", order),
+        ("a_to_b", "m.toml", &ab),
+        ("b_to_c", "m.toml", &bc),
+        ("a_to_c", "m.toml", &ac),
+    ]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("a_to_c:0: folder name:") && errors[0].contains("adjacent versions"),
+        "{errors:?}"
+    );
+    // A step naming a version the order does not list is refused the same way.
+    let errors = load_errors(&[("", "versions.toml", order), ("c_to_d", "m.toml", &bc)]);
+    assert!(
+        errors.iter().any(|e| e.starts_with("c_to_d:0:")),
+        "{errors:?}"
+    );
+    // Down the order: the chain runs c -> b -> a, and a missing step leaves no plan.
+    let m = load(&[
+        ("", "versions.toml", order),
+        ("c_to_b", "m.toml", &rule("e3", "e2")),
+        ("b_to_a", "m.toml", &rule("e2", "e1")),
+        ("a_to_b", "m.toml", &ab),
+    ])
+    .unwrap();
+    let down = translate(
+        m.plan("c", "a").unwrap(),
+        json!({"eventType": "e3", "payload": {}}),
+        &T,
+    )
+    .unwrap();
+    assert_eq!(
+        down,
+        json!({"eventType": "e1", "payload": {"via": "e2-e1"}})
+    );
+    assert!(m.plan("a", "c").is_err(), "b_to_c is missing");
+}
+
+#[test]
+fn a_bad_version_order_is_reported_with_its_line() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    for (text, expected) in [
+        (
+            "\norder = [\"a\"]\n",
+            "versions.toml:2: order: lists at least two versions",
+        ),
+        (
+            "order = [\"a\", \"b\", \"a\"]\n",
+            "versions.toml:1: order: version \"a\" is listed twice",
+        ),
+        ("order = \"a\"\n", "versions.toml:1: order: must be a list"),
+        (
+            "ordre = [\"a\", \"b\"]\n",
+            "versions.toml:1: ordre: unknown key",
+        ),
+        ("# versions\n", "versions.toml:1: order: required"),
+    ] {
+        let errors = load_errors(&[("", "versions.toml", text), ("a_to_b", "m.toml", ab)]);
+        assert!(
+            errors.iter().any(|e| e.starts_with(expected)),
+            "{text:?}: {errors:?}"
+        );
+    }
 }
 
 fn load_errors(files: &[(&str, &str, &str)]) -> Vec<String> {
