@@ -72,12 +72,14 @@ impl Errors<'_> {
     }
 }
 
-/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name.
+/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name. Old
+/// spellings the language still accepts go to `warnings`, each naming the new spelling.
 pub(crate) fn load_step(
     dir: &Path,
     from: &str,
     to: &str,
     errors: &mut Vec<LoadError>,
+    warnings: &mut Vec<LoadError>,
 ) -> Option<Step> {
     let before = errors.len();
     let mut files = Vec::new();
@@ -197,6 +199,7 @@ pub(crate) fn load_step(
         names: &names,
         inputs: Vec::new(),
         edges: vec![Vec::new(); transforms.len()],
+        warnings: Vec::new(),
     };
     let mut rules = Vec::new();
     for file in &files {
@@ -235,7 +238,13 @@ pub(crate) fn load_step(
         }
     }
 
-    let Compiler { inputs, edges, .. } = compiler;
+    let Compiler {
+        inputs,
+        edges,
+        warnings: old_spellings,
+        ..
+    } = compiler;
+    warnings.extend(old_spellings);
     check_cycles(&transforms, &edges, &names, errors);
     let mut by_event: HashMap<String, Vec<usize>> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
@@ -390,6 +399,8 @@ struct Compiler<'n> {
     inputs: Vec<(FieldPath, String)>,
     /// Transform call graph, for the cycle check and capture reachability.
     edges: Vec<Vec<usize>>,
+    /// Old spellings that still load, each with the new one.
+    warnings: Vec<LoadError>,
 }
 
 impl Compiler<'_> {
@@ -501,8 +512,18 @@ impl Compiler<'_> {
                 return None;
             }
             [one] => *one,
-            // `each` names its transform with `apply`.
-            ["each", "apply"] | ["apply", "each"] => "each",
+            // The old spelling of `each`: `{ each = "path", apply = "t" }`.
+            ["each", "apply"] | ["apply", "each"] if !table.contains_key("transform") => {
+                self.warnings.push(LoadError {
+                    file: file.name.to_string(),
+                    line,
+                    key: format!("{key}.apply"),
+                    message: "old spelling: `each` names its transform with `transform`: write \
+                              `{ each = \"...\", transform = \"...\" }`"
+                        .into(),
+                });
+                "each"
+            }
             many => {
                 op.errs.push(
                     line,
@@ -611,10 +632,17 @@ impl Compiler<'_> {
                 from: op.path(verb)?,
                 to: op.path("to")?,
             }),
-            "each" => Some(Op::Each {
-                path: op.path("each")?,
-                transform: self.transform_ref(&mut op, "apply", owner)?,
-            }),
+            "each" => {
+                let name_key = if table.contains_key("apply") {
+                    "apply"
+                } else {
+                    "transform"
+                };
+                Some(Op::Each {
+                    path: op.path("each")?,
+                    transform: self.transform_ref(&mut op, name_key, owner)?,
+                })
+            }
             "apply" => Some(Op::Apply {
                 path: op.path(verb)?,
                 transform: self.transform_ref(&mut op, "transform", owner)?,
@@ -792,6 +820,7 @@ impl Compiler<'_> {
                 "name"
                     | "events"
                     | "when"
+                    | "transform"
                     | "apply"
                     | "ops"
                     | "lossy"
@@ -802,7 +831,7 @@ impl Compiler<'_> {
                 errs.push(
                     line_of(k),
                     format!("{key}.{k}"),
-                    "unknown key (expected name, events, when, apply, ops, lossy, description, counterpart, reason)",
+                    "unknown key (expected name, events, when, transform, ops, lossy, description, counterpart, reason)",
                 );
             }
         }
@@ -939,15 +968,40 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        if no_counterpart.is_some() && (table.contains_key("apply") || table.contains_key("ops")) {
+        // The old spelling of a rule's transform: `apply = "t"`.
+        let transform_key = match (table.get("transform"), table.get("apply")) {
+            (Some(_), Some(_)) => {
+                errs.push(
+                    line_of("apply"),
+                    format!("{key}.apply"),
+                    "`apply` is the old spelling of `transform`: keep only `transform`",
+                );
+                return None;
+            }
+            (None, Some(_)) => {
+                self.warnings.push(LoadError {
+                    file: file.name.to_string(),
+                    line: line_of("apply"),
+                    key: format!("{key}.apply"),
+                    message: "old spelling: a rule names its transform with `transform`: write \
+                              `transform = \"...\"`"
+                        .into(),
+                });
+                "apply"
+            }
+            _ => "transform",
+        };
+        if no_counterpart.is_some()
+            && (table.contains_key(transform_key) || table.contains_key("ops"))
+        {
             errs.push(
                 line,
                 &key,
-                "a rule with `counterpart = false` translates nothing: no `apply` or `ops`",
+                "a rule with `counterpart = false` translates nothing: no `transform` or `ops`",
             );
             return None;
         }
-        let body = match (table.get("apply"), table.get("ops")) {
+        let body = match (table.get(transform_key), table.get("ops")) {
             (None, None) if no_counterpart.is_some() => {
                 transforms.push(Transform {
                     name: format!("{name} (no counterpart)"),
@@ -963,8 +1017,8 @@ impl Compiler<'_> {
                     let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
                     known.sort_unstable();
                     errs.push(
-                        line_of("apply"),
-                        format!("{key}.apply"),
+                        line_of(transform_key),
+                        format!("{key}.{transform_key}"),
                         format!(
                             "unknown transform {} (known: {})",
                             apply
@@ -992,7 +1046,7 @@ impl Compiler<'_> {
                 errs.push(
                     line,
                     &key,
-                    "needs exactly one of `apply` (a transform name) or `ops` (a list of ops)",
+                    "needs exactly one of `transform` (a transform name) or `ops` (a list of ops)",
                 );
                 return None;
             }

@@ -35,6 +35,7 @@ pub struct Mappings {
     steps: Vec<Arc<Step>>,
     plans: HashMap<(String, String), Plan>,
     known_event_types: HashSet<String>,
+    warnings: Vec<LoadError>,
 }
 
 /// The compiled translation from one version to another: the steps to run, in order.
@@ -116,6 +117,7 @@ impl Mappings {
         };
         folders.sort();
         let mut steps = Vec::new();
+        let mut warnings = Vec::new();
         let mut seen = HashSet::new();
         for folder in folders {
             let name = folder
@@ -141,10 +143,11 @@ impl Mappings {
             if !seen.insert((from.to_owned(), to.to_owned())) {
                 continue;
             }
-            if let Some(step) = load::load_step(&folder, from, to, &mut errors) {
+            if let Some(step) = load::load_step(&folder, from, to, &mut errors, &mut warnings) {
                 steps.push(Arc::new(step));
             }
         }
+        warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let order = load_version_order(dir, &steps, &mut errors);
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
@@ -164,6 +167,7 @@ impl Mappings {
             steps,
             plans,
             known_event_types,
+            warnings,
         })
     }
 
@@ -189,6 +193,12 @@ impl Mappings {
             .iter()
             .flat_map(|s| [s.from.as_str(), s.to.as_str()])
             .collect()
+    }
+
+    /// Old spellings the files still use (they load as before), each with file, line, key and the new
+    /// spelling; `hookshift check` prints them and the server logs them at load.
+    pub fn warnings(&self) -> &[LoadError] {
+        &self.warnings
     }
 
     /// The folder the mappings were loaded from.

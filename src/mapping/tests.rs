@@ -152,10 +152,10 @@ fn map_with_fallback_keep_and_error() {
 #[test]
 fn each_walks_object_values_and_null_can_be_written() {
     let m = with_ops(
-        r#"{ each = "metadata", apply = "citation_pages" }, { default = "failureReason", null = true }, { set = "usage", null = true }"#,
+        r#"{ each = "metadata", transform = "citation_pages" }, { default = "failureReason", null = true }, { set = "usage", null = true }"#,
         r#"
 [transforms.citation_pages]
-ops = [{ each = "citations", apply = "page" }]
+ops = [{ each = "citations", transform = "page" }]
 [transforms.page]
 ops = [{ rename = "page", to = "page.number" }]
 "#,
@@ -257,7 +257,7 @@ fn unwrap_and_wrap() {
 #[test]
 fn each_apply_and_switch_run_named_transforms_with_located_errors() {
     let m = with_ops(
-        r#"{ each = "files", apply = "file" }, { apply = "config", transform = "config" }, { switch = "type", cases = { A = "to_a" }, otherwise = "to_other" }"#,
+        r#"{ each = "files", transform = "file" }, { apply = "config", transform = "config" }, { switch = "type", cases = { A = "to_a" }, otherwise = "to_other" }"#,
         r#"
 [transforms.file]
 ops = [{ drop = "presignedUrl", reason = "not in FileSummary" }, { expect = "id", type = "string" }]
@@ -289,7 +289,7 @@ ops = [{ set = "kind", value = "other" }]
 #[test]
 fn nest_unnest_append_partition_all_keep_only() {
     let m = with_ops(
-        r#"{ each = "outputs", apply = "to_step" }, { append = "outputs", to = "stepRuns" }, { all = "rules", field = "valid", to = "allPassed" }"#,
+        r#"{ each = "outputs", transform = "to_step" }, { append = "outputs", to = "stepRuns" }, { all = "rules", field = "valid", to = "allPassed" }"#,
         r#"
 [transforms.to_step]
 ops = [{ nest = "result.extractRun" }, { copy = "result.extractRun.status", to = "status" }, { set = "stepType", value = "EXTRACT" }]
@@ -303,7 +303,7 @@ ops = [{ nest = "result.extractRun" }, { copy = "result.extractRun.status", to =
     );
 
     let back = with_ops(
-        r#"{ partition = "stepRuns", to = "outputs", where = { stepType = ["EXTRACT", "SPLIT"] } }, { each = "outputs", apply = "from_step" }"#,
+        r#"{ partition = "stepRuns", to = "outputs", where = { stepType = ["EXTRACT", "SPLIT"] } }, { each = "outputs", transform = "from_step" }"#,
         r#"
 [transforms.from_step]
 ops = [{ drop = "status", reason = "copy of the run's status" }, { drop = "stepType", reason = "in the run type" }, { unnest = "result.extractRun" }]
@@ -517,6 +517,59 @@ fn a_bad_version_order_is_reported_with_its_line() {
     }
 }
 
+#[test]
+fn old_spellings_of_naming_a_transform_load_and_are_reported_with_the_new_one() {
+    let text = r#"[[rule]]
+name = "r"
+events = { "e.old" = "e.new" }
+apply = "outer"
+
+[transforms.outer]
+ops = [
+  { each = "items", apply = "item" },
+]
+
+[transforms.item]
+ops = [{ set = "seen", value = true }]
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let warnings: Vec<String> = m.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with("m.toml:4: rule \"r\".apply: old spelling: a rule names its transform with `transform`: write `transform = \"...\"`"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("m.toml:8: transforms.outer.ops[0].apply: old spelling")
+            && warnings[1].contains("{ each = \"...\", transform = \"...\" }"),
+        "{warnings:?}"
+    );
+    // The old spelling still translates as before.
+    assert_eq!(
+        run(&m, json!({"items": [{}, {}]})).unwrap(),
+        json!({"items": [{"seen": true}, {"seen": true}]})
+    );
+    // The new spelling loads without warnings; both at once in a rule is an error.
+    let new = text
+        .replace("\napply = ", "\ntransform = ")
+        .replace("apply = \"item\"", "transform = \"item\"");
+    assert!(load(&[("a_to_b", "m.toml", &new)])
+        .unwrap()
+        .warnings()
+        .is_empty());
+    let both = text.replace(
+        "apply = \"outer\"",
+        "apply = \"outer\"\ntransform = \"outer\"",
+    );
+    let errors = load_errors(&[("a_to_b", "m.toml", &both)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("rule \"r\".apply: `apply` is the old spelling of `transform`")),
+        "{errors:?}"
+    );
+}
+
 fn load_errors(files: &[(&str, &str, &str)]) -> Vec<String> {
     load(files)
         .unwrap_err()
@@ -532,7 +585,7 @@ fn every_error_is_reported_with_file_line_and_key() {
 [[rule]]
 name = "first"
 events = { "x" = "y" }
-apply = "missing_transform"
+transform = "missing_transform"
 
 [[rule]]
 name = "second"
@@ -549,7 +602,7 @@ bogus = 1
     let errors = load_errors(&[("a_to_b", "bad.toml", bad)]);
     let joined = errors.join("\n");
     for expected in [
-        "bad.toml:5: rule \"first\".apply: unknown transform \"missing_transform\"",
+        "bad.toml:5: rule \"first\".transform: unknown transform \"missing_transform\"",
         "bad.toml:11: rule \"second\".ops[0].to: required key is missing",
         "bad.toml:12: rule \"second\".ops[1]: no op verb",
         "bad.toml:13: rule \"second\".ops[2].reason: required key is missing",
@@ -581,7 +634,7 @@ fn errors_of_several_files_are_all_reported() {
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("one.toml:1") && e.contains("`apply`")),
+            .any(|e| e.contains("one.toml:1") && e.contains("`transform`")),
         "{errors:#?}"
     );
     assert!(
@@ -627,11 +680,11 @@ fn transforms_may_not_call_themselves() {
 [transforms.a]
 ops = [{ apply = "x", transform = "b" }]
 [transforms.b]
-ops = [{ each = "y", apply = "a" }]
+ops = [{ each = "y", transform = "a" }]
 [[rule]]
 name = "r"
 events = { "e" = "f" }
-apply = "a"
+transform = "a"
 "#;
     let errors = load_errors(&[("a_to_b", "m.toml", text)]);
     assert!(
@@ -645,7 +698,7 @@ apply = "a"
 #[test]
 fn transforms_are_shared_across_files_of_a_step_but_names_are_unique() {
     let shared = "[transforms.t]\nops = [{ set = \"s\", value = 1 }]\n";
-    let rule = "[[rule]]\nname = \"r\"\nevents = { \"e\" = \"f\" }\napply = \"t\"\n";
+    let rule = "[[rule]]\nname = \"r\"\nevents = { \"e\" = \"f\" }\ntransform = \"t\"\n";
     let m = load(&[
         ("a_to_b", "shared.toml", shared),
         ("a_to_b", "rule.toml", rule),
@@ -772,7 +825,7 @@ reason = "parse steps have no counterpart"
         ("reason = \"x\"\n", "belongs to `counterpart = false`"),
         (
             "counterpart = false\nreason = \"x\"\nops = []\n",
-            "no `apply` or `ops`",
+            "no `transform` or `ops`",
         ),
     ] {
         let text = format!("[[rule]]\nname = \"p\"\nevents = {{ \"a\" = \"b\" }}\n{bad}");
@@ -837,7 +890,7 @@ fn failure_paths_name_the_place_in_the_input_event() {
     let m = with_ops(
         r#"{ append = "stepRuns", to = "outputs" },
            { partition = "outputs", to = "stepRuns", where = { kind = "run" } },
-           { each = "stepRuns", apply = "step" }"#,
+           { each = "stepRuns", transform = "step" }"#,
         r#"
 [transforms.step]
 ops = [{ nest = "result.run" }, { apply = "result.run", transform = "run" }]
@@ -868,7 +921,7 @@ ops = [{ rename = "files", to = "documents" }, { unwrap = "documents", to = "doc
 
     // An index that nothing moved is kept exactly.
     let m = with_ops(
-        r#"{ each = "items", apply = "item" }"#,
+        r#"{ each = "items", transform = "item" }"#,
         r#"
 [transforms.item]
 ops = [{ rename = "page", to = "where.page" }, { expect = "where.page", type = "number" }]
@@ -895,7 +948,7 @@ ops = [{ rename = "page", to = "where.page" }, { expect = "where.page", type = "
 #[test]
 fn unmapped_field_reports_are_bounded() {
     let m = with_ops(
-        r#"{ each = "runs", apply = "run" }"#,
+        r#"{ each = "runs", transform = "run" }"#,
         r#"
 [transforms.run]
 ops = [{ unnest = "inner" }]

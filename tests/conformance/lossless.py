@@ -190,8 +190,8 @@ class Step:
             out.append(Pattern(parse_path(path), f"README: {why}"))
         if "ops" in rule:
             self._walk(rule["ops"], ["payload"], out, 0)
-        elif "apply" in rule:
-            self._walk(self.transforms.get(rule["apply"], []), ["payload"], out, 0)
+        elif "transform" in rule or "apply" in rule:  # `apply` is the old spelling of `transform`
+            self._walk(self.transforms.get(rule.get("transform", rule.get("apply")), []), ["payload"], out, 0)
         return out
 
     def _walk(self, ops: list, prefix: list, out: list[Pattern], depth: int) -> None:
@@ -215,7 +215,8 @@ class Step:
                 if op.get("rest") == "drop":  # elements after the first
                     out.append(RestPattern(base, f"unwrap rest: {op.get('reason', '')}"))
             elif "each" in op:
-                target = self.transforms.get(op.get("apply", ""), [])
+                # `apply` is the old spelling of `transform` here
+                target = self.transforms.get(op.get("transform", op.get("apply", "")), [])
                 self._walk(target, prefix + parse_path(op["each"]) + ["[*]"], out, depth + 1)
             elif "apply" in op and "transform" in op:
                 self._walk(self.transforms.get(op["transform"], []), prefix + parse_path(op["apply"]), out, depth + 1)
