@@ -140,8 +140,9 @@ pub(crate) fn load_step(
         }
     }
 
-    // Pass 1: name every transform of the step, so files may use each other's.
+    // Pass 1: name every transform and lossy set of the step, so files may use each other's.
     let mut names: HashMap<String, (usize, Arc<str>, usize)> = HashMap::new();
+    let mut lossy_sets: HashMap<String, LossySet> = HashMap::new();
     let mut transforms = Vec::new();
     for file in &files {
         let mut errs = Errors {
@@ -150,14 +151,17 @@ pub(crate) fn load_step(
         };
         let root = file.doc.as_table();
         for (key, _) in root.iter() {
-            if !matches!(key, "rule" | "transforms" | "description") {
+            if !matches!(key, "rule" | "transforms" | "lossy" | "description") {
                 let line = file.line(root.key(key).and_then(|k| k.span()));
                 errs.push(
                     line,
                     key,
-                    "unknown key (expected `rule`, `transforms` or `description`)",
+                    "unknown key (expected `rule`, `transforms`, `lossy` or `description`)",
                 );
             }
+        }
+        if let Some(item) = root.get("lossy") {
+            read_lossy_sets(file, &mut errs, item, &mut lossy_sets);
         }
         if let Some(item) = root.get("transforms") {
             match item.as_table() {
@@ -197,6 +201,7 @@ pub(crate) fn load_step(
     // Pass 2: compile ops and rules.
     let mut compiler = Compiler {
         names: &names,
+        lossy_sets: &lossy_sets,
         inputs: Vec::new(),
         edges: vec![Vec::new(); transforms.len()],
         warnings: Vec::new(),
@@ -267,6 +272,68 @@ pub(crate) fn load_step(
         by_event,
         inputs: inputs.into_iter().map(|(p, _)| p).collect(),
     })
+}
+
+/// One `[lossy.NAME]` table: lossy entries several rules of a step share (`lossy_sets = ["NAME"]`).
+struct LossySet {
+    entries: Vec<(String, String)>,
+    file: Arc<str>,
+    line: usize,
+}
+
+/// Reads the `[lossy.NAME]` tables of one file: `path = "reason"` entries, names unique in the step.
+fn read_lossy_sets(
+    file: &SourceFile,
+    errs: &mut Errors,
+    item: &Item,
+    sets: &mut HashMap<String, LossySet>,
+) {
+    let Some(table) = item.as_table() else {
+        errs.push(
+            file.line(item.span()),
+            "lossy",
+            "must be `[lossy.NAME]` tables of path = reason",
+        );
+        return;
+    };
+    for (name, set) in table.iter() {
+        let line = file.line(table.key(name).and_then(|k| k.span()));
+        let key = format!("lossy.{name}");
+        if let Some(first) = sets.get(name) {
+            errs.push(
+                line,
+                key,
+                format!(
+                    "lossy set defined twice (first at {}:{})",
+                    first.file, first.line
+                ),
+            );
+            continue;
+        }
+        let Some(map) = set.as_table_like().filter(|m| !m.is_empty()) else {
+            errs.push(line, key, "must be a non-empty table of path = reason");
+            continue;
+        };
+        let mut entries = Vec::new();
+        for (path, reason) in map.iter() {
+            match reason.as_str() {
+                Some(r) if !r.trim().is_empty() => entries.push((path.to_owned(), r.to_owned())),
+                _ => errs.push(
+                    line,
+                    format!("{key}.{path}"),
+                    "must be the reason (a non-empty string)",
+                ),
+            }
+        }
+        sets.insert(
+            name.to_owned(),
+            LossySet {
+                entries,
+                file: file.name.clone(),
+                line,
+            },
+        );
+    }
 }
 
 /// Two rules that could both take one event make the result depend on file order: refuse them.
@@ -395,6 +462,8 @@ fn reachable_inputs(start: usize, transforms: &[Transform], edges: &[Vec<usize>]
 
 struct Compiler<'n> {
     names: &'n HashMap<String, (usize, Arc<str>, usize)>,
+    /// `[lossy.NAME]` tables of the step, by name.
+    lossy_sets: &'n HashMap<String, LossySet>,
     /// `$.` paths of the step, in slot order.
     inputs: Vec<(FieldPath, String)>,
     /// Transform call graph, for the cycle check and capture reachability.
@@ -824,6 +893,7 @@ impl Compiler<'_> {
                     | "apply"
                     | "ops"
                     | "lossy"
+                    | "lossy_sets"
                     | "description"
                     | "counterpart"
                     | "reason"
@@ -831,7 +901,7 @@ impl Compiler<'_> {
                 errs.push(
                     line_of(k),
                     format!("{key}.{k}"),
-                    "unknown key (expected name, events, when, transform, ops, lossy, description, counterpart, reason)",
+                    "unknown key (expected name, events, when, transform, ops, lossy, lossy_sets, description, counterpart, reason)",
                 );
             }
         }
@@ -932,6 +1002,9 @@ impl Compiler<'_> {
                     ok = false;
                 }
             }
+        }
+        if let Some(item) = table.get("lossy_sets") {
+            ok &= self.expand_lossy_sets(errs, &key, line_of("lossy_sets"), item, &mut lossy);
         }
         let no_counterpart = match (table.get("counterpart"), table.get("reason")) {
             (None, None) => None,
@@ -1062,6 +1135,58 @@ impl Compiler<'_> {
             lossy,
             no_counterpart,
         })
+    }
+}
+
+impl Compiler<'_> {
+    /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. A path the rule
+    /// lists itself or gets from two sets is an error: each loss has one reason.
+    fn expand_lossy_sets(
+        &self,
+        errs: &mut Errors,
+        key: &str,
+        line: usize,
+        item: &Item,
+        lossy: &mut Vec<(String, String)>,
+    ) -> bool {
+        let names: Option<Vec<&str>> = item
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str()).collect());
+        let Some(names) = names else {
+            errs.push(
+                line,
+                format!("{key}.lossy_sets"),
+                "must be a list of lossy set names",
+            );
+            return false;
+        };
+        let mut ok = true;
+        for name in names {
+            let Some(set) = self.lossy_sets.get(name) else {
+                let mut known: Vec<&str> = self.lossy_sets.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                errs.push(
+                    line,
+                    format!("{key}.lossy_sets"),
+                    format!("unknown lossy set {name:?} (known: {})", known.join(", ")),
+                );
+                ok = false;
+                continue;
+            };
+            for (path, reason) in &set.entries {
+                if lossy.iter().any(|(p, _)| p == path) {
+                    errs.push(
+                        line,
+                        format!("{key}.lossy_sets"),
+                        format!("{path:?} of lossy set {name:?} is already listed for this rule"),
+                    );
+                    ok = false;
+                } else {
+                    lossy.push((path.clone(), reason.clone()));
+                }
+            }
+        }
+        ok
     }
 }
 

@@ -570,6 +570,104 @@ ops = [{ set = "seen", value = true }]
     );
 }
 
+#[test]
+fn lossy_sets_are_shared_by_the_rules_that_name_them_and_expanded() {
+    let rules = r#"[[rule]]
+name = "one"
+events = { "e1" = "f1" }
+ops = [{ drop = "x", reason = "gone" }]
+lossy_sets = ["files"]
+[rule.lossy]
+"payload.x" = "gone in the target"
+
+[[rule]]
+name = "two"
+events = { "e2" = "f2" }
+ops = [{ drop = "x", reason = "gone" }]
+lossy_sets = ["files"]
+"#;
+    let sets = r#"[lossy.files]
+"payload.files[*].presignedUrl" = "FileSummary has no presignedUrl"
+"payload.files[*].usage" = "FileSummary has no usage"
+"#;
+    let m = load(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", sets),
+    ])
+    .unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let one = plan.lossy_paths(&json!({"eventType": "e1", "payload": {}}), &T);
+    assert_eq!(
+        one,
+        [
+            ("payload.x".into(), "gone in the target".into()),
+            (
+                "payload.files[*].presignedUrl".into(),
+                "FileSummary has no presignedUrl".into()
+            ),
+            (
+                "payload.files[*].usage".into(),
+                "FileSummary has no usage".into()
+            ),
+        ]
+    );
+    let two = plan.lossy_paths(&json!({"eventType": "e2", "payload": {}}), &T);
+    assert_eq!(two.len(), 2);
+    // The mapping reference prints the expanded entries.
+    let reference = m.reference_markdown();
+    assert!(
+        reference.contains("lossy on a round trip: `payload.files[*].presignedUrl` (FileSummary has no presignedUrl); `payload.files[*].usage` (FileSummary has no usage); `payload.x` (gone in the target)"),
+        "{reference}"
+    );
+
+    // An unknown set, a path the rule lists itself too, and a set defined twice are errors.
+    let unknown = rules.replacen("lossy_sets = [\"files\"]", "lossy_sets = [\"fiels\"]", 1);
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", &unknown),
+        ("a_to_b", "shared.toml", sets),
+    ]);
+    assert!(
+        errors.iter().any(|e| e.contains(
+            "rules.toml:5: rule \"one\".lossy_sets: unknown lossy set \"fiels\" (known: files)"
+        )),
+        "{errors:?}"
+    );
+    let twice = rules.replacen(
+        "\"payload.x\" = \"gone in the target\"",
+        "\"payload.files[*].usage\" = \"again\"",
+        1,
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", &twice),
+        ("a_to_b", "shared.toml", sets),
+    ]);
+    assert!(
+        errors.iter().any(|e| e.contains("rule \"one\".lossy_sets: \"payload.files[*].usage\" of lossy set \"files\" is already listed")),
+        "{errors:?}"
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", sets),
+        ("a_to_b", "zz.toml", sets),
+    ]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("zz.toml:1: lossy.files: lossy set defined twice (first at")),
+        "{errors:?}"
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", "[lossy.files]\n\"p\" = \"\"\n"),
+    ]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("lossy.files.p: must be the reason")),
+        "{errors:?}"
+    );
+}
+
 fn load_errors(files: &[(&str, &str, &str)]) -> Vec<String> {
     load(files)
         .unwrap_err()

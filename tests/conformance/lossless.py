@@ -138,10 +138,13 @@ class Step:
         self.folder = folder
         self.transforms: dict[str, list] = {}
         self.rules: list[dict] = []
+        # `[lossy.NAME]` tables: entries the rules that name them in `lossy_sets` share
+        self.lossy_sets: dict[str, dict] = {}
         for toml_file in sorted(folder.glob("*.toml")):
             doc = tomllib.loads(toml_file.read_text(encoding="utf-8"))
             for name, body in doc.get("transforms", {}).items():
                 self.transforms[name] = body.get("ops", [])
+            self.lossy_sets.update(doc.get("lossy", {}))
             for rule in doc.get("rule", []):
                 rule = dict(rule)
                 rule["_file"] = toml_file.name
@@ -184,7 +187,10 @@ class Step:
 
     def drop_patterns(self, rule: dict) -> list[Pattern]:
         out: list[Pattern] = []
-        for path, why in rule.get("lossy", {}).items():
+        lossy = dict(rule.get("lossy", {}))
+        for name in rule.get("lossy_sets", []):
+            lossy.update(self.lossy_sets[name])
+        for path, why in lossy.items():
             out.append(Pattern(parse_path(path), f"lossy: {why}"))
         for path, why in self.dropped.get(rule.get("name"), {}).items():
             out.append(Pattern(parse_path(path), f"README: {why}"))
