@@ -160,6 +160,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
 /// `hookshift check`: prints every problem to standard error and a summary to standard output.
 pub fn check(args: &CheckArgs) -> Result<(), CliError> {
     let report = state::check(&args.config);
+    for old in &report.warnings {
+        eprintln!("warning: {old}");
+    }
     for problem in &report.problems {
         eprintln!("{problem}");
     }

@@ -52,6 +52,9 @@ impl State {
                 .map(|e| format!("mappings ({}): {e}", dir.display()))
                 .collect(),
         })?;
+        for old in mappings.warnings() {
+            tracing::warn!(mappings = %dir.display(), "{old}");
+        }
         let mut problems: Vec<String> = plan_problems(&config, &mappings)
             .iter()
             .map(ToString::to_string)
@@ -156,6 +159,9 @@ pub fn check(path: &Path) -> CheckReport {
     match Mappings::load(&dir) {
         Err(e) => report.problems.extend(e.0.iter().map(ToString::to_string)),
         Ok(mappings) => {
+            report
+                .warnings
+                .extend(mappings.warnings().iter().map(ToString::to_string));
             report.problems.extend(
                 plan_problems(&config, &mappings)
                     .iter()
@@ -195,6 +201,8 @@ pub fn check(path: &Path) -> CheckReport {
 pub struct CheckReport {
     /// One line per problem.
     pub problems: Vec<String>,
+    /// One line per old mapping spelling that still loads, with the new spelling (not a failure).
+    pub warnings: Vec<String>,
     /// How many routes the configuration declares.
     pub routes: usize,
     /// The mappings directory that was checked.

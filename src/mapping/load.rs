@@ -72,12 +72,14 @@ impl Errors<'_> {
     }
 }
 
-/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name.
+/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name. Old
+/// spellings the language still accepts go to `warnings`, each naming the new spelling.
 pub(crate) fn load_step(
     dir: &Path,
     from: &str,
     to: &str,
     errors: &mut Vec<LoadError>,
+    warnings: &mut Vec<LoadError>,
 ) -> Option<Step> {
     let before = errors.len();
     let mut files = Vec::new();
@@ -138,8 +140,9 @@ pub(crate) fn load_step(
         }
     }
 
-    // Pass 1: name every transform of the step, so files may use each other's.
+    // Pass 1: name every transform and lossy set of the step, so files may use each other's.
     let mut names: HashMap<String, (usize, Arc<str>, usize)> = HashMap::new();
+    let mut lossy_sets: HashMap<String, LossySet> = HashMap::new();
     let mut transforms = Vec::new();
     for file in &files {
         let mut errs = Errors {
@@ -148,14 +151,17 @@ pub(crate) fn load_step(
         };
         let root = file.doc.as_table();
         for (key, _) in root.iter() {
-            if !matches!(key, "rule" | "transforms" | "description") {
+            if !matches!(key, "rule" | "transforms" | "lossy" | "description") {
                 let line = file.line(root.key(key).and_then(|k| k.span()));
                 errs.push(
                     line,
                     key,
-                    "unknown key (expected `rule`, `transforms` or `description`)",
+                    "unknown key (expected `rule`, `transforms`, `lossy` or `description`)",
                 );
             }
+        }
+        if let Some(item) = root.get("lossy") {
+            read_lossy_sets(file, &mut errs, item, &mut lossy_sets);
         }
         if let Some(item) = root.get("transforms") {
             match item.as_table() {
@@ -195,8 +201,10 @@ pub(crate) fn load_step(
     // Pass 2: compile ops and rules.
     let mut compiler = Compiler {
         names: &names,
+        lossy_sets: &lossy_sets,
         inputs: Vec::new(),
         edges: vec![Vec::new(); transforms.len()],
+        warnings: Vec::new(),
     };
     let mut rules = Vec::new();
     for file in &files {
@@ -235,7 +243,13 @@ pub(crate) fn load_step(
         }
     }
 
-    let Compiler { inputs, edges, .. } = compiler;
+    let Compiler {
+        inputs,
+        edges,
+        warnings: old_spellings,
+        ..
+    } = compiler;
+    warnings.extend(old_spellings);
     check_cycles(&transforms, &edges, &names, errors);
     let mut by_event: HashMap<String, Vec<usize>> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
@@ -258,6 +272,68 @@ pub(crate) fn load_step(
         by_event,
         inputs: inputs.into_iter().map(|(p, _)| p).collect(),
     })
+}
+
+/// One `[lossy.NAME]` table: lossy entries several rules of a step share (`lossy_sets = ["NAME"]`).
+struct LossySet {
+    entries: Vec<(String, String)>,
+    file: Arc<str>,
+    line: usize,
+}
+
+/// Reads the `[lossy.NAME]` tables of one file: `path = "reason"` entries, names unique in the step.
+fn read_lossy_sets(
+    file: &SourceFile,
+    errs: &mut Errors,
+    item: &Item,
+    sets: &mut HashMap<String, LossySet>,
+) {
+    let Some(table) = item.as_table() else {
+        errs.push(
+            file.line(item.span()),
+            "lossy",
+            "must be `[lossy.NAME]` tables of path = reason",
+        );
+        return;
+    };
+    for (name, set) in table.iter() {
+        let line = file.line(table.key(name).and_then(|k| k.span()));
+        let key = format!("lossy.{name}");
+        if let Some(first) = sets.get(name) {
+            errs.push(
+                line,
+                key,
+                format!(
+                    "lossy set defined twice (first at {}:{})",
+                    first.file, first.line
+                ),
+            );
+            continue;
+        }
+        let Some(map) = set.as_table_like().filter(|m| !m.is_empty()) else {
+            errs.push(line, key, "must be a non-empty table of path = reason");
+            continue;
+        };
+        let mut entries = Vec::new();
+        for (path, reason) in map.iter() {
+            match reason.as_str() {
+                Some(r) if !r.trim().is_empty() => entries.push((path.to_owned(), r.to_owned())),
+                _ => errs.push(
+                    line,
+                    format!("{key}.{path}"),
+                    "must be the reason (a non-empty string)",
+                ),
+            }
+        }
+        sets.insert(
+            name.to_owned(),
+            LossySet {
+                entries,
+                file: file.name.clone(),
+                line,
+            },
+        );
+    }
 }
 
 /// Two rules that could both take one event make the result depend on file order: refuse them.
@@ -386,10 +462,14 @@ fn reachable_inputs(start: usize, transforms: &[Transform], edges: &[Vec<usize>]
 
 struct Compiler<'n> {
     names: &'n HashMap<String, (usize, Arc<str>, usize)>,
+    /// `[lossy.NAME]` tables of the step, by name.
+    lossy_sets: &'n HashMap<String, LossySet>,
     /// `$.` paths of the step, in slot order.
     inputs: Vec<(FieldPath, String)>,
     /// Transform call graph, for the cycle check and capture reachability.
     edges: Vec<Vec<usize>>,
+    /// Old spellings that still load, each with the new one.
+    warnings: Vec<LoadError>,
 }
 
 impl Compiler<'_> {
@@ -501,8 +581,18 @@ impl Compiler<'_> {
                 return None;
             }
             [one] => *one,
-            // `each` names its transform with `apply`.
-            ["each", "apply"] | ["apply", "each"] => "each",
+            // The old spelling of `each`: `{ each = "path", apply = "t" }`.
+            ["each", "apply"] | ["apply", "each"] if !table.contains_key("transform") => {
+                self.warnings.push(LoadError {
+                    file: file.name.to_string(),
+                    line,
+                    key: format!("{key}.apply"),
+                    message: "old spelling: `each` names its transform with `transform`: write \
+                              `{ each = \"...\", transform = \"...\" }`"
+                        .into(),
+                });
+                "each"
+            }
             many => {
                 op.errs.push(
                     line,
@@ -611,10 +701,17 @@ impl Compiler<'_> {
                 from: op.path(verb)?,
                 to: op.path("to")?,
             }),
-            "each" => Some(Op::Each {
-                path: op.path("each")?,
-                transform: self.transform_ref(&mut op, "apply", owner)?,
-            }),
+            "each" => {
+                let name_key = if table.contains_key("apply") {
+                    "apply"
+                } else {
+                    "transform"
+                };
+                Some(Op::Each {
+                    path: op.path("each")?,
+                    transform: self.transform_ref(&mut op, name_key, owner)?,
+                })
+            }
             "apply" => Some(Op::Apply {
                 path: op.path(verb)?,
                 transform: self.transform_ref(&mut op, "transform", owner)?,
@@ -792,9 +889,11 @@ impl Compiler<'_> {
                 "name"
                     | "events"
                     | "when"
+                    | "transform"
                     | "apply"
                     | "ops"
                     | "lossy"
+                    | "lossy_sets"
                     | "description"
                     | "counterpart"
                     | "reason"
@@ -802,7 +901,7 @@ impl Compiler<'_> {
                 errs.push(
                     line_of(k),
                     format!("{key}.{k}"),
-                    "unknown key (expected name, events, when, apply, ops, lossy, description, counterpart, reason)",
+                    "unknown key (expected name, events, when, transform, ops, lossy, lossy_sets, description, counterpart, reason)",
                 );
             }
         }
@@ -904,6 +1003,9 @@ impl Compiler<'_> {
                 }
             }
         }
+        if let Some(item) = table.get("lossy_sets") {
+            ok &= self.expand_lossy_sets(errs, &key, line_of("lossy_sets"), item, &mut lossy);
+        }
         let no_counterpart = match (table.get("counterpart"), table.get("reason")) {
             (None, None) => None,
             (Some(c), reason) if c.as_bool() == Some(false) => {
@@ -939,15 +1041,40 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        if no_counterpart.is_some() && (table.contains_key("apply") || table.contains_key("ops")) {
+        // The old spelling of a rule's transform: `apply = "t"`.
+        let transform_key = match (table.get("transform"), table.get("apply")) {
+            (Some(_), Some(_)) => {
+                errs.push(
+                    line_of("apply"),
+                    format!("{key}.apply"),
+                    "`apply` is the old spelling of `transform`: keep only `transform`",
+                );
+                return None;
+            }
+            (None, Some(_)) => {
+                self.warnings.push(LoadError {
+                    file: file.name.to_string(),
+                    line: line_of("apply"),
+                    key: format!("{key}.apply"),
+                    message: "old spelling: a rule names its transform with `transform`: write \
+                              `transform = \"...\"`"
+                        .into(),
+                });
+                "apply"
+            }
+            _ => "transform",
+        };
+        if no_counterpart.is_some()
+            && (table.contains_key(transform_key) || table.contains_key("ops"))
+        {
             errs.push(
                 line,
                 &key,
-                "a rule with `counterpart = false` translates nothing: no `apply` or `ops`",
+                "a rule with `counterpart = false` translates nothing: no `transform` or `ops`",
             );
             return None;
         }
-        let body = match (table.get("apply"), table.get("ops")) {
+        let body = match (table.get(transform_key), table.get("ops")) {
             (None, None) if no_counterpart.is_some() => {
                 transforms.push(Transform {
                     name: format!("{name} (no counterpart)"),
@@ -963,8 +1090,8 @@ impl Compiler<'_> {
                     let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
                     known.sort_unstable();
                     errs.push(
-                        line_of("apply"),
-                        format!("{key}.apply"),
+                        line_of(transform_key),
+                        format!("{key}.{transform_key}"),
                         format!(
                             "unknown transform {} (known: {})",
                             apply
@@ -992,7 +1119,7 @@ impl Compiler<'_> {
                 errs.push(
                     line,
                     &key,
-                    "needs exactly one of `apply` (a transform name) or `ops` (a list of ops)",
+                    "needs exactly one of `transform` (a transform name) or `ops` (a list of ops)",
                 );
                 return None;
             }
@@ -1008,6 +1135,58 @@ impl Compiler<'_> {
             lossy,
             no_counterpart,
         })
+    }
+}
+
+impl Compiler<'_> {
+    /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. A path the rule
+    /// lists itself or gets from two sets is an error: each loss has one reason.
+    fn expand_lossy_sets(
+        &self,
+        errs: &mut Errors,
+        key: &str,
+        line: usize,
+        item: &Item,
+        lossy: &mut Vec<(String, String)>,
+    ) -> bool {
+        let names: Option<Vec<&str>> = item
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str()).collect());
+        let Some(names) = names else {
+            errs.push(
+                line,
+                format!("{key}.lossy_sets"),
+                "must be a list of lossy set names",
+            );
+            return false;
+        };
+        let mut ok = true;
+        for name in names {
+            let Some(set) = self.lossy_sets.get(name) else {
+                let mut known: Vec<&str> = self.lossy_sets.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                errs.push(
+                    line,
+                    format!("{key}.lossy_sets"),
+                    format!("unknown lossy set {name:?} (known: {})", known.join(", ")),
+                );
+                ok = false;
+                continue;
+            };
+            for (path, reason) in &set.entries {
+                if lossy.iter().any(|(p, _)| p == path) {
+                    errs.push(
+                        line,
+                        format!("{key}.lossy_sets"),
+                        format!("{path:?} of lossy set {name:?} is already listed for this rule"),
+                    );
+                    ok = false;
+                } else {
+                    lossy.push((path.clone(), reason.clone()));
+                }
+            }
+        }
+        ok
     }
 }
 
@@ -1223,4 +1402,74 @@ fn toml_to_json(value: &toml_edit::Value) -> Value {
                 .collect(),
         ),
     }
+}
+
+/// Parses `versions.toml`: `order = [...]`, at least two distinct non-empty versions.
+pub(crate) fn version_order(text: &str, errors: &mut Vec<LoadError>) -> Option<Vec<String>> {
+    let file = super::VERSION_ORDER_FILE;
+    let line_at = |span: Option<std::ops::Range<usize>>| {
+        span.map_or(1, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        })
+    };
+    let mut fail = |line: usize, key: &str, message: String| {
+        errors.push(LoadError {
+            file: file.into(),
+            line,
+            key: key.into(),
+            message,
+        });
+        None
+    };
+    let doc = match ImDocument::parse(text.to_owned()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            return fail(
+                line_at(e.span()),
+                "-",
+                format!("not valid TOML: {}", e.message()),
+            )
+        }
+    };
+    let root = doc.as_table();
+    if let Some((key, _)) = root
+        .iter()
+        .find(|(k, _)| !matches!(*k, "order" | "description"))
+    {
+        let line = line_at(root.key(key).and_then(|k| k.span()));
+        return fail(
+            line,
+            key,
+            "unknown key (expected `order` or `description`)".into(),
+        );
+    }
+    let Some(item) = root.get("order") else {
+        return fail(1, "order", "required: the versions from oldest to newest, e.g. order = [\"2025-04-21\", \"2026-02-09\"]".into());
+    };
+    let line = line_at(item.span());
+    let Some(array) = item.as_array() else {
+        return fail(line, "order", "must be a list of version names".into());
+    };
+    let mut order: Vec<String> = Vec::new();
+    for value in array.iter() {
+        match value.as_str() {
+            Some(v) if !v.is_empty() && !v.contains("_to_") => {
+                if order.iter().any(|o| o == v) {
+                    return fail(line, "order", format!("version {v:?} is listed twice"));
+                }
+                order.push(v.to_owned());
+            }
+            _ => {
+                return fail(
+                    line,
+                    "order",
+                    "every entry is a version name (a non-empty string without `_to_`)".into(),
+                )
+            }
+        }
+    }
+    if order.len() < 2 {
+        return fail(line, "order", "lists at least two versions".into());
+    }
+    Some(order)
 }

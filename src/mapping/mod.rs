@@ -12,7 +12,7 @@ mod path;
 mod reference;
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +35,7 @@ pub struct Mappings {
     steps: Vec<Arc<Step>>,
     plans: HashMap<(String, String), Plan>,
     known_event_types: HashSet<String>,
+    warnings: Vec<LoadError>,
 }
 
 /// The compiled translation from one version to another: the steps to run, in order.
@@ -116,6 +117,7 @@ impl Mappings {
         };
         folders.sort();
         let mut steps = Vec::new();
+        let mut warnings = Vec::new();
         let mut seen = HashSet::new();
         for folder in folders {
             let name = folder
@@ -141,10 +143,12 @@ impl Mappings {
             if !seen.insert((from.to_owned(), to.to_owned())) {
                 continue;
             }
-            if let Some(step) = load::load_step(&folder, from, to, &mut errors) {
+            if let Some(step) = load::load_step(&folder, from, to, &mut errors, &mut warnings) {
                 steps.push(Arc::new(step));
             }
         }
+        warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        let order = load_version_order(dir, &steps, &mut errors);
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
@@ -157,16 +161,18 @@ impl Mappings {
                 }
             }
         }
-        let plans = all_plans(&steps);
+        let plans = all_plans(&steps, order.as_deref());
         Ok(Mappings {
             dir: dir.to_owned(),
             steps,
             plans,
             known_event_types,
+            warnings,
         })
     }
 
-    /// The plan from `from` to `to`, chaining steps when needed (shortest chain). Equal versions: no steps.
+    /// The plan from `from` to `to`: the adjacent steps between them along `versions.toml`'s order (or the
+    /// one step folder for the pair when there is no order file). Equal versions: no steps.
     pub fn plan(&self, from: &str, to: &str) -> Result<&Plan, NoPath> {
         self.plans
             .get(&(from.to_owned(), to.to_owned()))
@@ -189,6 +195,12 @@ impl Mappings {
             .collect()
     }
 
+    /// Old spellings the files still use (they load as before), each with file, line, key and the new
+    /// spelling; `hookshift check` prints them and the server logs them at load.
+    pub fn warnings(&self) -> &[LoadError] {
+        &self.warnings
+    }
+
     /// The folder the mappings were loaded from.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -207,36 +219,105 @@ impl Mappings {
     }
 }
 
-/// Shortest chains of steps between every pair of versions (breadth first from each version).
-fn all_plans(steps: &[Arc<Step>]) -> HashMap<(String, String), Plan> {
-    let versions: BTreeSet<&str> = steps
-        .iter()
-        .flat_map(|s| [s.from.as_str(), s.to.as_str()])
-        .collect();
-    let mut plans = HashMap::new();
-    for &start in &versions {
-        let mut reached: HashMap<&str, Vec<Arc<Step>>> = HashMap::from([(start, Vec::new())]);
-        let mut queue = VecDeque::from([start]);
-        while let Some(version) = queue.pop_front() {
-            let chain = reached[version].clone();
-            for step in steps.iter().filter(|s| s.from == version) {
-                if !reached.contains_key(step.to.as_str()) {
-                    let mut next = chain.clone();
-                    next.push(step.clone());
-                    reached.insert(step.to.as_str(), next);
-                    queue.push_back(step.to.as_str());
-                }
-            }
+/// The file at the top of the mappings folder that lists the versions in order.
+pub const VERSION_ORDER_FILE: &str = "versions.toml";
+
+/// Reads `versions.toml` (`order = ["2025-04-21", "2026-02-09"]`) when present and checks every step
+/// folder joins two adjacent versions of it. Without the file there is no order: each step folder
+/// translates its own pair and nothing is chained.
+fn load_version_order(
+    dir: &Path,
+    steps: &[Arc<Step>],
+    errors: &mut Vec<LoadError>,
+) -> Option<Vec<String>> {
+    let path = dir.join(VERSION_ORDER_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            errors.push(LoadError {
+                file: VERSION_ORDER_FILE.into(),
+                line: 0,
+                key: "-".into(),
+                message: format!("cannot read: {e}"),
+            });
+            return None;
         }
-        for (end, chain) in reached {
-            plans.insert(
-                (start.to_owned(), end.to_owned()),
-                Plan {
-                    from: start.to_owned(),
-                    to: end.to_owned(),
-                    steps: chain,
-                },
-            );
+    };
+    let order = load::version_order(&text, errors)?;
+    let position: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.as_str(), i))
+        .collect();
+    for step in steps {
+        let folder = format!("{}_to_{}", step.from, step.to);
+        let adjacent = match (
+            position.get(step.from.as_str()),
+            position.get(step.to.as_str()),
+        ) {
+            (Some(&a), Some(&b)) => a.abs_diff(b) == 1,
+            _ => false,
+        };
+        if !adjacent {
+            errors.push(LoadError {
+                file: folder,
+                line: 0,
+                key: "folder name".into(),
+                message: format!(
+                    "a step folder joins two adjacent versions of {VERSION_ORDER_FILE} (order = [{}]); \
+                     chains of steps run along that order, so a step that skips versions or names an \
+                     unlisted one would never run",
+                    order.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
+    Some(order)
+}
+
+/// The plans the steps make possible. With an order: every pair of listed versions whose adjacent
+/// steps all exist, chained along the order (up or down), so adding a step folder never changes which
+/// steps an existing plan runs. Without one: each step's own pair.
+fn all_plans(steps: &[Arc<Step>], order: Option<&[String]>) -> HashMap<(String, String), Plan> {
+    let plan = |from: &str, to: &str, steps: Vec<Arc<Step>>| {
+        (
+            (from.to_owned(), to.to_owned()),
+            Plan {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                steps,
+            },
+        )
+    };
+    let step_for =
+        |from: &str, to: &str| steps.iter().find(|s| s.from == from && s.to == to).cloned();
+    let mut plans = HashMap::new();
+    let Some(order) = order else {
+        for step in steps {
+            for version in [&step.from, &step.to] {
+                plans.extend([plan(version, version, Vec::new())]);
+            }
+            plans.extend([plan(&step.from, &step.to, vec![step.clone()])]);
+        }
+        return plans;
+    };
+    for (start, from) in order.iter().enumerate() {
+        plans.extend([plan(from, from, Vec::new())]);
+        for direction in [1isize, -1] {
+            let mut chain = Vec::new();
+            let mut at = start;
+            while let Some(next) = at
+                .checked_add_signed(direction)
+                .filter(|&n| n < order.len())
+            {
+                let Some(step) = step_for(&order[at], &order[next]) else {
+                    break;
+                };
+                chain.push(step);
+                plans.extend([plan(from, &order[next], chain.clone())]);
+                at = next;
+            }
         }
     }
     plans

@@ -152,10 +152,10 @@ fn map_with_fallback_keep_and_error() {
 #[test]
 fn each_walks_object_values_and_null_can_be_written() {
     let m = with_ops(
-        r#"{ each = "metadata", apply = "citation_pages" }, { default = "failureReason", null = true }, { set = "usage", null = true }"#,
+        r#"{ each = "metadata", transform = "citation_pages" }, { default = "failureReason", null = true }, { set = "usage", null = true }"#,
         r#"
 [transforms.citation_pages]
-ops = [{ each = "citations", apply = "page" }]
+ops = [{ each = "citations", transform = "page" }]
 [transforms.page]
 ops = [{ rename = "page", to = "page.number" }]
 "#,
@@ -257,7 +257,7 @@ fn unwrap_and_wrap() {
 #[test]
 fn each_apply_and_switch_run_named_transforms_with_located_errors() {
     let m = with_ops(
-        r#"{ each = "files", apply = "file" }, { apply = "config", transform = "config" }, { switch = "type", cases = { A = "to_a" }, otherwise = "to_other" }"#,
+        r#"{ each = "files", transform = "file" }, { apply = "config", transform = "config" }, { switch = "type", cases = { A = "to_a" }, otherwise = "to_other" }"#,
         r#"
 [transforms.file]
 ops = [{ drop = "presignedUrl", reason = "not in FileSummary" }, { expect = "id", type = "string" }]
@@ -289,7 +289,7 @@ ops = [{ set = "kind", value = "other" }]
 #[test]
 fn nest_unnest_append_partition_all_keep_only() {
     let m = with_ops(
-        r#"{ each = "outputs", apply = "to_step" }, { append = "outputs", to = "stepRuns" }, { all = "rules", field = "valid", to = "allPassed" }"#,
+        r#"{ each = "outputs", transform = "to_step" }, { append = "outputs", to = "stepRuns" }, { all = "rules", field = "valid", to = "allPassed" }"#,
         r#"
 [transforms.to_step]
 ops = [{ nest = "result.extractRun" }, { copy = "result.extractRun.status", to = "status" }, { set = "stepType", value = "EXTRACT" }]
@@ -303,7 +303,7 @@ ops = [{ nest = "result.extractRun" }, { copy = "result.extractRun.status", to =
     );
 
     let back = with_ops(
-        r#"{ partition = "stepRuns", to = "outputs", where = { stepType = ["EXTRACT", "SPLIT"] } }, { each = "outputs", apply = "from_step" }"#,
+        r#"{ partition = "stepRuns", to = "outputs", where = { stepType = ["EXTRACT", "SPLIT"] } }, { each = "outputs", transform = "from_step" }"#,
         r#"
 [transforms.from_step]
 ops = [{ drop = "status", reason = "copy of the run's status" }, { drop = "stepType", reason = "in the run type" }, { unnest = "result.extractRun" }]
@@ -414,7 +414,13 @@ ops = []
 fn steps_chain_and_equal_versions_need_no_steps() {
     let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
     let bc = "[[rule]]\nname = \"r\"\nevents = { \"e2\" = \"e3\" }\nops = [{ rename = \"b\", to = \"c\" }]\n";
-    let m = load(&[("a_to_b", "m.toml", ab), ("b_to_c", "m.toml", bc)]).unwrap();
+    let order = "order = [\"a\", \"b\", \"c\"]\n";
+    let m = load(&[
+        ("", "versions.toml", order),
+        ("a_to_b", "m.toml", ab),
+        ("b_to_c", "m.toml", bc),
+    ])
+    .unwrap();
     let plan = m.plan("a", "c").unwrap();
     assert_eq!((plan.from(), plan.to()), ("a", "c"));
     assert_eq!(
@@ -426,6 +432,239 @@ fn steps_chain_and_equal_versions_need_no_steps() {
     assert_eq!(
         m.versions().into_iter().collect::<Vec<_>>(),
         ["a", "b", "c"]
+    );
+}
+
+#[test]
+fn without_a_version_order_each_step_translates_only_its_own_pair() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let bc = "[[rule]]\nname = \"r\"\nevents = { \"e2\" = \"e3\" }\nops = [{ rename = \"b\", to = \"c\" }]\n";
+    let m = load(&[("a_to_b", "m.toml", ab), ("b_to_c", "m.toml", bc)]).unwrap();
+    assert!(m.plan("a", "b").is_ok() && m.plan("b", "c").is_ok());
+    assert!(m.plan("a", "c").is_err());
+    assert!(m.plan("c", "c").unwrap().is_identity());
+}
+
+#[test]
+fn a_shortcut_step_folder_is_refused_and_never_changes_the_chain() {
+    let rule = |from: &str, to: &str| {
+        format!("[[rule]]\nname = \"r\"\nevents = {{ \"{from}\" = \"{to}\" }}\nops = [{{ set = \"via\", value = \"{from}-{to}\" }}]\n")
+    };
+    let (ab, bc, ac) = (rule("e1", "e2"), rule("e2", "e3"), rule("e1", "e3"));
+    let order = "order = [\"a\", \"b\", \"c\"]\n";
+    let errors = load_errors(&[
+        ("", "versions.toml", order),
+        ("a_to_b", "m.toml", &ab),
+        ("b_to_c", "m.toml", &bc),
+        ("a_to_c", "m.toml", &ac),
+    ]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("a_to_c:0: folder name:") && errors[0].contains("adjacent versions"),
+        "{errors:?}"
+    );
+    // A step naming a version the order does not list is refused the same way.
+    let errors = load_errors(&[("", "versions.toml", order), ("c_to_d", "m.toml", &bc)]);
+    assert!(
+        errors.iter().any(|e| e.starts_with("c_to_d:0:")),
+        "{errors:?}"
+    );
+    // Down the order: the chain runs c -> b -> a, and a missing step leaves no plan.
+    let m = load(&[
+        ("", "versions.toml", order),
+        ("c_to_b", "m.toml", &rule("e3", "e2")),
+        ("b_to_a", "m.toml", &rule("e2", "e1")),
+        ("a_to_b", "m.toml", &ab),
+    ])
+    .unwrap();
+    let down = translate(
+        m.plan("c", "a").unwrap(),
+        json!({"eventType": "e3", "payload": {}}),
+        &T,
+    )
+    .unwrap();
+    assert_eq!(
+        down,
+        json!({"eventType": "e1", "payload": {"via": "e2-e1"}})
+    );
+    assert!(m.plan("a", "c").is_err(), "b_to_c is missing");
+}
+
+#[test]
+fn a_bad_version_order_is_reported_with_its_line() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    for (text, expected) in [
+        (
+            "\norder = [\"a\"]\n",
+            "versions.toml:2: order: lists at least two versions",
+        ),
+        (
+            "order = [\"a\", \"b\", \"a\"]\n",
+            "versions.toml:1: order: version \"a\" is listed twice",
+        ),
+        ("order = \"a\"\n", "versions.toml:1: order: must be a list"),
+        (
+            "ordre = [\"a\", \"b\"]\n",
+            "versions.toml:1: ordre: unknown key",
+        ),
+        ("# versions\n", "versions.toml:1: order: required"),
+    ] {
+        let errors = load_errors(&[("", "versions.toml", text), ("a_to_b", "m.toml", ab)]);
+        assert!(
+            errors.iter().any(|e| e.starts_with(expected)),
+            "{text:?}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn old_spellings_of_naming_a_transform_load_and_are_reported_with_the_new_one() {
+    let text = r#"[[rule]]
+name = "r"
+events = { "e.old" = "e.new" }
+apply = "outer"
+
+[transforms.outer]
+ops = [
+  { each = "items", apply = "item" },
+]
+
+[transforms.item]
+ops = [{ set = "seen", value = true }]
+"#;
+    let m = load(&[("a_to_b", "m.toml", text)]).unwrap();
+    let warnings: Vec<String> = m.warnings().iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with("m.toml:4: rule \"r\".apply: old spelling: a rule names its transform with `transform`: write `transform = \"...\"`"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("m.toml:8: transforms.outer.ops[0].apply: old spelling")
+            && warnings[1].contains("{ each = \"...\", transform = \"...\" }"),
+        "{warnings:?}"
+    );
+    // The old spelling still translates as before.
+    assert_eq!(
+        run(&m, json!({"items": [{}, {}]})).unwrap(),
+        json!({"items": [{"seen": true}, {"seen": true}]})
+    );
+    // The new spelling loads without warnings; both at once in a rule is an error.
+    let new = text
+        .replace("\napply = ", "\ntransform = ")
+        .replace("apply = \"item\"", "transform = \"item\"");
+    assert!(load(&[("a_to_b", "m.toml", &new)])
+        .unwrap()
+        .warnings()
+        .is_empty());
+    let both = text.replace(
+        "apply = \"outer\"",
+        "apply = \"outer\"\ntransform = \"outer\"",
+    );
+    let errors = load_errors(&[("a_to_b", "m.toml", &both)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("rule \"r\".apply: `apply` is the old spelling of `transform`")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn lossy_sets_are_shared_by_the_rules_that_name_them_and_expanded() {
+    let rules = r#"[[rule]]
+name = "one"
+events = { "e1" = "f1" }
+ops = [{ drop = "x", reason = "gone" }]
+lossy_sets = ["files"]
+[rule.lossy]
+"payload.x" = "gone in the target"
+
+[[rule]]
+name = "two"
+events = { "e2" = "f2" }
+ops = [{ drop = "x", reason = "gone" }]
+lossy_sets = ["files"]
+"#;
+    let sets = r#"[lossy.files]
+"payload.files[*].presignedUrl" = "FileSummary has no presignedUrl"
+"payload.files[*].usage" = "FileSummary has no usage"
+"#;
+    let m = load(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", sets),
+    ])
+    .unwrap();
+    let plan = m.plan("a", "b").unwrap();
+    let one = plan.lossy_paths(&json!({"eventType": "e1", "payload": {}}), &T);
+    assert_eq!(
+        one,
+        [
+            ("payload.x".into(), "gone in the target".into()),
+            (
+                "payload.files[*].presignedUrl".into(),
+                "FileSummary has no presignedUrl".into()
+            ),
+            (
+                "payload.files[*].usage".into(),
+                "FileSummary has no usage".into()
+            ),
+        ]
+    );
+    let two = plan.lossy_paths(&json!({"eventType": "e2", "payload": {}}), &T);
+    assert_eq!(two.len(), 2);
+    // The mapping reference prints the expanded entries.
+    let reference = m.reference_markdown();
+    assert!(
+        reference.contains("lossy on a round trip: `payload.files[*].presignedUrl` (FileSummary has no presignedUrl); `payload.files[*].usage` (FileSummary has no usage); `payload.x` (gone in the target)"),
+        "{reference}"
+    );
+
+    // An unknown set, a path the rule lists itself too, and a set defined twice are errors.
+    let unknown = rules.replacen("lossy_sets = [\"files\"]", "lossy_sets = [\"fiels\"]", 1);
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", &unknown),
+        ("a_to_b", "shared.toml", sets),
+    ]);
+    assert!(
+        errors.iter().any(|e| e.contains(
+            "rules.toml:5: rule \"one\".lossy_sets: unknown lossy set \"fiels\" (known: files)"
+        )),
+        "{errors:?}"
+    );
+    let twice = rules.replacen(
+        "\"payload.x\" = \"gone in the target\"",
+        "\"payload.files[*].usage\" = \"again\"",
+        1,
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", &twice),
+        ("a_to_b", "shared.toml", sets),
+    ]);
+    assert!(
+        errors.iter().any(|e| e.contains("rule \"one\".lossy_sets: \"payload.files[*].usage\" of lossy set \"files\" is already listed")),
+        "{errors:?}"
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", sets),
+        ("a_to_b", "zz.toml", sets),
+    ]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("zz.toml:1: lossy.files: lossy set defined twice (first at")),
+        "{errors:?}"
+    );
+    let errors = load_errors(&[
+        ("a_to_b", "rules.toml", rules),
+        ("a_to_b", "shared.toml", "[lossy.files]\n\"p\" = \"\"\n"),
+    ]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("lossy.files.p: must be the reason")),
+        "{errors:?}"
     );
 }
 
@@ -444,7 +683,7 @@ fn every_error_is_reported_with_file_line_and_key() {
 [[rule]]
 name = "first"
 events = { "x" = "y" }
-apply = "missing_transform"
+transform = "missing_transform"
 
 [[rule]]
 name = "second"
@@ -461,7 +700,7 @@ bogus = 1
     let errors = load_errors(&[("a_to_b", "bad.toml", bad)]);
     let joined = errors.join("\n");
     for expected in [
-        "bad.toml:5: rule \"first\".apply: unknown transform \"missing_transform\"",
+        "bad.toml:5: rule \"first\".transform: unknown transform \"missing_transform\"",
         "bad.toml:11: rule \"second\".ops[0].to: required key is missing",
         "bad.toml:12: rule \"second\".ops[1]: no op verb",
         "bad.toml:13: rule \"second\".ops[2].reason: required key is missing",
@@ -493,7 +732,7 @@ fn errors_of_several_files_are_all_reported() {
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("one.toml:1") && e.contains("`apply`")),
+            .any(|e| e.contains("one.toml:1") && e.contains("`transform`")),
         "{errors:#?}"
     );
     assert!(
@@ -539,11 +778,11 @@ fn transforms_may_not_call_themselves() {
 [transforms.a]
 ops = [{ apply = "x", transform = "b" }]
 [transforms.b]
-ops = [{ each = "y", apply = "a" }]
+ops = [{ each = "y", transform = "a" }]
 [[rule]]
 name = "r"
 events = { "e" = "f" }
-apply = "a"
+transform = "a"
 "#;
     let errors = load_errors(&[("a_to_b", "m.toml", text)]);
     assert!(
@@ -557,7 +796,7 @@ apply = "a"
 #[test]
 fn transforms_are_shared_across_files_of_a_step_but_names_are_unique() {
     let shared = "[transforms.t]\nops = [{ set = \"s\", value = 1 }]\n";
-    let rule = "[[rule]]\nname = \"r\"\nevents = { \"e\" = \"f\" }\napply = \"t\"\n";
+    let rule = "[[rule]]\nname = \"r\"\nevents = { \"e\" = \"f\" }\ntransform = \"t\"\n";
     let m = load(&[
         ("a_to_b", "shared.toml", shared),
         ("a_to_b", "rule.toml", rule),
@@ -684,7 +923,7 @@ reason = "parse steps have no counterpart"
         ("reason = \"x\"\n", "belongs to `counterpart = false`"),
         (
             "counterpart = false\nreason = \"x\"\nops = []\n",
-            "no `apply` or `ops`",
+            "no `transform` or `ops`",
         ),
     ] {
         let text = format!("[[rule]]\nname = \"p\"\nevents = {{ \"a\" = \"b\" }}\n{bad}");
@@ -749,7 +988,7 @@ fn failure_paths_name_the_place_in_the_input_event() {
     let m = with_ops(
         r#"{ append = "stepRuns", to = "outputs" },
            { partition = "outputs", to = "stepRuns", where = { kind = "run" } },
-           { each = "stepRuns", apply = "step" }"#,
+           { each = "stepRuns", transform = "step" }"#,
         r#"
 [transforms.step]
 ops = [{ nest = "result.run" }, { apply = "result.run", transform = "run" }]
@@ -780,7 +1019,7 @@ ops = [{ rename = "files", to = "documents" }, { unwrap = "documents", to = "doc
 
     // An index that nothing moved is kept exactly.
     let m = with_ops(
-        r#"{ each = "items", apply = "item" }"#,
+        r#"{ each = "items", transform = "item" }"#,
         r#"
 [transforms.item]
 ops = [{ rename = "page", to = "where.page" }, { expect = "where.page", type = "number" }]
@@ -807,7 +1046,7 @@ ops = [{ rename = "page", to = "where.page" }, { expect = "where.page", type = "
 #[test]
 fn unmapped_field_reports_are_bounded() {
     let m = with_ops(
-        r#"{ each = "runs", apply = "run" }"#,
+        r#"{ each = "runs", transform = "run" }"#,
         r#"
 [transforms.run]
 ops = [{ unnest = "inner" }]

@@ -138,10 +138,13 @@ class Step:
         self.folder = folder
         self.transforms: dict[str, list] = {}
         self.rules: list[dict] = []
+        # `[lossy.NAME]` tables: entries the rules that name them in `lossy_sets` share
+        self.lossy_sets: dict[str, dict] = {}
         for toml_file in sorted(folder.glob("*.toml")):
             doc = tomllib.loads(toml_file.read_text(encoding="utf-8"))
             for name, body in doc.get("transforms", {}).items():
                 self.transforms[name] = body.get("ops", [])
+            self.lossy_sets.update(doc.get("lossy", {}))
             for rule in doc.get("rule", []):
                 rule = dict(rule)
                 rule["_file"] = toml_file.name
@@ -184,14 +187,17 @@ class Step:
 
     def drop_patterns(self, rule: dict) -> list[Pattern]:
         out: list[Pattern] = []
-        for path, why in rule.get("lossy", {}).items():
+        lossy = dict(rule.get("lossy", {}))
+        for name in rule.get("lossy_sets", []):
+            lossy.update(self.lossy_sets[name])
+        for path, why in lossy.items():
             out.append(Pattern(parse_path(path), f"lossy: {why}"))
         for path, why in self.dropped.get(rule.get("name"), {}).items():
             out.append(Pattern(parse_path(path), f"README: {why}"))
         if "ops" in rule:
             self._walk(rule["ops"], ["payload"], out, 0)
-        elif "apply" in rule:
-            self._walk(self.transforms.get(rule["apply"], []), ["payload"], out, 0)
+        elif "transform" in rule or "apply" in rule:  # `apply` is the old spelling of `transform`
+            self._walk(self.transforms.get(rule.get("transform", rule.get("apply")), []), ["payload"], out, 0)
         return out
 
     def _walk(self, ops: list, prefix: list, out: list[Pattern], depth: int) -> None:
@@ -215,7 +221,8 @@ class Step:
                 if op.get("rest") == "drop":  # elements after the first
                     out.append(RestPattern(base, f"unwrap rest: {op.get('reason', '')}"))
             elif "each" in op:
-                target = self.transforms.get(op.get("apply", ""), [])
+                # `apply` is the old spelling of `transform` here
+                target = self.transforms.get(op.get("transform", op.get("apply", "")), [])
                 self._walk(target, prefix + parse_path(op["each"]) + ["[*]"], out, depth + 1)
             elif "apply" in op and "transform" in op:
                 self._walk(self.transforms.get(op["transform"], []), prefix + parse_path(op["apply"]), out, depth + 1)
