@@ -96,6 +96,10 @@ pub struct DownstreamStats {
 }
 
 impl DownstreamStats {
+    /// A request leaves `inflight` as its answer (or the connection's end) is about to go out.
+    fn answering(&self) {
+        self.inflight.fetch_sub(1, Ordering::SeqCst);
+    }
     pub fn delivered_ids(&self) -> HashMap<String, u32> {
         self.delivered.lock().unwrap().clone()
     }
@@ -207,8 +211,9 @@ async fn serve_faulty(
     while let Some((head, body)) = read_request(&mut stream, &mut buf).await {
         stats.received.fetch_add(1, Ordering::SeqCst);
         stats.inflight.fetch_add(1, Ordering::SeqCst);
+        // handle_one takes the request out of `inflight` before its answer goes out: once hookshift can
+        // read the answer, the request no longer counts as in flight here.
         let keep = handle_one(&mut stream, &head, &body, &stats, &faults, &counter).await;
-        stats.inflight.fetch_sub(1, Ordering::SeqCst);
         if !keep {
             return;
         }
@@ -240,6 +245,7 @@ async fn handle_one(
         .and_then(|v| v["eventId"].as_str().map(str::to_owned));
     let (Ok(_), Some(event_id)) = (verified, event_id) else {
         stats.bad_requests.fetch_add(1, Ordering::SeqCst);
+        stats.answering();
         return respond(stream, 400).await;
     };
 
@@ -252,6 +258,7 @@ async fn handle_one(
     let mut bound = f.error_5xx;
     if pick < bound {
         stats.answered_5xx.fetch_add(1, Ordering::SeqCst);
+        stats.answering();
         return respond(stream, 503).await;
     }
     bound += f.reset;
@@ -260,12 +267,14 @@ async fn handle_one(
         // A zero linger makes close() send RST; it never blocks (only a positive linger does).
         #[allow(deprecated)]
         let _ = stream.set_linger(Some(Duration::ZERO));
+        stats.answering();
         return false;
     }
     bound += f.hang;
     if pick < bound {
         stats.hangs.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(f.hang_ms)).await;
+        stats.answering();
         return false;
     }
     bound += f.slow;
@@ -276,6 +285,7 @@ async fn handle_one(
     }
     stats.answered_2xx.fetch_add(1, Ordering::SeqCst);
     *stats.delivered.lock().unwrap().entry(event_id).or_insert(0) += 1;
+    stats.answering();
     respond(stream, 200).await
 }
 
