@@ -512,6 +512,11 @@ pub fn record_reload(success: bool, loaded_at: f64) {
 
 /// Records that the initial configuration is running (not counted as a reload).
 pub fn record_initial_load(loaded_at: f64) {
+    // Both results exist from the start at zero, so rates and alerts over them see a series before
+    // the first reload.
+    for result in ["success", "failure"] {
+        counter!(CONFIG_RELOADS, "result" => result).increment(0);
+    }
     gauge!(CONFIG_LAST_RELOAD_SUCCESS).set(1.0);
     gauge!(CONFIG_LAST_RELOAD_TIMESTAMP).set(loaded_at);
 }

@@ -315,6 +315,12 @@ def main():
         if not ok(ready and hook.poll() is None, "starts and answers 200 on /readyz"):
             raise SystemExit(1)
         ok(http("GET", admin + "/healthz")[0] == 200, "answers 200 on /healthz")
+        # Before any traffic or reload: the series dashboards and alerts query exist, at zero.
+        _, fresh = http("GET", admin + "/metrics", timeout=5)
+        fresh = fresh.decode()
+        for series in ('hookshift_config_reloads_total{result="success"} 0',
+                       'hookshift_config_reloads_total{result="failure"} 0'):
+            ok(series in fresh.splitlines(), f"fresh process exports {series}")
 
         # -------------------------------------------------------------- traffic
         old_id = json.loads(old_body).get("eventId")
