@@ -82,6 +82,9 @@ async fn missing_or_malformed_signature_headers_are_401() {
     let down = Downstream::start().await;
     let mut plextera = RouteSpec::new("hostile_plextera", &down.url());
     plextera.provider = "plextera";
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    plextera.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    plextera.default_version = NEW.to_owned();
     let hs = start(
         dir.path(),
         vec![RouteSpec::new("hostile_sig", &down.url()), plextera],
@@ -288,6 +291,9 @@ async fn many_signature_candidates_cost_one_mac_per_secret() {
     let down = Downstream::start().await;
     let mut route = RouteSpec::new("hostile_candidates", &down.url());
     route.provider = "plextera";
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    route.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    route.default_version = NEW.to_owned();
     route.inbound_secrets = vec![
         IN_SECRET.to_owned(),
         "wss_second".to_owned(),

@@ -756,6 +756,9 @@ async fn envelope_holes_are_400_on_both_paths() {
     let down = Downstream::start().await;
     let mut plextera = RouteSpec::new("holes_plextera", &down.url());
     plextera.provider = "plextera";
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    plextera.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    plextera.default_version = NEW.to_owned();
     let hs = start(
         dir.path(),
         vec![RouteSpec::new("holes_extend", &down.url()), plextera],
