@@ -547,6 +547,19 @@ impl Config {
         self.relative_to_source(&self.mappings.dir)
     }
 
+    /// Every mapping folder the configuration names, each once: the global one first, then the routes'
+    /// own.
+    pub fn mappings_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.mappings_dir()];
+        for route in &self.routes {
+            let dir = self.route_mappings_dir(route);
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
     /// The mapping set `route` translates with: its own `mappings`, else [`Config::mappings_dir`].
     pub fn route_mappings_dir(&self, route: &RouteConfig) -> PathBuf {
         match &route.mappings {

@@ -14,7 +14,7 @@
 //!   (ack, reject, pass, translate with its plan), the handler, resolved metric labels and handles.
 //! - [`provider`]: what each sender's webhooks look like: signature scheme ([`provider::signature`]),
 //!   envelope and payload member, delivery headers; [`provider::extend`], [`provider::plextera`].
-//! - [`error`]: request errors → HTTP status, JSON body and metric outcome, in one place.
+//! - `error`: request errors → HTTP status, JSON body and metric outcome, in one place.
 //!
 //! What it runs on:
 //!
@@ -35,10 +35,10 @@
 //! - [`drift`]: counting the input fields no mapping names (`hookshift_unmapped_fields_total`): the
 //!   ones a translation drops at once, the unknown ones it carries by a bounded background scan.
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
-//! - [`http`]: the admin endpoints ([`http::admin`]), the client delivering to handlers
-//!   ([`http::deliver`]), the roots TLS deliveries trust ([`http::tls`]).
-//! - [`metrics`]: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
-//! - [`logging`]: tracing subscriber setup (text or JSON).
+//! - `http`: the admin endpoints (`http::admin`), the client delivering to handlers
+//!   (`http::deliver`), the roots TLS deliveries trust (`http::tls`).
+//! - `metrics`: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
+//! - `logging`: tracing subscriber setup (text or JSON).
 //! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`).
 //!
 //! # The path of a request
@@ -65,7 +65,7 @@
 //!    unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
 //!    own version keeps the exact received bytes;
 //! 5. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
-//! 6. **deliver**: POSTs them ([`http::deliver`]); the handler's 2xx becomes 200, anything else 502, a
+//! 6. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
 //!    missed deadline 504;
 //! 7. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
 //!    no secret).
@@ -74,12 +74,12 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod drift;
-pub mod error;
-pub mod http;
+pub(crate) mod error;
+pub(crate) mod http;
 pub mod json;
-pub mod logging;
+pub(crate) mod logging;
 pub mod mapping;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod pipeline;
 pub mod provider;
 pub mod reload;
@@ -130,7 +130,7 @@ pub async fn run(
         // reloaded, instead of becoming the baseline the watcher compares against.
         let baseline = config
             .source()
-            .map(|path| reload::fingerprint(path, &config.mappings_dir()));
+            .map(|path| reload::fingerprint_all(path, &config.mappings_dirs()));
         State::build(config).map(|state| (state, baseline))
     })
     .await??;

@@ -622,6 +622,48 @@ impl Drop for InflightGuard {
 mod tests {
     use super::*;
 
+    /// [`RouteMetrics`] indexes its handles by discriminant: every `ALL` lists its enum in order.
+    #[test]
+    fn handle_arrays_follow_the_enum_order() {
+        for (i, class) in StatusClass::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i);
+        }
+        for (i, reason) in ShedReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+        }
+        for (i, result) in crate::signed_url::FetchResult::ALL.iter().enumerate() {
+            assert_eq!(*result as usize, i);
+        }
+    }
+
+    #[test]
+    fn route_handles_register_every_series_at_zero() {
+        let handle = install();
+        let route = RouteMetrics::new("metrics_unit_route", "2026-02-09");
+        let page = handle.render();
+        for class in StatusClass::ALL {
+            let series = format!(
+                "hookshift_downstream_responses_total{{route=\"metrics_unit_route\",status_class=\"{}\"}} 0",
+                class.as_str()
+            );
+            assert!(page.contains(&series), "{series}\n{page}");
+        }
+        route.delivery(StatusClass::S5xx, 0.01);
+        route.shed(ShedReason::SignedUrl);
+        let page = handle.render();
+        assert!(page.contains("hookshift_downstream_responses_total{route=\"metrics_unit_route\",status_class=\"5xx\"} 1"), "{page}");
+        assert!(page.contains("hookshift_requests_shed_total{route=\"metrics_unit_route\",reason=\"signed_url\"} 1"), "{page}");
+        assert!(page.contains("hookshift_requests_shed_total{route=\"metrics_unit_route\",reason=\"translation\"} 0"), "{page}");
+        let inflight = route.inflight();
+        assert!(handle
+            .render()
+            .contains("hookshift_inflight_requests{route=\"metrics_unit_route\"} 1"));
+        drop(inflight);
+        assert!(handle
+            .render()
+            .contains("hookshift_inflight_requests{route=\"metrics_unit_route\"} 0"));
+    }
+
     #[test]
     fn status_classes() {
         assert_eq!(

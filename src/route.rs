@@ -236,6 +236,116 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    const ROUTE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+admin_listen = "127.0.0.1:9464"
+
+[mappings]
+dir = "mappings"
+
+[[routes]]
+name = "compiled"
+path = "/hooks/compiled"
+inbound_secrets = ["wss_in"]
+default_version = "2025-04-21"
+[routes.downstream]
+url = "http://127.0.0.1:3000/webhooks"
+version = "2026-02-09"
+secret = "wss_out"
+[routes.policy]
+"2025-04-21" = "forward"
+"2026-02-09" = "forward"
+"2024-01-01" = "reject"
+"2023-01-01" = "ack"
+"#;
+
+    fn mappings(relative: &str) -> Arc<Mappings> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+        Arc::new(Mappings::load(&dir).unwrap())
+    }
+
+    fn compile(toml: &str, mappings: Arc<Mappings>) -> Result<Route, Vec<ConfigError>> {
+        let config = Config::parse_str(toml, Vec::new()).unwrap();
+        let labels = Arc::new(EventTypeLabels::new(&mappings));
+        Route::compile(0, &config.routes[0], mappings, labels, None)
+    }
+
+    #[test]
+    fn each_sending_version_gets_its_action_and_label_once() {
+        let route = compile(ROUTE, mappings("mappings")).unwrap();
+        let action = |version: &str| route.decide(version).action;
+        assert!(
+            matches!(action("2025-04-21"), Some(Action::Translate(plan)) if plan.to() == "2026-02-09")
+        );
+        assert!(matches!(action("2026-02-09"), Some(Action::Pass)));
+        assert!(matches!(action("2024-01-01"), Some(Action::Reject)));
+        assert!(matches!(action("2023-01-01"), Some(Action::Ack)));
+        assert!(action("1999-01-01").is_none());
+        // Versions the configuration names are their own label; any other is `other`.
+        assert_eq!(&*route.decide("2024-01-01").api_version, "2024-01-01");
+        assert_eq!(&*route.decide("1999-01-01").api_version, metrics::OTHER);
+        assert_eq!(route.sending_version(None), "2025-04-21");
+        assert_eq!(
+            route.sending_version(Some("api_version=2026-02-09")),
+            "2026-02-09"
+        );
+        assert_eq!(route.sending_version(Some("api_version=")), "2025-04-21");
+    }
+
+    #[test]
+    fn the_handlers_version_without_policy_is_a_known_label_but_no_action() {
+        let toml = ROUTE.replace("\"2026-02-09\" = \"forward\"\n", "");
+        let route = compile(&toml, mappings("mappings")).unwrap();
+        let decision = route.decide("2026-02-09");
+        assert!(decision.action.is_none());
+        assert_eq!(&*decision.api_version, "2026-02-09");
+    }
+
+    #[test]
+    fn forward_without_a_plan_and_mappings_of_another_envelope_are_refused() {
+        let no_plan = ROUTE.replace(
+            "\"2024-01-01\" = \"reject\"",
+            "\"2024-01-01\" = \"forward\"",
+        );
+        let problems = compile(&no_plan, mappings("mappings")).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("routes[0].policy.2024-01-01"),
+            "{problems:?}"
+        );
+
+        let plextera = ROUTE.replace(
+            "inbound_secrets",
+            "provider = \"plextera\"\ninbound_secrets",
+        );
+        let problems = compile(&plextera, mappings("mappings")).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let problem = problems[0].to_string();
+        assert!(problem.contains("routes[0].mappings"), "{problem}");
+        assert!(
+            problem.contains("rewrite the envelope member `payload`"),
+            "{problem}"
+        );
+
+        // The Plextera set fits a Plextera route.
+        let plextera_set = plextera
+            .replace("2025-04-21", "v1")
+            .replace("2026-02-09", "v2")
+            .replace(
+                "\"2024-01-01\" = \"reject\"\n\"2023-01-01\" = \"ack\"\n",
+                "",
+            );
+        let route = compile(&plextera_set, mappings("tests/mappings-plextera")).unwrap();
+        assert!(matches!(
+            route.decide("v1").action,
+            Some(Action::Translate(_))
+        ));
+    }
 
     #[test]
     fn query_params() {

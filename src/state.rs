@@ -124,14 +124,7 @@ struct MappingSets {
 impl MappingSets {
     fn load(config: &Config) -> MappingSets {
         let mut sets = MappingSets::default();
-        let mut tried: Vec<PathBuf> = Vec::new();
-        let dirs = std::iter::once(config.mappings_dir())
-            .chain(config.routes.iter().map(|r| config.route_mappings_dir(r)));
-        for dir in dirs {
-            if tried.contains(&dir) {
-                continue;
-            }
-            tried.push(dir.clone());
+        for dir in config.mappings_dirs() {
             match Mappings::load(&dir) {
                 Ok(mappings) => {
                     let event_types = Arc::new(EventTypeLabels::new(&mappings));

@@ -4,12 +4,12 @@
 //! receive -> verify -> decide -> translate -> sign -> deliver -> record
 //! ```
 //!
-//! Each stage is a function from the previous stage's value to the next one ([`receive`],
-//! [`decide`], [`translate`], [`deliver`]); a stage may also end the request early with an answer
-//! ([`Done`]) or an error ([`ProxyError`], mapped to HTTP in [`crate::error`]). What the last stage
-//! needs (labels, event id, handler status) is collected on the way in one [`Record`], which counts
+//! Each stage is a function from the previous stage's value to the next one (`receive`,
+//! `decide`, `translate`, `deliver`); a stage may also end the request early with an answer
+//! (`Done`) or an error (`ProxyError`, mapped to HTTP in `crate::error`). What the last stage
+//! needs (labels, event id, handler status) is collected on the way in one `Record`, which counts
 //! the request and writes its one log line at the end. Adding a stage is adding one line to
-//! [`Pipeline::run`] and, when it reports something, one field to [`Record`].
+//! `Pipeline::run` and, when it reports something, one field to `Record`.
 //!
 //! Each request takes a snapshot of the running [`State`] when it starts and uses it to the end, so a
 //! reload never changes the rules under a request in flight.
