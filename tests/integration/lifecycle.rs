@@ -94,7 +94,11 @@ async fn config_file_changes_reload_and_invalid_ones_are_refused() {
 
 #[tokio::test]
 async fn sighup_reloads() {
-    let Harness { hs, mut spec, .. } = Harness::setup(RouteSpec::extend("sighup").ack(NEW))
+    let Harness {
+        hs,
+        down: _down,
+        mut spec,
+    } = Harness::setup(RouteSpec::extend("sighup").ack(NEW))
         .config(|c| c.reload_poll_ms = 0) // no polling: only the signal reloads
         .start()
         .await;
