@@ -452,13 +452,6 @@ impl Hookshift {
         }
     }
 
-    /// The folder holding the config file (where a test writes files a reload should see).
-    pub fn dir(&self) -> &Path {
-        self.config_path
-            .parent()
-            .expect("the config file is in a folder")
-    }
-
     /// `host:port` of the public listener.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
@@ -497,8 +490,6 @@ enum MappingSource {
     Test,
     /// The shipped `mappings/`.
     Shipped,
-    /// Written by the test into the harness's folder; the closure returns the mappings folder.
-    Custom(Box<dyn FnOnce(&Path) -> PathBuf>),
 }
 
 /// What a [`Harness`] starts: routes (delivering to its downstream unless they name a URL), the
@@ -521,12 +512,6 @@ impl Setup {
         self
     }
 
-    /// Mappings the test writes: `write` gets the harness's folder and returns the mappings folder.
-    pub fn mappings_with(mut self, write: impl FnOnce(&Path) -> PathBuf + 'static) -> Setup {
-        self.mappings = MappingSource::Custom(Box::new(write));
-        self
-    }
-
     /// Changes the rest of the configuration (limits, timeouts, `extra_server`, `extra_toml`).
     pub fn config(mut self, change: impl FnOnce(&mut ConfigSpec)) -> Setup {
         change(&mut self.spec);
@@ -542,7 +527,6 @@ impl Setup {
         spec.mappings_dir = match mappings {
             MappingSource::Test => test_mappings(files.path()),
             MappingSource::Shipped => repo_path("mappings"),
-            MappingSource::Custom(write) => write(files.path()),
         };
         for route in &mut spec.routes {
             if route.downstream_url.is_empty() {
