@@ -635,16 +635,19 @@ async fn reloads_during_load_fail_no_request() {
 /// against whatever the files hold when it first looks.
 #[tokio::test]
 async fn a_change_made_while_starting_is_reloaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let mappings = test_mappings(dir.path());
+    let route = RouteSpec::extend("reliab_startup")
+        .to("http://127.0.0.1:9/")
+        .forward(OLD);
+    let files = Harness::setup(route)
+        .config(|c| c.reload_poll_ms = 20)
+        .write()
+        .await;
     let spec = |policy: &str| {
-        let route = RouteSpec::new("reliab_startup", "http://127.0.0.1:9/").policy(OLD, policy);
-        let mut spec = ConfigSpec::new(&mappings, vec![route]);
-        spec.reload_poll_ms = 20;
+        let mut spec = files.spec.clone();
+        spec.routes[0] = spec.routes[0].clone().policy(OLD, policy);
         spec.toml()
     };
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, spec("forward")).unwrap();
+    let path = files.config_path.clone();
     let state = hookshift::state::State::load(&path).unwrap();
     let baseline = hookshift::reload::fingerprint(&path, &state.config.mappings_dir());
     let shared = Arc::new(hookshift::reload::Shared::new(state));
