@@ -215,6 +215,7 @@ fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpList
             route = %route.name,
             path = %route.path,
             provider = route.provider.as_str(),
+            mappings = %state.config.route_mappings_dir(route).display(),
             downstream_version = %route.downstream.version,
             "route ready"
         );

@@ -495,6 +495,7 @@ impl RouteMetrics {
             counter.increment(0);
             counter
         });
+        register_unmapped(name);
         RouteMetrics {
             inflight: gauge!(INFLIGHT_REQUESTS, "route" => route.clone()),
             translation: histogram!(TRANSLATION_DURATION, "route" => route.clone()),

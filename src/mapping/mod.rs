@@ -317,9 +317,13 @@ fn payload_key_of(dir: &Path, errors: &mut Vec<LoadError>) -> Arc<str> {
         Some(item) => match item.as_str() {
             Some(key) if !key.is_empty() && !key.contains('.') => Arc::from(key),
             _ => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("payload"))
+                    .map_or(1, |i| i + 1);
                 errors.push(LoadError {
                     file: VERSION_ORDER_FILE.into(),
-                    line: 0,
+                    line,
                     key: "payload".into(),
                     message:
                         "must name the envelope member the rules rewrite, e.g. payload = \"data\""
