@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::json::Value;
 
 pub use golden::GoldenCase;
+pub use ops::ops_table_markdown;
 use ops::{Context, Step};
 
 /// Facts of one delivery that mappings may read (never the clock: the caller passes them in).
