@@ -388,7 +388,8 @@ impl Secret {
         self.value.as_bytes()
     }
 
-    fn problem(&self) -> Option<String> {
+    /// Why this secret cannot be used (unset or empty variable, empty value), naming no value.
+    pub fn problem(&self) -> Option<String> {
         match (&self.env_var, self.missing) {
             (Some(var), true) => Some(format!("environment variable {var} is not set")),
             (Some(var), false) if self.value.is_empty() => {
