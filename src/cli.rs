@@ -201,17 +201,52 @@ pub fn check(args: &CheckArgs) -> Result<(), CliError> {
     if !report.problems.is_empty() {
         return Err(CliError::CheckFailed(report.problems.len()));
     }
-    println!(
-        "ok: {} ({} route(s)), mappings in {}, {}",
-        args.config.display(),
-        report.routes,
-        report.mappings_dir.as_deref().unwrap_or("?"),
-        match &report.schemas_dir {
-            Some(dir) => format!("golden events valid against the schemas in {dir}"),
-            None => "no schemas folder (golden events not validated against schemas)".to_owned(),
-        }
-    );
+    println!("{}", check_summary(&args.config, &report));
     Ok(())
+}
+
+/// What a passing `check` checked: routes and their policies, mapping steps and rules, golden cases.
+fn check_summary(path: &Path, report: &state::CheckReport) -> String {
+    let mut lines = vec![format!("ok: {}", path.display())];
+    if let Ok(config) = Config::parse(path, std::env::vars()) {
+        lines.push(format!("  {} route(s):", config.routes.len()));
+        for route in &config.routes {
+            let policies: Vec<String> = route
+                .policy
+                .iter()
+                .map(|(version, policy)| format!("{version} {}", policy.as_str()))
+                .collect();
+            lines.push(format!(
+                "    {} {} ({}): {}; handler speaks {}",
+                route.name,
+                route.path,
+                route.provider.as_str(),
+                policies.join(", "),
+                route.downstream.version
+            ));
+        }
+        if let Ok(mappings) = Mappings::load(&config.mappings_dir()) {
+            let steps = mappings.step_rule_counts();
+            let rules: usize = steps.iter().map(|(_, _, rules)| rules).sum();
+            lines.push(format!(
+                "  {} mapping step(s), {rules} rule(s) in {}:",
+                steps.len(),
+                report.mappings_dir.as_deref().unwrap_or("?")
+            ));
+            for (from, to, rules) in steps {
+                lines.push(format!("    {from}_to_{to}: {rules} rule(s)"));
+            }
+            let golden = mappings.golden_cases().len();
+            lines.push(format!(
+                "  {golden} golden case(s) translated as expected, and back where both steps exist"
+            ));
+        }
+    }
+    lines.push(match &report.schemas_dir {
+        Some(dir) => format!("  golden events valid against the schemas in {dir}"),
+        None => "  no schemas folder: golden events not validated against schemas".to_owned(),
+    });
+    lines.join("\n")
 }
 
 /// `hookshift translate`: the translated event, as JSON text.
