@@ -204,3 +204,61 @@ fn check_reports_every_mistake_with_its_line_and_what_it_checked() {
     }
     assert!(stderr.contains("check found 3 problem(s)"), "{stderr}");
 }
+
+#[tokio::test]
+async fn event_series_exist_at_zero_before_the_first_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = test_mappings(dir.path());
+    // Not delivering anywhere: no request is sent.
+    let route = RouteSpec::new("operator_zero", "http://127.0.0.1:9/h").policy(NEW, "ack");
+    let hs = Hookshift::start(dir.path(), &ConfigSpec::new(&mappings, vec![route])).await;
+    let page = hs.metrics().await;
+    let route = ("route", "operator_zero");
+    for version in [OLD, NEW] {
+        assert!(
+            has_series(
+                &page,
+                "hookshift_events_received_total",
+                &[route, ("api_version", version)]
+            ),
+            "{page}"
+        );
+        // Every outcome an alert or panel selects, e.g. `outcome="unauthorized"`.
+        for outcome in [
+            "delivered",
+            "acked",
+            "rejected",
+            "unauthorized",
+            "unmapped",
+            "translation_error",
+            "downstream_error",
+        ] {
+            let labels = [
+                route,
+                ("api_version", version),
+                ("target_version", NEW),
+                ("outcome", outcome),
+            ];
+            assert!(
+                has_series(&page, "hookshift_events_total", &labels),
+                "{outcome}: {page}"
+            );
+            assert_eq!(metric_sum(&page, "hookshift_events_total", &labels), 0.0);
+        }
+    }
+    for class in ["2xx", "3xx", "4xx", "5xx", "timeout", "connect_error"] {
+        assert!(
+            has_series(
+                &page,
+                "hookshift_downstream_responses_total",
+                &[route, ("status_class", class)]
+            ),
+            "{class}: {page}"
+        );
+    }
+    assert!(
+        has_series(&page, "hookshift_inflight_requests", &[route]),
+        "{page}"
+    );
+    hs.stop().await.unwrap();
+}
