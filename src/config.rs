@@ -806,6 +806,7 @@ fn stand_in(key: &str) -> Option<config::Value> {
             ))
         }
         "server.listen" | "server.admin_listen" => "127.0.0.1:0",
+        "mappings.dir" => "mappings",
         "routes" => return Some(config::Value::from(Vec::<config::Value>::new())),
         "routes[0].name" => "route",
         "routes[0].path" => "/",
@@ -942,11 +943,14 @@ fn deserialize_collecting(
         let key = error.path().to_string();
         let steps = steps_of(error.path());
         let message = error.into_inner().to_string();
+        // Reported here unless it cannot be understood (then it is reported as serde says, below).
+        let mut reported = false;
         let stepped_over = steps.and_then(|steps| {
             let (problem, fix) = type_problem(&steps, &message, &replaced)?;
             if let Some((problem, at)) = problem {
                 problems.push(origins.locate_at(problem, &at));
             }
+            reported = true;
             match fix {
                 Fix::Remove(at) => {
                     let (field, parent) = at.split_last()?;
@@ -960,6 +964,10 @@ fn deserialize_collecting(
                 }
                 Fix::StandIn(at) => {
                     let at_key = key_of(&at);
+                    if replaced.contains(&at_key) {
+                        // Its stand-in was refused too: stepping over it again would loop.
+                        return None;
+                    }
                     let value = stand_in(&with_first_indexes(&at_key))?;
                     let (field, parent) = at.split_last()?;
                     let parent = value_at(&mut tree, parent)?;
@@ -977,18 +985,17 @@ fn deserialize_collecting(
                 }
             }
         });
+        if !reported {
+            problems.push(origins.locate(ConfigError::invalid(
+                if key == "." {
+                    "config".to_owned()
+                } else {
+                    key.clone()
+                },
+                redacted_message(&key, message),
+            )));
+        }
         if stepped_over.is_none() || problems.len() >= MAX_TYPE_PROBLEMS {
-            if stepped_over.is_none() && !problems.iter().any(|p| p.to_string().contains(&key)) {
-                // Could not step over it and it is not reported yet: report it as it came.
-                problems.push(origins.locate(ConfigError::invalid(
-                    if key == "." {
-                        "config".to_owned()
-                    } else {
-                        key.clone()
-                    },
-                    redacted_message(&key, message),
-                )));
-            }
             return Err(ConfigErrors(problems));
         }
     }
@@ -1672,6 +1679,22 @@ secret = "wss_out"
         );
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs.iter().all(|e| !e.contains("wss_")), "{errs:?}");
+    }
+
+    #[test]
+    fn wrong_shapes_end_with_one_problem_each() {
+        let cases = [
+            ("[server]", "server = 1\n[unused]", "server: "),
+            ("[mappings]\ndir = \"mappings\"", "[mappings]\ndir = [1]", "mappings.dir: "),
+            ("[routes.downstream]", "[routes.downstreams]", "routes[0]: unknown field `downstreams`"),
+        ];
+        for (from, to, first) in cases {
+            let errs = errors_of(&VALID.replace(from, to), no_env());
+            assert!(errs.iter().any(|e| e.starts_with(first)), "{to}: {errs:?}");
+            assert!(errs.len() <= 4, "{to}: {errs:?}");
+        }
+        let errs = errors_of("routes = \"x\"\n[server]\nlisten = 5\n", no_env());
+        assert!(!errs.is_empty() && errs.len() <= 4, "{errs:?}");
     }
 
     #[test]
