@@ -135,6 +135,7 @@ pub async fn run(
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
+    metrics::register_event_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 

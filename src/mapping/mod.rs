@@ -237,6 +237,14 @@ impl Mappings {
         golden::check(self)
     }
 
+    /// Each step folder as `(from, to, rules)`, in folder order: what `hookshift check` says it checked.
+    pub fn step_rule_counts(&self) -> Vec<(&str, &str, usize)> {
+        self.steps
+            .iter()
+            .map(|s| (s.from.as_str(), s.to.as_str(), s.rules.len()))
+            .collect()
+    }
+
     /// Translates every golden case to the other version and back, where both steps exist; reports every
     /// difference outside the fields the rules declare lossy.
     pub fn check_round_trips(&self) -> Vec<String> {
