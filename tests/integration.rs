@@ -22,6 +22,8 @@ mod observability;
 mod policy;
 #[path = "integration/tls.rs"]
 mod tls;
+#[path = "integration/workers.rs"]
+mod workers;
 
 // Reliability and hostile input.
 #[path = "integration/faults.rs"]
