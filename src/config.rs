@@ -79,6 +79,11 @@ pub struct ServerConfig {
     /// absent: one per CPU. Not reloadable.
     #[serde(default)]
     pub workers: usize,
+    /// `hookshift serve` binds the webhook listener with `SO_REUSEPORT` and gives each worker a socket
+    /// of its own (the kernel spreads connections over them); false: one socket whose accept queue
+    /// every worker polls. Not reloadable.
+    #[serde(default = "default_reuse_port")]
+    pub reuse_port: bool,
     /// `text` or `json`. Not reloadable.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -314,6 +319,10 @@ fn default_idle_timeout_ms() -> u64 {
 }
 fn default_max_connections() -> usize {
     4_096
+}
+
+fn default_reuse_port() -> bool {
+    true
 }
 
 /// Most `server.workers`: far beyond any machine's cores, small enough that a typo cannot start a
@@ -1260,6 +1269,7 @@ secret = "wss_out"
         )
         .unwrap();
         assert_eq!(c.server.worker_count(), 3);
+        assert!(c.server.reuse_port, "SO_REUSEPORT by default");
         let errs = errors_of(
             &VALID.replace("[server]", "[server]\nworkers = 5000"),
             no_env(),

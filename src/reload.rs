@@ -87,8 +87,12 @@ impl Shared {
                 {
                     tracing::warn!("server.listen / server.admin_listen changed: listeners are not reloadable, restart to apply");
                 }
-                if old.config.server.workers != state.config.server.workers {
-                    tracing::warn!("server.workers changed: not reloadable, restart to apply");
+                if old.config.server.workers != state.config.server.workers
+                    || old.config.server.reuse_port != state.config.server.reuse_port
+                {
+                    tracing::warn!(
+                        "server.workers / server.reuse_port changed: not reloadable, restart to apply"
+                    );
                 }
                 if old.config.server.log_format != state.config.server.log_format {
                     tracing::warn!("server.log_format changed: not reloadable, restart to apply");
