@@ -26,23 +26,35 @@ fn main() {
 
     let profiler = dhat::Profiler::builder().testing().build();
     let event = hookshift::json::parse(&body).expect("parses");
+    let tree = dhat::HeapStats::get();
     let translated = translate(plan, event, &delivery).expect("translates");
+    let after_translate = dhat::HeapStats::get();
     // As the proxy does: a buffer sized like the received body, the tree dropped once written.
     let mut out = Vec::with_capacity(body.len() + 1024);
     translated.write_to(&mut out);
+    let written = dhat::HeapStats::get();
     drop(translated);
     let stats = dhat::HeapStats::get();
     drop(profiler);
 
     let size = body.len() as f64;
+    let x = |bytes: usize| bytes as f64 / size;
     println!(
-        "body {} bytes, out {} bytes; peak heap beyond the body {} bytes = {:.2}x the body, \
-         with the body {:.2}x; {} allocations",
+        "body {} bytes, out {} bytes ({:.2}x); heap beyond the body: tree after parse {:.2}x (peak \
+         while parsing {:.2}x), after translating {:.2}x (peak {:.2}x), after writing {:.2}x (output \
+         buffer capacity {:.2}x); peak {} bytes = {:.2}x the body, {:.2}x with the body; {} allocations",
         body.len(),
         out.len(),
+        x(out.len()),
+        x(tree.curr_bytes),
+        x(tree.max_bytes),
+        x(after_translate.curr_bytes),
+        x(after_translate.max_bytes),
+        x(written.curr_bytes),
+        x(out.capacity()),
         stats.max_bytes,
-        stats.max_bytes as f64 / size,
-        (stats.max_bytes as f64 + size) / size,
+        x(stats.max_bytes),
+        x(stats.max_bytes) + 1.0,
         stats.total_blocks
     );
 }
