@@ -1955,7 +1955,7 @@ secret = "wss_out"
         );
         assert_eq!(
             errs,
-            ["server.workers: must be at most 1024 (0: one per CPU)"],
+            ["server.workers: must be at most 1024 (0: one per CPU) (line 3)"],
             "{errs:?}"
         );
     }
