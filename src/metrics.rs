@@ -543,6 +543,136 @@ impl Drop for InflightGuard {
     }
 }
 
+// The ledger and the shadow comparison of twins (`crate::ledger`, `crate::shadow`).
+
+/// `hookshift_shadow_pairs_total{route,event_type,result}`: twins compared at the handler's version,
+/// `result` `match` or `mismatch`.
+pub const SHADOW_PAIRS: &str = "hookshift_shadow_pairs_total";
+/// `hookshift_shadow_mismatched_paths_total{route,event_type,path}`: per compared pair, each path where
+/// the twins differ outside what the mapping expects (`[*]` for indexes, at most
+/// [`MAX_SHADOW_PATH_LABELS`] distinct paths per process, then `other`).
+pub const SHADOW_MISMATCHED_PATHS: &str = "hookshift_shadow_mismatched_paths_total";
+/// `hookshift_shadow_unpaired_total{route,event_type,side}`: first copies whose twin did not come
+/// within retention (or that `max_entries` pushed out), `side` `native` or `translated`.
+pub const SHADOW_UNPAIRED: &str = "hookshift_shadow_unpaired_total";
+/// `hookshift_shadow_skipped_total{route,reason}`: copies not offered to the comparison, `reason`
+/// `overloaded` (too many comparisons in flight) or `ledger_error`.
+pub const SHADOW_SKIPPED: &str = "hookshift_shadow_skipped_total";
+/// `hookshift_ledger_entries{backend}`: entries in the ledger (refreshed by the sweep).
+pub const LEDGER_ENTRIES: &str = "hookshift_ledger_entries";
+/// `hookshift_ledger_errors_total{backend,operation}`: ledger operations that failed (the request went
+/// on without the ledger).
+pub const LEDGER_ERRORS: &str = "hookshift_ledger_errors_total";
+/// `hookshift_ledger_evicted_total{backend,reason}`: entries removed, `reason` `retention` or `capacity`.
+pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
+/// Most distinct `path` values of [`SHADOW_MISMATCHED_PATHS`] in one process.
+pub const MAX_SHADOW_PATH_LABELS: usize = 200;
+/// The `operation` label values of [`LEDGER_ERRORS`].
+pub const LEDGER_OPERATIONS: &[&str] = &["open", "shadow", "sweep", "size"];
+
+static SHADOW_PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Registers the ledger's series at zero for `backend`.
+pub fn register_ledger(backend: &str) {
+    metrics::describe_counter!(
+        SHADOW_PAIRS,
+        "Twins compared at the handler's version, by result"
+    );
+    metrics::describe_counter!(
+        SHADOW_MISMATCHED_PATHS,
+        "Paths where compared twins differed outside what the mapping expects"
+    );
+    metrics::describe_counter!(
+        SHADOW_UNPAIRED,
+        "First copies whose twin never came within retention"
+    );
+    metrics::describe_counter!(
+        SHADOW_SKIPPED,
+        "Copies not offered to the shadow comparison, by reason"
+    );
+    metrics::describe_gauge!(LEDGER_ENTRIES, "Entries in the ledger");
+    metrics::describe_counter!(
+        LEDGER_ERRORS,
+        "Failed ledger operations (requests went on without it)"
+    );
+    metrics::describe_counter!(LEDGER_EVICTED, "Entries removed from the ledger, by reason");
+    for operation in LEDGER_OPERATIONS {
+        counter!(LEDGER_ERRORS, "backend" => backend.to_owned(), "operation" => *operation)
+            .increment(0);
+    }
+    for reason in crate::ledger::Removal::ALL {
+        counter!(LEDGER_EVICTED, "backend" => backend.to_owned(), "reason" => reason.as_str())
+            .increment(0);
+    }
+    gauge!(LEDGER_ENTRIES, "backend" => backend.to_owned()).increment(0.0);
+}
+
+/// Registers the shadow series of one route at zero, for each event type (at the handler's version)
+/// that declares an identity.
+pub fn register_shadow<'a>(route: &str, event_types: impl IntoIterator<Item = &'a str>) {
+    for reason in ["overloaded", "ledger_error"] {
+        counter!(SHADOW_SKIPPED, "route" => route.to_owned(), "reason" => reason).increment(0);
+    }
+    for event_type in event_types {
+        for result in ["match", "mismatch"] {
+            counter!(SHADOW_PAIRS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "result" => result)
+                .increment(0);
+        }
+        for side in crate::ledger::Side::ALL {
+            counter!(SHADOW_UNPAIRED, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "side" => side.as_str())
+                .increment(0);
+        }
+    }
+}
+
+/// Counts one compared pair and its mismatched paths.
+pub fn record_shadow_pair(route: &str, event_type: &str, result: &crate::shadow::PairResult) {
+    let verdict = if result.matched { "match" } else { "mismatch" };
+    counter!(SHADOW_PAIRS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "result" => verdict)
+        .increment(1);
+    for difference in &result.mismatched {
+        let path = bounded_label(
+            &SHADOW_PATH_LABELS,
+            MAX_SHADOW_PATH_LABELS,
+            &difference.path,
+        );
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => path)
+            .increment(1);
+    }
+    if result.more_paths > 0 {
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => OTHER)
+            .increment(result.more_paths as u64);
+    }
+}
+
+/// Counts a first copy removed before its twin came.
+pub fn record_shadow_unpaired(route: &str, event_type: &str, side: crate::ledger::Side) {
+    counter!(SHADOW_UNPAIRED, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "side" => side.as_str())
+        .increment(1);
+}
+
+/// Counts a copy the comparison skipped (`reason` `overloaded` or `ledger_error`).
+pub fn record_shadow_skipped(route: &str, reason: &'static str) {
+    counter!(SHADOW_SKIPPED, "route" => route.to_owned(), "reason" => reason).increment(1);
+}
+
+/// Counts one failed ledger operation (one of [`LEDGER_OPERATIONS`]).
+pub fn record_ledger_error(backend: &str, operation: &'static str) {
+    counter!(LEDGER_ERRORS, "backend" => backend.to_owned(), "operation" => operation).increment(1);
+}
+
+/// Counts entries removed from the ledger.
+pub fn record_ledger_evicted(backend: &str, reason: &'static str, count: usize) {
+    counter!(LEDGER_EVICTED, "backend" => backend.to_owned(), "reason" => reason)
+        .increment(count as u64);
+}
+
+/// Sets the ledger's entry count.
+pub fn record_ledger_entries(backend: &str, count: u64) {
+    gauge!(LEDGER_ENTRIES, "backend" => backend.to_owned()).set(count as f64);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,3 +41,9 @@ mod secrets;
 
 #[path = "integration/signed_url.rs"]
 mod signed_url;
+
+// The ledger: the same cases on the file backend and a real redis-server.
+#[path = "integration/ledger.rs"]
+mod ledger;
+#[path = "integration/ledger_support.rs"]
+mod ledger_support;
