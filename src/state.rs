@@ -175,6 +175,7 @@ pub fn check(path: &Path) -> CheckReport {
             );
             report.problems.extend(mappings.check_golden());
             report.problems.extend(mappings.check_round_trips());
+            report.problems.extend(mappings.check_identities());
             let (schemas_dir, named) = config.schemas_dir();
             if named || schemas_dir.exists() {
                 match Schemas::load(&schemas_dir) {

@@ -6,6 +6,7 @@
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
 mod golden;
+pub mod identity;
 mod load;
 mod ops;
 mod path;
@@ -36,6 +37,7 @@ pub struct Mappings {
     plans: HashMap<(String, String), Plan>,
     known_event_types: HashSet<String>,
     warnings: Vec<LoadError>,
+    identities: identity::Identities,
 }
 
 /// The compiled translation from one version to another: the steps to run, in order.
@@ -161,6 +163,19 @@ impl Mappings {
                 }
             }
         }
+        let versions: BTreeSet<&str> = steps
+            .iter()
+            .flat_map(|s| [s.from.as_str(), s.to.as_str()])
+            .collect();
+        let identities = identity::Identities::load(
+            dir,
+            &versions.into_iter().collect::<Vec<_>>(),
+            |t| known_event_types.contains(t) || crate::metrics::EVENT_TYPE_CATALOGUE.contains(&t),
+            &mut errors,
+        );
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
         let plans = all_plans(&steps, order.as_deref());
         Ok(Mappings {
             dir: dir.to_owned(),
@@ -168,6 +183,7 @@ impl Mappings {
             plans,
             known_event_types,
             warnings,
+            identities,
         })
     }
 
