@@ -45,6 +45,8 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Print the mapping reference (Markdown), or rewrite it inside a file (docs/mapping-reference.md).
     Reference(ReferenceArgs),
+    /// The shadow comparison of twins, read from the ledger.
+    Shadow(crate::ledger::report::ShadowArgs),
 }
 
 /// Options of `serve`.

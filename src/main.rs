@@ -32,6 +32,11 @@ async fn run(command: Command) -> Result<()> {
                 print!("{markdown}");
             }
         }
+        Command::Shadow(args) => match &args.command {
+            hookshift::ledger::report::ShadowCommand::Report(report) => {
+                print!("{}", hookshift::ledger::report::run(report).await?)
+            }
+        },
     }
     Ok(())
 }

@@ -19,7 +19,9 @@
 //! [`FAILURE_LOG_INTERVAL`].
 
 pub mod redis;
+pub mod report;
 pub mod sqlite;
+pub mod stage;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
