@@ -18,6 +18,7 @@
 //! ledger" and goes on; [`Ledger::note_failure`] counts it and logs at most once per
 //! [`FAILURE_LOG_INTERVAL`].
 
+pub mod once;
 pub mod redis;
 pub mod report;
 pub mod sqlite;
@@ -126,6 +127,16 @@ pub struct Entry {
     pub created_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowState>,
+    /// Exactly-once delivery: set once the handler answered 2xx to one copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<once::DeliveredMark>,
+    /// A copy being delivered now (by this process or another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<once::Claim>,
+    /// Copies answered without a delivery (their policy said ack or reject), to be delivered for
+    /// when a twin comes whose policy says ack or reject too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<once::HeldCopy>,
 }
 
 impl Entry {
@@ -136,6 +147,9 @@ impl Entry {
             identity: key.identity.clone(),
             created_ms: now_ms,
             shadow: None,
+            delivered: None,
+            claim: None,
+            held: Vec::new(),
         }
     }
 
