@@ -118,6 +118,37 @@ pub struct SchemasConfig {
     /// (and counted). 0 turns the scan off.
     #[serde(default = "default_scan_queue")]
     pub scan_queue: usize,
+    /// Whether translated events are validated against the target version's schema before delivery
+    /// (see [`crate::output_check`]).
+    #[serde(default)]
+    pub validate_output: ValidateOutput,
+}
+
+/// `schemas.validate_output`: what a translated event that breaks its target version's schema becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ValidateOutput {
+    /// Count it (`hookshift_invalid_output_total`) and deliver it.
+    #[default]
+    Observe,
+    /// Refuse it as `translation_failed` (422), like a mapping that failed.
+    Enforce,
+    /// Do not validate.
+    Off,
+}
+
+impl TryFrom<String> for ValidateOutput {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("observe", ValidateOutput::Observe),
+                ("enforce", ValidateOutput::Enforce),
+                ("off", ValidateOutput::Off),
+            ],
+        )
+    }
 }
 
 /// Default of `schemas.scan_queue`.
@@ -132,6 +163,7 @@ impl Default for SchemasConfig {
         SchemasConfig {
             dir: None,
             scan_queue: DEFAULT_SCAN_QUEUE,
+            validate_output: ValidateOutput::default(),
         }
     }
 }

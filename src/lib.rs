@@ -70,6 +70,7 @@ pub mod ledger;
 pub mod logging;
 pub mod mapping;
 pub mod metrics;
+pub mod output_check;
 pub mod proxy;
 pub mod reload;
 pub mod schema;

@@ -662,6 +662,32 @@ pub fn record_ledger_error(backend: &str, operation: &'static str) {
     counter!(LEDGER_ERRORS, "backend" => backend.to_owned(), "operation" => operation).increment(1);
 }
 
+/// `hookshift_invalid_output_total{route,event_type,path}`: translated events that broke the target
+/// version's schema, per path (`schemas.validate_output`; bounded like the shadow paths).
+pub const INVALID_OUTPUT: &str = "hookshift_invalid_output_total";
+
+static INVALID_OUTPUT_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Registers `hookshift_invalid_output_total` of a route at zero (`event_type` and `path` `other`).
+pub fn register_invalid_output(route: &str) {
+    metrics::describe_counter!(
+        INVALID_OUTPUT,
+        "Translated events that broke the target version's schema, by path"
+    );
+    counter!(INVALID_OUTPUT, "route" => route.to_owned(), "event_type" => OTHER, "path" => OTHER)
+        .increment(0);
+}
+
+/// Counts the paths where one translated event broke its schema.
+pub fn record_invalid_output(route: &str, event_type: &str, paths: &[String]) {
+    for path in paths {
+        let path = bounded_label(&INVALID_OUTPUT_LABELS, MAX_SHADOW_PATH_LABELS, path);
+        counter!(INVALID_OUTPUT, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => path)
+            .increment(1);
+    }
+}
+
 /// Counts entries removed from the ledger.
 pub fn record_ledger_evicted(backend: &str, reason: &'static str, count: usize) {
     counter!(LEDGER_EVICTED, "backend" => backend.to_owned(), "reason" => reason)
