@@ -478,3 +478,138 @@ fn shadow_step(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shadow::Fingerprint;
+
+    fn copy(side: Side, status: &str) -> ShadowCopy {
+        let event = serde_json::from_str(&format!(
+            r#"{{"eventId":"e","eventType":"extract_run.processed","payload":{{"id":"x","status":"{status}"}}}}"#
+        ))
+        .unwrap();
+        ShadowCopy {
+            side,
+            version: match side {
+                Side::Native => "2026-02-09".into(),
+                Side::Translated => "2025-04-21".into(),
+            },
+            event_id: format!("evt_{}", side.as_str()),
+            fingerprint: Fingerprint::of(&event, false),
+        }
+    }
+
+    fn key(route: &str, id: usize) -> Key {
+        Key {
+            route: route.into(),
+            identity: format!("extract_run.processed\u{1f}{id}"),
+        }
+    }
+
+    fn sum(page: &str, name: &str, labels: &[&str]) -> f64 {
+        page.lines()
+            .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn pairs_evictions_unpaired_and_failures_are_counted() {
+        let handle = crate::metrics::install();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(sqlite::SqliteStore::open(&dir.path().join("l")).unwrap());
+        let ledger = Ledger::with_store(store, LedgerBackend::File, 3_600_000, 3, false);
+        let route = "ledger-unit-metrics";
+        crate::metrics::register_shadow(route, ["extract_run.processed"]);
+        let page = handle.render();
+        assert!(page.contains(&format!(
+            "hookshift_shadow_pairs_total{{route=\"{route}\",event_type=\"extract_run.processed\",result=\"mismatch\"}} 0"
+        )), "{page}");
+        assert!(
+            page.contains("hookshift_ledger_errors_total{backend=\"file\",operation=\"shadow\"}")
+        );
+
+        let expected = BTreeMap::new();
+        ledger
+            .observe_shadow(
+                &key(route, 0),
+                "extract_run.processed",
+                copy(Side::Native, "A"),
+                expected.clone(),
+            )
+            .await
+            .unwrap();
+        ledger
+            .observe_shadow(
+                &key(route, 0),
+                "extract_run.processed",
+                copy(Side::Translated, "B"),
+                expected.clone(),
+            )
+            .await
+            .unwrap();
+        // Three more first copies: the ledger holds 3, so the oldest (the pair) and one waiting copy go.
+        for id in 1..=4 {
+            ledger
+                .observe_shadow(
+                    &key(route, id),
+                    "extract_run.processed",
+                    copy(Side::Translated, "A"),
+                    expected.clone(),
+                )
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        let page = handle.render();
+        let r = format!("route=\"{route}\"");
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_pairs_total",
+                &[&r, "result=\"mismatch\""]
+            ),
+            1.0
+        );
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_mismatched_paths_total",
+                &[&r, "path=\"payload.status\""]
+            ),
+            1.0
+        );
+        // The paired entry left without counting as unpaired; the first waiting one counts.
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_unpaired_total",
+                &[&r, "side=\"translated\""]
+            ),
+            1.0
+        );
+        assert!(
+            sum(
+                &page,
+                "hookshift_ledger_evicted_total",
+                &["backend=\"file\"", "reason=\"capacity\""]
+            ) >= 2.0
+        );
+
+        let error = LedgerError::Timeout { ms: 1 };
+        let before = sum(
+            &handle.render(),
+            "hookshift_ledger_errors_total",
+            &["operation=\"sweep\""],
+        );
+        ledger.note_failure("sweep", &error);
+        ledger.note_failure("sweep", &error);
+        let after = sum(
+            &handle.render(),
+            "hookshift_ledger_errors_total",
+            &["operation=\"sweep\""],
+        );
+        assert_eq!(after - before, 2.0);
+    }
+}

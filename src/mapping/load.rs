@@ -7,36 +7,12 @@ use std::sync::Arc;
 use crate::json::Value;
 use toml_edit::{ImDocument, InlineTable, Item, Table};
 
-use super::ops::{
-    Condition, DeliveryFact, Fallback, Field, Kind, Op, Rest, Rule, Source, Step, Transform,
-};
+use super::ops::{Condition, DeliveryFact, Field, Op, Rule, Step, Transform, VERBS};
 use super::path::{Anchor, FieldPath};
 use super::LoadError;
 
-/// Verbs an op may start with; an op table holds exactly one of them.
-const VERBS: &[&str] = &[
-    "rename",
-    "copy",
-    "drop",
-    "set",
-    "default",
-    "map",
-    "unwrap",
-    "wrap",
-    "each",
-    "apply",
-    "switch",
-    "nest",
-    "unnest",
-    "append",
-    "partition",
-    "all",
-    "keep_only",
-    "expect",
-];
-
 /// One parsed file of a step, kept until every transform name of the step is known.
-struct SourceFile {
+pub(crate) struct SourceFile {
     name: Arc<str>,
     /// `STEP/FILE.toml`: how rules name their file to senders (never a server path).
     relative: Arc<str>,
@@ -56,7 +32,7 @@ impl SourceFile {
 }
 
 /// Collects errors with their place, for one file at a time.
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     all: &'a mut Vec<LoadError>,
     file: Arc<str>,
 }
@@ -436,19 +412,7 @@ fn reachable_inputs(start: usize, transforms: &[Transform], edges: &[Vec<usize>]
             continue;
         }
         for op in &transforms[t].ops {
-            let anchor = match op {
-                Op::Copy { from: a, .. } => Some(a),
-                Op::Set {
-                    value: Source::Read(a),
-                    ..
-                }
-                | Op::Default {
-                    value: Source::Read(a),
-                    ..
-                } => Some(a),
-                _ => None,
-            };
-            if let Some(Anchor::Input(slot)) = anchor {
+            if let Some(Anchor::Input(slot)) = op.reads() {
                 if !slots.contains(slot) {
                     slots.push(*slot);
                 }
@@ -460,7 +424,7 @@ fn reachable_inputs(start: usize, transforms: &[Transform], edges: &[Vec<usize>]
     slots
 }
 
-struct Compiler<'n> {
+pub(crate) struct Compiler<'n> {
     names: &'n HashMap<String, (usize, Arc<str>, usize)>,
     /// `[lossy.NAME]` tables of the step, by name.
     lossy_sets: &'n HashMap<String, LossySet>,
@@ -564,6 +528,8 @@ impl Compiler<'_> {
             table,
             line,
             used: vec!["note"],
+            compiler: self,
+            owner,
         };
         let present: Vec<&str> = VERBS
             .iter()
@@ -583,7 +549,7 @@ impl Compiler<'_> {
             [one] => *one,
             // The old spelling of `each`: `{ each = "path", apply = "t" }`.
             ["each", "apply"] | ["apply", "each"] if !table.contains_key("transform") => {
-                self.warnings.push(LoadError {
+                op.compiler.warnings.push(LoadError {
                     file: file.name.to_string(),
                     line,
                     key: format!("{key}.apply"),
@@ -603,262 +569,9 @@ impl Compiler<'_> {
             }
         };
         op.used.push(verb);
-        let result = match verb {
-            "rename" => Some(Op::Rename {
-                from: op.path(verb)?,
-                to: op.path("to")?,
-            }),
-            "copy" => Some(Op::Copy {
-                from: self.anchor(&mut op, verb)?,
-                to: op.path("to")?,
-            }),
-            "drop" => {
-                op.reason()?;
-                let report = op.has("report") && op.bool("report")?;
-                Some(Op::Drop {
-                    path: op.path(verb)?,
-                    report,
-                })
-            }
-            "set" => {
-                let path = op.path(verb)?;
-                let value = match (op.has("value"), op.has("delivery"), op.has("null")) {
-                    (true, false, false) => Source::Const(op.json("value")?),
-                    (false, true, false) => Source::Delivery(op.delivery()?),
-                    (false, false, true) => Source::Const(op.null()?),
-                    _ => {
-                        return op.fail(
-                            "`set` takes exactly one of `value`, `delivery` or `null = true`",
-                        )
-                    }
-                };
-                Some(Op::Set { path, value })
-            }
-            "default" => {
-                let path = op.path(verb)?;
-                let value = match (
-                    op.has("value"),
-                    op.has("from"),
-                    op.has("delivery"),
-                    op.has("null"),
-                ) {
-                    (true, false, false, false) => Source::Const(op.json("value")?),
-                    (false, true, false, false) => Source::Read(self.anchor(&mut op, "from")?),
-                    (false, false, true, false) => Source::Delivery(op.delivery()?),
-                    (false, false, false, true) => Source::Const(op.null()?),
-                    _ => {
-                        return op.fail(
-                            "`default` takes exactly one of `value`, `from`, `delivery` or `null = true`",
-                        )
-                    }
-                };
-                let or_null = op.has("or_null") && op.bool("or_null")?;
-                Some(Op::Default {
-                    path,
-                    value,
-                    or_null,
-                })
-            }
-            "map" => {
-                let path = op.path(verb)?;
-                let values = op
-                    .string_table("values")?
-                    .into_iter()
-                    .map(|(k, v)| (k.into_boxed_str(), v))
-                    .collect();
-                let fallback = match (op.has("fallback"), op.has("keep_unknown")) {
-                    (true, true) => {
-                        return op.fail("`fallback` and `keep_unknown` exclude each other")
-                    }
-                    (true, false) => Fallback::Value(op.json("fallback")?),
-                    (false, true) if op.bool("keep_unknown")? => Fallback::Keep,
-                    _ => Fallback::Error,
-                };
-                Some(Op::Map {
-                    path,
-                    values,
-                    fallback,
-                })
-            }
-            "unwrap" => {
-                let from = op.path(verb)?;
-                let to = op.path("to")?;
-                let rest = match (op.has("rest"), op.has("rest_to")) {
-                    (false, false) => Rest::Error,
-                    (true, false) => {
-                        if op.string("rest")? != "drop" {
-                            return op.fail("`rest` can only be \"drop\" (or use `rest_to`)");
-                        }
-                        op.reason()?;
-                        Rest::Drop
-                    }
-                    (false, true) => Rest::MoveTo(op.path("rest_to")?),
-                    (true, true) => return op.fail("`rest` and `rest_to` exclude each other"),
-                };
-                Some(Op::Unwrap { from, to, rest })
-            }
-            "wrap" => Some(Op::Wrap {
-                from: op.path(verb)?,
-                to: op.path("to")?,
-            }),
-            "each" => {
-                let name_key = if table.contains_key("apply") {
-                    "apply"
-                } else {
-                    "transform"
-                };
-                Some(Op::Each {
-                    path: op.path("each")?,
-                    transform: self.transform_ref(&mut op, name_key, owner)?,
-                })
-            }
-            "apply" => Some(Op::Apply {
-                path: op.path(verb)?,
-                transform: self.transform_ref(&mut op, "transform", owner)?,
-            }),
-            "switch" => {
-                let path = op.path(verb)?;
-                let mut cases = HashMap::new();
-                for (case, target) in op.string_table("cases")? {
-                    let Value::String(name) = target else {
-                        return op.fail(format!("case {case:?} must name a transform"));
-                    };
-                    cases.insert(
-                        case.into_boxed_str(),
-                        self.resolve(&mut op, "cases", &name, owner)?,
-                    );
-                }
-                let default = if op.has("otherwise") {
-                    let name = op.string("otherwise")?;
-                    Some(self.resolve(&mut op, "otherwise", &name, owner)?)
-                } else {
-                    None
-                };
-                let missing = if op.has("missing") {
-                    let name = op.string("missing")?;
-                    Some(self.resolve(&mut op, "missing", &name, owner)?)
-                } else {
-                    None
-                };
-                Some(Op::Switch {
-                    path,
-                    cases,
-                    default,
-                    missing,
-                })
-            }
-            "nest" => Some(Op::Nest {
-                path: op.path(verb)?,
-            }),
-            "unnest" => Some(Op::Unnest {
-                path: op.path(verb)?,
-            }),
-            "append" => Some(Op::Append {
-                from: op.path(verb)?,
-                to: op.path("to")?,
-            }),
-            "partition" => {
-                let from = op.path(verb)?;
-                let to = op.path("to")?;
-                Some(Op::Partition {
-                    from,
-                    to,
-                    filter: op.condition("where")?,
-                })
-            }
-            "all" => Some(Op::All {
-                path: op.path(verb)?,
-                field: op.path("field")?,
-                to: op.path("to")?,
-            }),
-            "keep_only" => {
-                op.reason()?;
-                let fields = op
-                    .string_list(verb)?
-                    .into_iter()
-                    .map(String::into_boxed_str)
-                    .collect();
-                Some(Op::KeepOnly { fields })
-            }
-            "expect" => {
-                let path = op.path(verb)?;
-                let kind = if op.has("type") {
-                    let name = op.string("type")?;
-                    match Kind::parse(&name) {
-                        Some(k) => Some(k),
-                        None => {
-                            return op.fail(format!(
-                                "unknown type {name:?} (string, number, bool, object, array, null)"
-                            ))
-                        }
-                    }
-                } else {
-                    None
-                };
-                let one_of = if op.has("one_of") {
-                    match op.json("one_of")? {
-                        Value::Array(values) => values,
-                        _ => return op.fail("`one_of` must be an array"),
-                    }
-                } else {
-                    Vec::new()
-                };
-                let optional = op.has("optional") && op.bool("optional")?;
-                Some(Op::Expect {
-                    path,
-                    kind,
-                    one_of,
-                    optional,
-                })
-            }
-            _ => unreachable!("verb list and match agree"),
-        };
+        let result = Op::parse(verb, &mut op);
         op.unknown_keys();
         result
-    }
-
-    fn anchor(&mut self, op: &mut OpReader, key: &str) -> Option<Anchor> {
-        let text = op.string(key)?;
-        if let Some(rest) = text.strip_prefix("$.") {
-            let path = match FieldPath::parse(rest) {
-                Ok(p) => p,
-                Err(m) => return op.fail(m),
-            };
-            let slot = match self.inputs.iter().position(|(_, t)| *t == text) {
-                Some(slot) => slot,
-                None => {
-                    self.inputs.push((path, text));
-                    self.inputs.len() - 1
-                }
-            };
-            Some(Anchor::Input(slot))
-        } else {
-            op.parse_path(key, &text).map(Anchor::Current)
-        }
-    }
-
-    fn transform_ref(&mut self, op: &mut OpReader, key: &str, owner: usize) -> Option<usize> {
-        let name = op.string(key)?;
-        self.resolve(op, key, &name, owner)
-    }
-
-    fn resolve(&mut self, op: &mut OpReader, key: &str, name: &str, owner: usize) -> Option<usize> {
-        match self.names.get(name) {
-            Some(&(index, _, _)) => {
-                self.edges[owner].push(index);
-                Some(index)
-            }
-            None => {
-                let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-                known.sort_unstable();
-                op.errs.push(
-                    op.line,
-                    format!("{}.{key}", op.key),
-                    format!("unknown transform {name:?} (known: {})", known.join(", ")),
-                );
-                None
-            }
-        }
     }
 
     fn rule(
@@ -1190,60 +903,37 @@ impl Compiler<'_> {
     }
 }
 
-/// Reads the keys of one op table, remembering which were used so the rest can be reported.
-struct OpReader<'a, 'e> {
+/// Reads the keys of one op table, remembering which were used so the rest can be reported. Each
+/// verb's `parse` reads its keys through it.
+pub(crate) struct OpReader<'a, 'e, 'n> {
     file: &'a SourceFile,
     errs: &'a mut Errors<'e>,
     key: &'a str,
     table: &'a InlineTable,
     line: usize,
     used: Vec<&'static str>,
+    compiler: &'a mut Compiler<'n>,
+    /// The transform the op belongs to (the caller in the call graph).
+    owner: usize,
 }
 
-impl OpReader<'_, '_> {
-    fn has(&self, k: &str) -> bool {
+impl OpReader<'_, '_, '_> {
+    pub(crate) fn has(&self, k: &str) -> bool {
         self.table.contains_key(k)
     }
 
-    fn fail<T>(&mut self, message: impl Into<String>) -> Option<T> {
+    pub(crate) fn fail<T>(&mut self, message: impl Into<String>) -> Option<T> {
         self.errs.push(self.line, self.key, message);
         None
     }
 
-    fn mark(&mut self, k: &str) {
-        if let Some(known) = [
-            "to",
-            "reason",
-            "value",
-            "delivery",
-            "from",
-            "values",
-            "fallback",
-            "keep_unknown",
-            "rest",
-            "rest_to",
-            "null",
-            "or_null",
-            "apply",
-            "transform",
-            "cases",
-            "otherwise",
-            "missing",
-            "where",
-            "field",
-            "type",
-            "one_of",
-            "optional",
-            "report",
-        ]
-        .into_iter()
-        .find(|x| *x == k)
-        {
-            self.used.push(known);
+    fn mark(&mut self, k: &'static str) {
+        if !self.used.contains(&k) {
+            self.used.push(k);
         }
     }
 
-    fn get(&mut self, k: &str) -> Option<&toml_edit::Value> {
+    pub(crate) fn get(&mut self, k: &'static str) -> Option<&toml_edit::Value> {
         self.mark(k);
         let value = self.table.get(k);
         if value.is_none() {
@@ -1256,7 +946,7 @@ impl OpReader<'_, '_> {
         value
     }
 
-    fn string(&mut self, k: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, k: &'static str) -> Option<String> {
         let value = self.get(k)?;
         let (text, span) = (value.as_str().map(str::to_owned), value.span());
         match text {
@@ -1270,7 +960,7 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn bool(&mut self, k: &str) -> Option<bool> {
+    pub(crate) fn bool(&mut self, k: &'static str) -> Option<bool> {
         let value = self.get(k)?;
         match value.as_bool() {
             Some(b) => Some(b),
@@ -1278,11 +968,11 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn json(&mut self, k: &str) -> Option<Value> {
+    pub(crate) fn json(&mut self, k: &'static str) -> Option<Value> {
         self.get(k).map(toml_to_json)
     }
 
-    fn path(&mut self, k: &str) -> Option<FieldPath> {
+    pub(crate) fn path(&mut self, k: &'static str) -> Option<FieldPath> {
         let text = self.string(k)?;
         if text.starts_with("$.") {
             return self.fail(format!(
@@ -1303,7 +993,7 @@ impl OpReader<'_, '_> {
     }
 
     /// `null = true`: TOML has no null, so a JSON null is asked for by name.
-    fn null(&mut self) -> Option<Value> {
+    pub(crate) fn null(&mut self) -> Option<Value> {
         if self.bool("null")? {
             Some(Value::Null)
         } else {
@@ -1311,7 +1001,7 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn reason(&mut self) -> Option<String> {
+    pub(crate) fn reason(&mut self) -> Option<String> {
         let reason = self.string("reason")?;
         if reason.trim().is_empty() {
             return self.fail("`reason` must say why the value is dropped");
@@ -1319,7 +1009,7 @@ impl OpReader<'_, '_> {
         Some(reason)
     }
 
-    fn delivery(&mut self) -> Option<DeliveryFact> {
+    pub(crate) fn delivery(&mut self) -> Option<DeliveryFact> {
         match self.string("delivery")?.as_str() {
             "timestamp" => Some(DeliveryFact::Timestamp),
             "timestamp_unix" => Some(DeliveryFact::TimestampUnix),
@@ -1329,7 +1019,7 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn string_table(&mut self, k: &str) -> Option<Vec<(String, Value)>> {
+    pub(crate) fn string_table(&mut self, k: &'static str) -> Option<Vec<(String, Value)>> {
         match self.get(k)?.as_inline_table() {
             Some(t) => Some(
                 t.iter()
@@ -1340,7 +1030,7 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn string_list(&mut self, k: &str) -> Option<Vec<String>> {
+    pub(crate) fn string_list(&mut self, k: &'static str) -> Option<Vec<String>> {
         match self.json(k)? {
             Value::Array(items) if items.iter().all(Value::is_string) => Some(
                 items
@@ -1352,7 +1042,7 @@ impl OpReader<'_, '_> {
         }
     }
 
-    fn condition(&mut self, k: &str) -> Option<Condition> {
+    pub(crate) fn condition(&mut self, k: &'static str) -> Option<Condition> {
         let mut condition = Condition::default();
         for (field, value) in self.string_table(k)? {
             let path = match Field::parse(&field) {
@@ -1366,6 +1056,54 @@ impl OpReader<'_, '_> {
             condition.0.push((path, accepted));
         }
         Some(condition)
+    }
+
+    /// A path read from: `$.`-anchored paths read the input event (each a capture slot of the step).
+    pub(crate) fn anchor(&mut self, k: &'static str) -> Option<Anchor> {
+        let text = self.string(k)?;
+        if let Some(rest) = text.strip_prefix("$.") {
+            let path = match FieldPath::parse(rest) {
+                Ok(p) => p,
+                Err(m) => return self.fail(m),
+            };
+            let inputs = &mut self.compiler.inputs;
+            let slot = match inputs.iter().position(|(_, t)| *t == text) {
+                Some(slot) => slot,
+                None => {
+                    inputs.push((path, text));
+                    inputs.len() - 1
+                }
+            };
+            Some(Anchor::Input(slot))
+        } else {
+            self.parse_path(k, &text).map(Anchor::Current)
+        }
+    }
+
+    /// The transform the string at `k` names.
+    pub(crate) fn transform_ref(&mut self, k: &'static str) -> Option<usize> {
+        let name = self.string(k)?;
+        self.resolve(k, &name)
+    }
+
+    /// The transform called `name` (named at key `k`), recorded as called by the op's transform.
+    pub(crate) fn resolve(&mut self, k: &str, name: &str) -> Option<usize> {
+        match self.compiler.names.get(name) {
+            Some(&(index, _, _)) => {
+                self.compiler.edges[self.owner].push(index);
+                Some(index)
+            }
+            None => {
+                let mut known: Vec<&str> = self.compiler.names.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                self.errs.push(
+                    self.line,
+                    format!("{}.{k}", self.key),
+                    format!("unknown transform {name:?} (known: {})", known.join(", ")),
+                );
+                None
+            }
+        }
     }
 
     fn unknown_keys(&mut self) {
@@ -1434,13 +1172,13 @@ pub(crate) fn version_order(text: &str, errors: &mut Vec<LoadError>) -> Option<V
     let root = doc.as_table();
     if let Some((key, _)) = root
         .iter()
-        .find(|(k, _)| !matches!(*k, "order" | "description"))
+        .find(|(k, _)| !matches!(*k, "order" | "description" | "payload"))
     {
         let line = line_at(root.key(key).and_then(|k| k.span()));
         return fail(
             line,
             key,
-            "unknown key (expected `order` or `description`)".into(),
+            "unknown key (expected `order`, `payload` or `description`)".into(),
         );
     }
     let Some(item) = root.get("order") else {

@@ -90,8 +90,6 @@ pub struct Backend {
 impl Backend {
     /// A fresh backend of `kind`, or `None` when Redis is wanted but absent (outside CI).
     pub fn new(kind: LedgerBackend) -> Option<Backend> {
-        // Counters recorded before the recorder is installed would be lost.
-        hookshift::metrics::install();
         let dir = tempfile::tempdir().unwrap();
         let redis = match kind {
             LedgerBackend::Redis => Some(RedisServer::start(dir.path())?),

@@ -95,17 +95,15 @@ print(json.dumps(results))
 /// headroom large bodies may not use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn early_answers_reach_a_client_still_sending() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("mem_early", &down.url())],
-    );
-    spec.max_body_bytes = 16 * MIB as u64;
-    // The held reservations below last this long: room for a slow machine.
-    spec.body_read_timeout_ms = 20_000;
-    spec.extra_server = format!("max_buffered_bytes = {}", 40 * MIB);
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("mem_early"))
+        .config(|spec| {
+            spec.max_body_bytes = 16 * MIB as u64;
+            // The held reservations below last this long: room for a slow machine.
+            spec.body_read_timeout_ms = 20_000;
+            spec.extra_server = format!("max_buffered_bytes = {}", 40 * MIB);
+        })
+        .start()
+        .await;
     // Every series exists from the start, at zero.
     let page = hs.metrics().await;
     for reason in [
@@ -811,18 +809,12 @@ async fn an_http2_body_larger_than_the_receive_window_is_delivered() {
     use http_body_util::{BodyExt, Full};
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("mem_h2", &down.url())],
-    );
-    spec.max_body_bytes = 4 * MIB as u64;
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("mem_h2"))
+        .config(|spec| spec.max_body_bytes = 4 * MIB as u64)
+        .start()
+        .await;
     let body = signed_event_of(hookshift::server::HTTP2_WINDOW_BYTES as usize * 8);
-    let stream = TcpStream::connect(hs.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let stream = TcpStream::connect(hs.addr()).await.unwrap();
     let (mut sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await

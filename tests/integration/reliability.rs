@@ -162,7 +162,6 @@ async fn no_event_is_lost_under_load_and_handler_faults() {
     let n = env_usize("HOOKSHIFT_SOAK_EVENTS", 20_000);
     let concurrency = env_usize("HOOKSHIFT_SOAK_CONCURRENCY", 64);
     let route = "reliab_noloss";
-    let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults {
         error_5xx: 80,
         reset: 40,
@@ -173,14 +172,9 @@ async fn no_event_is_lost_under_load_and_handler_faults() {
         seed: 0x5eed,
     })
     .await;
-    let mut spec = RouteSpec::new(route, &down.url());
     // Short enough that hangs do not make the test slow, long enough for slow answers under load.
-    spec.timeout_ms = 750;
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![spec]),
-    )
-    .await;
+    let spec = RouteSpec::extend(route).to(&down.url()).timeout_ms(750);
+    let Harness { hs, .. } = Harness::start(spec).await;
 
     let sent = events(route, "noloss", n);
     let options = SenderOptions {
@@ -501,18 +495,17 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
 async fn reloads_during_load_fail_no_request() {
     let _heavy = HEAVY.lock().await;
     let route = "reliab_reload";
-    let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults::none()).await;
-    let mappings = test_mappings(dir.path());
+    let Harness { hs, spec, .. } =
+        Harness::setup(RouteSpec::extend(route).to(&down.url()).forward(OLD))
+            .config(|c| c.reload_poll_ms = 20)
+            .start()
+            .await;
     let spec_for = |policy: &str| {
-        let mut spec = ConfigSpec::new(
-            &mappings,
-            vec![RouteSpec::new(route, &down.url()).policy(OLD, policy)],
-        );
-        spec.reload_poll_ms = 20;
+        let mut spec = spec.clone();
+        spec.routes[0] = spec.routes[0].clone().policy(OLD, policy);
         spec
     };
-    let hs = Hookshift::start(dir.path(), &spec_for("forward")).await;
     let page = hs.metrics().await;
     let reloads_before = metric(
         &page,

@@ -272,10 +272,10 @@ async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
     let state = hookshift::state::State::load(&config_path).unwrap();
     assert_no_secret("Debug of State", &format!("{state:?} {:#?}", state.config));
     let shared = std::sync::Arc::new(hookshift::reload::Shared::new(state));
-    let proxy = hookshift::proxy::Proxy::new(std::sync::Arc::clone(&shared));
+    let pipeline = hookshift::pipeline::Pipeline::new(std::sync::Arc::clone(&shared));
     assert_no_secret(
-        "Debug of Proxy and Shared",
-        &format!("{proxy:?} {shared:?}"),
+        "Debug of Pipeline and Shared",
+        &format!("{pipeline:?} {shared:?}"),
     );
     let inline_broken = [
         inline.replace(&format!("\"{INLINE_IN}\","), &format!("\"{INLINE_IN},")),

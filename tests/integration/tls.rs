@@ -83,19 +83,15 @@ pub(crate) async fn start_tls_handler() -> TlsHandler {
 
 #[tokio::test]
 async fn https_handler_behind_a_private_ca_gets_the_event_and_an_untrusted_one_does_not() {
-    let dir = tempfile::tempdir().unwrap();
     let handler = start_tls_handler().await;
-    let ca_file = dir.path().join("handler-ca.pem");
+    let certs = tempfile::tempdir().unwrap();
+    let ca_file = certs.path().join("handler-ca.pem");
     std::fs::write(&ca_file, &handler.ca_pem).unwrap();
-    let mut trusted = RouteSpec::new("tls_trusted", &handler.url);
+    let mut trusted = RouteSpec::extend("tls_trusted").to(&handler.url);
     trusted.ca_file = Some(ca_file);
     // Same handler, no bundle: its certificate does not chain to Mozilla's roots.
-    let untrusted = RouteSpec::new("tls_untrusted", &handler.url);
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![trusted, untrusted]),
-    )
-    .await;
+    let untrusted = RouteSpec::extend("tls_untrusted").to(&handler.url);
+    let Harness { hs, .. } = Harness::setup(trusted).route(untrusted).start().await;
 
     let body = new_event_bytes();
     let path = format!("/hooks/tls_trusted?api_version={NEW}");
