@@ -355,6 +355,14 @@ pub enum Outcome {
     DownstreamError,
     /// The payload was a signed URL that could not be fetched (or fetching is off): answered 502.
     SignedUrlUnavailable,
+    /// The ledger knows the event was delivered (its twin or an earlier copy of itself): answered
+    /// 200 `{"status":"duplicate"}`, nothing delivered.
+    Duplicate,
+    /// The policy said ack or reject, but the event's twin was answered without delivery: delivered
+    /// anyway (the handler answered 2xx).
+    DeliveredForTwin,
+    /// Another copy of the event was being delivered at that moment: answered 503 so the sender retries.
+    TwinInFlight,
 }
 
 impl Outcome {
@@ -372,6 +380,9 @@ impl Outcome {
             Outcome::TranslationError => "translation_error",
             Outcome::DownstreamError => "downstream_error",
             Outcome::SignedUrlUnavailable => "signed_url_unavailable",
+            Outcome::Duplicate => "duplicate",
+            Outcome::DeliveredForTwin => "delivered_for_twin",
+            Outcome::TwinInFlight => "twin_in_flight",
         }
     }
 }
@@ -643,7 +654,9 @@ pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
 /// Most distinct `path` values of [`SHADOW_MISMATCHED_PATHS`] in one process.
 pub const MAX_SHADOW_PATH_LABELS: usize = 200;
 /// The `operation` label values of [`LEDGER_ERRORS`].
-pub const LEDGER_OPERATIONS: &[&str] = &["open", "shadow", "sweep", "size"];
+pub const LEDGER_OPERATIONS: &[&str] = &[
+    "open", "shadow", "sweep", "size", "claim", "mark", "release",
+];
 
 static SHADOW_PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());

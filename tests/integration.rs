@@ -47,6 +47,8 @@ mod signed_url;
 // The ledger: the same cases on the file backend and a real redis-server.
 #[path = "integration/ledger.rs"]
 mod ledger;
+#[path = "integration/ledger_e2e.rs"]
+mod ledger_e2e;
 #[path = "integration/ledger_once.rs"]
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]

@@ -8,13 +8,12 @@
 //! with the translation the delivery used, an acked or rejected one translated here in the background.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::{Key, Ledger, ShadowCopy, Side};
-use crate::config::RouteConfig;
 use crate::json::Value;
 use crate::mapping::{Delivery, Mappings};
 use crate::shadow::{Expected, Fingerprint};
@@ -28,6 +27,15 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Shadow {
     ledger: Arc<Ledger>,
     permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shadow")
+            .field("backend", &self.ledger.backend())
+            .field("free_permits", &self.permits.available_permits())
+            .finish()
+    }
 }
 
 /// One verified copy as the request path has it.
@@ -58,47 +66,28 @@ impl Shadow {
 
     /// Registers a route's shadow series at zero: one per event type of its handler's version that
     /// declares an identity.
-    pub fn register_route(route: &RouteConfig, mappings: &Mappings) {
-        crate::metrics::register_shadow(
-            &route.name,
-            mappings.identities().event_types(&route.downstream.version),
-        );
+    pub fn register_route(route: &str, handler_version: &str, mappings: &Mappings) {
+        crate::metrics::register_shadow(route, mappings.identities().event_types(handler_version));
     }
 
-    /// Offers a copy to the comparison in the background; returns at once.
-    pub fn offer(&self, route: &RouteConfig, mappings: &Arc<Mappings>, copy: Offered) {
-        let handler_version = route.downstream.version.clone();
-        let event_type = copy
-            .received
-            .get("eventType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        // Cheap refusal on the request path: an event type no identity covers in its own version is
-        // not worth a task (its translation may still have one: that is decided in the task).
-        if mappings
-            .identities()
-            .fields(&copy.version, event_type)
-            .is_none()
-            && mappings
-                .identities()
-                .event_types(&handler_version)
-                .is_empty()
-        {
-            return;
-        }
+    /// Offers a copy to the comparison in the background; returns at once. `other_versions`: the
+    /// versions other than the handler's a twin may come from.
+    pub fn offer(
+        &self,
+        route: &str,
+        handler_version: &str,
+        other_versions: Vec<String>,
+        mappings: &Arc<Mappings>,
+        copy: Offered,
+    ) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
-            crate::metrics::record_shadow_skipped(&route.name, "overloaded");
+            crate::metrics::record_shadow_skipped(route, "overloaded");
             return;
         };
         let ledger = Arc::clone(&self.ledger);
         let mappings = Arc::clone(mappings);
-        let route_name = route.name.clone();
-        let other_versions: Vec<String> = route
-            .policy
-            .keys()
-            .filter(|v| **v != handler_version)
-            .cloned()
-            .collect();
+        let route_name = route.to_owned();
+        let handler_version = handler_version.to_owned();
         tokio::spawn(async move {
             let _permit = permit;
             let Some(prepared) = prepare(
@@ -124,20 +113,22 @@ impl Shadow {
         });
     }
 
-    /// Sweeps entries past retention and refreshes the size gauge every [`SWEEP_INTERVAL`] until
-    /// `stop` changes.
-    pub async fn upkeep(ledger: Arc<Ledger>, mut stop: watch::Receiver<bool>) {
+    /// Sweeps entries past retention and refreshes the size gauge every [`SWEEP_INTERVAL`], until
+    /// the ledger is dropped (with the last pipeline that holds it).
+    pub async fn upkeep(ledger: Weak<Ledger>) {
         loop {
-            if let Err(error) = ledger.sweep().await {
-                ledger.note_failure("sweep", &error);
+            {
+                let Some(ledger) = ledger.upgrade() else {
+                    return;
+                };
+                if let Err(error) = ledger.sweep().await {
+                    ledger.note_failure("sweep", &error);
+                }
+                if let Err(error) = ledger.refresh_size().await {
+                    ledger.note_failure("size", &error);
+                }
             }
-            if let Err(error) = ledger.refresh_size().await {
-                ledger.note_failure("size", &error);
-            }
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
-            }
+            tokio::time::sleep(SWEEP_INTERVAL).await;
         }
     }
 }

@@ -345,6 +345,9 @@ pub struct ConfigSpec {
     pub extra_server: String,
     /// More top-level tables after `[mappings]` (e.g. `[schemas]`).
     pub extra_toml: String,
+    /// The `[ledger]` table: off unless a test is about the ledger (with it, a copy sent twice is
+    /// delivered once).
+    pub ledger: String,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -358,6 +361,7 @@ impl ConfigSpec {
             reload_poll_ms: 100,
             extra_server: String::new(),
             extra_toml: String::new(),
+            ledger: "[ledger]\nbackend = \"off\"\n".to_owned(),
             routes,
         }
     }
@@ -375,6 +379,8 @@ impl ConfigSpec {
             self.mappings_dir.display().to_string(),
         );
         text.push_str(&self.extra_toml);
+        text.push('\n');
+        text.push_str(&self.ledger);
         text.push('\n');
         for route in &self.routes {
             text.push_str(&route.toml());
