@@ -707,6 +707,9 @@ pub fn register_shadow<'a>(route: &str, event_types: impl IntoIterator<Item = &'
             counter!(SHADOW_PAIRS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "result" => result)
                 .increment(0);
         }
+        // Paths come from events: `other` stands for them until one is seen.
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => OTHER)
+            .increment(0);
         for side in crate::ledger::Side::ALL {
             counter!(SHADOW_UNPAIRED, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "side" => side.as_str())
                 .increment(0);

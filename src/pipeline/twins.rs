@@ -44,7 +44,15 @@ const CLAIM_SLACK_MS: u64 = 10_000;
 pub(super) fn open(state: &State) -> Option<Arc<Shadow>> {
     let config: &Config = &state.config;
     let ledger = match Ledger::open(config) {
-        Ok(ledger) => ledger?,
+        Ok(Some(ledger)) => ledger,
+        Ok(None) => {
+            // Off: the series still exist (at zero), so dashboards and alerts read a value.
+            crate::metrics::register_ledger(config.ledger.backend.as_str());
+            for route in &state.routes {
+                Shadow::register_route(&route.name, &route.downstream.version, &route.mappings);
+            }
+            return None;
+        }
         Err(error) => {
             crate::metrics::register_ledger(config.ledger.backend.as_str());
             crate::metrics::record_ledger_error(config.ledger.backend.as_str(), "open");
