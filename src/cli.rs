@@ -47,6 +47,8 @@ pub enum Command {
     Reference(ReferenceArgs),
     /// The shadow comparison of twins, read from the ledger.
     Shadow(crate::ledger::report::ShadowArgs),
+    /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
+    Quarantine(crate::ledger::replay::QuarantineArgs),
 }
 
 /// Options of `serve`.

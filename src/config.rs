@@ -191,6 +191,39 @@ pub struct LedgerConfig {
     /// both sides of a mismatched path. Payload data at rest: for debugging only.
     #[serde(default)]
     pub keep_values: bool,
+    /// Most bytes of events held in quarantine (`routes.on_translation_failure = "quarantine"`); when
+    /// full, a failing event is answered 422 again (counted).
+    #[serde(default = "default_max_quarantine_bytes")]
+    pub max_quarantine_bytes: u64,
+}
+
+/// `routes.on_translation_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TranslationFailure {
+    /// Answer 422: the sender retries, then gives up.
+    #[default]
+    Reject,
+    /// Keep the verified event in the ledger and answer 202 `quarantined`; `hookshift quarantine
+    /// replay` delivers it once the mapping is fixed.
+    Quarantine,
+}
+
+impl TryFrom<String> for TranslationFailure {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("reject", TranslationFailure::Reject),
+                ("quarantine", TranslationFailure::Quarantine),
+            ],
+        )
+    }
+}
+
+fn default_max_quarantine_bytes() -> u64 {
+    256 * 1024 * 1024
 }
 
 /// Where the ledger lives.
@@ -258,6 +291,7 @@ impl Default for LedgerConfig {
             retention_hours: default_retention_hours(),
             max_entries: default_max_entries(),
             keep_values: false,
+            max_quarantine_bytes: default_max_quarantine_bytes(),
         }
     }
 }
@@ -329,6 +363,9 @@ pub struct RouteConfig {
     /// What to do with an event type that no mapping covers.
     #[serde(default)]
     pub unmapped: UnmappedAction,
+    /// What to do with an event a mapping fails on (or `schemas.validate_output = "enforce"` refuses).
+    #[serde(default)]
+    pub on_translation_failure: TranslationFailure,
     /// How payloads delivered as a signed download URL are fetched.
     #[serde(default)]
     pub signed_url: SignedUrlConfig,
@@ -910,6 +947,14 @@ impl Config {
                         problem,
                     ));
                 }
+            }
+            if route.on_translation_failure == TranslationFailure::Quarantine
+                && self.ledger.backend == LedgerBackend::Off
+            {
+                problems.push(ConfigError::invalid(
+                    key("on_translation_failure"),
+                    "\"quarantine\" keeps events in the ledger: [ledger] backend must not be \"off\"",
+                ));
             }
             if route.policy.is_empty() {
                 problems.push(ConfigError::invalid(

@@ -32,6 +32,14 @@ async fn run(command: Command) -> Result<()> {
                 print!("{markdown}");
             }
         }
+        Command::Quarantine(args) => match &args.command {
+            hookshift::ledger::replay::QuarantineCommand::List(list) => {
+                print!("{}", hookshift::ledger::replay::list(list).await?)
+            }
+            hookshift::ledger::replay::QuarantineCommand::Replay(replay) => {
+                print!("{}", hookshift::ledger::replay::replay(replay).await?)
+            }
+        },
         Command::Shadow(args) => match &args.command {
             hookshift::ledger::report::ShadowCommand::Report(report) => {
                 print!("{}", hookshift::ledger::report::run(report).await?)

@@ -363,6 +363,8 @@ pub enum Outcome {
     DeliveredForTwin,
     /// Another copy of the event was being delivered at that moment: answered 503 so the sender retries.
     TwinInFlight,
+    /// A mapping failed on it and it was kept in the quarantine: answered 202.
+    Quarantined,
 }
 
 impl Outcome {
@@ -383,6 +385,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::DeliveredForTwin => "delivered_for_twin",
             Outcome::TwinInFlight => "twin_in_flight",
+            Outcome::Quarantined => "quarantined",
         }
     }
 }
@@ -694,6 +697,8 @@ pub fn register_ledger(backend: &str) {
             .increment(0);
     }
     gauge!(LEDGER_ENTRIES, "backend" => backend.to_owned()).increment(0.0);
+    gauge!(QUARANTINE_EVENTS, "backend" => backend.to_owned()).increment(0.0);
+    gauge!(QUARANTINE_BYTES, "backend" => backend.to_owned()).increment(0.0);
 }
 
 /// Registers the shadow series of one route at zero, for each event type (at the handler's version)
@@ -777,6 +782,36 @@ pub fn record_invalid_output(route: &str, event_type: &str, paths: &[String]) {
         counter!(INVALID_OUTPUT, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => path)
             .increment(1);
     }
+}
+
+/// `hookshift_quarantined_total{route,result}`: events a mapping failed on offered to the quarantine,
+/// `result` `stored`, `exists` (a retry of one kept), `full` (answered 422) or `error` (ledger failed).
+pub const QUARANTINED: &str = "hookshift_quarantined_total";
+/// `hookshift_quarantine_events{backend}` and `hookshift_quarantine_bytes{backend}`: what the
+/// quarantine holds (refreshed by the ledger's sweep).
+pub const QUARANTINE_EVENTS: &str = "hookshift_quarantine_events";
+pub const QUARANTINE_BYTES: &str = "hookshift_quarantine_bytes";
+
+/// Registers the quarantine series of a route at zero.
+pub fn register_quarantine(route: &str) {
+    metrics::describe_counter!(
+        QUARANTINED,
+        "Failed translations offered to the quarantine, by result"
+    );
+    for result in ["stored", "exists", "full", "error"] {
+        counter!(QUARANTINED, "route" => route.to_owned(), "result" => result).increment(0);
+    }
+}
+
+/// Counts one event offered to the quarantine.
+pub fn record_quarantined(route: &str, result: &'static str) {
+    counter!(QUARANTINED, "route" => route.to_owned(), "result" => result).increment(1);
+}
+
+/// Sets what the quarantine holds.
+pub fn record_quarantine_size(backend: &str, events: u64, bytes: u64) {
+    gauge!(QUARANTINE_EVENTS, "backend" => backend.to_owned()).set(events as f64);
+    gauge!(QUARANTINE_BYTES, "backend" => backend.to_owned()).set(bytes as f64);
 }
 
 /// Counts entries removed from the ledger.

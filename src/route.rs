@@ -80,6 +80,7 @@ pub(crate) struct Route {
     pub metrics: RouteMetrics,
     /// The route's mapping set (the ledger reads identities and plans from it).
     pub mappings: Arc<Mappings>,
+    pub on_translation_failure: crate::config::TranslationFailure,
 }
 
 impl Route {
@@ -168,6 +169,7 @@ impl Route {
             event_types,
             metrics: RouteMetrics::new(&config.name, target),
             mappings,
+            on_translation_failure: config.on_translation_failure,
         })
     }
 

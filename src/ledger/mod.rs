@@ -19,7 +19,9 @@
 //! [`FAILURE_LOG_INTERVAL`].
 
 pub mod once;
+pub mod quarantine;
 pub mod redis;
+pub mod replay;
 pub mod report;
 pub mod sqlite;
 pub mod stage;
@@ -33,6 +35,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LedgerBackend};
 use crate::shadow::{compare, Expected, Fingerprint, PairResult};
+
+/// `ledger.max_quarantine_bytes` of a ledger made by [`Ledger::with_store`].
+pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Most often one failure is logged (the others in between are counted, and the next line says how many).
 pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -261,6 +266,7 @@ pub struct Ledger {
     retention_ms: u64,
     max_entries: u64,
     keep_values: bool,
+    max_quarantine_bytes: u64,
     failures: Failures,
 }
 
@@ -287,13 +293,15 @@ impl Ledger {
             LedgerBackend::File => Store::Sqlite(sqlite::SqliteStore::open(&config.ledger_path())?),
             LedgerBackend::Redis => Store::Redis(Box::new(redis::RedisStore::new(l.url.expose())?)),
         };
-        Ok(Some(Ledger::with_store(
+        let mut ledger = Ledger::with_store(
             store,
             l.backend,
             l.retention_hours.saturating_mul(3_600_000),
             l.max_entries,
             l.keep_values,
-        )))
+        );
+        ledger.max_quarantine_bytes = l.max_quarantine_bytes;
+        Ok(Some(ledger))
     }
 
     /// A ledger over a given store (tests, tools).
@@ -311,6 +319,7 @@ impl Ledger {
             retention_ms,
             max_entries,
             keep_values,
+            max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
             failures: Failures::default(),
         }
     }
@@ -374,11 +383,18 @@ impl Ledger {
         Ok(removed.len())
     }
 
-    /// Sets the entry-count gauge from the store.
+    /// Sets the entry-count and quarantine gauges from the store.
     pub async fn refresh_size(&self) -> Result<u64, LedgerError> {
         let len = self.store.entry_count().await?;
         crate::metrics::record_ledger_entries(self.backend.as_str(), len);
+        let (events, bytes) = self.store.quarantine_size().await?;
+        crate::metrics::record_quarantine_size(self.backend.as_str(), events, bytes);
         Ok(len)
+    }
+
+    /// `ledger.max_quarantine_bytes`.
+    pub fn max_quarantine_bytes(&self) -> u64 {
+        self.max_quarantine_bytes
     }
 
     fn account_removed(&self, removed: &[Entry], why: Removal) {

@@ -81,6 +81,32 @@ end
 return removed
 "#;
 
+const QUARANTINE_PREFIX: &str = "hookshift:ledger:q:";
+const QUARANTINE_INDEX: &str = "hookshift:ledger:qidx";
+const QUARANTINE_BYTES: &str = "hookshift:ledger:qbytes";
+
+/// KEYS[1] item hash, KEYS[2] index, KEYS[3] byte count; ARGV: meta, body, received_ms, id, max
+/// bytes. Returns "exists", "full" or "stored".
+const QUARANTINE_PUT: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+local held = tonumber(redis.call('GET', KEYS[3]) or '0')
+if held + string.len(ARGV[2]) > tonumber(ARGV[5]) then return 'full' end
+redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'body', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('INCRBY', KEYS[3], string.len(ARGV[2]))
+return 'stored'
+"#;
+
+/// KEYS[1] item hash, KEYS[2] index, KEYS[3] byte count; ARGV: id. Returns 1 when removed.
+const QUARANTINE_REMOVE: &str = r#"
+local body = redis.call('HGET', KEYS[1], 'body')
+if not body then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DECRBY', KEYS[3], string.len(body))
+return 1
+"#;
+
 /// The Redis backend.
 pub struct RedisStore {
     client: ::redis::Client,
@@ -292,6 +318,107 @@ impl RedisStore {
         )
         .await?;
         Ok(body.map(|b| serde_json::from_slice(&b)).transpose()?)
+    }
+}
+
+impl RedisStore {
+    /// See [`super::Store::quarantine_put`].
+    pub async fn quarantine_put(
+        &self,
+        item: &super::quarantine::Quarantined,
+        body: &[u8],
+        max_bytes: u64,
+    ) -> Result<super::quarantine::Stored, LedgerError> {
+        use super::quarantine::Stored;
+        let mut connection = self.connection().await?;
+        let script = Script::new(QUARANTINE_PUT);
+        let mut invocation = script.key(format!("{QUARANTINE_PREFIX}{}", item.id));
+        invocation
+            .key(QUARANTINE_INDEX)
+            .key(QUARANTINE_BYTES)
+            .arg(serde_json::to_vec(item)?)
+            .arg(body)
+            .arg(item.received_ms)
+            .arg(&item.id)
+            .arg(max_bytes);
+        let answer: String = timed(invocation.invoke_async(&mut connection)).await?;
+        Ok(match answer.as_str() {
+            "exists" => Stored::Exists,
+            "full" => Stored::Full,
+            _ => Stored::New,
+        })
+    }
+
+    /// See [`super::Store::quarantine_list`].
+    pub async fn quarantine_list(
+        &self,
+    ) -> Result<Vec<super::quarantine::Quarantined>, LedgerError> {
+        let mut connection = self.connection().await?;
+        let ids: Vec<String> = timed(
+            ::redis::cmd("ZRANGE")
+                .arg(QUARANTINE_INDEX)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut connection),
+        )
+        .await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            let meta: Option<Vec<u8>> = timed(
+                ::redis::cmd("HGET")
+                    .arg(format!("{QUARANTINE_PREFIX}{id}"))
+                    .arg("meta")
+                    .query_async(&mut connection),
+            )
+            .await?;
+            if let Some(meta) = meta {
+                items.push(serde_json::from_slice(&meta)?);
+            }
+        }
+        Ok(items)
+    }
+
+    /// See [`super::Store::quarantine_body`].
+    pub async fn quarantine_body(&self, id: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        let mut connection = self.connection().await?;
+        timed(
+            ::redis::cmd("HGET")
+                .arg(format!("{QUARANTINE_PREFIX}{id}"))
+                .arg("body")
+                .query_async(&mut connection),
+        )
+        .await
+    }
+
+    /// See [`super::Store::quarantine_remove`].
+    pub async fn quarantine_remove(&self, id: &str) -> Result<bool, LedgerError> {
+        let mut connection = self.connection().await?;
+        let script = Script::new(QUARANTINE_REMOVE);
+        let mut invocation = script.key(format!("{QUARANTINE_PREFIX}{id}"));
+        invocation
+            .key(QUARANTINE_INDEX)
+            .key(QUARANTINE_BYTES)
+            .arg(id);
+        let removed: i64 = timed(invocation.invoke_async(&mut connection)).await?;
+        Ok(removed == 1)
+    }
+
+    /// See [`super::Store::quarantine_size`].
+    pub async fn quarantine_size(&self) -> Result<(u64, u64), LedgerError> {
+        let mut connection = self.connection().await?;
+        let count: u64 = timed(
+            ::redis::cmd("ZCARD")
+                .arg(QUARANTINE_INDEX)
+                .query_async(&mut connection),
+        )
+        .await?;
+        let bytes: Option<i64> = timed(
+            ::redis::cmd("GET")
+                .arg(QUARANTINE_BYTES)
+                .query_async(&mut connection),
+        )
+        .await?;
+        Ok((count, bytes.unwrap_or(0).max(0) as u64))
     }
 }
 

@@ -42,7 +42,13 @@ impl SqliteStore {
                  body BLOB NOT NULL
              );
              CREATE INDEX IF NOT EXISTS entries_by_age ON entries (created_ms);
-             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS quarantine (
+                 id TEXT PRIMARY KEY,
+                 received_ms INTEGER NOT NULL,
+                 meta BLOB NOT NULL,
+                 body BLOB NOT NULL
+             );",
         )?;
         // The count kept beside the entries (COUNT(*) reads the whole table): recomputed at open, so
         // it never drifts across versions or hand edits.
@@ -169,6 +175,100 @@ impl SqliteStore {
                 })
                 .optional()?;
             Ok(body.map(|b| serde_json::from_slice(&b)).transpose()?)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// See [`super::Store::quarantine_put`].
+    pub async fn quarantine_put(
+        &self,
+        item: super::quarantine::Quarantined,
+        body: Vec<u8>,
+        max_bytes: u64,
+    ) -> Result<super::quarantine::Stored, LedgerError> {
+        use super::quarantine::Stored;
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM quarantine WHERE id = ?1", [&item.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_some() {
+                return Ok(Stored::Exists);
+            }
+            let held: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
+                [],
+                |r| r.get(0),
+            )?;
+            if held as u64 + body.len() as u64 > max_bytes {
+                return Ok(Stored::Full);
+            }
+            tx.execute(
+                "INSERT INTO quarantine (id, received_ms, meta, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    item.id,
+                    item.received_ms as i64,
+                    serde_json::to_vec(&item)?,
+                    body
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Stored::New)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_list`].
+    pub async fn quarantine_list(
+        &self,
+    ) -> Result<Vec<super::quarantine::Quarantined>, LedgerError> {
+        self.with(|connection| {
+            let mut statement =
+                connection.prepare("SELECT meta FROM quarantine ORDER BY received_ms, id")?;
+            let metas = statement
+                .query_map([], |row| row.get::<_, Vec<u8>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            metas
+                .iter()
+                .map(|m| serde_json::from_slice(m).map_err(LedgerError::from))
+                .collect()
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_body`].
+    pub async fn quarantine_body(&self, id: String) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.with(move |connection| {
+            Ok(connection
+                .query_row("SELECT body FROM quarantine WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_remove`].
+    pub async fn quarantine_remove(&self, id: String) -> Result<bool, LedgerError> {
+        self.with(move |connection| {
+            Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_size`].
+    pub async fn quarantine_size(&self) -> Result<(u64, u64), LedgerError> {
+        self.with(|connection| {
+            let (count, bytes): (i64, i64) = connection.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((count as u64, bytes as u64))
         })
         .await
     }

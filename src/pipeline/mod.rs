@@ -177,9 +177,14 @@ impl Pipeline {
             Decided::Answer(done) => return Ok(done),
             Decided::Pass(event) => translate::as_received(event),
             Decided::Translate(event, plan) => {
-                match self.translate(state, route, event, plan, record).await? {
-                    translate::Translated::Answer(done) => return Ok(done),
-                    translate::Translated::Deliver(outgoing) => outgoing,
+                let kept = self.quarantine_candidate(route, &event, record);
+                match self.translate(state, route, event, plan, record).await {
+                    Ok(translate::Translated::Answer(done)) => return Ok(done),
+                    Ok(translate::Translated::Deliver(outgoing)) => outgoing,
+                    Err(ProxyError::TranslationFailed(reason)) if kept.is_some() => {
+                        return self.quarantine(route, kept, reason).await
+                    }
+                    Err(e) => return Err(e),
                 }
             }
         };

@@ -21,10 +21,11 @@ use super::record::Record;
 use super::translate::Outgoing;
 use super::{Done, Pipeline};
 use crate::budget::BudgetPermit;
-use crate::config::Config;
+use crate::config::{Config, TranslationFailure};
 use crate::error::ProxyError;
 use crate::json::Value;
 use crate::ledger::once::{Copy, Decision, Intent};
+use crate::ledger::quarantine::{Quarantined, Stored};
 use crate::ledger::stage::{Offered, Shadow};
 use crate::ledger::{Key, Ledger};
 use crate::mapping::Delivery;
@@ -50,6 +51,7 @@ pub(super) fn open(state: &State) -> Option<Arc<Shadow>> {
             crate::metrics::register_ledger(config.ledger.backend.as_str());
             for route in &state.routes {
                 Shadow::register_route(&route.name, &route.downstream.version, &route.mappings);
+                crate::metrics::register_quarantine(&route.name);
             }
             return None;
         }
@@ -62,6 +64,7 @@ pub(super) fn open(state: &State) -> Option<Arc<Shadow>> {
     };
     for route in &state.routes {
         Shadow::register_route(&route.name, &route.downstream.version, &route.mappings);
+        crate::metrics::register_quarantine(&route.name);
     }
     let ledger = Arc::new(ledger);
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -234,6 +237,87 @@ impl Pipeline {
             ledger.note_failure(operation, &error);
         }
         result
+    }
+}
+
+/// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
+pub(super) struct Kept {
+    body: Bytes,
+    version: String,
+    event_id: String,
+    event_type: String,
+    timestamp: i64,
+}
+
+impl Pipeline {
+    /// What to keep of an event about to be translated, when the route quarantines failures.
+    pub(super) fn quarantine_candidate(
+        &self,
+        route: &Route,
+        event: &super::decide::Event,
+        record: &Record<'_>,
+    ) -> Option<Kept> {
+        if route.on_translation_failure != TranslationFailure::Quarantine || self.ledger.is_none() {
+            return None;
+        }
+        Some(Kept {
+            body: event.body().clone(),
+            version: record.version.clone(),
+            event_id: record.event_id.clone().unwrap_or_default(),
+            event_type: event.event_type.clone(),
+            timestamp: event.verified.timestamp(),
+        })
+    }
+
+    /// Keeps a verified event a mapping failed on: 202 `quarantined`; when the quarantine is full or
+    /// the ledger fails, the 422 the sender would have had without it.
+    pub(super) async fn quarantine(
+        &self,
+        route: &Route,
+        kept: Option<Kept>,
+        reason: String,
+    ) -> Result<Done, ProxyError> {
+        let (Some(kept), Some(shadow)) = (kept, &self.ledger) else {
+            return Err(ProxyError::TranslationFailed(reason));
+        };
+        let ledger = shadow.ledger();
+        let item = Quarantined {
+            id: Quarantined::id_for(&route.name, &kept.version, &kept.event_id),
+            route: route.name.clone(),
+            version: kept.version,
+            event_id: kept.event_id,
+            event_type: kept.event_type,
+            received_ms: crate::ledger::now_ms(),
+            timestamp: kept.timestamp,
+            reason: reason.clone(),
+            bytes: kept.body.len() as u64,
+        };
+        match ledger
+            .store()
+            .quarantine_put(&item, &kept.body, ledger.max_quarantine_bytes())
+            .await
+        {
+            Ok(stored @ (Stored::New | Stored::Exists)) => {
+                crate::metrics::record_quarantined(&route.name, stored.as_str());
+                tracing::warn!(route = %route.name, event_id = %item.event_id, quarantine_id = %item.id, reason = %reason, "translation failed: event quarantined");
+                Ok(Done {
+                    outcome: Outcome::Quarantined,
+                    response: crate::error::json_response(
+                        http::StatusCode::ACCEPTED,
+                        &serde_json::json!({ "status": "quarantined" }),
+                    ),
+                })
+            }
+            Ok(Stored::Full) => {
+                crate::metrics::record_quarantined(&route.name, Stored::Full.as_str());
+                Err(ProxyError::TranslationFailed(reason))
+            }
+            Err(error) => {
+                ledger.note_failure("quarantine", &error);
+                crate::metrics::record_quarantined(&route.name, "error");
+                Err(ProxyError::TranslationFailed(reason))
+            }
+        }
     }
 }
 

@@ -302,3 +302,75 @@ fn the_ledger_file_is_private_to_its_owner() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+both_backends!(
+    the_quarantine_is_bounded_and_keeps_each_event_once,
+    |backend: Backend| async move {
+        use hookshift::ledger::quarantine::{Quarantined, Stored};
+        let store = backend.store();
+        let item = |event_id: &str| Quarantined {
+            id: Quarantined::id_for("q", "2025-04-21", event_id),
+            route: "q".into(),
+            version: "2025-04-21".into(),
+            event_id: event_id.into(),
+            event_type: "processor_run.processed".into(),
+            received_ms: 1,
+            timestamp: 1_771_000_000,
+            reason: "mapping failed".into(),
+            bytes: 400,
+        };
+        let body = vec![b'x'; 400];
+        assert_eq!(
+            store.quarantine_put(&item("a"), &body, 1000).await.unwrap(),
+            Stored::New
+        );
+        assert_eq!(
+            store.quarantine_put(&item("a"), &body, 1000).await.unwrap(),
+            Stored::Exists
+        );
+        assert_eq!(
+            store.quarantine_put(&item("b"), &body, 1000).await.unwrap(),
+            Stored::New
+        );
+        // 1,200 bytes would pass the bound: refused.
+        assert_eq!(
+            store.quarantine_put(&item("c"), &body, 1000).await.unwrap(),
+            Stored::Full
+        );
+        assert_eq!(store.quarantine_size().await.unwrap(), (2, 800));
+        let listed: Vec<String> = store
+            .quarantine_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.event_id)
+            .collect();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            store.quarantine_body(&item("a").id).await.unwrap(),
+            Some(body.clone())
+        );
+        assert!(store.quarantine_remove(&item("a").id).await.unwrap());
+        assert!(!store.quarantine_remove(&item("a").id).await.unwrap());
+        assert_eq!(
+            store.quarantine_put(&item("c"), &body, 1000).await.unwrap(),
+            Stored::New
+        );
+        assert_eq!(store.quarantine_size().await.unwrap(), (2, 800));
+    }
+);
+
+#[cfg(unix)]
+#[test]
+fn the_quarantine_file_is_private_to_its_owner() {
+    // Quarantined events are payload data at rest: they live in the ledger file, created 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookshift.ledger");
+    let _store = hookshift::ledger::sqlite::SqliteStore::open(&path).unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", entry.path().display());
+    }
+}
