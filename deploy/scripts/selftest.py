@@ -75,6 +75,12 @@ hookshift_ledger_errors_total{backend="file",operation="claim"} 0
 hookshift_ledger_evicted_total{backend="file",reason="retention"} 0
 # TYPE hookshift_invalid_output_total counter
 hookshift_invalid_output_total{route="extend",event_type="other",path="other"} 0
+# TYPE hookshift_quarantined_total counter
+hookshift_quarantined_total{route="extend",result="stored"} 0
+# TYPE hookshift_quarantine_events gauge
+hookshift_quarantine_events{backend="file"} 0
+# TYPE hookshift_quarantine_bytes gauge
+hookshift_quarantine_bytes{backend="file"} 0
 """
 
 
