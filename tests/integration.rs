@@ -49,6 +49,8 @@ mod signed_url;
 mod ledger;
 #[path = "integration/ledger_e2e.rs"]
 mod ledger_e2e;
+#[path = "integration/ledger_model.rs"]
+mod ledger_model;
 #[path = "integration/ledger_once.rs"]
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]

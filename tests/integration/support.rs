@@ -58,6 +58,8 @@ pub struct Recorded {
     pub uri: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The status the handler answered it with.
+    pub answered: u16,
 }
 
 impl Recorded {
@@ -116,12 +118,16 @@ impl Downstream {
                                 .await
                                 .map(|c| c.to_bytes())
                                 .unwrap_or_default();
+                            let behaviour = *beh.lock().unwrap();
+                            let answered = match behaviour {
+                                Behaviour::Status(status) | Behaviour::Delay(_, status) => status,
+                            };
                             reqs.lock().unwrap().push(Recorded {
                                 uri: parts.uri.to_string(),
                                 headers: parts.headers,
                                 body,
+                                answered,
                             });
-                            let behaviour = *beh.lock().unwrap();
                             let status = match behaviour {
                                 Behaviour::Status(status) => status,
                                 Behaviour::Delay(delay, status) => {
