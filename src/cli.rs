@@ -56,6 +56,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Sign an event file and POST it (test a running stage or a handler); non-zero exit unless 2xx.
     Send(send::SendArgs),
+    /// The shadow comparison of twins, read from the ledger.
+    Shadow(crate::ledger::report::ShadowArgs),
+    /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
+    Quarantine(crate::ledger::replay::QuarantineArgs),
 }
 
 /// Options of `serve`.

@@ -35,6 +35,8 @@ pub struct Config {
     #[serde(default)]
     pub schemas: SchemasConfig,
     pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
     /// Where the configuration was read from (for reloads and relative paths).
     #[serde(skip)]
     source: Option<PathBuf>,
@@ -130,6 +132,37 @@ pub struct SchemasConfig {
     /// (and counted). 0 turns the scan off.
     #[serde(default = "default_scan_queue")]
     pub scan_queue: usize,
+    /// Whether translated events are validated against the target version's schema before delivery
+    /// (see [`crate::output_check`]).
+    #[serde(default)]
+    pub validate_output: ValidateOutput,
+}
+
+/// `schemas.validate_output`: what a translated event that breaks its target version's schema becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ValidateOutput {
+    /// Count it (`hookshift_invalid_output_total`) and deliver it.
+    #[default]
+    Observe,
+    /// Refuse it as `translation_failed` (422), like a mapping that failed.
+    Enforce,
+    /// Do not validate.
+    Off,
+}
+
+impl TryFrom<String> for ValidateOutput {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("observe", ValidateOutput::Observe),
+                ("enforce", ValidateOutput::Enforce),
+                ("off", ValidateOutput::Off),
+            ],
+        )
+    }
 }
 
 /// Default of `schemas.scan_queue`.
@@ -144,7 +177,178 @@ impl Default for SchemasConfig {
         SchemasConfig {
             dir: None,
             scan_queue: DEFAULT_SCAN_QUEUE,
+            validate_output: ValidateOutput::default(),
         }
+    }
+}
+
+/// `[ledger]`: the one piece of state hookshift keeps (twin pairing, shadow comparison); see
+/// [`crate::ledger`]. Not reloadable: a reload keeps the ledger the process started with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    #[serde(default)]
+    pub backend: LedgerBackend,
+    /// File backend: the store file, relative to the config file's directory; created `0600`.
+    #[serde(default = "default_ledger_path")]
+    pub path: PathBuf,
+    /// Redis backend: `redis://[user:password@]host:port[/db]` (or `rediss://`), inline or `env:VAR`.
+    #[serde(default = "default_ledger_url")]
+    pub url: Secret,
+    /// Entries older than this are removed (a twin that has not come by then is counted unpaired).
+    #[serde(default = "default_retention_hours")]
+    pub retention_hours: u64,
+    /// Most entries kept; past it the oldest go first (counted).
+    #[serde(default = "default_max_entries")]
+    pub max_entries: u64,
+    /// Keep the values of the first copy's leaves, not only their hashes, so that a report can show
+    /// both sides of a mismatched path. Payload data at rest: for debugging only.
+    #[serde(default)]
+    pub keep_values: bool,
+    /// Most bytes of events held in quarantine (`routes.on_translation_failure = "quarantine"`); when
+    /// full, a failing event is answered 422 again (counted).
+    #[serde(default = "default_max_quarantine_bytes")]
+    pub max_quarantine_bytes: u64,
+}
+
+/// `routes.on_translation_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TranslationFailure {
+    /// Answer 422: the sender retries, then gives up.
+    #[default]
+    Reject,
+    /// Keep the verified event in the ledger and answer 202 `quarantined`; `hookshift quarantine
+    /// replay` delivers it once the mapping is fixed.
+    Quarantine,
+}
+
+impl TryFrom<String> for TranslationFailure {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("reject", TranslationFailure::Reject),
+                ("quarantine", TranslationFailure::Quarantine),
+            ],
+        )
+    }
+}
+
+fn default_max_quarantine_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+/// Where the ledger lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LedgerBackend {
+    /// One local file (an embedded transactional store); survives restarts, one process.
+    #[default]
+    File,
+    /// A Redis server shared by replicas.
+    Redis,
+    /// No ledger: no pairing, no comparison.
+    Off,
+}
+
+impl LedgerBackend {
+    /// The word the configuration uses, also the `backend` metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerBackend::File => "file",
+            LedgerBackend::Redis => "redis",
+            LedgerBackend::Off => "off",
+        }
+    }
+}
+
+impl TryFrom<String> for LedgerBackend {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        choice(
+            &text,
+            &[
+                ("file", LedgerBackend::File),
+                ("redis", LedgerBackend::Redis),
+                ("off", LedgerBackend::Off),
+            ],
+        )
+    }
+}
+
+/// Default of `ledger.path`.
+pub const DEFAULT_LEDGER_PATH: &str = "hookshift.ledger";
+/// Default of `ledger.url`.
+pub const DEFAULT_LEDGER_URL: &str = "env:HOOKSHIFT_REDIS_URL";
+
+fn default_ledger_path() -> PathBuf {
+    PathBuf::from(DEFAULT_LEDGER_PATH)
+}
+fn default_ledger_url() -> Secret {
+    Secret::from_spec(DEFAULT_LEDGER_URL)
+}
+fn default_retention_hours() -> u64 {
+    72
+}
+fn default_max_entries() -> u64 {
+    1_000_000
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            backend: LedgerBackend::default(),
+            path: default_ledger_path(),
+            url: default_ledger_url(),
+            retention_hours: default_retention_hours(),
+            max_entries: default_max_entries(),
+            keep_values: false,
+            max_quarantine_bytes: default_max_quarantine_bytes(),
+        }
+    }
+}
+
+impl LedgerConfig {
+    /// The problems of `[ledger]`, each naming its key.
+    fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        if self.backend == LedgerBackend::Off {
+            return problems;
+        }
+        if self.retention_hours == 0 {
+            problems.push(ConfigError::invalid(
+                "ledger.retention_hours",
+                "must be greater than 0",
+            ));
+        }
+        if self.max_entries == 0 {
+            problems.push(ConfigError::invalid(
+                "ledger.max_entries",
+                "must be greater than 0",
+            ));
+        }
+        match self.backend {
+            LedgerBackend::File if self.path.as_os_str().is_empty() => {
+                problems.push(ConfigError::invalid("ledger.path", "must not be empty"));
+            }
+            LedgerBackend::Redis => {
+                if let Some(problem) = self.url.problem() {
+                    problems.push(ConfigError::invalid("ledger.url", problem));
+                } else if !self.url.value.starts_with("redis://")
+                    && !self.url.value.starts_with("rediss://")
+                {
+                    // The URL may hold a password: say what is wrong without quoting it.
+                    problems.push(ConfigError::invalid(
+                        "ledger.url",
+                        "must start with redis:// or rediss:// (the value is not shown: it may hold a password)",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        problems
     }
 }
 
@@ -173,6 +377,9 @@ pub struct RouteConfig {
     /// What to do with an event type that no mapping covers.
     #[serde(default)]
     pub unmapped: UnmappedAction,
+    /// What to do with an event a mapping fails on (or `schemas.validate_output = "enforce"` refuses).
+    #[serde(default)]
+    pub on_translation_failure: TranslationFailure,
     /// How payloads delivered as a signed download URL are fetched.
     #[serde(default)]
     pub signed_url: SignedUrlConfig,
@@ -636,6 +843,11 @@ impl Config {
         }
     }
 
+    /// The file backend's store, `ledger.path` resolved against the config file's directory.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.relative_to_source(&self.ledger.path)
+    }
+
     /// A path from the configuration, resolved against the configuration file's directory.
     pub fn relative_to_source(&self, path: &Path) -> PathBuf {
         match self.source.as_deref().and_then(Path::parent) {
@@ -702,6 +914,7 @@ impl Config {
         {
             problems.push(ConfigError::invalid("schemas.dir", "must not be empty"));
         }
+        problems.extend(self.ledger.problems());
         if self.routes.is_empty() {
             problems.push(ConfigError::invalid(
                 "routes",
@@ -815,6 +1028,14 @@ impl Config {
                         problem,
                     ));
                 }
+            }
+            if route.on_translation_failure == TranslationFailure::Quarantine
+                && self.ledger.backend == LedgerBackend::Off
+            {
+                problems.push(ConfigError::invalid(
+                    key("on_translation_failure"),
+                    "\"quarantine\" keeps events in the ledger: [ledger] backend must not be \"off\"",
+                ));
             }
             if route.policy.is_empty() {
                 problems.push(ConfigError::invalid(
@@ -1299,7 +1520,7 @@ fn line_starts(text: &str) -> Vec<usize> {
 fn secret_key_expectation(key: &str) -> Option<&'static str> {
     if key.contains("inbound_secrets") {
         Some("a list of strings")
-    } else if key.contains("downstream.secret") {
+    } else if key.contains("downstream.secret") || key == "ledger.url" {
         Some("a string")
     } else {
         None
@@ -1958,5 +2179,62 @@ secret = "wss_out"
             ["server.workers: must be at most 1024 (0: one per CPU) (line 3)"],
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn ledger_defaults_to_a_file_beside_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookshift.toml");
+        std::fs::write(&path, VALID).unwrap();
+        let c = Config::parse(&path, no_env()).unwrap();
+        assert_eq!(c.ledger.backend, LedgerBackend::File);
+        assert_eq!(c.ledger_path(), dir.path().join("hookshift.ledger"));
+        assert_eq!(c.ledger.retention_hours, 72);
+        assert_eq!(c.ledger.max_entries, 1_000_000);
+        assert!(!c.ledger.keep_values);
+    }
+
+    #[test]
+    fn ledger_keys_are_checked_and_named() {
+        let with = |ledger: &str| format!("{VALID}\n[ledger]\n{ledger}\n");
+        let errs = errors_of(&with("backend = \"sqlite\""), no_env());
+        assert!(errs[0].starts_with("ledger.backend:"), "{errs:?}");
+        let errs = errors_of(&with("retention = 1"), no_env());
+        assert!(errs[0].contains("retention"), "{errs:?}");
+        let errs = errors_of(&with("retention_hours = 0\nmax_entries = 0"), no_env());
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("ledger.retention_hours:")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with("ledger.max_entries:")),
+            "{errs:?}"
+        );
+        // Off: nothing else is checked.
+        assert!(errors_of(&with("backend = \"off\"\nmax_entries = 0"), no_env()).is_empty());
+    }
+
+    #[test]
+    fn a_redis_ledger_needs_its_url_and_never_shows_it() {
+        let toml = format!(
+            "{VALID}\n[ledger]\nbackend = \"redis\"\nurl = \"env:HOOKSHIFT_TEST_LEDGER_URL\"\n"
+        );
+        let errs = errors_of(&toml, no_env());
+        assert_eq!(
+            errs,
+            ["ledger.url: environment variable HOOKSHIFT_TEST_LEDGER_URL is not set"]
+        );
+        let toml =
+            format!("{VALID}\n[ledger]\nbackend = \"redis\"\nurl = \"http://user:pw-123@host\"\n");
+        let errs = errors_of(&toml, no_env());
+        assert!(
+            errs[0].starts_with("ledger.url: must start with redis://"),
+            "{errs:?}"
+        );
+        assert!(!errs[0].contains("pw-123"), "{errs:?}");
+        let toml =
+            format!("{VALID}\n[ledger]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/\"\n");
+        assert!(errors_of(&toml, no_env()).is_empty());
     }
 }

@@ -54,6 +54,8 @@ pub enum ProxyError {
     SignedUrlUnavailable(#[from] crate::signed_url::FetchError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("another copy of this event is being delivered now; retry later")]
+    TwinInFlight,
 }
 
 impl ProxyError {
@@ -80,6 +82,7 @@ impl ProxyError {
             // 5xx so the sender retries: each retry carries a freshly signed URL.
             ProxyError::SignedUrlUnavailable(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::TwinInFlight => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -104,6 +107,7 @@ impl ProxyError {
             ProxyError::DownstreamTimeout { .. } => "downstream_timeout",
             ProxyError::SignedUrlUnavailable(_) => "signed_url_unavailable",
             ProxyError::Internal(_) => "internal_error",
+            ProxyError::TwinInFlight => "twin_in_flight",
         }
     }
 
@@ -128,6 +132,7 @@ impl ProxyError {
             | ProxyError::DownstreamUnreachable(_)
             | ProxyError::DownstreamTimeout { .. } => Outcome::DownstreamError,
             ProxyError::SignedUrlUnavailable(_) => Outcome::SignedUrlUnavailable,
+            ProxyError::TwinInFlight => Outcome::TwinInFlight,
         }
     }
 
@@ -141,7 +146,7 @@ impl ProxyError {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
-            ProxyError::Overloaded(_) => {
+            ProxyError::Overloaded(_) | ProxyError::TwinInFlight => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));

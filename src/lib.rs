@@ -77,15 +77,18 @@ pub mod drift;
 pub(crate) mod error;
 pub(crate) mod http;
 pub mod json;
+pub mod ledger;
 pub(crate) mod logging;
 pub mod mapping;
 pub(crate) mod metrics;
+pub mod output_check;
 pub mod pipeline;
 pub mod provider;
 pub mod reload;
 pub(crate) mod route;
 pub mod schema;
 pub mod server;
+pub mod shadow;
 pub mod signed_url;
 pub mod state;
 

@@ -35,6 +35,19 @@ async fn run(command: Command) -> Result<()> {
         Command::Sign(args) => print!("{}", cli::sign::sign_command(&args)?),
         Command::Verify(args) => println!("{}", cli::verify::verify_command(&args)?),
         Command::Send(args) => println!("{}", cli::send::send_command(&args).await?),
+        Command::Quarantine(args) => match &args.command {
+            hookshift::ledger::replay::QuarantineCommand::List(list) => {
+                print!("{}", hookshift::ledger::replay::list(list).await?)
+            }
+            hookshift::ledger::replay::QuarantineCommand::Replay(replay) => {
+                print!("{}", hookshift::ledger::replay::replay(replay).await?)
+            }
+        },
+        Command::Shadow(args) => match &args.command {
+            hookshift::ledger::report::ShadowCommand::Report(report) => {
+                print!("{}", hookshift::ledger::report::run(report).await?)
+            }
+        },
     }
     Ok(())
 }

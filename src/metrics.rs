@@ -355,6 +355,16 @@ pub enum Outcome {
     DownstreamError,
     /// The payload was a signed URL that could not be fetched (or fetching is off): answered 502.
     SignedUrlUnavailable,
+    /// The ledger knows the event was delivered (its twin or an earlier copy of itself): answered
+    /// 200 `{"status":"duplicate"}`, nothing delivered.
+    Duplicate,
+    /// The policy said ack or reject, but the event's twin was answered without delivery: delivered
+    /// anyway (the handler answered 2xx).
+    DeliveredForTwin,
+    /// Another copy of the event was being delivered at that moment: answered 503 so the sender retries.
+    TwinInFlight,
+    /// A mapping failed on it and it was kept in the quarantine: answered 202.
+    Quarantined,
 }
 
 impl Outcome {
@@ -372,6 +382,10 @@ impl Outcome {
             Outcome::TranslationError => "translation_error",
             Outcome::DownstreamError => "downstream_error",
             Outcome::SignedUrlUnavailable => "signed_url_unavailable",
+            Outcome::Duplicate => "duplicate",
+            Outcome::DeliveredForTwin => "delivered_for_twin",
+            Outcome::TwinInFlight => "twin_in_flight",
+            Outcome::Quarantined => "quarantined",
         }
     }
 }
@@ -674,6 +688,199 @@ impl Drop for InflightGuard {
     fn drop(&mut self) {
         self.gauge.decrement(1.0);
     }
+}
+
+// The ledger and the shadow comparison of twins (`crate::ledger`, `crate::shadow`).
+
+/// `hookshift_shadow_pairs_total{route,event_type,result}`: twins compared at the handler's version,
+/// `result` `match` or `mismatch`.
+pub const SHADOW_PAIRS: &str = "hookshift_shadow_pairs_total";
+/// `hookshift_shadow_mismatched_paths_total{route,event_type,path}`: per compared pair, each path where
+/// the twins differ outside what the mapping expects (`[*]` for indexes, at most
+/// [`MAX_SHADOW_PATH_LABELS`] distinct paths per process, then `other`).
+pub const SHADOW_MISMATCHED_PATHS: &str = "hookshift_shadow_mismatched_paths_total";
+/// `hookshift_shadow_unpaired_total{route,event_type,side}`: first copies whose twin did not come
+/// within retention (or that `max_entries` pushed out), `side` `native` or `translated`.
+pub const SHADOW_UNPAIRED: &str = "hookshift_shadow_unpaired_total";
+/// `hookshift_shadow_skipped_total{route,reason}`: copies not offered to the comparison, `reason`
+/// `overloaded` (too many comparisons in flight) or `ledger_error`.
+pub const SHADOW_SKIPPED: &str = "hookshift_shadow_skipped_total";
+/// `hookshift_ledger_entries{backend}`: entries in the ledger (refreshed by the sweep).
+pub const LEDGER_ENTRIES: &str = "hookshift_ledger_entries";
+/// `hookshift_ledger_errors_total{backend,operation}`: ledger operations that failed (the request went
+/// on without the ledger).
+pub const LEDGER_ERRORS: &str = "hookshift_ledger_errors_total";
+/// `hookshift_ledger_evicted_total{backend,reason}`: entries removed, `reason` `retention` or `capacity`.
+pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
+/// Most distinct `path` values of [`SHADOW_MISMATCHED_PATHS`] in one process.
+pub const MAX_SHADOW_PATH_LABELS: usize = 200;
+/// The `operation` label values of [`LEDGER_ERRORS`].
+pub const LEDGER_OPERATIONS: &[&str] = &[
+    "open", "shadow", "sweep", "size", "claim", "mark", "release",
+];
+
+static SHADOW_PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Registers the ledger's series at zero for `backend`.
+pub fn register_ledger(backend: &str) {
+    metrics::describe_counter!(
+        SHADOW_PAIRS,
+        "Twins compared at the handler's version, by result"
+    );
+    metrics::describe_counter!(
+        SHADOW_MISMATCHED_PATHS,
+        "Paths where compared twins differed outside what the mapping expects"
+    );
+    metrics::describe_counter!(
+        SHADOW_UNPAIRED,
+        "First copies whose twin never came within retention"
+    );
+    metrics::describe_counter!(
+        SHADOW_SKIPPED,
+        "Copies not offered to the shadow comparison, by reason"
+    );
+    metrics::describe_gauge!(LEDGER_ENTRIES, "Entries in the ledger");
+    metrics::describe_counter!(
+        LEDGER_ERRORS,
+        "Failed ledger operations (requests went on without it)"
+    );
+    metrics::describe_counter!(LEDGER_EVICTED, "Entries removed from the ledger, by reason");
+    for operation in LEDGER_OPERATIONS {
+        counter!(LEDGER_ERRORS, "backend" => backend.to_owned(), "operation" => *operation)
+            .increment(0);
+    }
+    for reason in crate::ledger::Removal::ALL {
+        counter!(LEDGER_EVICTED, "backend" => backend.to_owned(), "reason" => reason.as_str())
+            .increment(0);
+    }
+    gauge!(LEDGER_ENTRIES, "backend" => backend.to_owned()).increment(0.0);
+    gauge!(QUARANTINE_EVENTS, "backend" => backend.to_owned()).increment(0.0);
+    gauge!(QUARANTINE_BYTES, "backend" => backend.to_owned()).increment(0.0);
+}
+
+/// Registers the shadow series of one route at zero, for each event type (at the handler's version)
+/// that declares an identity.
+pub fn register_shadow<'a>(route: &str, event_types: impl IntoIterator<Item = &'a str>) {
+    for reason in ["overloaded", "ledger_error"] {
+        counter!(SHADOW_SKIPPED, "route" => route.to_owned(), "reason" => reason).increment(0);
+    }
+    for event_type in event_types {
+        for result in ["match", "mismatch"] {
+            counter!(SHADOW_PAIRS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "result" => result)
+                .increment(0);
+        }
+        // Paths come from events: `other` stands for them until one is seen.
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => OTHER)
+            .increment(0);
+        for side in crate::ledger::Side::ALL {
+            counter!(SHADOW_UNPAIRED, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "side" => side.as_str())
+                .increment(0);
+        }
+    }
+}
+
+/// Counts one compared pair and its mismatched paths.
+pub fn record_shadow_pair(route: &str, event_type: &str, result: &crate::shadow::PairResult) {
+    let verdict = if result.matched { "match" } else { "mismatch" };
+    counter!(SHADOW_PAIRS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "result" => verdict)
+        .increment(1);
+    for difference in &result.mismatched {
+        let path = bounded_label(
+            &SHADOW_PATH_LABELS,
+            MAX_SHADOW_PATH_LABELS,
+            &difference.path,
+        );
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => path)
+            .increment(1);
+    }
+    if result.more_paths > 0 {
+        counter!(SHADOW_MISMATCHED_PATHS, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => OTHER)
+            .increment(result.more_paths as u64);
+    }
+}
+
+/// Counts a first copy removed before its twin came.
+pub fn record_shadow_unpaired(route: &str, event_type: &str, side: crate::ledger::Side) {
+    counter!(SHADOW_UNPAIRED, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "side" => side.as_str())
+        .increment(1);
+}
+
+/// Counts a copy the comparison skipped (`reason` `overloaded` or `ledger_error`).
+pub fn record_shadow_skipped(route: &str, reason: &'static str) {
+    counter!(SHADOW_SKIPPED, "route" => route.to_owned(), "reason" => reason).increment(1);
+}
+
+/// Counts one failed ledger operation (one of [`LEDGER_OPERATIONS`]).
+pub fn record_ledger_error(backend: &str, operation: &'static str) {
+    counter!(LEDGER_ERRORS, "backend" => backend.to_owned(), "operation" => operation).increment(1);
+}
+
+/// `hookshift_invalid_output_total{route,event_type,path}`: translated events that broke the target
+/// version's schema, per path (`schemas.validate_output`; bounded like the shadow paths).
+pub const INVALID_OUTPUT: &str = "hookshift_invalid_output_total";
+
+static INVALID_OUTPUT_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Registers `hookshift_invalid_output_total` of a route at zero (`event_type` and `path` `other`).
+pub fn register_invalid_output(route: &str) {
+    metrics::describe_counter!(
+        INVALID_OUTPUT,
+        "Translated events that broke the target version's schema, by path"
+    );
+    counter!(INVALID_OUTPUT, "route" => route.to_owned(), "event_type" => OTHER, "path" => OTHER)
+        .increment(0);
+}
+
+/// Counts the paths where one translated event broke its schema.
+pub fn record_invalid_output(route: &str, event_type: &str, paths: &[String]) {
+    for path in paths {
+        let path = bounded_label(&INVALID_OUTPUT_LABELS, MAX_SHADOW_PATH_LABELS, path);
+        counter!(INVALID_OUTPUT, "route" => route.to_owned(), "event_type" => event_type.to_owned(), "path" => path)
+            .increment(1);
+    }
+}
+
+/// `hookshift_quarantined_total{route,result}`: events a mapping failed on offered to the quarantine,
+/// `result` `stored`, `exists` (a retry of one kept), `full` (answered 422) or `error` (ledger failed).
+pub const QUARANTINED: &str = "hookshift_quarantined_total";
+/// `hookshift_quarantine_events{backend}` and `hookshift_quarantine_bytes{backend}`: what the
+/// quarantine holds (refreshed by the ledger's sweep).
+pub const QUARANTINE_EVENTS: &str = "hookshift_quarantine_events";
+pub const QUARANTINE_BYTES: &str = "hookshift_quarantine_bytes";
+
+/// Registers the quarantine series of a route at zero.
+pub fn register_quarantine(route: &str) {
+    metrics::describe_counter!(
+        QUARANTINED,
+        "Failed translations offered to the quarantine, by result"
+    );
+    for result in ["stored", "exists", "full", "error"] {
+        counter!(QUARANTINED, "route" => route.to_owned(), "result" => result).increment(0);
+    }
+}
+
+/// Counts one event offered to the quarantine.
+pub fn record_quarantined(route: &str, result: &'static str) {
+    counter!(QUARANTINED, "route" => route.to_owned(), "result" => result).increment(1);
+}
+
+/// Sets what the quarantine holds.
+pub fn record_quarantine_size(backend: &str, events: u64, bytes: u64) {
+    gauge!(QUARANTINE_EVENTS, "backend" => backend.to_owned()).set(events as f64);
+    gauge!(QUARANTINE_BYTES, "backend" => backend.to_owned()).set(bytes as f64);
+}
+
+/// Counts entries removed from the ledger.
+pub fn record_ledger_evicted(backend: &str, reason: &'static str, count: usize) {
+    counter!(LEDGER_EVICTED, "backend" => backend.to_owned(), "reason" => reason)
+        .increment(count as u64);
+}
+
+/// Sets the ledger's entry count.
+pub fn record_ledger_entries(backend: &str, count: u64) {
+    gauge!(LEDGER_ENTRIES, "backend" => backend.to_owned()).set(count as f64);
 }
 
 #[cfg(test)]

@@ -78,6 +78,9 @@ pub(crate) struct Route {
     /// The `event_type` labels of that mapping set.
     pub event_types: Arc<EventTypeLabels>,
     pub metrics: RouteMetrics,
+    /// The route's mapping set (the ledger reads identities and plans from it).
+    pub mappings: Arc<Mappings>,
+    pub on_translation_failure: crate::config::TranslationFailure,
 }
 
 impl Route {
@@ -165,6 +168,8 @@ impl Route {
             signed_url: config.signed_url.clone(),
             event_types,
             metrics: RouteMetrics::new(&config.name, target),
+            mappings,
+            on_translation_failure: config.on_translation_failure,
         })
     }
 
@@ -188,6 +193,14 @@ impl Route {
                 api_version: SharedString::const_str(metrics::OTHER),
             },
         }
+    }
+
+    /// Every sending version a policy names.
+    pub fn policy_versions(&self) -> impl Iterator<Item = &str> {
+        self.versions
+            .iter()
+            .filter(|(_, v)| v.action.is_some())
+            .map(|(k, _)| k.as_str())
     }
 
     /// How this route verifies a delivery at `now` (unix seconds).

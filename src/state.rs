@@ -250,6 +250,7 @@ pub fn check(path: &Path) -> CheckReport {
             .extend(mappings.warnings().iter().map(ToString::to_string));
         report.problems.extend(mappings.check_golden());
         report.problems.extend(mappings.check_round_trips());
+        report.problems.extend(mappings.check_identities());
         // The schemas describe Extend's events: a set written for another envelope has none.
         if let Some(schemas) = &schemas {
             if mappings.payload_key() == crate::mapping::DEFAULT_PAYLOAD_KEY {

@@ -49,3 +49,14 @@ mod signed_url;
 // Operator tools: optional secrets, `hookshift send`, `hookshift check` reports.
 #[path = "integration/operator.rs"]
 mod operator;
+// The ledger: the same cases on the file backend and a real redis-server.
+#[path = "integration/ledger.rs"]
+mod ledger;
+#[path = "integration/ledger_e2e.rs"]
+mod ledger_e2e;
+#[path = "integration/ledger_model.rs"]
+mod ledger_model;
+#[path = "integration/ledger_once.rs"]
+mod ledger_once;
+#[path = "integration/ledger_support.rs"]
+mod ledger_support;

@@ -52,10 +52,22 @@ DOCUMENTED = {
     "hookshift_drift_scans_skipped_total": {"route"},
     "hookshift_requests_shed_total": {"route", "reason"},
     "hookshift_buffered_body_bytes": set(),
+    "hookshift_shadow_pairs_total": {"route", "event_type", "result"},
+    "hookshift_shadow_mismatched_paths_total": {"route", "event_type", "path"},
+    "hookshift_shadow_unpaired_total": {"route", "event_type", "side"},
+    "hookshift_shadow_skipped_total": {"route", "reason"},
+    "hookshift_ledger_entries": {"backend"},
+    "hookshift_ledger_errors_total": {"backend", "operation"},
+    "hookshift_ledger_evicted_total": {"backend", "reason"},
+    "hookshift_invalid_output_total": {"route", "event_type", "path"},
+    "hookshift_quarantined_total": {"route", "result"},
+    "hookshift_quarantine_events": {"backend"},
+    "hookshift_quarantine_bytes": {"backend"},
 }
 BOUNDED = {
     "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "overloaded",
-                "unmapped", "translation_error", "downstream_error", "signed_url_unavailable"},
+                "unmapped", "translation_error", "downstream_error", "signed_url_unavailable",
+                "duplicate", "delivered_for_twin", "twin_in_flight", "quarantined"},
     "status_class": {"2xx", "3xx", "4xx", "5xx", "timeout", "connect_error"},
     "result": {"success", "failure"},
     "fate": {"dropped", "carried"},
@@ -67,6 +79,8 @@ BOUNDED_FOR = {
         "too_large", "invalid_json", "connect_error"},
     ("hookshift_requests_shed_total", "reason"): {
         "declared_body", "streamed_body", "translation", "signed_url"},
+    ("hookshift_shadow_pairs_total", "result"): {"match", "mismatch"},
+    ("hookshift_quarantined_total", "result"): {"stored", "exists", "full", "error"},
 }
 
 

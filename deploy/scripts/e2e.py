@@ -177,6 +177,8 @@ def config_text(hook_port, admin_port, down_port, closed_port, mappings, legacy,
         + ("bogus_key_for_e2e = true\n" if bogus else "")
         + "\n[mappings]\n"
         f"dir = {json.dumps(mappings)}\n\n"
+        # each copy below is delivered (the ledger would answer repeats of one event as duplicates)
+        + "[ledger]\nbackend = \"off\"\n\n"
         # stage 2 for a new (2026-02-09) handler: old forwarded (translated), new acked
         + route("extend", NEW, {OLD: "forward", NEW: "ack"}, f"{down}/extend") + "\n"
         # stage 3: old rejected (the sender retries), new forwarded unchanged

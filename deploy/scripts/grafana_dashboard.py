@@ -213,6 +213,41 @@ def build():
                 "{{route}} -> {{target_version}}")],
         12, y, unit="s"))
     y += 8
+
+    # ------------------------------------------------------------------ shadow comparison (ledger)
+    panels.append(row("Shadow comparison of twins (ledger)", y)); y += 1
+    panels.append(timeseries(
+        "Match ratio by event type",
+        [target(f'sum by (event_type) (rate(hookshift_shadow_pairs_total{{{R},result="match"}}[{RI}]))'
+                f' / sum by (event_type) (rate(hookshift_shadow_pairs_total{{{R}}}[{RI}]))', "{{event_type}}")],
+        0, y, unit="percentunit",
+        desc="hookshift_shadow_pairs_total: of the twins compared (the copy hookshift translated next to the copy "
+             "the new endpoint sent), the share that matched field for field outside the paths the mapping "
+             "synthesises. Stage 2 -> 3 needs it at (or very near) 100% per event type: see docs/migration.md."))
+    panels.append(timeseries(
+        "Top mismatched paths",
+        [target(f"topk(10, sum by (event_type, path) (increase(hookshift_shadow_mismatched_paths_total{{{R}}}[$__range])))",
+                "{{event_type}} {{path}}", instant=True)],
+        12, y, unit="short",
+        desc="hookshift_shadow_mismatched_paths_total: where compared twins differed. Each path is a mapping "
+             "guess to check (hookshift shadow report names an example pair)."))
+    y += 8
+    panels.append(timeseries(
+        "Twins unpaired, comparisons skipped",
+        [target(f"sum by (side) (rate(hookshift_shadow_unpaired_total{{{R}}}[{RI}]))", "unpaired {{side}}"),
+         target(f"sum by (reason) (rate(hookshift_shadow_skipped_total{{{R}}}[{RI}]))", "skipped {{reason}}", "B")],
+        0, y, unit="reqps",
+        desc="A first copy whose twin never came within ledger.retention_hours (unpaired), or a copy not "
+             "compared (overloaded, ledger_error)."))
+    panels.append(timeseries(
+        "Ledger entries and errors",
+        [target("sum by (backend) (hookshift_ledger_entries)", "entries {{backend}}"),
+         target("sum by (backend, operation) (rate(hookshift_ledger_errors_total[$__rate_interval]))",
+                "errors {{backend}} {{operation}}", "B")],
+        12, y, unit="short",
+        desc="hookshift_ledger_entries and hookshift_ledger_errors_total: a failing ledger never stops deliveries, "
+             "but pairing, comparison and exactly-once are off while it fails."))
+    y += 8
     panels.append(stat("Versions running",
                        [target("count by (version) (hookshift_build_info)", "{{version}}", instant=True)],
                        0, y, w=24, h=4, desc="Instances per hookshift build (hookshift_build_info)."))

@@ -59,6 +59,28 @@ hookshift_config_last_reload_success 1
 hookshift_config_last_reload_timestamp_seconds 1.7e9
 # TYPE hookshift_build_info gauge
 hookshift_build_info{version="0.1.0"} 1
+# TYPE hookshift_shadow_pairs_total counter
+hookshift_shadow_pairs_total{route="extend",event_type="extract_run.processed",result="match"} 2
+# TYPE hookshift_shadow_mismatched_paths_total counter
+hookshift_shadow_mismatched_paths_total{route="extend",event_type="extract_run.processed",path="other"} 0
+# TYPE hookshift_shadow_unpaired_total counter
+hookshift_shadow_unpaired_total{route="extend",event_type="extract_run.processed",side="native"} 0
+# TYPE hookshift_shadow_skipped_total counter
+hookshift_shadow_skipped_total{route="extend",reason="overloaded"} 0
+# TYPE hookshift_ledger_entries gauge
+hookshift_ledger_entries{backend="file"} 2
+# TYPE hookshift_ledger_errors_total counter
+hookshift_ledger_errors_total{backend="file",operation="claim"} 0
+# TYPE hookshift_ledger_evicted_total counter
+hookshift_ledger_evicted_total{backend="file",reason="retention"} 0
+# TYPE hookshift_invalid_output_total counter
+hookshift_invalid_output_total{route="extend",event_type="other",path="other"} 0
+# TYPE hookshift_quarantined_total counter
+hookshift_quarantined_total{route="extend",result="stored"} 0
+# TYPE hookshift_quarantine_events gauge
+hookshift_quarantine_events{backend="file"} 0
+# TYPE hookshift_quarantine_bytes gauge
+hookshift_quarantine_bytes{backend="file"} 0
 """
 
 

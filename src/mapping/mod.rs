@@ -6,6 +6,7 @@
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
 mod golden;
+pub mod identity;
 mod load;
 mod ops;
 mod path;
@@ -40,6 +41,7 @@ pub struct Mappings {
     /// `payload`, else [`DEFAULT_PAYLOAD_KEY`].
     payload_key: Arc<str>,
     warnings: Vec<LoadError>,
+    identities: identity::Identities,
 }
 
 /// The envelope member a mapping set rewrites unless its `versions.toml` names another: Extend's.
@@ -174,6 +176,19 @@ impl Mappings {
                 }
             }
         }
+        let versions: BTreeSet<&str> = steps
+            .iter()
+            .flat_map(|s| [s.from.as_str(), s.to.as_str()])
+            .collect();
+        let identities = identity::Identities::load(
+            dir,
+            &versions.into_iter().collect::<Vec<_>>(),
+            |t| known_event_types.contains(t) || crate::metrics::EVENT_TYPE_CATALOGUE.contains(&t),
+            &mut errors,
+        );
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
         let plans = all_plans(&steps, order.as_deref(), &payload_key);
         Ok(Mappings {
             dir: dir.to_owned(),
@@ -182,6 +197,7 @@ impl Mappings {
             known_event_types,
             payload_key,
             warnings,
+            identities,
         })
     }
 

@@ -19,6 +19,7 @@ mod deliver;
 mod receive;
 mod record;
 mod translate;
+mod twins;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,6 +64,8 @@ pub struct Pipeline {
     budget: Arc<BodyBudget>,
     /// Counts the unknown fields translated events carry, in the background.
     scanner: Scanner,
+    /// The ledger's twin pairing and exactly-once claims (`[ledger]`; none when off or unavailable).
+    ledger: Option<Arc<crate::ledger::stage::Shadow>>,
 }
 
 /// A request that ended well for the sender (2xx).
@@ -92,8 +95,13 @@ impl Pipeline {
     pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Pipeline {
         let state = shared.load();
         let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
+        for route in &state.config.routes {
+            crate::metrics::register_invalid_output(&route.name);
+        }
         // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
         let scanner = Scanner::start(state.config.schemas.scan_queue);
+        // Opened once: `[ledger]` is not reloadable.
+        let ledger = twins::open(&state);
         drop(state);
         Pipeline {
             shared,
@@ -102,6 +110,7 @@ impl Pipeline {
             clock,
             budget,
             scanner,
+            ledger,
         }
     }
 
@@ -150,13 +159,42 @@ impl Pipeline {
         let (parts, body) = request.into_parts();
         let received = self.receive(state, route, &parts, body).await?;
         let verified = receive::verify(route, &parts.headers, received, (self.clock)())?;
+        let claimed = match self.twins(route, &verified.verified, record).await {
+            twins::Step::Go(claimed) => claimed,
+            twins::Step::Answer(answer) => return answer,
+            twins::Step::DeliverForTwin(claimed, event, translated) => {
+                let receive::Authentic { verified, held } = verified;
+                let outgoing = twins::for_twin(verified, held, event, translated, record);
+                let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
+                let result = self.deliver(route, signed, record).await;
+                return self.settle(Some(claimed), result).await;
+            }
+        };
+        let result = self.proceed(state, route, &parts, verified, record).await;
+        self.settle(claimed, result).await
+    }
+
+    /// The stages after `twins`: decide, translate, sign, deliver.
+    async fn proceed<'r>(
+        &self,
+        state: &State,
+        route: &'r Route,
+        parts: &http::request::Parts,
+        verified: receive::Authentic,
+        record: &mut Record<'r>,
+    ) -> Result<Done, ProxyError> {
         let outgoing = match decide::decide(route, verified, record)? {
             Decided::Answer(done) => return Ok(done),
             Decided::Pass(event) => translate::as_received(event),
             Decided::Translate(event, plan) => {
-                match self.translate(state, route, event, plan, record).await? {
-                    translate::Translated::Answer(done) => return Ok(done),
-                    translate::Translated::Deliver(outgoing) => outgoing,
+                let kept = self.quarantine_candidate(route, &event, record);
+                match self.translate(state, route, event, plan, record).await {
+                    Ok(translate::Translated::Answer(done)) => return Ok(done),
+                    Ok(translate::Translated::Deliver(outgoing)) => outgoing,
+                    Err(ProxyError::TranslationFailed(reason)) if kept.is_some() => {
+                        return self.quarantine(route, kept, reason).await
+                    }
+                    Err(e) => return Err(e),
                 }
             }
         };

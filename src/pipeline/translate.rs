@@ -143,6 +143,24 @@ impl Pipeline {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
+                if let Some(schemas) = &state.schemas {
+                    let mode = state.config.schemas.validate_output;
+                    let target = &route.downstream.version;
+                    if let Some(invalid) = crate::output_check::check(schemas, mode, target, &value)
+                    {
+                        crate::metrics::record_invalid_output(
+                            &route.name,
+                            &route.event_types.label(&out_type),
+                            &invalid.paths,
+                        );
+                        if mode == crate::config::ValidateOutput::Enforce {
+                            return Err(ProxyError::TranslationFailed(format!(
+                                "the translation breaks the {target} schema of {out_type}: {}",
+                                invalid.first
+                            )));
+                        }
+                    }
+                }
                 // Sized like the received body, so the buffer rarely grows while writing.
                 let mut bytes = Vec::with_capacity(verified.body().len() + 1024);
                 value.write_to(&mut bytes);

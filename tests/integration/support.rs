@@ -58,6 +58,8 @@ pub struct Recorded {
     pub uri: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The status the handler answered it with.
+    pub answered: u16,
 }
 
 impl Recorded {
@@ -116,12 +118,16 @@ impl Downstream {
                                 .await
                                 .map(|c| c.to_bytes())
                                 .unwrap_or_default();
+                            let behaviour = *beh.lock().unwrap();
+                            let answered = match behaviour {
+                                Behaviour::Status(status) | Behaviour::Delay(_, status) => status,
+                            };
                             reqs.lock().unwrap().push(Recorded {
                                 uri: parts.uri.to_string(),
                                 headers: parts.headers,
                                 body,
+                                answered,
                             });
-                            let behaviour = *beh.lock().unwrap();
                             let status = match behaviour {
                                 Behaviour::Status(status) => status,
                                 Behaviour::Delay(delay, status) => {
@@ -345,6 +351,9 @@ pub struct ConfigSpec {
     pub extra_server: String,
     /// More top-level tables after `[mappings]` (e.g. `[schemas]`).
     pub extra_toml: String,
+    /// The `[ledger]` table: off unless a test is about the ledger (with it, a copy sent twice is
+    /// delivered once).
+    pub ledger: String,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -358,6 +367,7 @@ impl ConfigSpec {
             reload_poll_ms: 100,
             extra_server: String::new(),
             extra_toml: String::new(),
+            ledger: "[ledger]\nbackend = \"off\"\n".to_owned(),
             routes,
         }
     }
@@ -375,6 +385,8 @@ impl ConfigSpec {
             self.mappings_dir.display().to_string(),
         );
         text.push_str(&self.extra_toml);
+        text.push('\n');
+        text.push_str(&self.ledger);
         text.push('\n');
         for route in &self.routes {
             text.push_str(&route.toml());

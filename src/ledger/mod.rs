@@ -1,0 +1,631 @@
+//! The ledger: the one piece of state hookshift keeps, one entry per logical event and route.
+//!
+//! An entry is keyed by the route and the event's identity at the handler's version (see
+//! [`crate::mapping::identity`]), so the two copies of one event (from the old endpoint and from the new
+//! one, "twins") land on the same entry. It holds the first copy's [`Fingerprint`] until its twin comes
+//! and then the result of their comparison ([`crate::shadow`]).
+//!
+//! Two backends, the same operations: [`sqlite`] (one local file, the default: SQLite in WAL mode, so
+//! the command line can read it while a server writes it) and [`redis`] (shared by replicas). Both
+//! offer one primitive, an atomic read-modify-write of one entry ([`Store::update`]): a write
+//! transaction in SQLite, a compare-and-set script in Redis. Every operation here is built on it.
+//!
+//! Bounded: entries older than `ledger.retention_hours` are swept ([`Ledger::sweep`]); past
+//! `ledger.max_entries` the oldest go first. Both are counted, and a removed entry still waiting for its
+//! twin is counted unpaired.
+//!
+//! The ledger never stands in the way of a delivery: a caller treats every [`LedgerError`] as "no
+//! ledger" and goes on; [`Ledger::note_failure`] counts it and logs at most once per
+//! [`FAILURE_LOG_INTERVAL`].
+
+pub mod once;
+pub mod quarantine;
+pub mod redis;
+pub mod replay;
+pub mod report;
+pub mod sqlite;
+pub mod stage;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, LedgerBackend};
+use crate::shadow::{compare, Expected, Fingerprint, PairResult};
+
+/// `ledger.max_quarantine_bytes` of a ledger made by [`Ledger::with_store`].
+pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Most often one failure is logged (the others in between are counted, and the next line says how many).
+pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a ledger operation failed. Never carries payload data or the Redis URL's password.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger file: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("ledger file {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("redis did not answer within {ms} ms")]
+    Timeout { ms: u64 },
+    #[error("entry changed under {attempts} attempts in a row")]
+    Contended { attempts: usize },
+    #[error("an entry could not be decoded: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("ledger task failed: {0}")]
+    Task(String),
+}
+
+/// Which copy of a pair: the one the sender delivered in the handler's version, or the one hookshift
+/// translated to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Native,
+    Translated,
+}
+
+impl Side {
+    pub const ALL: [Side; 2] = [Side::Native, Side::Translated];
+
+    /// The `side` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Native => "native",
+            Side::Translated => "translated",
+        }
+    }
+}
+
+/// Where an entry is: a route and an event identity at the handler's version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub route: String,
+    /// [`crate::mapping::identity::Identity::key`]: event type and identity field values.
+    pub identity: String,
+}
+
+impl Key {
+    /// The store's key text (route and identity joined by a unit separator, which neither holds).
+    pub fn text(&self) -> String {
+        format!("{}\u{1f}{}", self.route, self.identity)
+    }
+}
+
+/// One copy of an event as the shadow comparison keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowCopy {
+    pub side: Side,
+    /// The version the sender delivered it in.
+    pub version: String,
+    pub event_id: String,
+    /// Of the copy at the handler's version (the translation, for a translated copy).
+    pub fingerprint: Fingerprint,
+}
+
+/// The shadow comparison's part of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowState {
+    /// The first copy came; its twin has not.
+    Waiting { copy: ShadowCopy, at_ms: u64 },
+    /// Both came and were compared.
+    Paired { result: PairResult, at_ms: u64 },
+}
+
+/// Everything the ledger knows of one logical event on one route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub route: String,
+    /// At the handler's version.
+    pub event_type: String,
+    pub identity: String,
+    /// When the first copy came (unix milliseconds); retention counts from here.
+    pub created_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowState>,
+    /// Exactly-once delivery: set once the handler answered 2xx to one copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<once::DeliveredMark>,
+    /// A copy being delivered now (by this process or another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<once::Claim>,
+    /// Copies answered without a delivery (their policy said ack or reject), to be delivered for
+    /// when a twin comes whose policy says ack or reject too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<once::HeldCopy>,
+}
+
+impl Entry {
+    fn new(key: &Key, event_type: &str, now_ms: u64) -> Entry {
+        Entry {
+            route: key.route.clone(),
+            event_type: event_type.to_owned(),
+            identity: key.identity.clone(),
+            created_ms: now_ms,
+            shadow: None,
+            delivered: None,
+            claim: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// The side of a first copy still waiting for its twin.
+    pub fn waiting_side(&self) -> Option<Side> {
+        match &self.shadow {
+            Some(ShadowState::Waiting { copy, .. }) => Some(copy.side),
+            _ => None,
+        }
+    }
+}
+
+/// What an [`Store::update`] closure decides.
+#[derive(Debug)]
+pub enum Change {
+    /// Leave the entry as it is (or absent).
+    Keep,
+    /// Write it (insert or replace).
+    Put(Box<Entry>),
+}
+
+/// The result of an update and the entries it pushed out (past `max_entries`).
+#[derive(Debug)]
+pub struct Updated<R> {
+    pub value: R,
+    pub evicted: Vec<Entry>,
+}
+
+/// A backend.
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Redis(Box<redis::RedisStore>),
+}
+
+impl Store {
+    /// Reads the entry at `key`, lets `decide` choose, and applies its change atomically: no other
+    /// update of the same entry (in this process or another) happens in between. `decide` may run more
+    /// than once (Redis retries it when the entry changed meanwhile), so it must be pure.
+    pub async fn update<R, F>(
+        &self,
+        key: &Key,
+        decide: F,
+        max_entries: u64,
+        retention_ms: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.update(key.text(), decide, max_entries).await,
+            Store::Redis(s) => {
+                s.update(&key.text(), decide, max_entries, retention_ms)
+                    .await
+            }
+        }
+    }
+
+    /// Removes the entries created before `before_ms` and returns them.
+    pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
+        match self {
+            Store::Sqlite(s) => s.sweep(before_ms).await,
+            Store::Redis(s) => s.sweep(before_ms).await,
+        }
+    }
+
+    /// Every entry created at or after `since_ms`, oldest first.
+    pub async fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, LedgerError> {
+        match self {
+            Store::Sqlite(s) => s.entries_since(since_ms).await,
+            Store::Redis(s) => s.entries_since(since_ms).await,
+        }
+    }
+
+    /// How many entries it holds.
+    pub async fn entry_count(&self) -> Result<u64, LedgerError> {
+        match self {
+            Store::Sqlite(s) => s.entry_count().await,
+            Store::Redis(s) => s.entry_count().await,
+        }
+    }
+
+    /// The entry at `key`, if any.
+    pub async fn get(&self, key: &Key) -> Result<Option<Entry>, LedgerError> {
+        match self {
+            Store::Sqlite(s) => s.get(key.text()).await,
+            Store::Redis(s) => s.get(&key.text()).await,
+        }
+    }
+}
+
+/// What became of one copy offered to the shadow comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShadowOutcome {
+    /// It is the first copy: kept until its twin comes.
+    First,
+    /// A copy of the same side came before (a sender retry): nothing changes.
+    Repeat,
+    /// Its twin was waiting: compared.
+    Paired(PairResult),
+    /// The pair was compared already (a retry of one of the twins).
+    AlreadyPaired,
+}
+
+/// The ledger of one process: its store, bounds, and failure accounting.
+pub struct Ledger {
+    store: Store,
+    backend: LedgerBackend,
+    retention_ms: u64,
+    max_entries: u64,
+    keep_values: bool,
+    max_quarantine_bytes: u64,
+    failures: Failures,
+}
+
+#[derive(Default)]
+struct Failures {
+    since_last_log: AtomicU64,
+    last_log: Mutex<Option<Instant>>,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Ledger {
+    /// Opens the configured ledger; `None` when `ledger.backend = "off"`. A Redis server that cannot
+    /// be reached yet is no error: operations fail (and are counted) until it answers.
+    pub fn open(config: &Config) -> Result<Option<Ledger>, LedgerError> {
+        let l = &config.ledger;
+        let store = match l.backend {
+            LedgerBackend::Off => return Ok(None),
+            LedgerBackend::File => Store::Sqlite(sqlite::SqliteStore::open(&config.ledger_path())?),
+            LedgerBackend::Redis => Store::Redis(Box::new(redis::RedisStore::new(l.url.expose())?)),
+        };
+        let mut ledger = Ledger::with_store(
+            store,
+            l.backend,
+            l.retention_hours.saturating_mul(3_600_000),
+            l.max_entries,
+            l.keep_values,
+        );
+        ledger.max_quarantine_bytes = l.max_quarantine_bytes;
+        Ok(Some(ledger))
+    }
+
+    /// A ledger over a given store (tests, tools).
+    pub fn with_store(
+        store: Store,
+        backend: LedgerBackend,
+        retention_ms: u64,
+        max_entries: u64,
+        keep_values: bool,
+    ) -> Ledger {
+        crate::metrics::register_ledger(backend.as_str());
+        Ledger {
+            store,
+            backend,
+            retention_ms,
+            max_entries,
+            keep_values,
+            max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
+            failures: Failures::default(),
+        }
+    }
+
+    /// The backend's name (`file`, `redis`).
+    pub fn backend(&self) -> LedgerBackend {
+        self.backend
+    }
+
+    /// Whether fingerprints keep leaf values (`ledger.keep_values`).
+    pub fn keep_values(&self) -> bool {
+        self.keep_values
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Offers one copy to the shadow comparison of its entry. When its twin waits there, the two are
+    /// compared: `expected` holds, per version a translated copy may come from, the paths the mapping
+    /// synthesises going from that version (see [`crate::shadow::Expected`]).
+    pub async fn observe_shadow(
+        &self,
+        key: &Key,
+        event_type: &str,
+        copy: ShadowCopy,
+        expected: BTreeMap<String, Expected>,
+    ) -> Result<ShadowOutcome, LedgerError> {
+        let now = now_ms();
+        let fresh = Entry::new(key, event_type, now);
+        let updated = self
+            .store
+            .update(
+                key,
+                move |current| {
+                    shadow_step(
+                        current.unwrap_or_else(|| fresh.clone()),
+                        &copy,
+                        &expected,
+                        now,
+                    )
+                },
+                self.max_entries,
+                self.retention_ms,
+            )
+            .await?;
+        self.account_removed(&updated.evicted, Removal::Capacity);
+        if let ShadowOutcome::Paired(result) = &updated.value {
+            crate::metrics::record_shadow_pair(&key.route, event_type, result);
+        }
+        Ok(updated.value)
+    }
+
+    /// Removes the entries past retention, counting them (and the unpaired ones among them); returns
+    /// how many went.
+    pub async fn sweep(&self) -> Result<usize, LedgerError> {
+        let before = now_ms().saturating_sub(self.retention_ms);
+        let removed = self.store.sweep(before).await?;
+        self.account_removed(&removed, Removal::Retention);
+        Ok(removed.len())
+    }
+
+    /// Sets the entry-count and quarantine gauges from the store.
+    pub async fn refresh_size(&self) -> Result<u64, LedgerError> {
+        let len = self.store.entry_count().await?;
+        crate::metrics::record_ledger_entries(self.backend.as_str(), len);
+        let (events, bytes) = self.store.quarantine_size().await?;
+        crate::metrics::record_quarantine_size(self.backend.as_str(), events, bytes);
+        Ok(len)
+    }
+
+    /// `ledger.max_quarantine_bytes`.
+    pub fn max_quarantine_bytes(&self) -> u64 {
+        self.max_quarantine_bytes
+    }
+
+    fn account_removed(&self, removed: &[Entry], why: Removal) {
+        if removed.is_empty() {
+            return;
+        }
+        crate::metrics::record_ledger_evicted(self.backend.as_str(), why.as_str(), removed.len());
+        for entry in removed {
+            if let Some(side) = entry.waiting_side() {
+                crate::metrics::record_shadow_unpaired(&entry.route, &entry.event_type, side);
+            }
+        }
+    }
+
+    /// Counts a failed operation and logs it, at most once per [`FAILURE_LOG_INTERVAL`] (saying how
+    /// many failed since the last line). The caller goes on as without a ledger.
+    pub fn note_failure(&self, operation: &'static str, error: &LedgerError) {
+        crate::metrics::record_ledger_error(self.backend.as_str(), operation);
+        let suppressed = self.failures.since_last_log.fetch_add(1, Ordering::Relaxed);
+        let mut last = self
+            .failures
+            .last_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < FAILURE_LOG_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.failures.since_last_log.store(0, Ordering::Relaxed);
+        tracing::warn!(
+            backend = self.backend.as_str(),
+            operation,
+            error = %error,
+            failures_since_last_report = suppressed,
+            "ledger unavailable; deliveries go on without it"
+        );
+    }
+}
+
+/// Why entries left the ledger (the `reason` label).
+#[derive(Debug, Clone, Copy)]
+pub enum Removal {
+    Retention,
+    Capacity,
+}
+
+impl Removal {
+    pub const ALL: [Removal; 2] = [Removal::Retention, Removal::Capacity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Removal::Retention => "retention",
+            Removal::Capacity => "capacity",
+        }
+    }
+}
+
+/// The shadow comparison's state transition for one copy (pure).
+fn shadow_step(
+    mut entry: Entry,
+    copy: &ShadowCopy,
+    expected: &BTreeMap<String, Expected>,
+    now: u64,
+) -> (Change, ShadowOutcome) {
+    match &entry.shadow {
+        None => {
+            entry.shadow = Some(ShadowState::Waiting {
+                copy: copy.clone(),
+                at_ms: now,
+            });
+            (Change::Put(Box::new(entry)), ShadowOutcome::First)
+        }
+        Some(ShadowState::Paired { .. }) => (Change::Keep, ShadowOutcome::AlreadyPaired),
+        Some(ShadowState::Waiting { copy: first, .. }) if first.side == copy.side => {
+            (Change::Keep, ShadowOutcome::Repeat)
+        }
+        Some(ShadowState::Waiting { copy: first, .. }) => {
+            let (native, translated) = match copy.side {
+                Side::Native => (copy, first),
+                Side::Translated => (first, copy),
+            };
+            let none = Expected::default();
+            let expected = expected.get(&translated.version).unwrap_or(&none);
+            let result = compare(
+                &native.fingerprint,
+                &translated.fingerprint,
+                expected,
+                &native.event_id,
+                &translated.event_id,
+                &translated.version,
+            );
+            entry.shadow = Some(ShadowState::Paired {
+                result: result.clone(),
+                at_ms: now,
+            });
+            (Change::Put(Box::new(entry)), ShadowOutcome::Paired(result))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shadow::Fingerprint;
+
+    fn copy(side: Side, status: &str) -> ShadowCopy {
+        let event = serde_json::from_str(&format!(
+            r#"{{"eventId":"e","eventType":"extract_run.processed","payload":{{"id":"x","status":"{status}"}}}}"#
+        ))
+        .unwrap();
+        ShadowCopy {
+            side,
+            version: match side {
+                Side::Native => "2026-02-09".into(),
+                Side::Translated => "2025-04-21".into(),
+            },
+            event_id: format!("evt_{}", side.as_str()),
+            fingerprint: Fingerprint::of(&event, false),
+        }
+    }
+
+    fn key(route: &str, id: usize) -> Key {
+        Key {
+            route: route.into(),
+            identity: format!("extract_run.processed\u{1f}{id}"),
+        }
+    }
+
+    fn sum(page: &str, name: &str, labels: &[&str]) -> f64 {
+        page.lines()
+            .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn pairs_evictions_unpaired_and_failures_are_counted() {
+        let handle = crate::metrics::install();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Sqlite(sqlite::SqliteStore::open(&dir.path().join("l")).unwrap());
+        let ledger = Ledger::with_store(store, LedgerBackend::File, 3_600_000, 3, false);
+        let route = "ledger-unit-metrics";
+        crate::metrics::register_shadow(route, ["extract_run.processed"]);
+        let page = handle.render();
+        assert!(page.contains(&format!(
+            "hookshift_shadow_pairs_total{{route=\"{route}\",event_type=\"extract_run.processed\",result=\"mismatch\"}} 0"
+        )), "{page}");
+        assert!(
+            page.contains("hookshift_ledger_errors_total{backend=\"file\",operation=\"shadow\"}")
+        );
+
+        let expected = BTreeMap::new();
+        ledger
+            .observe_shadow(
+                &key(route, 0),
+                "extract_run.processed",
+                copy(Side::Native, "A"),
+                expected.clone(),
+            )
+            .await
+            .unwrap();
+        ledger
+            .observe_shadow(
+                &key(route, 0),
+                "extract_run.processed",
+                copy(Side::Translated, "B"),
+                expected.clone(),
+            )
+            .await
+            .unwrap();
+        // Three more first copies: the ledger holds 3, so the oldest (the pair) and one waiting copy go.
+        for id in 1..=4 {
+            ledger
+                .observe_shadow(
+                    &key(route, id),
+                    "extract_run.processed",
+                    copy(Side::Translated, "A"),
+                    expected.clone(),
+                )
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        let page = handle.render();
+        let r = format!("route=\"{route}\"");
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_pairs_total",
+                &[&r, "result=\"mismatch\""]
+            ),
+            1.0
+        );
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_mismatched_paths_total",
+                &[&r, "path=\"payload.status\""]
+            ),
+            1.0
+        );
+        // The paired entry left without counting as unpaired; the first waiting one counts.
+        assert_eq!(
+            sum(
+                &page,
+                "hookshift_shadow_unpaired_total",
+                &[&r, "side=\"translated\""]
+            ),
+            1.0
+        );
+        assert!(
+            sum(
+                &page,
+                "hookshift_ledger_evicted_total",
+                &["backend=\"file\"", "reason=\"capacity\""]
+            ) >= 2.0
+        );
+
+        let error = LedgerError::Timeout { ms: 1 };
+        let before = sum(
+            &handle.render(),
+            "hookshift_ledger_errors_total",
+            &["operation=\"sweep\""],
+        );
+        ledger.note_failure("sweep", &error);
+        ledger.note_failure("sweep", &error);
+        let after = sum(
+            &handle.render(),
+            "hookshift_ledger_errors_total",
+            &["operation=\"sweep\""],
+        );
+        assert_eq!(after - before, 2.0);
+    }
+}

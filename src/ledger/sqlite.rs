@@ -1,0 +1,319 @@
+//! The file backend: one SQLite database (WAL mode, `synchronous = FULL`: a committed update survives
+//! a crash or power loss), created `0600`.
+//!
+//! SQLite rather than a single-process store so that `hookshift shadow report` can read the file of a
+//! running server; writers (this process's tasks and any other process) are serialised by SQLite's
+//! write lock (`BEGIN IMMEDIATE`), which makes [`SqliteStore::update`] atomic.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{Change, Entry, LedgerError, Updated};
+
+/// How long a write waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most entries one sweep removes (the next sweep takes the rest).
+const SWEEP_BATCH: usize = 10_000;
+
+/// The file backend.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates, `0600`) the ledger file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, LedgerError> {
+        create_private(path).map_err(|source| LedgerError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS entries (
+                 key TEXT PRIMARY KEY,
+                 created_ms INTEGER NOT NULL,
+                 body BLOB NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS entries_by_age ON entries (created_ms);
+             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS quarantine (
+                 id TEXT PRIMARY KEY,
+                 received_ms INTEGER NOT NULL,
+                 meta BLOB NOT NULL,
+                 body BLOB NOT NULL
+             );",
+        )?;
+        // The count kept beside the entries (COUNT(*) reads the whole table): recomputed at open, so
+        // it never drifts across versions or hand edits.
+        connection.execute(
+            "INSERT INTO counters (name, value) VALUES ('entries', (SELECT COUNT(*) FROM entries))
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [],
+        )?;
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    async fn with<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
+    ) -> Result<R, LedgerError> {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut connection)
+        })
+        .await
+        .map_err(|e| LedgerError::Task(e.to_string()))?
+    }
+
+    /// See [`super::Store::update`].
+    pub async fn update<R, F>(
+        &self,
+        key: String,
+        mut decide: F,
+        max_entries: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<Vec<u8>> = tx
+                .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            let existed = current.is_some();
+            let current = current
+                .map(|body| serde_json::from_slice::<Entry>(&body))
+                .transpose()?;
+            let (change, value) = decide(current);
+            let mut evicted = Vec::new();
+            if let Change::Put(entry) = change {
+                tx.execute(
+                    "INSERT INTO entries (key, created_ms, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+                    params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?],
+                )?;
+                if !existed {
+                    let count: i64 = tx.query_row(
+                        "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
+                        [],
+                        |row| row.get(0),
+                    )?;
+                    let over = (count as u64).saturating_sub(max_entries);
+                    if over > 0 {
+                        evicted = remove_oldest(&tx, None, over as usize)?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(Updated { value, evicted })
+        })
+        .await
+    }
+
+    /// See [`super::Store::sweep`].
+    pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = remove_oldest(&tx, Some(before_ms), SWEEP_BATCH)?;
+            tx.commit()?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    /// See [`super::Store::entries_since`].
+    pub async fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, LedgerError> {
+        self.with(move |connection| {
+            let mut statement = connection.prepare(
+                "SELECT body FROM entries WHERE created_ms >= ?1 ORDER BY created_ms, key",
+            )?;
+            let bodies = statement
+                .query_map([since_ms as i64], |row| row.get::<_, Vec<u8>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            bodies
+                .iter()
+                .map(|body| serde_json::from_slice(body).map_err(LedgerError::from))
+                .collect()
+        })
+        .await
+    }
+
+    /// See [`super::Store::len`].
+    pub async fn entry_count(&self) -> Result<u64, LedgerError> {
+        self.with(|connection| {
+            let count: i64 = connection.query_row(
+                "SELECT value FROM counters WHERE name = 'entries'",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(count.max(0) as u64)
+        })
+        .await
+    }
+
+    /// See [`super::Store::get`].
+    pub async fn get(&self, key: String) -> Result<Option<Entry>, LedgerError> {
+        self.with(move |connection| {
+            let body: Option<Vec<u8>> = connection
+                .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            Ok(body.map(|b| serde_json::from_slice(&b)).transpose()?)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// See [`super::Store::quarantine_put`].
+    pub async fn quarantine_put(
+        &self,
+        item: super::quarantine::Quarantined,
+        body: Vec<u8>,
+        max_bytes: u64,
+    ) -> Result<super::quarantine::Stored, LedgerError> {
+        use super::quarantine::Stored;
+        self.with(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM quarantine WHERE id = ?1", [&item.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_some() {
+                return Ok(Stored::Exists);
+            }
+            let held: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
+                [],
+                |r| r.get(0),
+            )?;
+            if held as u64 + body.len() as u64 > max_bytes {
+                return Ok(Stored::Full);
+            }
+            tx.execute(
+                "INSERT INTO quarantine (id, received_ms, meta, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    item.id,
+                    item.received_ms as i64,
+                    serde_json::to_vec(&item)?,
+                    body
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Stored::New)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_list`].
+    pub async fn quarantine_list(
+        &self,
+    ) -> Result<Vec<super::quarantine::Quarantined>, LedgerError> {
+        self.with(|connection| {
+            let mut statement =
+                connection.prepare("SELECT meta FROM quarantine ORDER BY received_ms, id")?;
+            let metas = statement
+                .query_map([], |row| row.get::<_, Vec<u8>>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            metas
+                .iter()
+                .map(|m| serde_json::from_slice(m).map_err(LedgerError::from))
+                .collect()
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_body`].
+    pub async fn quarantine_body(&self, id: String) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.with(move |connection| {
+            Ok(connection
+                .query_row("SELECT body FROM quarantine WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_remove`].
+    pub async fn quarantine_remove(&self, id: String) -> Result<bool, LedgerError> {
+        self.with(move |connection| {
+            Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+
+    /// See [`super::Store::quarantine_size`].
+    pub async fn quarantine_size(&self) -> Result<(u64, u64), LedgerError> {
+        self.with(|connection| {
+            let (count, bytes): (i64, i64) = connection.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((count as u64, bytes as u64))
+        })
+        .await
+    }
+}
+
+/// Removes up to `limit` of the oldest entries (only those created before `before_ms`, when given),
+/// keeping the count in step; returns them.
+fn remove_oldest(
+    tx: &rusqlite::Transaction<'_>,
+    before_ms: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Entry>, LedgerError> {
+    let before = before_ms.map_or(i64::MAX, |b| b as i64);
+    let mut statement = tx.prepare(
+        "DELETE FROM entries WHERE key IN (
+             SELECT key FROM entries WHERE created_ms < ?1 ORDER BY created_ms, key LIMIT ?2
+         ) RETURNING body",
+    )?;
+    let bodies = statement
+        .query_map(params![before, limit as i64], |row| {
+            row.get::<_, Vec<u8>>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    if !bodies.is_empty() {
+        tx.execute(
+            "UPDATE counters SET value = value - ?1 WHERE name = 'entries'",
+            [bodies.len() as i64],
+        )?;
+    }
+    // An entry that no longer decodes still counts as removed; it just cannot be reported.
+    Ok(bodies
+        .iter()
+        .filter_map(|body| serde_json::from_slice(body).ok())
+        .collect())
+}
+
+/// Creates the file readable and writable by its owner only, before SQLite opens it (SQLite gives
+/// its `-wal` and `-shm` files the same mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}
