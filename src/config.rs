@@ -1685,8 +1685,16 @@ secret = "wss_out"
     fn wrong_shapes_end_with_one_problem_each() {
         let cases = [
             ("[server]", "server = 1\n[unused]", "server: "),
-            ("[mappings]\ndir = \"mappings\"", "[mappings]\ndir = [1]", "mappings.dir: "),
-            ("[routes.downstream]", "[routes.downstreams]", "routes[0]: unknown field `downstreams`"),
+            (
+                "[mappings]\ndir = \"mappings\"",
+                "[mappings]\ndir = [1]",
+                "mappings.dir: ",
+            ),
+            (
+                "[routes.downstream]",
+                "[routes.downstreams]",
+                "routes[0]: unknown field `downstreams`",
+            ),
         ];
         for (from, to, first) in cases {
             let errs = errors_of(&VALID.replace(from, to), no_env());
