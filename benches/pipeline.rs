@@ -223,7 +223,7 @@ fn verify(env: &Env, case: &Case) -> signature::Verified {
     .expect("verifies")
 }
 
-/// The envelope checks of `proxy::parse_event` and the fields the proxy reads for labels and logs.
+/// The envelope checks of the pipeline's `decide` stage and the fields it reads for labels and logs.
 fn parse_event(body: &[u8]) -> (Value, String, Option<String>) {
     let event = hookshift::json::parse(body).expect("parses");
     let object = event.as_object().expect("object");

@@ -264,7 +264,7 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
     } else {
         let mappings = Mappings::load(&args.mappings)?;
         let plan = mappings.plan(&args.from, &args.to)?;
-        let timestamp = args.timestamp.unwrap_or_else(crate::proxy::system_clock);
+        let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
         translate(plan, event, &Delivery { timestamp })?
     };
     Ok(if args.compact {
@@ -279,7 +279,7 @@ fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError
     let mappings = Mappings::load(&args.mappings)?;
     let plan = mappings.plan(&args.from, &args.to)?;
     let delivery = Delivery {
-        timestamp: args.timestamp.unwrap_or_else(crate::proxy::system_clock),
+        timestamp: args.timestamp.unwrap_or_else(crate::pipeline::system_clock),
     };
     let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
         path: dir.display().to_string(),

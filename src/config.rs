@@ -16,7 +16,7 @@ use std::{
 
 use serde::{de, Deserialize, Deserializer};
 
-use crate::signature::Provider;
+use crate::provider::Provider;
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "HOOKSHIFT__";
@@ -169,6 +169,10 @@ pub struct RouteConfig {
     /// left out of the list.
     #[serde(skip)]
     pub skipped_secrets: Vec<String>,
+    /// The mapping set this route translates with (resolved like `mappings.dir`); unset: the global
+    /// `mappings.dir`. A route of another provider than the global set's names its own.
+    #[serde(default)]
+    pub mappings: Option<PathBuf>,
 }
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
@@ -568,6 +572,27 @@ impl Config {
     /// The mappings directory, relative paths resolved against the config file's directory.
     pub fn mappings_dir(&self) -> PathBuf {
         self.relative_to_source(&self.mappings.dir)
+    }
+
+    /// Every mapping folder the configuration names, each once: the global one first, then the routes'
+    /// own.
+    pub fn mappings_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.mappings_dir()];
+        for route in &self.routes {
+            let dir = self.route_mappings_dir(route);
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
+    /// The mapping set `route` translates with: its own `mappings`, else [`Config::mappings_dir`].
+    pub fn route_mappings_dir(&self, route: &RouteConfig) -> PathBuf {
+        match &route.mappings {
+            Some(dir) => self.relative_to_source(dir),
+            None => self.mappings_dir(),
+        }
     }
 
     /// The schemas directory, resolved like [`Config::mappings_dir`], and whether the configuration

@@ -9,7 +9,7 @@ use http_body_util::Full;
 
 use crate::budget::ReadError;
 use crate::metrics::{Outcome, ShedReason};
-use crate::signature::SignatureError;
+use crate::provider::SignatureError;
 
 /// Why a webhook request was not (or not successfully) delivered.
 #[derive(Debug, thiserror::Error)]

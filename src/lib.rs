@@ -6,77 +6,92 @@
 //!
 //! # Layout
 //!
+//! The request path:
+//!
+//! - [`pipeline`]: the stages of a request (receive → verify → decide → translate → sign → deliver →
+//!   record), one file each; [`pipeline::Pipeline::handle`] lists them.
+//! - `route`: a `[[routes]]` table compiled once per loaded state: per sending version an action
+//!   (ack, reject, pass, translate with its plan), the handler, resolved metric labels and handles.
+//! - [`provider`]: what each sender's webhooks look like: signature scheme ([`provider::signature`]),
+//!   envelope and payload member, delivery headers; [`provider::extend`], [`provider::plextera`].
+//! - `error`: request errors → HTTP status, JSON body and metric outcome, in one place.
+//!
+//! What it runs on:
+//!
 //! - [`config`]: the TOML configuration, `HOOKSHIFT__…` environment overrides, [`config::Secret`],
 //!   validation naming every bad key.
-//! - [`state`]: a validated configuration together with its compiled [`mapping::Mappings`]; what
+//! - [`state`]: a validated configuration with its mapping sets and compiled routes; what
 //!   `hookshift check` checks.
 //! - [`reload`]: the swappable holder of the running state ([`reload::Shared`]) and the SIGHUP /
 //!   file-change reload task.
 //! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
-//! - [`proxy`]: the webhook request path (below).
 //! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
 //!   lingering close after an early answer.
-//! - [`signature`]: Extend and Plextera signature schemes; [`signature::Verified`] bodies.
 //! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
 //!   and strict parsing of bodies into it (no duplicate keys, bounded nesting), or checking without one.
-//! - [`mapping`]: the mapping engine (mapping files → plans → `translate`).
+//! - [`mapping`]: the mapping engine (mapping files → plans → `translate`), pure.
 //! - [`schema`]: the JSON Schemas of every event type per version (`schemas/`, from Extend's SDK models)
 //!   and strict validation against them; what `hookshift check` holds golden cases to.
 //! - [`drift`]: counting the input fields no mapping names (`hookshift_unmapped_fields_total`): the
 //!   ones a translation drops at once, the unknown ones it carries by a bounded background scan.
-//! - [`deliver`]: the HTTP(S) client posting to the handler, with deadlines.
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
-//! - [`tls`]: the roots TLS deliveries trust (Mozilla's, or a route's CA bundle).
-//! - [`error`]: request errors → HTTP status, JSON body and metric outcome, in one place.
-//! - [`metrics`]: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
-//! - [`admin`]: `/metrics`, `/healthz`, `/readyz` on the admin listener.
-//! - [`logging`]: tracing subscriber setup (text or JSON).
+//! - `http`: the admin endpoints (`http::admin`), the client delivering to handlers
+//!   (`http::deliver`), the roots TLS deliveries trust (`http::tls`).
+//! - `metrics`: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
+//! - `logging`: tracing subscriber setup (text or JSON).
 //! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`).
 //!
 //! # The path of a request
 //!
-//! [`server::serve`] accepts a connection and hands each request to [`proxy::Proxy::handle`], which takes
-//! a snapshot of the running [`state::State`] and:
+//! [`server::serve`] accepts a connection and hands each request to [`pipeline::Pipeline::handle`],
+//! which takes a snapshot of the running [`state::State`], finds the compiled route by path (404
+//! otherwise), starts the request's record (`hookshift_inflight_requests`, the sending version from
+//! `?api_version=` else `default_version`, looked up once) and runs the stages:
 //!
-//! 1. finds the route by path (404 otherwise) and raises `hookshift_inflight_requests`;
-//! 2. judges the head before reading any body byte: method (405), a declared length over
+//! 1. **receive**: judges the head before reading any body byte: method (405), a declared length over
 //!    `server.max_body_bytes` (413), missing, malformed or stale signature headers (401); reserves the
-//!    body in the [`budget::BodyBudget`] (`server.max_buffered_bytes`, else 503 `overloaded`) and reads it,
-//!    refusing more than `max_body_bytes` (413) or a slow sender (408); after an early answer the rest
-//!    of the body is drained so that the client reads it;
-//! 3. verifies the signature against the route's secrets (401), yielding a [`signature::Verified`] body;
-//! 4. parses it as strict JSON ([`json::parse`], 400) and checks the envelope (400);
-//! 5. reads the sending version from `?api_version=` (else `default_version`) and applies its policy:
-//!    `ack` answers 200, `reject` answers 400, no policy answers 400, `forward` goes on;
-//! 6. translates with [`mapping::translate`] when the sending version differs from the handler's, after
-//!    replacing a signed-URL payload by the payload it points at ([`signed_url`]; 502 when it cannot be
-//!    fetched, 503 when it and its translation do not fit in the budget); counts the fields it dropped
-//!    and queues the scan for the unknown fields it carried ([`drift`])
-//!    (unmapped event types follow the route's `unmapped`; a failed mapping answers 422), or keeps the
-//!    exact received bytes when they are equal;
-//! 7. signs the outgoing bytes with the handler's secret and a fresh timestamp and POSTs them
-//!    ([`deliver`]); the handler's 2xx becomes 200, anything else 502, a missed deadline 504;
-//! 8. counts the outcome in `hookshift_events_total` and writes one log line (no payload, no secret).
+//!    body in the [`budget::BodyBudget`] (`server.max_buffered_bytes`, else 503 `overloaded`) and reads
+//!    it, refusing more than `max_body_bytes` (413) or a slow sender (408); after an early answer the
+//!    rest of the body is drained so that the client reads it;
+//! 2. **verify**: checks the signature against the route's secrets (401), yielding a
+//!    [`provider::Verified`] body;
+//! 3. **decide**: parses it as strict JSON ([`json::parse`], or [`json::scan`] when no tree is needed;
+//!    400), checks the provider's envelope (400) and applies the version's action: `ack` answers 200,
+//!    `reject` answers 400, no policy answers 400, pass and translate go on;
+//! 4. **translate** (other versions): replaces a signed-URL payload by the payload it points at
+//!    ([`signed_url`]; 502 when it cannot be fetched, 503 when it and its translation do not fit in the
+//!    budget), translates with the route's plan ([`mapping::translate`], the provider's payload member),
+//!    counts the fields it dropped and queues the scan for the unknown fields it carried ([`drift`]);
+//!    unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
+//!    own version keeps the exact received bytes;
+//! 5. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
+//! 6. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
+//!    missed deadline 504;
+//! 7. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
+//!    no secret).
 
-pub mod admin;
 pub mod budget;
 pub mod cli;
 pub mod config;
-pub mod deliver;
 pub mod drift;
-pub mod error;
+pub(crate) mod error;
+pub(crate) mod http;
 pub mod json;
-pub mod logging;
+pub(crate) mod logging;
 pub mod mapping;
-pub mod metrics;
-pub mod proxy;
+pub(crate) mod metrics;
+pub mod pipeline;
+pub mod provider;
 pub mod reload;
+pub(crate) mod route;
 pub mod schema;
 pub mod server;
-pub mod signature;
 pub mod signed_url;
 pub mod state;
-pub mod tls;
+
+/// The signing helpers ([`provider::sign`], [`provider::verify`], [`provider::extend_signature`], …)
+/// under the name tests, benchmarks and tools know them by.
+pub use provider as signature;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -115,12 +130,11 @@ pub async fn run(
         // reloaded, instead of becoming the baseline the watcher compares against.
         let baseline = config
             .source()
-            .map(|path| reload::fingerprint(path, &config.mappings_dir()));
+            .map(|path| reload::fingerprint_all(path, &config.mappings_dirs()));
         State::build(config).map(|state| (state, baseline))
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
-    metrics::register_signed_url_series(&state.config.routes);
     metrics::register_event_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
@@ -133,18 +147,18 @@ pub async fn run(
     ));
     let upkeep = tokio::spawn(upkeep(metrics_handle.clone(), stop_rx.clone()));
 
-    let proxy = Arc::new(proxy::Proxy::new(Arc::clone(&shared)));
+    let pipeline = Arc::new(pipeline::Pipeline::new(Arc::clone(&shared)));
     let webhooks = tokio::spawn(server::serve(
         "webhooks",
         listener,
         Arc::clone(&shared),
         stop_rx.clone(),
         move |request| {
-            let proxy = Arc::clone(&proxy);
-            async move { proxy.handle(request).await }
+            let pipeline = Arc::clone(&pipeline);
+            async move { pipeline.handle(request).await }
         },
     ));
-    let admin = admin::Admin::new(metrics_handle, Arc::clone(&shared));
+    let admin = http::admin::Admin::new(metrics_handle, Arc::clone(&shared));
     let admin_server = tokio::spawn(server::serve(
         "admin",
         admin_listener,
@@ -202,6 +216,7 @@ fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpList
             route = %route.name,
             path = %route.path,
             provider = route.provider.as_str(),
+            mappings = %state.config.route_mappings_dir(route).display(),
             downstream_version = %route.downstream.version,
             "route ready"
         );

@@ -10,7 +10,10 @@
 
 use std::sync::OnceLock;
 
-use metrics::{counter, gauge, histogram};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::config::RouteConfig;
@@ -243,11 +246,6 @@ pub fn register_shed(route: &str) {
     }
 }
 
-/// Counts one request shed for `reason`.
-pub fn record_shed(route: &str, reason: ShedReason) {
-    counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str()).increment(1);
-}
-
 /// What became of an unmapped field (the `fate` label of [`UNMAPPED_FIELDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldFate {
@@ -390,6 +388,16 @@ pub enum StatusClass {
 }
 
 impl StatusClass {
+    /// Every class, in the order of the enum (what [`RouteMetrics`] indexes by).
+    pub const ALL: [StatusClass; 6] = [
+        StatusClass::S2xx,
+        StatusClass::S3xx,
+        StatusClass::S4xx,
+        StatusClass::S5xx,
+        StatusClass::Timeout,
+        StatusClass::ConnectError,
+    ];
+
     /// The class of an HTTP status.
     pub fn of(status: http::StatusCode) -> StatusClass {
         match status.as_u16() {
@@ -414,30 +422,133 @@ impl StatusClass {
 }
 
 /// The bounded `event_type` label for an event type read from a verified body.
-pub fn event_type_label(mappings: &Mappings, event_type: &str) -> String {
-    if EVENT_TYPE_CATALOGUE.contains(&event_type) || mappings.is_known_event_type(event_type) {
-        event_type.to_owned()
-    } else {
-        OTHER.to_owned()
+/// The `event_type` label value of every event type a mapping set or the catalogue knows, resolved
+/// once per mapping set: the request path looks a type up instead of building a label string.
+#[derive(Debug, Default)]
+pub struct EventTypeLabels {
+    known: HashMap<Box<str>, SharedString>,
+}
+
+impl EventTypeLabels {
+    /// The labels of the catalogue and of every event type `mappings` names.
+    pub fn new(mappings: &Mappings) -> EventTypeLabels {
+        let mut known: HashMap<Box<str>, SharedString> = EVENT_TYPE_CATALOGUE
+            .iter()
+            .map(|&t| (Box::from(t), SharedString::const_str(t)))
+            .collect();
+        for event_type in mappings.known_event_types() {
+            known
+                .entry(Box::from(event_type))
+                .or_insert_with(|| SharedString::from_shared(Arc::from(event_type)));
+        }
+        EventTypeLabels { known }
+    }
+
+    /// The label of `event_type`: itself when known, else `other`.
+    pub fn label(&self, event_type: &str) -> SharedString {
+        self.known
+            .get(event_type)
+            .cloned()
+            .unwrap_or(SharedString::const_str(OTHER))
     }
 }
 
-/// The bounded `api_version` label: the version when the route configures it, else `other`.
-pub fn api_version_label(route: &RouteConfig, version: &str) -> String {
-    if route.policy.contains_key(version) || route.downstream.version == version {
-        version.to_owned()
-    } else {
-        OTHER.to_owned()
+/// A label value resolved once and shared by every request that uses it.
+pub fn shared_label(value: &str) -> SharedString {
+    SharedString::from_shared(Arc::from(value))
+}
+
+/// The series of one compiled route whose labels are all known when the route is compiled: their
+/// handles, registered (at zero) once, so a request records without building or hashing labels.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    pub route: SharedString,
+    pub target_version: SharedString,
+    inflight: Gauge,
+    translation: Histogram,
+    delivery: Histogram,
+    downstream: [Counter; StatusClass::ALL.len()],
+    shed: [Counter; ShedReason::ALL.len()],
+    signed_url_fetches: [Counter; crate::signed_url::FetchResult::ALL.len()],
+    signed_url_duration: Histogram,
+}
+
+impl RouteMetrics {
+    /// The handles of route `name` delivering to a handler on `target_version`.
+    pub fn new(name: &str, target_version: &str) -> RouteMetrics {
+        let route = shared_label(name);
+        let target_version = shared_label(target_version);
+        let downstream = StatusClass::ALL.map(|class| {
+            let counter = counter!(DOWNSTREAM_RESPONSES, "route" => route.clone(), "status_class" => class.as_str());
+            counter.increment(0);
+            counter
+        });
+        let shed = ShedReason::ALL.map(|reason| {
+            let counter =
+                counter!(REQUESTS_SHED, "route" => route.clone(), "reason" => reason.as_str());
+            counter.increment(0);
+            counter
+        });
+        let signed_url_fetches = crate::signed_url::FetchResult::ALL.map(|result| {
+            let counter =
+                counter!(SIGNED_URL_FETCHES, "route" => route.clone(), "result" => result.as_str());
+            counter.increment(0);
+            counter
+        });
+        register_unmapped(name);
+        RouteMetrics {
+            inflight: gauge!(INFLIGHT_REQUESTS, "route" => route.clone()),
+            translation: histogram!(TRANSLATION_DURATION, "route" => route.clone()),
+            delivery: histogram!(DELIVERY_DURATION, "route" => route.clone(), "target_version" => target_version.clone()),
+            signed_url_duration: histogram!(SIGNED_URL_FETCH_DURATION, "route" => route.clone()),
+            downstream,
+            shed,
+            signed_url_fetches,
+            route,
+            target_version,
+        }
+    }
+
+    /// Counts one request in flight until the guard drops.
+    pub fn inflight(&self) -> InflightGuard {
+        self.inflight.increment(1.0);
+        InflightGuard {
+            gauge: self.inflight.clone(),
+        }
+    }
+
+    /// Counts a request the body budget could not hold.
+    pub fn shed(&self, reason: ShedReason) {
+        self.shed[reason as usize].increment(1);
+    }
+
+    /// Records how long a translation took.
+    pub fn translation(&self, seconds: f64) {
+        self.translation.record(seconds);
+    }
+
+    /// Counts a delivery attempt by what came back, and records how long it took.
+    pub fn delivery(&self, class: StatusClass, seconds: f64) {
+        self.downstream[class as usize].increment(1);
+        self.delivery.record(seconds);
+    }
+
+    /// Counts a signed-URL fetch by result; its duration when the fetch was attempted.
+    pub fn signed_url_fetch(&self, result: crate::signed_url::FetchResult, seconds: Option<f64>) {
+        self.signed_url_fetches[result as usize].increment(1);
+        if let Some(seconds) = seconds {
+            self.signed_url_duration.record(seconds);
+        }
     }
 }
 
 /// The labels of one request, filled in as the request is understood.
 #[derive(Debug, Clone)]
 pub struct EventLabels {
-    pub route: String,
-    pub api_version: String,
-    pub target_version: String,
-    pub event_type: String,
+    pub route: SharedString,
+    pub api_version: SharedString,
+    pub target_version: SharedString,
+    pub event_type: SharedString,
 }
 
 impl EventLabels {
@@ -460,14 +571,6 @@ impl EventLabels {
         )
         .increment(1);
     }
-}
-
-/// Records one downstream attempt: its status class and latency.
-pub fn record_delivery(route: &str, target_version: &str, class: StatusClass, seconds: f64) {
-    counter!(DOWNSTREAM_RESPONSES, "route" => route.to_owned(), "status_class" => class.as_str())
-        .increment(1);
-    histogram!(DELIVERY_DURATION, "route" => route.to_owned(), "target_version" => target_version.to_owned())
-        .record(seconds);
 }
 
 /// Registers at zero, for every route, the series the dashboard and alerts select before any event
@@ -540,24 +643,6 @@ pub fn register_signed_url_series(routes: &[RouteConfig]) {
     }
 }
 
-/// Records one signed-URL fetch: its result and, when a request was made, its duration.
-pub fn record_signed_url_fetch(
-    route: &str,
-    result: crate::signed_url::FetchResult,
-    seconds: Option<f64>,
-) {
-    counter!(SIGNED_URL_FETCHES, "route" => route.to_owned(), "result" => result.as_str())
-        .increment(1);
-    if let Some(seconds) = seconds {
-        histogram!(SIGNED_URL_FETCH_DURATION, "route" => route.to_owned()).record(seconds);
-    }
-}
-
-/// Records the time one translation took.
-pub fn record_translation(route: &str, seconds: f64) {
-    histogram!(TRANSLATION_DURATION, "route" => route.to_owned()).record(seconds);
-}
-
 /// Records a reload attempt; `loaded_at` (unix seconds) is set on success.
 pub fn record_reload(success: bool, loaded_at: f64) {
     counter!(CONFIG_RELOADS, "result" => if success { "success" } else { "failure" }).increment(1);
@@ -579,30 +664,63 @@ pub fn record_initial_load(loaded_at: f64) {
 }
 
 /// Keeps `hookshift_inflight_requests{route}` raised while alive.
+/// One request in flight on a route (`hookshift_inflight_requests`), until dropped.
 #[derive(Debug)]
 pub struct InflightGuard {
-    route: String,
-}
-
-impl InflightGuard {
-    /// Raises the gauge for `route`.
-    pub fn new(route: &str) -> InflightGuard {
-        gauge!(INFLIGHT_REQUESTS, "route" => route.to_owned()).increment(1.0);
-        InflightGuard {
-            route: route.to_owned(),
-        }
-    }
+    gauge: Gauge,
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        gauge!(INFLIGHT_REQUESTS, "route" => self.route.clone()).decrement(1.0);
+        self.gauge.decrement(1.0);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`RouteMetrics`] indexes its handles by discriminant: every `ALL` lists its enum in order.
+    #[test]
+    fn handle_arrays_follow_the_enum_order() {
+        for (i, class) in StatusClass::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i);
+        }
+        for (i, reason) in ShedReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i);
+        }
+        for (i, result) in crate::signed_url::FetchResult::ALL.iter().enumerate() {
+            assert_eq!(*result as usize, i);
+        }
+    }
+
+    #[test]
+    fn route_handles_register_every_series_at_zero() {
+        let handle = install();
+        let route = RouteMetrics::new("metrics_unit_route", "2026-02-09");
+        let page = handle.render();
+        for class in StatusClass::ALL {
+            let series = format!(
+                "hookshift_downstream_responses_total{{route=\"metrics_unit_route\",status_class=\"{}\"}} 0",
+                class.as_str()
+            );
+            assert!(page.contains(&series), "{series}\n{page}");
+        }
+        route.delivery(StatusClass::S5xx, 0.01);
+        route.shed(ShedReason::SignedUrl);
+        let page = handle.render();
+        assert!(page.contains("hookshift_downstream_responses_total{route=\"metrics_unit_route\",status_class=\"5xx\"} 1"), "{page}");
+        assert!(page.contains("hookshift_requests_shed_total{route=\"metrics_unit_route\",reason=\"signed_url\"} 1"), "{page}");
+        assert!(page.contains("hookshift_requests_shed_total{route=\"metrics_unit_route\",reason=\"translation\"} 0"), "{page}");
+        let inflight = route.inflight();
+        assert!(handle
+            .render()
+            .contains("hookshift_inflight_requests{route=\"metrics_unit_route\"} 1"));
+        drop(inflight);
+        assert!(handle
+            .render()
+            .contains("hookshift_inflight_requests{route=\"metrics_unit_route\"} 0"));
+    }
 
     #[test]
     fn status_classes() {

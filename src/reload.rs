@@ -180,18 +180,29 @@ pub async fn watch(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, baselin
 }
 
 async fn fingerprint_now(shared: &Shared, config_path: &Path) -> u64 {
-    let mappings_dir = shared.load().config.mappings_dir();
+    let mappings_dirs = shared.load().config.mappings_dirs();
     let config_path = config_path.to_path_buf();
-    tokio::task::spawn_blocking(move || fingerprint(&config_path, &mappings_dir))
+    tokio::task::spawn_blocking(move || fingerprint_all(&config_path, &mappings_dirs))
         .await
         .unwrap_or_default()
 }
 
 /// A hash of the content of the config file and of every file under the mappings directory.
 pub fn fingerprint(config_path: &Path, mappings_dir: &Path) -> u64 {
+    fingerprint_all(
+        config_path,
+        std::slice::from_ref(&mappings_dir.to_path_buf()),
+    )
+}
+
+/// [`fingerprint`] over several mapping folders: the global one and each route's own
+/// ([`crate::config::Config::mappings_dirs`]).
+pub fn fingerprint_all(config_path: &Path, mappings_dirs: &[std::path::PathBuf]) -> u64 {
     let mut hasher = DefaultHasher::new();
     hash_file(&mut hasher, config_path);
-    hash_dir(&mut hasher, mappings_dir, 0);
+    for dir in mappings_dirs {
+        hash_dir(&mut hasher, dir, 0);
+    }
     hasher.finish()
 }
 

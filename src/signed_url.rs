@@ -27,8 +27,8 @@ use hyper_util::client::legacy::Client;
 use url::{Host, Url};
 
 use crate::config::SignedUrlConfig;
+use crate::http::tls;
 use crate::json::{JsonError, Value};
-use crate::tls;
 
 /// Most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -292,7 +292,7 @@ impl Fetcher {
 
 fn client(resolver: CheckedResolver) -> FetchClient {
     // check_url decides which schemes reach the connector.
-    crate::deliver::pooled_client_over(
+    crate::http::deliver::pooled_client_over(
         HttpConnector::new_with_resolver(resolver),
         tls::client_config(None),
     )
@@ -531,7 +531,7 @@ fn connect_error(host: &str, error: &(dyn std::error::Error + 'static)) -> Fetch
     }
     FetchError::Connect {
         host: host.to_owned(),
-        message: crate::deliver::error_chain(error),
+        message: crate::http::deliver::error_chain(error),
     }
 }
 

@@ -1,22 +1,31 @@
-//! The running state: a validated configuration together with the mappings it names.
+//! The running state: a validated configuration, the mapping sets it names (the global one and each
+//! route's own, each loaded once) and its routes compiled against them (`crate::route`).
 //!
 //! A [`State`] is immutable. Reloads build a new one and swap it in (see [`crate::reload`]); each request
 //! holds an `Arc<State>` taken when it starts, so it finishes on the configuration it began with.
 
-use std::{collections::HashMap, path::Path, sync::Arc, time::SystemTime};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::SystemTime,
+};
 
-use crate::config::{Config, ConfigError, Policy, RouteConfig};
+use crate::config::{Config, ConfigError};
+use crate::http::tls::TrustRoots;
 use crate::mapping::Mappings;
+use crate::metrics::EventTypeLabels;
+use crate::route::Route;
 use crate::schema::{self, Schemas};
-use crate::tls::TrustRoots;
 
-/// A configuration and its compiled mappings, checked against each other.
+/// A configuration, its mappings and its compiled routes, checked against each other.
 #[derive(Debug)]
 pub struct State {
     pub config: Config,
+    /// The global mapping set (`mappings.dir`).
     pub mappings: Arc<Mappings>,
-    /// The CA bundles of routes that name a `downstream.ca_file`, by route name.
-    pub trust: HashMap<String, Arc<TrustRoots>>,
+    /// The routes, compiled, in configuration order.
+    pub(crate) routes: Vec<Route>,
     /// The event schemas, when the schemas folder exists: translated events are scanned against
     /// their source version's to count the unknown fields they carry. `None`: only the fields
     /// translations drop are counted.
@@ -41,25 +50,18 @@ impl State {
         State::build(config)
     }
 
-    /// Loads the mappings a validated configuration names and checks that every `forward` policy has a
-    /// translation path. Blocking IO.
+    /// Loads the mapping sets a validated configuration names and compiles its routes against them
+    /// (every `forward` policy needs a translation path, every translating route mappings written for
+    /// its provider). Blocking IO.
     pub fn build(config: Config) -> Result<State, StateError> {
-        let dir = config.mappings_dir();
-        let mappings = Mappings::load(&dir).map_err(|e| StateError {
-            problems: e
-                .0
-                .iter()
-                .map(|e| format!("mappings ({}): {e}", dir.display()))
-                .collect(),
-        })?;
-        for old in mappings.warnings() {
-            tracing::warn!(mappings = %dir.display(), "{old}");
+        let sets = MappingSets::load(&config);
+        for (dir, set) in &sets.loaded {
+            for old in set.mappings.warnings() {
+                tracing::warn!(mappings = %dir.display(), "{old}");
+            }
         }
-        let mut problems: Vec<String> = plan_problems(&config, &mappings)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let (trust, trust_problems) = load_trust(&config);
+        let mut problems = sets.problems.clone();
+        let (mut trust, trust_problems) = load_trust(&config);
         problems.extend(trust_problems.iter().map(ToString::to_string));
         let schemas = match load_schemas(&config) {
             Ok(schemas) => schemas,
@@ -68,21 +70,85 @@ impl State {
                 None
             }
         };
-        if !problems.is_empty() {
-            return Err(StateError { problems });
+        let global = sets.get(&config.mappings_dir());
+        let mut routes = Vec::with_capacity(config.routes.len());
+        if let Some(global) = &global {
+            for (i, route) in config.routes.iter().enumerate() {
+                let Some(set) = sets.get(&config.route_mappings_dir(route)) else {
+                    continue;
+                };
+                match Route::compile(
+                    i,
+                    route,
+                    set.mappings,
+                    set.event_types,
+                    trust.remove(&route.name),
+                ) {
+                    Ok(route) => routes.push(route),
+                    Err(e) => problems.extend(e.iter().map(ToString::to_string)),
+                }
+            }
+            if problems.is_empty() {
+                return Ok(State {
+                    config,
+                    mappings: Arc::clone(&global.mappings),
+                    routes,
+                    schemas: schemas.map(Arc::new),
+                    loaded_at: SystemTime::now(),
+                });
+            }
         }
-        Ok(State {
-            config,
-            mappings: Arc::new(mappings),
-            trust,
-            schemas: schemas.map(Arc::new),
-            loaded_at: SystemTime::now(),
-        })
+        Err(StateError { problems })
     }
 
     /// The route serving a request path.
-    pub fn route(&self, path: &str) -> Option<&RouteConfig> {
-        self.config.route_for_path(path)
+    pub(crate) fn route(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.path == path)
+    }
+}
+
+/// One loaded mapping set and its metric labels.
+#[derive(Debug, Clone)]
+struct MappingSet {
+    mappings: Arc<Mappings>,
+    event_types: Arc<EventTypeLabels>,
+}
+
+/// Every mapping set a configuration names (the global one and each route's own), each loaded once.
+#[derive(Debug, Default)]
+struct MappingSets {
+    loaded: Vec<(PathBuf, MappingSet)>,
+    /// Load errors, one line each, naming the folder.
+    problems: Vec<String>,
+}
+
+impl MappingSets {
+    fn load(config: &Config) -> MappingSets {
+        let mut sets = MappingSets::default();
+        for dir in config.mappings_dirs() {
+            match Mappings::load(&dir) {
+                Ok(mappings) => {
+                    let event_types = Arc::new(EventTypeLabels::new(&mappings));
+                    let set = MappingSet {
+                        mappings: Arc::new(mappings),
+                        event_types,
+                    };
+                    sets.loaded.push((dir, set));
+                }
+                Err(e) => sets.problems.extend(
+                    e.0.iter()
+                        .map(|e| format!("mappings ({}): {e}", dir.display())),
+                ),
+            }
+        }
+        sets
+    }
+
+    fn get(&self, dir: &Path) -> Option<MappingSet> {
+        self.loaded
+            .iter()
+            .find(|(d, _)| d == dir)
+            .map(|(_, set)| set.clone())
     }
 }
 
@@ -118,24 +184,6 @@ pub fn load_trust(config: &Config) -> (HashMap<String, Arc<TrustRoots>>, Vec<Con
     (trust, problems)
 }
 
-/// Every `forward` policy for a version other than the handler's needs a chain of mapping steps.
-pub fn plan_problems(config: &Config, mappings: &Mappings) -> Vec<ConfigError> {
-    let mut problems = Vec::new();
-    for (i, route) in config.routes.iter().enumerate() {
-        for (version, policy) in &route.policy {
-            if *policy == Policy::Forward && *version != route.downstream.version {
-                if let Err(e) = mappings.plan(version, &route.downstream.version) {
-                    problems.push(ConfigError::Invalid {
-                        key: format!("routes[{i}].policy.{version}"),
-                        message: format!("forward needs a translation: {e}"),
-                    });
-                }
-            }
-        }
-    }
-    problems
-}
-
 /// Everything `hookshift check` reports: configuration problems, mapping load errors, missing
 /// translation paths, failing golden cases and golden events their version's schema refuses. Empty when all is well. Blocking IO.
 pub fn check(path: &Path) -> CheckReport {
@@ -156,38 +204,58 @@ pub fn check(path: &Path) -> CheckReport {
             .map(|e| format!("{}: {e}", path.display())),
     );
     let dir = config.mappings_dir();
-    match Mappings::load(&dir) {
-        Err(e) => report.problems.extend(e.0.iter().map(ToString::to_string)),
-        Ok(mappings) => {
+    let sets = MappingSets::load(&config);
+    report.problems.extend(sets.problems.iter().cloned());
+    for (i, route) in config.routes.iter().enumerate() {
+        let Some(set) = sets.get(&config.route_mappings_dir(route)) else {
+            continue;
+        };
+        if let Err(e) = Route::compile(i, route, set.mappings, set.event_types, None) {
             report
-                .warnings
-                .extend(mappings.warnings().iter().map(ToString::to_string));
-            report.problems.extend(
-                plan_problems(&config, &mappings)
-                    .iter()
-                    .map(|e| format!("{}: {e}", path.display())),
-            );
-            report.problems.extend(
-                load_trust(&config)
-                    .1
-                    .iter()
-                    .map(|e| format!("{}: {e}", path.display())),
-            );
-            report.problems.extend(mappings.check_golden());
-            report.problems.extend(mappings.check_round_trips());
-            let (schemas_dir, named) = config.schemas_dir();
-            if named || schemas_dir.exists() {
-                match Schemas::load(&schemas_dir) {
-                    Err(e) => report
+                .problems
+                .extend(e.iter().map(|e| format!("{}: {e}", path.display())));
+        }
+    }
+    report.problems.extend(
+        load_trust(&config)
+            .1
+            .iter()
+            .map(|e| format!("{}: {e}", path.display())),
+    );
+    let schemas = if sets.loaded.is_empty() {
+        None
+    } else {
+        let (schemas_dir, named) = config.schemas_dir();
+        if named || schemas_dir.exists() {
+            match Schemas::load(&schemas_dir) {
+                Err(e) => {
+                    report
                         .problems
-                        .extend(e.0.iter().map(|e| format!("schemas.dir: {e}"))),
-                    Ok(schemas) => {
-                        report
-                            .problems
-                            .extend(schema::check_golden(&schemas, &mappings));
-                        report.schemas_dir = Some(schemas_dir.display().to_string());
-                    }
+                        .extend(e.0.iter().map(|e| format!("schemas.dir: {e}")));
+                    None
                 }
+                Ok(schemas) => {
+                    report.schemas_dir = Some(schemas_dir.display().to_string());
+                    Some(schemas)
+                }
+            }
+        } else {
+            None
+        }
+    };
+    for (_, set) in &sets.loaded {
+        let mappings = &set.mappings;
+        report
+            .warnings
+            .extend(mappings.warnings().iter().map(ToString::to_string));
+        report.problems.extend(mappings.check_golden());
+        report.problems.extend(mappings.check_round_trips());
+        // The schemas describe Extend's events: a set written for another envelope has none.
+        if let Some(schemas) = &schemas {
+            if mappings.payload_key() == crate::mapping::DEFAULT_PAYLOAD_KEY {
+                report
+                    .problems
+                    .extend(schema::check_golden(schemas, mappings));
             }
         }
     }

@@ -18,6 +18,8 @@ mod drift;
 mod lifecycle;
 #[path = "integration/observability.rs"]
 mod observability;
+#[path = "integration/plextera.rs"]
+mod plextera;
 #[path = "integration/policy.rs"]
 mod policy;
 #[path = "integration/tls.rs"]

@@ -51,7 +51,7 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
     let secret = secret_arg(&args.secret)?;
     let url = target_url(&args.to, args.api_version.as_deref(), &args.version_param)?;
     let (_, body) = read_input(&args.input)?;
-    let timestamp = args.timestamp.unwrap_or_else(crate::proxy::system_clock);
+    let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
 
     let mut request = Request::new(Full::new(Bytes::from(body.clone())));
     *request.method_mut() = Method::POST;
@@ -65,16 +65,16 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
         headers.insert(name, value);
     }
 
-    let client = crate::deliver::pooled_client_over::<_, Full<Bytes>>(
+    let client = crate::http::deliver::pooled_client_over::<_, Full<Bytes>>(
         HttpConnector::new(),
-        crate::tls::client_config(None),
+        crate::http::tls::client_config(None),
     );
     let timeout = Duration::from_millis(args.timeout_ms);
     let exchange = async {
         let response = client
             .request(request)
             .await
-            .map_err(|e| crate::deliver::error_chain(&e))?;
+            .map_err(|e| crate::http::deliver::error_chain(&e))?;
         let status = response.status();
         let answer = Limited::new(response.into_body(), ANSWER_LIMIT)
             .collect()
@@ -230,7 +230,7 @@ mod tests {
             provider: Provider::Extend,
             secrets: &secrets,
             tolerance_secs: 300,
-            now: crate::proxy::system_clock(),
+            now: crate::pipeline::system_clock(),
         };
         signature::verify(params, headers, body.clone())
             .expect("hookshift verifies what send signs");

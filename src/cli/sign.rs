@@ -34,7 +34,7 @@ pub(crate) fn provider_arg(text: &str) -> Result<Provider, String> {
 pub fn sign_command(args: &SignArgs) -> Result<String, CliError> {
     let secret = secret_arg(&args.secret)?;
     let (_, body) = read_input(&args.input)?;
-    let timestamp = args.timestamp.unwrap_or_else(crate::proxy::system_clock);
+    let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
     Ok(signature::sign(args.provider, &secret, timestamp, &body)
         .iter()
         .map(|(name, value)| {

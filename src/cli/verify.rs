@@ -52,7 +52,7 @@ pub fn verify_command(args: &VerifyArgs) -> Result<String, CliError> {
             provider: args.provider,
             secrets: &secrets,
             tolerance_secs,
-            now: crate::proxy::system_clock(),
+            now: crate::pipeline::system_clock(),
         },
     };
     let verified = signature::verify(params, &headers, body.into())
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn what_sign_prints_verifies() {
-        let now = crate::proxy::system_clock();
+        let now = crate::pipeline::system_clock();
         let (_dir, input, headers) = signed(Provider::Extend, now);
         let out = verify_command(&args("wss_right", headers, input, 300)).unwrap();
         assert_eq!(out, format!("ok: extend signature valid, timestamp {now}"));
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_wrong_secret_a_changed_body_and_an_old_timestamp_fail() {
-        let now = crate::proxy::system_clock();
+        let now = crate::pipeline::system_clock();
         let (dir, input, headers) = signed(Provider::Extend, now);
         let err =
             verify_command(&args("wss_wrong", headers.clone(), input.clone(), 300)).unwrap_err();
@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn plextera_and_malformed_headers() {
-        let (_dir, input, headers) = signed(Provider::Plextera, crate::proxy::system_clock());
+        let (_dir, input, headers) = signed(Provider::Plextera, crate::pipeline::system_clock());
         let mut plextera = args("wss_right", headers, input.clone(), 300);
         plextera.provider = Provider::Plextera;
         assert!(verify_command(&plextera)

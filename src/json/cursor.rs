@@ -84,7 +84,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn skip_string(&mut self) -> Option<usize> {
         let mut i = self.at + 1;
         loop {
-            i = super::skip_plain(self.bytes, i);
+            i = skip_plain(self.bytes, i);
             match *self.bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
@@ -158,4 +158,34 @@ pub(crate) fn repeated_key<'k, T>(
     keys.windows(2)
         .find(|pair| pair[0] == pair[1])
         .map(|pair| pair[0])
+}
+
+/// Whether any byte of `word` is `"`, `\\` or below 0x20 (exact: no byte is missed; a byte after a
+/// hit may be reported too, which only sends the caller to its byte-by-byte path).
+pub(crate) fn needs_a_look(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control != 0
+}
+
+/// The index of the first byte at or after `i` that is `"`, `\\` or a control character, or of a
+/// byte within the last eight: plain string bytes are skipped eight at a time.
+pub(crate) fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        if needs_a_look(u64::from_le_bytes(chunk.try_into().expect("eight bytes"))) {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }

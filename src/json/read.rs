@@ -4,8 +4,7 @@
 //! same tree. Every body it refuses (all invalid ones, and rare valid ones: nesting near the limit,
 //! lone surrogate escapes) goes to the serde path, which gives the exact error or the tree.
 
-use super::cursor::{escape, repeated_key, Cursor};
-use super::skip_plain;
+use super::cursor::{escape, repeated_key, skip_plain, Cursor};
 use super::value::{Map, Number, Str, Value};
 
 /// Parses `bytes` if it is a strict JSON document this reader is sure of; `None` otherwise.

@@ -46,7 +46,7 @@ pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
     let mut plain_from = 0;
     let mut i = 0;
     loop {
-        i = super::skip_plain(bytes, i);
+        i = super::cursor::skip_plain(bytes, i);
         let Some(&byte) = bytes.get(i) else { break };
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",

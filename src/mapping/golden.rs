@@ -75,6 +75,7 @@ impl Mappings {
             from: from.to_owned(),
             to: to.to_owned(),
             steps: vec![step.clone()],
+            payload_key: self.payload_key.clone(),
         })
     }
 }
@@ -96,7 +97,7 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             continue;
         };
         let step = &plan.steps[0];
-        if let Ok(rule) = find_rule(step, &input) {
+        if let Ok(rule) = find_rule(step, &plan.payload_key, &input) {
             exercised.insert((
                 case.from.clone(),
                 case.to.clone(),
@@ -120,7 +121,7 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             },
             Err(_) => Vec::new(),
         };
-        match run_step_reporting(step, input, &GOLDEN_DELIVERY) {
+        match run_step_reporting(step, &plan.payload_key, input, &GOLDEN_DELIVERY) {
             Ok((_, unmapped)) if super::bounded_paths(unmapped.clone()) != expected_unmapped => {
                 failures.push(format!(
                     "{label}: reported unmapped fields {:?}, expected {expected_unmapped:?} ({})",

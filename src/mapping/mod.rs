@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::json::Value;
 
 pub use golden::GoldenCase;
+pub use ops::ops_table_markdown;
 use ops::{Context, Step};
 
 /// Facts of one delivery that mappings may read (never the clock: the caller passes them in).
@@ -35,8 +36,14 @@ pub struct Mappings {
     steps: Vec<Arc<Step>>,
     plans: HashMap<(String, String), Plan>,
     known_event_types: HashSet<String>,
+    /// The envelope member the rules rewrite (`payload`, Plextera's `data`): `versions.toml`'s
+    /// `payload`, else [`DEFAULT_PAYLOAD_KEY`].
+    payload_key: Arc<str>,
     warnings: Vec<LoadError>,
 }
+
+/// The envelope member a mapping set rewrites unless its `versions.toml` names another: Extend's.
+pub const DEFAULT_PAYLOAD_KEY: &str = "payload";
 
 /// The compiled translation from one version to another: the steps to run, in order.
 #[derive(Debug, Clone)]
@@ -44,6 +51,8 @@ pub struct Plan {
     from: String,
     to: String,
     steps: Vec<Arc<Step>>,
+    /// The envelope member the steps rewrite.
+    payload_key: Arc<str>,
 }
 
 /// All problems found while loading mapping files; each names file, line and key.
@@ -64,7 +73,7 @@ pub struct LoadError {
 /// Why an event could not be translated.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TranslateError {
-    /// The value is not an event envelope (`eventType` string and `payload`).
+    /// The value is not an event envelope (`eventType` string and the payload member).
     #[error("not an event: {0}")]
     NotAnEvent(String),
     /// The event has no counterpart in the target version: no rule names its type, or the rule that
@@ -149,6 +158,10 @@ impl Mappings {
         }
         warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let order = load_version_order(dir, &steps, &mut errors);
+        let payload_key: Arc<str> = match order {
+            Some(_) => payload_key_of(dir, &mut errors),
+            None => Arc::from(DEFAULT_PAYLOAD_KEY),
+        };
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
@@ -161,12 +174,13 @@ impl Mappings {
                 }
             }
         }
-        let plans = all_plans(&steps, order.as_deref());
+        let plans = all_plans(&steps, order.as_deref(), &payload_key);
         Ok(Mappings {
             dir: dir.to_owned(),
             steps,
             plans,
             known_event_types,
+            payload_key,
             warnings,
         })
     }
@@ -180,6 +194,17 @@ impl Mappings {
                 from: from.to_owned(),
                 to: to.to_owned(),
             })
+    }
+
+    /// The envelope member the rules rewrite: a route translating with this set must be of a provider
+    /// whose events carry their payload there.
+    pub fn payload_key(&self) -> &str {
+        &self.payload_key
+    }
+
+    /// Every event type some rule names (as input or output).
+    pub fn known_event_types(&self) -> impl Iterator<Item = &str> {
+        self.known_event_types.iter().map(String::as_str)
     }
 
     /// Whether an event type is named by any rule (as input or output); metric labels use this to stay bounded.
@@ -284,10 +309,48 @@ fn load_version_order(
     Some(order)
 }
 
+/// The `payload` key of `versions.toml` (read after [`load::version_order`] accepted the file): the
+/// envelope member the set's rules rewrite. The file is small, so it is read again rather than
+/// threading the key through the order parser.
+fn payload_key_of(dir: &Path, errors: &mut Vec<LoadError>) -> Arc<str> {
+    let default = || Arc::from(DEFAULT_PAYLOAD_KEY);
+    let Ok(text) = std::fs::read_to_string(dir.join(VERSION_ORDER_FILE)) else {
+        return default();
+    };
+    let Ok(doc) = text.parse::<toml_edit::ImDocument<String>>() else {
+        return default();
+    };
+    match doc.get("payload") {
+        None => default(),
+        Some(item) => match item.as_str() {
+            Some(key) if !key.is_empty() && !key.contains('.') => Arc::from(key),
+            _ => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("payload"))
+                    .map_or(1, |i| i + 1);
+                errors.push(LoadError {
+                    file: VERSION_ORDER_FILE.into(),
+                    line,
+                    key: "payload".into(),
+                    message:
+                        "must name the envelope member the rules rewrite, e.g. payload = \"data\""
+                            .into(),
+                });
+                default()
+            }
+        },
+    }
+}
+
 /// The plans the steps make possible. With an order: every pair of listed versions whose adjacent
 /// steps all exist, chained along the order (up or down), so adding a step folder never changes which
 /// steps an existing plan runs. Without one: each step's own pair.
-fn all_plans(steps: &[Arc<Step>], order: Option<&[String]>) -> HashMap<(String, String), Plan> {
+fn all_plans(
+    steps: &[Arc<Step>],
+    order: Option<&[String]>,
+    payload_key: &Arc<str>,
+) -> HashMap<(String, String), Plan> {
     let plan = |from: &str, to: &str, steps: Vec<Arc<Step>>| {
         (
             (from.to_owned(), to.to_owned()),
@@ -295,6 +358,7 @@ fn all_plans(steps: &[Arc<Step>], order: Option<&[String]>) -> HashMap<(String, 
                 from: from.to_owned(),
                 to: to.to_owned(),
                 steps,
+                payload_key: Arc::clone(payload_key),
             },
         )
     };
@@ -353,11 +417,11 @@ impl Plan {
         let mut out = Vec::new();
         let mut current = event.clone();
         for step in &self.steps {
-            let Ok(rule) = find_rule(step, &current) else {
+            let Ok(rule) = find_rule(step, &self.payload_key, &current) else {
                 break;
             };
             out.extend(step.rules[rule].lossy.iter().cloned());
-            match run_step(step, current, delivery) {
+            match run_step(step, &self.payload_key, current, delivery) {
                 Ok(next) => current = next,
                 Err(_) => break,
             }
@@ -401,7 +465,7 @@ pub fn translate_reporting(
     let mut event = event;
     let mut unmapped = Vec::new();
     for step in &plan.steps {
-        let (next, dropped) = run_step_reporting(step, event, delivery)?;
+        let (next, dropped) = run_step_reporting(step, &plan.payload_key, event, delivery)?;
         event = next;
         unmapped.extend(dropped);
     }
@@ -424,8 +488,8 @@ fn bounded_paths(mut paths: Vec<String>) -> Vec<String> {
     paths
 }
 
-/// Which rule of the step takes the event.
-fn find_rule(step: &Step, event: &Value) -> Result<usize, TranslateError> {
+/// Which rule of the step takes the event, whose payload is the envelope member `payload_key`.
+fn find_rule(step: &Step, payload_key: &str, event: &Value) -> Result<usize, TranslateError> {
     let Value::Object(envelope) = event else {
         return Err(TranslateError::NotAnEvent(
             "the body is not a JSON object".into(),
@@ -436,15 +500,19 @@ fn find_rule(step: &Step, event: &Value) -> Result<usize, TranslateError> {
             "`eventType` is missing or not a string".into(),
         ));
     };
-    let payload = match envelope.get("payload") {
+    let payload = match envelope.get(payload_key) {
         Some(payload @ Value::Object(_)) => payload,
         Some(other) => {
             return Err(TranslateError::NotAnEvent(format!(
-                "`payload` is {}, not an object",
+                "`{payload_key}` is {}, not an object",
                 path::kind_of(other)
             )))
         }
-        None => return Err(TranslateError::NotAnEvent("`payload` is missing".into())),
+        None => {
+            return Err(TranslateError::NotAnEvent(format!(
+                "`{payload_key}` is missing"
+            )))
+        }
     };
     let Some(candidates) = step.by_event.get(event_type.as_str()) else {
         return Err(TranslateError::Unmapped {
@@ -462,11 +530,16 @@ fn find_rule(step: &Step, event: &Value) -> Result<usize, TranslateError> {
     }
     // Rules name this event type but none takes this shape: a shape nobody expected, which is
     // refused (the sender keeps it) rather than acknowledged as having no counterpart.
-    Err(no_rule_takes(step, candidates, payload))
+    Err(no_rule_takes(step, candidates, payload_key, payload))
 }
 
 /// The refusal of an event whose type rules name but whose payload no rule's `when` accepts.
-fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> TranslateError {
+fn no_rule_takes(
+    step: &Step,
+    candidates: &[usize],
+    payload_key: &str,
+    payload: &Value,
+) -> TranslateError {
     let rules: Vec<&ops::Rule> = candidates.iter().map(|&r| &step.rules[r]).collect();
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     let mut files: Vec<&str> = rules.iter().map(|r| &*r.file).collect();
@@ -491,8 +564,8 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
         rule: names.join(" | "),
         file: files.join(", "),
         path: match place.as_str() {
-            "." => "payload".to_owned(),
-            place => format!("payload.{place}"),
+            "." => payload_key.to_owned(),
+            place => format!("{payload_key}.{place}"),
         },
         message: format!(
             "no rule takes this event: found {found}, the rules take {}",
@@ -501,16 +574,22 @@ fn no_rule_takes(step: &Step, candidates: &[usize], payload: &Value) -> Translat
     }
 }
 
-fn run_step(step: &Step, event: Value, delivery: &Delivery) -> Result<Value, TranslateError> {
-    run_step_reporting(step, event, delivery).map(|(event, _)| event)
+fn run_step(
+    step: &Step,
+    payload_key: &str,
+    event: Value,
+    delivery: &Delivery,
+) -> Result<Value, TranslateError> {
+    run_step_reporting(step, payload_key, event, delivery).map(|(event, _)| event)
 }
 
 fn run_step_reporting(
     step: &Step,
+    payload_key: &str,
     mut event: Value,
     delivery: &Delivery,
 ) -> Result<(Value, Vec<String>), TranslateError> {
-    let index = find_rule(step, &event)?;
+    let index = find_rule(step, payload_key, &event)?;
     let rule = &step.rules[index];
     if rule.no_counterpart.is_some() {
         return Err(TranslateError::Unmapped {
@@ -544,23 +623,36 @@ fn run_step_reporting(
         }
     }
     let payload = envelope
-        .get_mut("payload")
+        .get_mut(payload_key)
         .expect("find_rule checked the payload");
     context
         .run(rule.body, payload)
         .map_err(|e| TranslateError::Failed {
             rule: rule.name.clone(),
             file: rule.file.to_string(),
-            path: e.location.render(usize::MAX),
+            path: rendered(&e.location, payload_key, usize::MAX),
             message: e.message,
         })?;
     let unmapped = context
         .unmapped
         .into_inner()
         .iter()
-        .map(|location| location.render(MAX_UNMAPPED_DEPTH))
+        .map(|location| rendered(location, payload_key, MAX_UNMAPPED_DEPTH))
         .collect();
     Ok((event, unmapped))
+}
+
+/// A location as a path from the event root. [`ops::Location::render`] starts a path relative to the
+/// payload with Extend's `payload`; another envelope's member takes its place.
+fn rendered(location: &ops::Location, payload_key: &str, depth: usize) -> String {
+    let path = location.render(depth);
+    if location.absolute || payload_key == DEFAULT_PAYLOAD_KEY {
+        return path;
+    }
+    match path.strip_prefix(DEFAULT_PAYLOAD_KEY) {
+        Some(rest) => format!("{payload_key}{rest}"),
+        None => path,
+    }
 }
 
 #[cfg(test)]

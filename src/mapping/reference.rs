@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::ops::{DeliveryFact, Fallback, Op, Rest, Rule, Source, Step};
-use super::path::Anchor;
+use super::ops::{Rule, Step};
+use super::path::FieldPath;
 use super::Mappings;
 
 /// What one op means for the reader of the reference.
@@ -31,14 +31,14 @@ impl Mappings {
             let mut rules: Vec<&Rule> = step.rules.iter().collect();
             rules.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             for rule in rules {
-                rule_section(step, rule, &mut out);
+                rule_section(step, rule, &self.payload_key, &mut out);
             }
         }
         out
     }
 }
 
-fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
+fn rule_section(step: &Step, rule: &Rule, payload_key: &str, out: &mut String) {
     let mut events: Vec<(&String, &String)> = rule.events.iter().collect();
     events.sort();
     let names: Vec<String> = events
@@ -54,7 +54,7 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
             .iter()
             .map(|(path, values)| {
                 let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                format!("`payload.{path}` = {}", values.join(" or "))
+                format!("`{payload_key}.{path}` = {}", values.join(" or "))
             })
             .collect();
         let _ = write!(out, ", when {}", conditions.join(" and "));
@@ -65,7 +65,7 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
         return;
     }
     let mut entries = Vec::new();
-    walk(step, rule.body, "payload", &mut entries, 0);
+    walk(step, rule.body, payload_key, &mut entries, 0);
     let (mut dropped, mut synthesized) = (Vec::new(), Vec::new());
     for entry in entries {
         match entry {
@@ -116,118 +116,57 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
     }
     let t = &step.transforms[transform];
     for (op, why) in t.ops.iter().zip(&t.notes) {
-        let why = why.clone();
-        match op {
-            Op::Drop { path, .. } => out.push(Entry::Dropped {
-                path: join(prefix, path.as_str()),
-                why: why.unwrap_or_default(),
-            }),
-            Op::KeepOnly { fields } => out.push(Entry::Dropped {
-                path: format!("{prefix}.* except {}", fields.join(", ")),
-                why: why.unwrap_or_default(),
-            }),
-            Op::Unwrap {
-                from,
-                rest: Rest::Drop,
-                ..
-            } => out.push(Entry::Dropped {
-                path: format!("{}[1..]", join(prefix, from.as_str())),
-                why: why.unwrap_or_default(),
-            }),
-            Op::Set { path, value } | Op::Default { path, value, .. } => {
-                let when = if matches!(op, Op::Default { .. }) {
-                    " when absent"
-                } else {
-                    ""
-                };
-                let source = match value {
-                    // Constants that only restate a type discriminator are not worth listing.
-                    Source::Const(_)
-                        if path.as_str() == "object" || path.as_str().ends_with(".object") =>
-                    {
-                        continue
-                    }
-                    Source::Const(v) => format!("constant `{v}`{when}"),
-                    Source::Read(Anchor::Current(from)) => {
-                        format!("`{}`{when}", join(prefix, from.as_str()))
-                    }
-                    Source::Read(Anchor::Input(slot)) => {
-                        format!("input `$.{}`{when}", step.inputs[*slot])
-                    }
-                    Source::Delivery(DeliveryFact::Timestamp) => {
-                        format!("the delivery's signature timestamp (RFC 3339){when}")
-                    }
-                    Source::Delivery(DeliveryFact::TimestampUnix) => {
-                        format!("the delivery's signature timestamp (unix){when}")
-                    }
-                };
-                out.push(Entry::Synthesized {
-                    path: join(prefix, path.as_str()),
-                    source,
-                    why,
-                });
-            }
-            Op::Copy { from, to } => {
-                let source = match from {
-                    Anchor::Current(p) => format!("copy of `{}`", join(prefix, p.as_str())),
-                    Anchor::Input(slot) => format!("copy of input `$.{}`", step.inputs[*slot]),
-                };
-                out.push(Entry::Synthesized {
-                    path: join(prefix, to.as_str()),
-                    source,
-                    why,
-                });
-            }
-            Op::Map {
-                path,
-                fallback: Fallback::Value(v),
-                ..
-            } => out.push(Entry::Synthesized {
-                path: join(prefix, path.as_str()),
-                source: format!("`{v}` for values the map does not know"),
-                why,
-            }),
-            Op::All { path, field, to } => out.push(Entry::Synthesized {
-                path: join(prefix, to.as_str()),
-                source: format!(
-                    "whether every `{}[*].{field}` is true",
-                    join(prefix, path.as_str())
-                ),
-                why,
-            }),
-            Op::Each { path, transform } => walk(
-                step,
-                *transform,
-                &format!("{}[*]", join(prefix, path.as_str())),
-                out,
-                depth + 1,
-            ),
-            Op::Apply { path, transform } => walk(
-                step,
-                *transform,
-                &join(prefix, path.as_str()),
-                out,
-                depth + 1,
-            ),
-            Op::Switch {
-                cases,
-                default,
-                missing,
-                ..
-            } => {
-                let mut targets: Vec<usize> = cases
-                    .values()
-                    .copied()
-                    .chain(*default)
-                    .chain(*missing)
-                    .collect();
-                targets.sort_unstable();
-                targets.dedup();
-                for target in targets {
-                    walk(step, target, prefix, out, depth + 1);
-                }
-            }
-            _ => {}
-        }
+        op.describe(&mut Describe {
+            step,
+            prefix,
+            why,
+            out,
+            depth,
+        });
+    }
+}
+
+/// What one op adds to the reference: each verb describes itself through this.
+pub(crate) struct Describe<'a> {
+    step: &'a Step,
+    /// The op's object as a path from the event root.
+    prefix: &'a str,
+    /// The op's `reason` or `note`.
+    why: &'a Option<String>,
+    out: &'a mut Vec<Entry>,
+    depth: usize,
+}
+
+impl Describe<'_> {
+    /// The path of the op's object from the event root.
+    pub(crate) fn prefix(&self) -> &str {
+        self.prefix
+    }
+
+    /// A path of the op, from the event root.
+    pub(crate) fn at(&self, path: &FieldPath) -> String {
+        join(self.prefix, path.as_str())
+    }
+
+    /// The `$.` path of an input slot of the step.
+    pub(crate) fn input(&self, slot: usize) -> &FieldPath {
+        &self.step.inputs[slot]
+    }
+
+    /// The op removes what is at `path`, for its reason.
+    pub(crate) fn dropped(&mut self, path: String) {
+        let why = self.why.clone().unwrap_or_default();
+        self.out.push(Entry::Dropped { path, why });
+    }
+
+    /// The op writes at `path` a value made from `source`.
+    pub(crate) fn synthesized(&mut self, path: String, source: String) {
+        let why = self.why.clone();
+        self.out.push(Entry::Synthesized { path, source, why });
+    }
+
+    /// The op runs `transform` on the object at `prefix` (a path from the event root).
+    pub(crate) fn walk(&mut self, transform: usize, prefix: &str) {
+        walk(self.step, transform, prefix, self.out, self.depth + 1);
     }
 }

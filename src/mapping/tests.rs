@@ -1150,3 +1150,46 @@ fn a_reporting_drop_reports_data_and_not_empty_values() {
     }
     assert!(reported(json!({})).unmapped_fields.is_empty());
 }
+
+/// The ops table of the language page is generated from the verbs and must not go stale.
+/// `HOOKSHIFT_WRITE_DOCS=1 cargo test --lib ops_table` rewrites it.
+#[test]
+fn language_page_ops_table_is_current() {
+    let page_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mapping-language.md");
+    let page = std::fs::read_to_string(&page_path).expect("docs/mapping-language.md");
+    let (start, end) = ("<!-- mapping-ops:start -->\n", "<!-- mapping-ops:end -->");
+    let from = page
+        .find(start)
+        .expect("the language page has the start marker")
+        + start.len();
+    let to = page
+        .find(end)
+        .expect("the language page has the end marker");
+    let table = ops_table_markdown();
+    if page[from..to] != table && std::env::var_os("HOOKSHIFT_WRITE_DOCS").is_some() {
+        let fresh = format!("{}{table}{}", &page[..from], &page[to..]);
+        std::fs::write(&page_path, fresh).expect("rewrite docs/mapping-language.md");
+        return;
+    }
+    assert!(
+        page[from..to] == table,
+        "the ops table of docs/mapping-language.md is stale: run \
+         `HOOKSHIFT_WRITE_DOCS=1 cargo test --lib ops_table`; it is now:\n{table}"
+    );
+}
+
+/// A verb the compiler accepts has its row in the ops table, in the form it is written.
+#[test]
+fn every_verb_has_its_row_in_the_ops_table() {
+    let table = ops_table_markdown();
+    for verb in ops::VERBS {
+        assert!(
+            table.contains(&format!("\n| {verb} | `{{ {verb} = ")),
+            "no row for `{verb}` in:\n{table}"
+        );
+    }
+    let mut unique = ops::VERBS.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ops::VERBS.len(), "a verb is listed twice");
+}

@@ -9,17 +9,17 @@ use crate::support::*;
 /// A name, the request headers, and a piece of the expected message.
 type SignatureCase = (&'static str, Vec<(String, String)>, &'static str);
 
-async fn start(dir: &std::path::Path, name: &str, down: &Downstream) -> Hookshift {
-    let mut spec = ConfigSpec::new(&test_mappings(dir), vec![RouteSpec::new(name, &down.url())]);
-    spec.max_body_bytes = 1024;
-    Hookshift::start(dir, &spec).await
+/// One route behind a 1 KiB body limit.
+async fn start(name: &str) -> Harness {
+    Harness::setup(RouteSpec::extend(name))
+        .config(|c| c.max_body_bytes = 1024)
+        .start()
+        .await
 }
 
 #[tokio::test]
 async fn bad_signatures_are_401() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), "badsig", &down).await;
+    let Harness { hs, down, .. } = start("badsig").await;
     let url = format!("{}/hooks/badsig?api_version={NEW}", hs.base);
     let body = new_event_bytes();
 
@@ -119,9 +119,7 @@ async fn bad_signatures_are_401() {
 
 #[tokio::test]
 async fn bodies_that_are_not_events_are_400() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), "badjson", &down).await;
+    let Harness { hs, down, .. } = start("badjson").await;
     let cases: [(&[u8], &str); 7] = [
         (b"not json", "invalid_json"),
         (b"{\"eventType\":", "invalid_json"),
@@ -171,9 +169,7 @@ async fn bodies_that_are_not_events_are_400() {
 
 #[tokio::test]
 async fn too_large_bodies_are_413_declared_or_chunked() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), "large", &down).await;
+    let Harness { hs, down, .. } = start("large").await;
 
     // Declared with Content-Length.
     let big = format!(
@@ -246,9 +242,7 @@ async fn too_large_bodies_are_413_declared_or_chunked() {
 
 #[tokio::test]
 async fn unknown_paths_and_methods_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), "paths", &down).await;
+    let Harness { hs, down, .. } = start("paths").await;
 
     let answer = post_signed(&hs, "/hooks/nowhere", IN_SECRET, &new_event_bytes()).await;
     assert_eq!((answer.status, answer.error()), (404, "not_found"));
@@ -263,14 +257,10 @@ async fn unknown_paths_and_methods_are_refused() {
 
 #[tokio::test]
 async fn a_sender_that_stalls_mid_body_is_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("stall", &down.url())],
-    );
-    spec.body_read_timeout_ms = 300;
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("stall"))
+        .config(|c| c.body_read_timeout_ms = 300)
+        .start()
+        .await;
 
     let addr = hs.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -296,14 +286,10 @@ async fn a_sender_that_stalls_mid_body_is_cut_off() {
 
 #[tokio::test]
 async fn a_sender_that_stalls_in_the_headers_is_disconnected() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("slowhead", &down.url())],
-    );
-    spec.extra_server = "header_read_timeout_ms = 300".to_owned();
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("slowhead"))
+        .config(|c| c.extra_server = "header_read_timeout_ms = 300".to_owned())
+        .start()
+        .await;
 
     let addr = hs.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();

@@ -6,15 +6,11 @@ use crate::support::*;
 
 #[tokio::test]
 async fn handler_errors_and_refused_connections_are_502() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let refused = RouteSpec::new("refused", &closed_port_url().await);
-    let failing = RouteSpec::new("failing_handler", &down.url());
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![refused, failing]),
-    )
-    .await;
+    let refused = RouteSpec::extend("refused").to(&closed_port_url().await);
+    let Harness { hs, down, .. } = Harness::setup(refused)
+        .route(RouteSpec::extend("failing_handler"))
+        .start()
+        .await;
     let path = format!("/hooks/failing_handler?api_version={NEW}");
 
     down.set(Behaviour::Status(500));
@@ -80,16 +76,8 @@ async fn handler_errors_and_refused_connections_are_502() {
 
 #[tokio::test]
 async fn a_handler_slower_than_timeout_ms_is_504() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("slow").timeout_ms(300)).await;
     down.set(Behaviour::Delay(Duration::from_secs(5), 200));
-    let mut route = RouteSpec::new("slow", &down.url());
-    route.timeout_ms = 300;
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
 
     let started = Instant::now();
     let answer = post_signed(

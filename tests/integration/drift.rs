@@ -14,24 +14,19 @@ fn golden_input(name: &str) -> Value {
 }
 
 /// The shipped mappings, with the shipped schemas when `schemas` (and `extra` more `[schemas]` keys).
-async fn start(
-    dir: &std::path::Path,
-    route: &str,
-    schemas: bool,
-    extra: &str,
-) -> (Hookshift, Downstream) {
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &repo_path("mappings"),
-        vec![RouteSpec::new(route, &down.url())],
-    );
-    if schemas {
-        spec.extra_toml = format!(
-            "[schemas]\ndir = {:?}\n{extra}\n",
-            repo_path("schemas").display().to_string()
-        );
-    }
-    (Hookshift::start(dir, &spec).await, down)
+async fn start(route: &str, schemas: bool, extra: &str) -> Harness {
+    Harness::setup(RouteSpec::extend(route))
+        .shipped_mappings()
+        .config(|spec| {
+            if schemas {
+                spec.extra_toml = format!(
+                    "[schemas]\ndir = {:?}\n{extra}\n",
+                    repo_path("schemas").display().to_string()
+                );
+            }
+        })
+        .start()
+        .await
 }
 
 async fn deliver(hs: &Hookshift, route: &str, event: &Value) {
@@ -70,9 +65,8 @@ fn fate_total(page: &str, route: &str, fate: &str) -> f64 {
 
 #[tokio::test]
 async fn the_files_after_the_first_are_counted_as_dropped() {
-    let dir = tempfile::tempdir().unwrap();
     // No schemas folder: dropped fields are still counted, no scan is attempted.
-    let (hs, down) = start(dir.path(), "drift_drop", false, "").await;
+    let Harness { hs, down, .. } = start("drift_drop", false, "").await;
     let page = hs.metrics().await;
     assert!(
         has_series(
@@ -110,8 +104,7 @@ async fn the_files_after_the_first_are_counted_as_dropped() {
 
 #[tokio::test]
 async fn an_unknown_field_the_target_has_room_for_is_delivered_and_counted_as_carried() {
-    let dir = tempfile::tempdir().unwrap();
-    let (hs, down) = start(dir.path(), "drift_carry", true, "").await;
+    let Harness { hs, down, .. } = start("drift_carry", true, "").await;
     let mut event = golden_input("extract_processed");
     event["payload"]["futureField"] = json!({"addedLater": true});
     deliver(&hs, "drift_carry", &event).await;
@@ -141,8 +134,7 @@ async fn an_unknown_field_the_target_has_room_for_is_delivered_and_counted_as_ca
 
 #[tokio::test]
 async fn an_unknown_field_in_a_dropped_object_is_counted_once_as_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (hs, down) = start(dir.path(), "drift_both", true, "").await;
+    let Harness { hs, down, .. } = start("drift_both", true, "").await;
     let mut event = golden_input("extract_processed_two_files");
     event["payload"]["files"][1]["futureField"] = json!(1);
     event["payload"]["futureField"] = json!(2);
@@ -169,9 +161,8 @@ async fn an_unknown_field_in_a_dropped_object_is_counted_once_as_dropped() {
 
 #[tokio::test]
 async fn a_scan_that_finds_no_room_is_skipped_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
     // A queue of 0 holds nothing: every scan is skipped, the event is still delivered.
-    let (hs, down) = start(dir.path(), "drift_skip", true, "scan_queue = 0").await;
+    let Harness { hs, down, .. } = start("drift_skip", true, "scan_queue = 0").await;
     let mut event = golden_input("extract_processed");
     event["payload"]["futureField"] = json!(1);
     deliver(&hs, "drift_skip", &event).await;

@@ -16,16 +16,19 @@ const HEADER_TIMEOUT_MS: u64 = 400;
 const BODY_TIMEOUT_MS: u64 = 600;
 const MAX_BODY: u64 = 1024 * 1024;
 
-async fn start(dir: &std::path::Path, routes: Vec<RouteSpec>) -> Hookshift {
-    let mut spec = ConfigSpec::new(&test_mappings(dir), routes);
+/// The limits every hostile case runs against: 1 MiB bodies, short header and body read timeouts.
+fn limits(spec: &mut ConfigSpec) {
     spec.max_body_bytes = MAX_BODY;
     spec.body_read_timeout_ms = BODY_TIMEOUT_MS;
     spec.extra_server = format!("header_read_timeout_ms = {HEADER_TIMEOUT_MS}");
-    Hookshift::start(dir, &spec).await
+}
+
+async fn start(route: RouteSpec) -> Harness {
+    Harness::setup(route).config(limits).start().await
 }
 
 fn addr_of(hs: &Hookshift) -> String {
-    hs.base.trim_start_matches("http://").to_owned()
+    hs.addr().to_owned()
 }
 
 /// A raw request: head lines (without the final blank line) and body.
@@ -78,15 +81,16 @@ fn h(name: &str, value: &str) -> (String, String) {
 
 #[tokio::test]
 async fn missing_or_malformed_signature_headers_are_401() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut plextera = RouteSpec::new("hostile_plextera", &down.url());
+    let mut plextera = RouteSpec::extend("hostile_plextera");
     plextera.provider = "plextera";
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_sig", &down.url()), plextera],
-    )
-    .await;
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    plextera.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    plextera.default_version = NEW.to_owned();
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("hostile_sig"))
+        .route(plextera)
+        .config(limits)
+        .start()
+        .await;
     let body = event("evt_sig");
     let ts = now().to_string();
     let good = hookshift::signature::extend_signature(IN_SECRET.as_bytes(), &ts, &body);
@@ -284,16 +288,18 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// secret, not one per candidate (it used to be one HMAC of the whole body per candidate and secret).
 #[tokio::test]
 async fn many_signature_candidates_cost_one_mac_per_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("hostile_candidates", &down.url());
+    let mut route = RouteSpec::extend("hostile_candidates").inbound_secrets(&[
+        IN_SECRET,
+        "wss_second",
+        "wss_third",
+    ]);
     route.provider = "plextera";
-    route.inbound_secrets = vec![
-        IN_SECRET.to_owned(),
-        "wss_second".to_owned(),
-        "wss_third".to_owned(),
-    ];
-    let hs = start(dir.path(), vec![route]).await;
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    route.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    route.default_version = NEW.to_owned();
+    let Harness {
+        hs, down: _down, ..
+    } = start(route).await;
     let pad = "x".repeat(900 * 1024);
     let body = format!(
         r#"{{"eventId":"e","eventType":"extract_run.processed","data":{{"pad":"{pad}"}}}}"#
@@ -319,13 +325,7 @@ async fn many_signature_candidates_cost_one_mac_per_secret() {
 
 #[tokio::test]
 async fn stale_and_future_timestamps_are_401() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_time", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_time")).await;
     let url = format!("{}/hooks/hostile_time?api_version={NEW}", hs.base);
     let body = event("evt_time");
     // Margins of a few seconds keep the cases away from the window's edges (clock ticks during a test).
@@ -358,13 +358,12 @@ async fn stale_and_future_timestamps_are_401() {
 /// refused; the remaining secret keeps working without a restart.
 #[tokio::test]
 async fn a_rotated_out_secret_is_401_after_reload() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("hostile_rotation", &down.url());
-    route.inbound_secrets = vec!["wss_old_rotating".to_owned(), "wss_new_rotating".to_owned()];
-    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route.clone()]);
-    spec.reload_poll_ms = 50;
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let route = RouteSpec::extend("hostile_rotation")
+        .inbound_secrets(&["wss_old_rotating", "wss_new_rotating"]);
+    let Harness { hs, down, mut spec } = Harness::setup(route)
+        .config(|c| c.reload_poll_ms = 50)
+        .start()
+        .await;
     let path = format!("/hooks/hostile_rotation?api_version={NEW}");
     assert_eq!(
         post_signed(&hs, &path, "wss_old_rotating", &event("evt_r1"))
@@ -379,8 +378,7 @@ async fn a_rotated_out_secret_is_401_after_reload() {
         200
     );
 
-    route.inbound_secrets = vec!["wss_new_rotating".to_owned()];
-    spec.routes = vec![route];
+    spec.routes[0].inbound_secrets = vec!["wss_new_rotating".to_owned()];
     std::fs::write(&hs.config_path, spec.toml()).unwrap();
     let hs_ref = &hs;
     let path_ref = &path;
@@ -414,13 +412,7 @@ async fn a_rotated_out_secret_is_401_after_reload() {
 
 #[tokio::test]
 async fn a_body_changed_after_signing_is_401() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_tamper", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_tamper")).await;
     let url = format!("{}/hooks/hostile_tamper?api_version={NEW}", hs.base);
     let signed = br#"{"eventId":"evt_t","eventType":"extract_run.processed","payload":{"object":"extract_run","id":"exr_1","amount":100}}"#;
     let headers = extend_headers(IN_SECRET, now(), signed);
@@ -467,13 +459,7 @@ async fn a_body_changed_after_signing_is_401() {
 
 #[tokio::test]
 async fn non_utf8_bytes_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_utf8", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_utf8")).await;
     let path = format!("/hooks/hostile_utf8?api_version={NEW}");
     let utf16: Vec<u8> = String::from_utf8(event("evt_u16"))
         .unwrap()
@@ -529,13 +515,7 @@ async fn non_utf8_bytes_are_refused() {
 
 #[tokio::test]
 async fn json_nested_too_deep_is_400_without_crashing() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_deep", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_deep")).await;
     let path = format!("/hooks/hostile_deep?api_version={NEW}");
     let nested = |levels: usize| {
         format!(
@@ -585,13 +565,7 @@ async fn json_nested_too_deep_is_400_without_crashing() {
 
 #[tokio::test]
 async fn duplicate_keys_are_400() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_dupes", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_dupes")).await;
     let cases: [(&str, &[u8]); 4] = [
         ("eventType twice", br#"{"eventId":"e","eventType":"workflow.deleted","eventType":"extract_run.processed","payload":{}}"#),
         ("amount twice, deep", br#"{"eventId":"e","eventType":"extract_run.processed","payload":{"output":{"amount":1,"amount":1000000}}}"#),
@@ -629,13 +603,7 @@ async fn duplicate_keys_are_400() {
 /// Numbers no f64 holds come out as they went in, forwarded as is and through a translation.
 #[tokio::test]
 async fn numbers_beyond_f64_come_out_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_numbers", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_numbers")).await;
     let numbers = [
         "12345678901234567890.123456789012345678901234567890",
         "18446744073709551617",
@@ -694,13 +662,7 @@ async fn numbers_beyond_f64_come_out_exactly() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_declared_or_chunked() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_size", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_size")).await;
     let addr = addr_of(&hs);
     let sig = vec![
         h("x-extend-request-timestamp", &now().to_string()),
@@ -786,13 +748,7 @@ async fn bodies_over_the_limit_are_413_declared_or_chunked() {
 
 #[tokio::test]
 async fn very_large_headers_are_refused_431() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_headers", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_headers")).await;
     let addr = addr_of(&hs);
     let body = event("evt_h");
     let path = format!("/hooks/hostile_headers?api_version={NEW}");
@@ -834,13 +790,7 @@ async fn very_large_headers_are_refused_431() {
 /// (idle keep-alive connections too), the body within `body_read_timeout_ms` (408).
 #[tokio::test]
 async fn slow_senders_are_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_slow", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_slow")).await;
     let addr = addr_of(&hs);
     let limit = Duration::from_millis(HEADER_TIMEOUT_MS) + Duration::from_millis(1500);
 
@@ -1035,13 +985,7 @@ pub async fn flood_run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unauthenticated_requests_does_not_starve_signed_traffic() {
     let _heavy = HEAVY.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_flood", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_flood")).await;
     let (mut quiet, _) = flood_run(&hs.base, "hostile_flood", "quiet", 100, 0, None).await;
     let (mut flooded, unsigned) =
         flood_run(&hs.base, "hostile_flood", "flood", 100, 16, None).await;
@@ -1100,17 +1044,13 @@ async fn flood_benchmark() {
             .unwrap_or(default)
     };
     let (signed, flooders) = (env("BENCH_SIGNED", 2_000), env("BENCH_FLOODERS", 32));
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("bench_flood", &down.url())],
-    );
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, spec.toml()).unwrap();
+    let files = Harness::setup(RouteSpec::extend("bench_flood"))
+        .write()
+        .await;
+    let config = &files.config_path;
     // Production logging by default (BENCH_RUST_LOG): one warn line per refused request.
     let log_level = std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".to_owned());
-    let binary = Binary::start(&config, &[("RUST_LOG", log_level.as_str())]);
+    let binary = Binary::start(config, &[("RUST_LOG", log_level.as_str())]);
     let rate = std::env::var("BENCH_FLOOD_RATE")
         .ok()
         .and_then(|v| v.parse::<u64>().ok());
@@ -1142,13 +1082,7 @@ async fn flood_benchmark() {
 /// does not serve them, and the admin listener takes no webhooks.
 #[tokio::test]
 async fn admin_endpoints_are_only_on_the_admin_listener() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("hostile_admin", &down.url())],
-    )
-    .await;
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_admin")).await;
     for path in ["/metrics", "/healthz", "/readyz"] {
         let response = reqwest::get(format!("{}{path}", hs.base)).await.unwrap();
         assert_eq!(response.status(), 404, "{path} on the webhook listener");
@@ -1190,16 +1124,14 @@ async fn admin_endpoints_are_only_on_the_admin_listener() {
 /// wait in the accept queue instead of being served.
 #[tokio::test]
 async fn idle_http2_connections_are_closed_and_connections_are_bounded() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("hostile_idle_h2", &down.url())],
-    );
-    spec.extra_server = format!(
-        "idle_timeout_ms = 300\nmax_connections = 2\nheader_read_timeout_ms = {HEADER_TIMEOUT_MS}"
-    );
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down: _down, .. } = Harness::setup(RouteSpec::extend("hostile_idle_h2"))
+        .config(|c| {
+            c.extra_server = format!(
+                "idle_timeout_ms = 300\nmax_connections = 2\nheader_read_timeout_ms = {HEADER_TIMEOUT_MS}"
+            )
+        })
+        .start()
+        .await;
     let addr = addr_of(&hs);
 
     // The connection preface and an empty SETTINGS frame, then silence.

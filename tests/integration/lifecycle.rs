@@ -30,14 +30,7 @@ async fn outcome_of(hs: &Hookshift, route: &str) -> String {
 
 #[tokio::test]
 async fn config_file_changes_reload_and_invalid_ones_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mappings = test_mappings(dir.path());
-    let mut spec = ConfigSpec::new(
-        &mappings,
-        vec![RouteSpec::new("reload", &down.url()).policy(NEW, "ack")],
-    );
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, mut spec } = Harness::start(RouteSpec::extend("reload").ack(NEW)).await;
     assert_eq!(outcome_of(&hs, "reload").await, "acked");
 
     // Stage change in the file: the new policy applies without a restart.
@@ -101,14 +94,14 @@ async fn config_file_changes_reload_and_invalid_ones_are_refused() {
 
 #[tokio::test]
 async fn sighup_reloads() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("sighup", &down.url()).policy(NEW, "ack")],
-    );
-    spec.reload_poll_ms = 0; // no polling: only the signal reloads
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness {
+        hs,
+        down: _down,
+        mut spec,
+    } = Harness::setup(RouteSpec::extend("sighup").ack(NEW))
+        .config(|c| c.reload_poll_ms = 0) // no polling: only the signal reloads
+        .start()
+        .await;
     assert_eq!(outcome_of(&hs, "sighup").await, "acked");
     // Let the reload task install its signal handler before the file changes.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -137,14 +130,8 @@ async fn sighup_reloads() {
 
 #[tokio::test]
 async fn shutdown_drains_an_in_flight_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("drain")).await;
     down.set(Behaviour::Delay(Duration::from_secs(3), 200));
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("drain", &down.url())],
-    );
-    let hs = Hookshift::start(dir.path(), &spec).await;
     let addr = hs.base.trim_start_matches("http://").to_owned();
     let admin = hs.admin.clone();
 
@@ -182,14 +169,11 @@ async fn shutdown_drains_an_in_flight_delivery() {
 
 #[tokio::test]
 async fn shutdown_gives_up_after_the_grace_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("grace").timeout_ms(30_000))
+        .config(|c| c.shutdown_grace_ms = 300)
+        .start()
+        .await;
     down.set(Behaviour::Delay(Duration::from_secs(20), 200));
-    let mut route = RouteSpec::new("grace", &down.url());
-    route.timeout_ms = 30_000;
-    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route]);
-    spec.shutdown_grace_ms = 300;
-    let hs = Hookshift::start(dir.path(), &spec).await;
 
     let body = new_event_bytes();
     let (url, headers) = (

@@ -4,14 +4,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn metrics_show_the_expected_series() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let route = RouteSpec::new("observed", &down.url()).policy(NEW, "forward");
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("observed").forward(NEW)).await;
 
     // Translated and delivered.
     assert_eq!(

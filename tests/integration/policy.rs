@@ -14,16 +14,11 @@ async fn forward_translates_the_golden_extract_case_exactly() {
         std::fs::read(step.join("extract_processed.output.json")).expect("golden output exists");
     let expected: Value = serde_json::from_slice(&output).unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("golden", &down.url()).policy(NEW, "ack");
     // The golden delivery timestamp is in the past: widen the window so it verifies.
-    route.tolerance_secs = 400_000_000;
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&repo_path("mappings"), vec![route]),
-    )
-    .await;
+    let route = RouteSpec::extend("golden")
+        .ack(NEW)
+        .tolerance_secs(400_000_000);
+    let Harness { hs, down, .. } = Harness::setup(route).shipped_mappings().start().await;
 
     let headers = extend_headers(IN_SECRET, GOLDEN_TS, &input);
     let answer = post(
@@ -51,13 +46,7 @@ async fn forward_translates_the_golden_extract_case_exactly() {
 
 #[tokio::test]
 async fn forward_translates_resigns_and_delivers() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("fwd", &down.url())],
-    );
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("fwd")).await;
 
     // No api_version parameter: the default version (2025-04-21) applies.
     let answer = post_signed(&hs, "/hooks/fwd", IN_SECRET, &old_extract_event("dpr_1")).await;
@@ -103,13 +92,7 @@ async fn forward_translates_resigns_and_delivers() {
 
 #[tokio::test]
 async fn forward_same_version_sends_the_exact_received_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("same", &down.url())],
-    );
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("same")).await;
 
     let body = new_event_bytes();
     let answer = post_signed(
@@ -132,14 +115,7 @@ async fn forward_same_version_sends_the_exact_received_bytes() {
 
 #[tokio::test]
 async fn ack_answers_200_and_delivers_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let route = RouteSpec::new("ack", &down.url()).policy(NEW, "ack");
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("ack").ack(NEW)).await;
 
     let answer = post_signed(
         &hs,
@@ -163,14 +139,7 @@ async fn ack_answers_200_and_delivers_nothing() {
 
 #[tokio::test]
 async fn reject_answers_400_and_delivers_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let route = RouteSpec::new("reject", &down.url()).policy(OLD, "reject");
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("reject").reject(OLD)).await;
 
     let answer = post_signed(
         &hs,
@@ -192,14 +161,7 @@ async fn reject_answers_400_and_delivers_nothing() {
 
 #[tokio::test]
 async fn a_version_without_policy_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let route = RouteSpec::new("nopolicy", &down.url());
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("nopolicy")).await;
 
     let answer = post_signed(
         &hs,
@@ -224,20 +186,12 @@ async fn a_version_without_policy_is_refused() {
 
 #[tokio::test]
 async fn unmapped_event_types_follow_the_route_setting() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mappings = test_mappings(dir.path());
-    let mut ack = RouteSpec::new("unmapped_ack", &down.url());
-    ack.unmapped = "ack";
-    let mut forward = RouteSpec::new("unmapped_fwd", &down.url());
-    forward.unmapped = "forward";
-    let mut reject = RouteSpec::new("unmapped_rej", &down.url());
-    reject.unmapped = "reject";
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&mappings, vec![ack, forward, reject]),
-    )
-    .await;
+    let Harness { hs, down, .. } =
+        Harness::setup(RouteSpec::extend("unmapped_ack").unmapped("ack"))
+            .route(RouteSpec::extend("unmapped_fwd").unmapped("forward"))
+            .route(RouteSpec::extend("unmapped_rej").unmapped("reject"))
+            .start()
+            .await;
     // No rule of the test mappings takes workflow events.
     let body =
         br#"{"eventId":"evt_wf","eventType":"workflow.created","payload":{"id":"workflow_1"}}"#;
@@ -287,14 +241,7 @@ async fn unmapped_event_types_follow_the_route_setting() {
 
 #[tokio::test]
 async fn a_failing_mapping_answers_422_so_the_sender_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let route = RouteSpec::new("failing", &down.url());
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(RouteSpec::extend("failing")).await;
     // The test mapping expects a string `id`.
     let body = br#"{"eventId":"evt_bad","eventType":"processor_run.processed","payload":{"id":7,"type":"EXTRACT"}}"#;
 
@@ -325,15 +272,9 @@ async fn a_failing_mapping_answers_422_so_the_sender_retries() {
 
 #[tokio::test]
 async fn every_configured_inbound_secret_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("rotation", &down.url());
-    route.inbound_secrets = vec!["wss_old_secret".to_owned(), "wss_new_secret".to_owned()];
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let route =
+        RouteSpec::extend("rotation").inbound_secrets(&["wss_old_secret", "wss_new_secret"]);
+    let Harness { hs, down, .. } = Harness::start(route).await;
     let path = format!("/hooks/rotation?api_version={NEW}");
 
     assert_eq!(
@@ -356,18 +297,12 @@ async fn every_configured_inbound_secret_verifies() {
 
 #[tokio::test]
 async fn plextera_routes_verify_and_resign_in_their_own_scheme() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("plextera", &down.url());
+    let mut route = RouteSpec::extend("plextera");
     route.provider = "plextera";
     route.policy = vec![("v1".to_owned(), "forward".to_owned())];
     route.default_version = "v1".to_owned();
     route.downstream_version = "v1".to_owned();
-    let hs = Hookshift::start(
-        dir.path(),
-        &ConfigSpec::new(&test_mappings(dir.path()), vec![route]),
-    )
-    .await;
+    let Harness { hs, down, .. } = Harness::start(route).await;
 
     let body = br#"{"eventId":"evt_01JY7M9QWBWCPMZK5QJ7RSE9P4","eventType":"document-insights.job.completed","occurredAt":"2026-04-07T10:22:00Z","apiVersion":"v1","data":{}}"#;
     let ts = now().to_string();
@@ -426,12 +361,9 @@ async fn a_refusal_names_rule_relative_file_and_input_path() {
     event["payload"]["stepRuns"][1]["step"]["type"] = "HUMAN_REVIEW".into();
     let body = serde_json::to_vec(&event).unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut route = RouteSpec::new("shipped", &down.url());
-    route.tolerance_secs = 400_000_000;
+    let route = RouteSpec::extend("shipped").tolerance_secs(400_000_000);
+    let Harness { hs, down, .. } = Harness::setup(route).shipped_mappings().start().await;
     let mappings = repo_path("mappings");
-    let hs = Hookshift::start(dir.path(), &ConfigSpec::new(&mappings, vec![route])).await;
     let headers = extend_headers(IN_SECRET, GOLDEN_TS, &body);
     let answer = post(
         &format!("{}/hooks/shipped?api_version={OLD}", hs.base),

@@ -203,24 +203,23 @@ fn docs_envelope(event_type: &str, url: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn signed_route(name: &str, down: &Downstream, signed_url_toml: &str) -> RouteSpec {
-    let mut route = RouteSpec::new(name, &down.url());
-    route.extra_toml = format!("[routes.signed_url]\n{signed_url_toml}");
-    route
+fn signed_route(name: &str, signed_url_toml: &str) -> RouteSpec {
+    RouteSpec::extend(name).with_toml(&format!("[routes.signed_url]\n{signed_url_toml}"))
 }
 
 /// A route that may fetch from the payload server (127.0.0.1 allowed).
-fn local_route(name: &str, down: &Downstream) -> RouteSpec {
-    signed_route(
-        name,
-        down,
-        "allow_hosts = [\"127.0.0.1\"]\ntimeout_ms = 1000\n",
-    )
+fn local_route(name: &str) -> RouteSpec {
+    signed_route(name, "allow_hosts = [\"127.0.0.1\"]\ntimeout_ms = 1000\n")
 }
 
-async fn start(dir: &std::path::Path, routes: Vec<RouteSpec>) -> Hookshift {
-    let spec = ConfigSpec::new(&test_mappings(dir), routes);
-    Hookshift::start(dir, &spec).await
+/// The routes, in front of the harness's downstream, with the test mappings.
+async fn start(routes: Vec<RouteSpec>) -> Harness {
+    let mut routes = routes.into_iter();
+    let mut setup = Harness::setup(routes.next().expect("at least one route"));
+    for route in routes {
+        setup = setup.route(route);
+    }
+    setup.start().await
 }
 
 fn fetches(page: &str, route: &str, result: &str) -> f64 {
@@ -233,10 +232,8 @@ fn fetches(page: &str, route: &str, result: &str) -> f64 {
 
 #[tokio::test]
 async fn both_forms_are_fetched_translated_and_delivered_inline() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let hs = start(dir.path(), vec![local_route("signed_ok", &down)]).await;
+    let Harness { hs, down, .. } = start(vec![local_route("signed_ok")]).await;
     let path = format!("/hooks/signed_ok?api_version={OLD}");
 
     let url = payloads.host("/p/sdk", Reply::json(&old_extract_payload("dpr_1")));
@@ -295,9 +292,9 @@ async fn both_forms_are_fetched_translated_and_delivered_inline() {
 
 #[tokio::test]
 async fn every_series_exists_at_zero_from_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), vec![local_route("signed_zero", &down)]).await;
+    let Harness {
+        hs, down: _down, ..
+    } = start(vec![local_route("signed_zero")]).await;
     let page = hs.metrics().await;
     for result in [
         "ok",
@@ -333,17 +330,13 @@ async fn every_series_exists_at_zero_from_start() {
 
 #[tokio::test]
 async fn a_fetched_payload_is_held_in_the_body_budget_and_shed_when_it_does_not_fit() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let mut spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![local_route("signed_budget", &down)],
-    );
     // The smallest budget allowed (twice max_body_bytes, 64 KiB): a 40 KB fetched payload needs
     // (1 + TRANSLATION_FACTOR) x 40 KB, more than the budget holds, though the fetch itself fits.
-    spec.extra_server = format!("max_buffered_bytes = {}", 2 * spec.max_body_bytes);
-    let hs = Hookshift::start(dir.path(), &spec).await;
+    let Harness { hs, down, .. } = Harness::setup(local_route("signed_budget"))
+        .config(|c| c.extra_server = format!("max_buffered_bytes = {}", 2 * c.max_body_bytes))
+        .start()
+        .await;
     let page = hs.metrics().await;
     assert!(
         has_series(
@@ -406,11 +399,9 @@ async fn a_fetched_payload_is_held_in_the_body_budget_and_shed_when_it_does_not_
 
 #[tokio::test]
 async fn matching_versions_pass_the_envelope_through_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let off = signed_route("signed_pass_off", &down, "resolve = false\n");
-    let hs = start(dir.path(), vec![local_route("signed_pass", &down), off]).await;
+    let off = signed_route("signed_pass_off", "resolve = false\n");
+    let Harness { hs, down, .. } = start(vec![local_route("signed_pass"), off]).await;
 
     let url = payloads.host("/p/new", Reply::json(&json!({"object": "extract_run"})));
     let body = sdk_envelope("extract_run.processed", &url);
@@ -429,14 +420,9 @@ async fn matching_versions_pass_the_envelope_through_untouched() {
 
 #[tokio::test]
 async fn resolve_false_answers_502_when_translation_is_needed() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let hs = start(
-        dir.path(),
-        vec![signed_route("signed_off", &down, "resolve = false\n")],
-    )
-    .await;
+    let Harness { hs, down, .. } =
+        start(vec![signed_route("signed_off", "resolve = false\n")]).await;
     let url = payloads.host("/p/x", Reply::json(&old_extract_payload("dpr_1")));
     let path = format!("/hooks/signed_off?api_version={OLD}");
     let answer = post_signed(
@@ -474,13 +460,11 @@ async fn resolve_false_answers_502_when_translation_is_needed() {
 
 #[tokio::test]
 async fn ack_and_reject_policies_fetch_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let route = local_route("signed_policy", &down)
+    let route = local_route("signed_policy")
         .policy(OLD, "reject")
         .policy(NEW, "ack");
-    let hs = start(dir.path(), vec![route]).await;
+    let Harness { hs, down, .. } = start(vec![route]).await;
     let url = payloads.host("/p/x", Reply::json(&old_extract_payload("dpr_1")));
     let body = sdk_envelope("processor_run.processed", &url);
     let old = post_signed(
@@ -535,11 +519,9 @@ async fn assert_unavailable(
 
 #[tokio::test]
 async fn every_fetch_failure_is_502_and_nothing_is_delivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let strict = signed_route("signed_strict", &down, "timeout_ms = 1000\n");
-    let hs = start(dir.path(), vec![local_route("signed_fail", &down), strict]).await;
+    let strict = signed_route("signed_strict", "timeout_ms = 1000\n");
+    let Harness { hs, down, .. } = start(vec![local_route("signed_fail"), strict]).await;
     let port = payloads.addr.port();
 
     // No allow_hosts: only public https hosts. Plain http, a loopback literal, a name resolving to
@@ -691,11 +673,9 @@ async fn every_fetch_failure_is_502_and_nothing_is_delivered() {
 
 #[tokio::test]
 async fn https_payload_hosts_must_present_a_trusted_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     // Its certificate chains to a private CA, not to Mozilla's roots the fetcher trusts.
     let untrusted = crate::tls::start_tls_handler().await;
-    let hs = start(dir.path(), vec![local_route("signed_tls", &down)]).await;
+    let Harness { hs, down, .. } = start(vec![local_route("signed_tls")]).await;
     let url = format!("{}?X-Amz-Signature=sig_secret_value", untrusted.url);
     assert_unavailable(&hs, "signed_tls", &url, "certificate").await;
     assert!(untrusted.bodies.lock().unwrap().is_empty());
@@ -706,10 +686,8 @@ async fn https_payload_hosts_must_present_a_trusted_certificate() {
 
 #[tokio::test]
 async fn redirects_within_the_allowed_hosts_are_followed() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let hs = start(dir.path(), vec![local_route("signed_redirect", &down)]).await;
+    let Harness { hs, down, .. } = start(vec![local_route("signed_redirect")]).await;
     payloads.host("/p/final", Reply::json(&old_extract_payload("dpr_9")));
     let url = payloads.host(
         "/p/first",
@@ -731,9 +709,7 @@ async fn redirects_within_the_allowed_hosts_are_followed() {
 
 #[tokio::test]
 async fn a_signed_data_url_without_a_url_is_not_an_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let hs = start(dir.path(), vec![local_route("signed_malformed", &down)]).await;
+    let Harness { hs, down, .. } = start(vec![local_route("signed_malformed")]).await;
     let body = serde_json::to_vec(&json!({
         "eventId": "evt_1",
         "eventType": "processor_run.processed",
@@ -752,15 +728,12 @@ async fn a_signed_data_url_without_a_url_is_not_an_event() {
 
 #[tokio::test]
 async fn envelope_holes_are_400_on_both_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let mut plextera = RouteSpec::new("holes_plextera", &down.url());
+    let mut plextera = RouteSpec::extend("holes_plextera");
     plextera.provider = "plextera";
-    let hs = start(
-        dir.path(),
-        vec![RouteSpec::new("holes_extend", &down.url()), plextera],
-    )
-    .await;
+    // These mappings are Extend's: a Plextera route only forwards the handler's own version.
+    plextera.policy = vec![(NEW.to_owned(), "forward".to_owned())];
+    plextera.default_version = NEW.to_owned();
+    let Harness { hs, down, .. } = start(vec![RouteSpec::extend("holes_extend"), plextera]).await;
 
     let extend_holes: Vec<(&str, &[u8], &str)> = vec![
         (
@@ -875,16 +848,9 @@ async fn envelope_holes_are_400_on_both_paths() {
 /// or query (the signature) in any log line; the host does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_urls_never_reach_the_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![local_route("signed_logs", &down)],
-    );
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, spec.toml()).unwrap();
-    let hs = crate::faults::Binary::start(&config_path, &[("RUST_LOG", "trace")]);
+    let files = Harness::setup(local_route("signed_logs")).write().await;
+    let hs = crate::faults::Binary::start(&files.config_path, &[("RUST_LOG", "trace")]);
     let port = payloads.addr.port();
     let urls = [
         payloads.host(
@@ -913,7 +879,7 @@ async fn signed_urls_never_reach_the_logs() {
         statuses.push(answer.status);
     }
     assert_eq!(statuses, [200, 502, 502, 502]);
-    down.wait_for(1).await;
+    files.down.wait_for(1).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let log = hs.stderr.lock().unwrap().clone();

@@ -1,5 +1,9 @@
 //! Test harness: a recording downstream handler, a hookshift started through the library's `run` on
 //! 127.0.0.1:0, configuration builders and signing helpers.
+//!
+//! A test starts both in one call: `let Harness { hs, down, .. } =
+//! Harness::start(RouteSpec::extend("fwd")).await;` (or `Harness::setup(route)` with more routes,
+//! other mappings or server settings, then `.start()`).
 
 use std::{
     convert::Infallible,
@@ -237,6 +241,57 @@ impl RouteSpec {
         }
     }
 
+    /// A route named `name` delivering to the downstream the [`Harness`] starts, otherwise as
+    /// [`RouteSpec::new`].
+    pub fn extend(name: &str) -> RouteSpec {
+        RouteSpec::new(name, "")
+    }
+
+    pub fn forward(self, version: &str) -> RouteSpec {
+        self.policy(version, "forward")
+    }
+
+    pub fn ack(self, version: &str) -> RouteSpec {
+        self.policy(version, "ack")
+    }
+
+    pub fn reject(self, version: &str) -> RouteSpec {
+        self.policy(version, "reject")
+    }
+
+    /// What the route does with events no mapping covers (`ack`, `forward`, `reject`).
+    pub fn unmapped(mut self, unmapped: &'static str) -> RouteSpec {
+        self.unmapped = unmapped;
+        self
+    }
+
+    pub fn tolerance_secs(mut self, secs: u64) -> RouteSpec {
+        self.tolerance_secs = secs;
+        self
+    }
+
+    pub fn timeout_ms(mut self, ms: u64) -> RouteSpec {
+        self.timeout_ms = ms;
+        self
+    }
+
+    pub fn inbound_secrets(mut self, secrets: &[&str]) -> RouteSpec {
+        self.inbound_secrets = secrets.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Delivers to `url` instead of the harness's downstream.
+    pub fn to(mut self, url: &str) -> RouteSpec {
+        self.downstream_url = url.to_owned();
+        self
+    }
+
+    /// More TOML at the end of the route (e.g. a `[routes.signed_url]` table).
+    pub fn with_toml(mut self, toml: &str) -> RouteSpec {
+        self.extra_toml.push_str(toml);
+        self
+    }
+
     pub fn policy(mut self, version: &str, policy: &str) -> RouteSpec {
         self.policy.retain(|(v, _)| v != version);
         self.policy.push((version.to_owned(), policy.to_owned()));
@@ -362,6 +417,9 @@ pub struct Hookshift {
     pub config_path: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), hookshift::RunError>>>,
+    /// The folder of the config (and test mappings) when the harness made it: removed after the
+    /// server is gone.
+    _files: Option<tempfile::TempDir>,
 }
 
 impl Hookshift {
@@ -390,7 +448,13 @@ impl Hookshift {
             config_path,
             shutdown: Some(tx),
             handle: Some(handle),
+            _files: None,
         }
+    }
+
+    /// `host:port` of the public listener.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     /// Signals shutdown and waits for `run` to return.
@@ -416,6 +480,111 @@ impl Drop for Hookshift {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+    }
+}
+
+/// Which mappings a [`Setup`] loads.
+enum MappingSource {
+    /// [`test_mappings`], written into the harness's folder.
+    Test,
+    /// The shipped `mappings/`.
+    Shipped,
+}
+
+/// What a [`Harness`] starts: routes (delivering to its downstream unless they name a URL), the
+/// mappings and the server settings.
+pub struct Setup {
+    spec: ConfigSpec,
+    mappings: MappingSource,
+}
+
+impl Setup {
+    /// Another route.
+    pub fn route(mut self, route: RouteSpec) -> Setup {
+        self.spec.routes.push(route);
+        self
+    }
+
+    /// The shipped mappings instead of [`test_mappings`].
+    pub fn shipped_mappings(mut self) -> Setup {
+        self.mappings = MappingSource::Shipped;
+        self
+    }
+
+    /// Changes the rest of the configuration (limits, timeouts, `extra_server`, `extra_toml`).
+    pub fn config(mut self, change: impl FnOnce(&mut ConfigSpec)) -> Setup {
+        change(&mut self.spec);
+        self
+    }
+
+    /// Starts the downstream and writes the config and the mappings into a fresh folder, without
+    /// running hookshift: for tests that run the binary or restart the server themselves.
+    pub async fn write(self) -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let down = Downstream::start().await;
+        let Setup { mut spec, mappings } = self;
+        spec.mappings_dir = match mappings {
+            MappingSource::Test => test_mappings(dir.path()),
+            MappingSource::Shipped => repo_path("mappings"),
+        };
+        for route in &mut spec.routes {
+            if route.downstream_url.is_empty() {
+                route.downstream_url = down.url();
+            }
+        }
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, spec.toml()).unwrap();
+        Files {
+            dir,
+            config_path,
+            down,
+            spec,
+        }
+    }
+
+    /// Starts the downstream, writes the config and the mappings into a fresh folder and runs
+    /// hookshift on them.
+    pub async fn start(self) -> Harness {
+        let Files {
+            dir, down, spec, ..
+        } = self.write().await;
+        let mut hs = Hookshift::start(dir.path(), &spec).await;
+        hs._files = Some(dir);
+        Harness { hs, down, spec }
+    }
+}
+
+/// What [`Setup::write`] leaves: the folder (removed when this is dropped), the config file in it,
+/// the downstream the routes deliver to and the configuration as written.
+pub struct Files {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub down: Downstream,
+    pub spec: ConfigSpec,
+}
+
+/// A running hookshift in front of a recording downstream: what most tests start with.
+pub struct Harness {
+    /// The server: `base`, `admin`, `config_path` (rewrite it to reload), `stop()`.
+    pub hs: Hookshift,
+    /// The handler the routes deliver to.
+    pub down: Downstream,
+    /// The configuration as written (change it and write `spec.toml()` to `hs.config_path` to reload).
+    pub spec: ConfigSpec,
+}
+
+impl Harness {
+    /// One route, the test mappings, default settings.
+    pub async fn start(route: RouteSpec) -> Harness {
+        Harness::setup(route).start().await
+    }
+
+    /// A setup to extend before [`Setup::start`].
+    pub fn setup(route: RouteSpec) -> Setup {
+        Setup {
+            spec: ConfigSpec::new(Path::new(""), vec![route]),
+            mappings: MappingSource::Test,
         }
     }
 }

@@ -1,12 +1,7 @@
-//! Webhook signature schemes: verifying inbound deliveries and signing outbound ones.
+//! Verifying inbound deliveries and signing outbound ones, for every [`Provider`].
 //!
-//! Two providers are supported:
-//!
-//! - **Extend**: headers `x-extend-request-timestamp` (unix seconds) and `x-extend-request-signature`
-//!   (lowercase hex HMAC-SHA256, keyed by the secret's UTF-8 bytes, of `v0:{timestamp}:{raw body}`).
-//! - **Plextera**: header `X-Plextera-Signature: t=<unix>,v1=<hex>`, the MAC being HMAC-SHA256 of
-//!   `<t>.<raw body>`.
-//!
+//! Each provider's module says where its signature travels and what its MAC covers before the body
+//! ([`super::extend`], [`super::plextera`]); this module does the rest the same way for all of them.
 //! Verification accepts any one of several secrets (rotation), computes one MAC per secret and compares
 //! it in constant time ([`subtle::ConstantTimeEq`]) with every candidate signature, and refuses
 //! timestamps older than the route's tolerance or more than [`MAX_FUTURE_SKEW_SECS`] ahead. A successful
@@ -15,54 +10,16 @@
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::{extend, plextera, Provider};
 use crate::config::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Extend's timestamp header (unix seconds, decimal).
-pub const EXTEND_TIMESTAMP_HEADER: &str = "x-extend-request-timestamp";
-/// Extend's signature header (64 lowercase hex characters).
-pub const EXTEND_SIGNATURE_HEADER: &str = "x-extend-request-signature";
-/// Plextera's signature header (`t=<unix>,v1=<hex>`).
-pub const PLEXTERA_SIGNATURE_HEADER: &str = "x-plextera-signature";
 /// How far a signature timestamp may be ahead of our clock (the Extend SDKs allow 60 s).
 pub const MAX_FUTURE_SKEW_SECS: i64 = 60;
-
-/// The signature scheme of a route, used both to verify inbound and to sign outbound deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
-pub enum Provider {
-    /// extend.ai: `x-extend-request-timestamp` + `x-extend-request-signature`.
-    #[default]
-    Extend,
-    /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
-    Plextera,
-}
-
-impl TryFrom<String> for Provider {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        match text.as_str() {
-            "extend" => Ok(Provider::Extend),
-            "plextera" => Ok(Provider::Plextera),
-            _ => Err(format!("{text:?} is not one of \"extend\", \"plextera\"")),
-        }
-    }
-}
-
-impl Provider {
-    /// The provider's name as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Extend => "extend",
-            Provider::Plextera => "plextera",
-        }
-    }
-}
 
 /// Why a delivery's signature was refused. Messages name headers, never secrets or bodies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,17 +88,8 @@ pub fn check_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<(), S
 
 fn read_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<SignedHead, SignatureError> {
     let (timestamp_text, signatures) = match params.provider {
-        Provider::Extend => {
-            let ts = header_str(headers, EXTEND_TIMESTAMP_HEADER)?;
-            let sig = header_str(headers, EXTEND_SIGNATURE_HEADER)?;
-            let sig = hex::decode(sig.trim())
-                .map_err(|_| SignatureError::MalformedHeader(EXTEND_SIGNATURE_HEADER))?;
-            (ts.trim().to_owned(), vec![sig])
-        }
-        Provider::Plextera => {
-            let header = header_str(headers, PLEXTERA_SIGNATURE_HEADER)?;
-            parse_plextera_header(header)?
-        }
+        Provider::Extend => extend::read_head(headers)?,
+        Provider::Plextera => plextera::read_head(headers)?,
     };
     let timestamp = parse_timestamp(&timestamp_text, params.provider)?;
     check_freshness(timestamp, params.tolerance_secs, params.now)?;
@@ -193,20 +141,8 @@ pub fn sign(
             .into_bytes(),
     );
     match provider {
-        Provider::Extend => vec![
-            (
-                HeaderName::from_static(EXTEND_TIMESTAMP_HEADER),
-                header_value(&ts),
-            ),
-            (
-                HeaderName::from_static(EXTEND_SIGNATURE_HEADER),
-                header_value(&hex_sig),
-            ),
-        ],
-        Provider::Plextera => vec![(
-            HeaderName::from_static(PLEXTERA_SIGNATURE_HEADER),
-            header_value(&format!("t={ts},v1={hex_sig}")),
-        )],
+        Provider::Extend => extend::signature_headers(&ts, &hex_sig),
+        Provider::Plextera => plextera::signature_headers(&ts, &hex_sig),
     }
 }
 
@@ -232,26 +168,22 @@ fn signing_mac(provider: Provider, secret: &[u8], timestamp: &str, body: &[u8]) 
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
     match provider {
-        Provider::Extend => {
-            mac.update(b"v0:");
-            mac.update(timestamp.as_bytes());
-            mac.update(b":");
-        }
-        Provider::Plextera => {
-            mac.update(timestamp.as_bytes());
-            mac.update(b".");
-        }
+        Provider::Extend => extend::mac_prefix(&mut mac, timestamp),
+        Provider::Plextera => plextera::mac_prefix(&mut mac, timestamp),
     }
     mac.update(body);
     mac
 }
 
-fn header_value(text: &str) -> HeaderValue {
+pub(super) fn header_value(text: &str) -> HeaderValue {
     // Digits, hex, `t=`, `,` and `v1=` only: always a valid header value.
     HeaderValue::from_str(text).expect("ASCII header value")
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, SignatureError> {
+pub(super) fn header_str<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<&'h str, SignatureError> {
     let value = headers
         .get(name)
         .ok_or(SignatureError::MissingHeader(name))?;
@@ -260,29 +192,10 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str,
         .map_err(|_| SignatureError::MalformedHeader(name))
 }
 
-fn parse_plextera_header(header: &str) -> Result<(String, Vec<Vec<u8>>), SignatureError> {
-    let malformed = SignatureError::MalformedHeader(PLEXTERA_SIGNATURE_HEADER);
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        let (key, value) = part.trim().split_once('=').ok_or(malformed.clone())?;
-        match key.trim() {
-            "t" => timestamp = Some(value.trim().to_owned()),
-            "v1" => signatures.push(hex::decode(value.trim()).map_err(|_| malformed.clone())?),
-            // Other schemes (e.g. a future `v2`) are ignored, as Stripe-style receivers do.
-            _ => {}
-        }
-    }
-    match timestamp {
-        Some(ts) if !signatures.is_empty() => Ok((ts, signatures)),
-        _ => Err(malformed),
-    }
-}
-
 fn parse_timestamp(text: &str, provider: Provider) -> Result<i64, SignatureError> {
     let header = match provider {
-        Provider::Extend => EXTEND_TIMESTAMP_HEADER,
-        Provider::Plextera => PLEXTERA_SIGNATURE_HEADER,
+        Provider::Extend => extend::TIMESTAMP_HEADER,
+        Provider::Plextera => plextera::SIGNATURE_HEADER,
     };
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SignatureError::MalformedHeader(header));
@@ -308,6 +221,10 @@ fn check_freshness(timestamp: i64, tolerance_secs: u64, now: i64) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::plextera::parse_signature_header as parse_plextera_header;
+    const EXTEND_TIMESTAMP_HEADER: &str = extend::TIMESTAMP_HEADER;
+    const EXTEND_SIGNATURE_HEADER: &str = extend::SIGNATURE_HEADER;
+    const PLEXTERA_SIGNATURE_HEADER: &str = plextera::SIGNATURE_HEADER;
 
     const SECRET: &str = "wss_test_secret_123";
 

@@ -1,0 +1,161 @@
+//! The webhook request path, as a list of stages:
+//!
+//! ```text
+//! receive -> verify -> decide -> translate -> sign -> deliver -> record
+//! ```
+//!
+//! Each stage is a function from the previous stage's value to the next one (`receive`,
+//! `decide`, `translate`, `deliver`); a stage may also end the request early with an answer
+//! (`Done`) or an error (`ProxyError`, mapped to HTTP in `crate::error`). What the last stage
+//! needs (labels, event id, handler status) is collected on the way in one `Record`, which counts
+//! the request and writes its one log line at the end. Adding a stage is adding one line to
+//! `Pipeline::run` and, when it reports something, one field to `Record`.
+//!
+//! Each request takes a snapshot of the running [`State`] when it starts and uses it to the end, so a
+//! reload never changes the rules under a request in flight.
+
+mod decide;
+mod deliver;
+mod receive;
+mod record;
+mod translate;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Body;
+
+use crate::budget::{self, BodyBudget};
+use crate::drift::Scanner;
+use crate::error::{json_response, ProxyError};
+use crate::http::deliver::Deliverer;
+use crate::metrics::{Outcome, ShedReason};
+use crate::reload::Shared;
+use crate::route::Route;
+use crate::signed_url::Fetcher;
+use crate::state::State;
+
+use decide::Decided;
+use record::Record;
+
+/// Where the current time comes from (unix seconds); tests may pin it.
+pub type Clock = fn() -> i64;
+
+/// The system clock.
+pub fn system_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Handles webhook requests against the running state.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+    deliverer: Deliverer,
+    fetcher: Fetcher,
+    clock: Clock,
+    /// Shared by every request: bounds the bodies held in memory (`server.max_buffered_bytes`).
+    budget: Arc<BodyBudget>,
+    /// Counts the unknown fields translated events carry, in the background.
+    scanner: Scanner,
+}
+
+/// A request that ended well for the sender (2xx).
+#[derive(Debug)]
+pub(crate) struct Done {
+    outcome: Outcome,
+    response: Response<Full<Bytes>>,
+}
+
+impl Done {
+    /// A 200 `{"status": status}` counted as `outcome`.
+    fn ok(outcome: Outcome, status: &str) -> Done {
+        Done {
+            outcome,
+            response: json_response(StatusCode::OK, &serde_json::json!({ "status": status })),
+        }
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over `shared` using the system clock.
+    pub fn new(shared: Arc<Shared>) -> Pipeline {
+        Pipeline::with_clock(shared, system_clock)
+    }
+
+    /// A pipeline over `shared` reading the time from `clock`.
+    pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Pipeline {
+        let state = shared.load();
+        let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
+        // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
+        let scanner = Scanner::start(state.config.schemas.scan_queue);
+        drop(state);
+        Pipeline {
+            shared,
+            deliverer: Deliverer::new(),
+            fetcher: Fetcher::new(),
+            clock,
+            budget,
+            scanner,
+        }
+    }
+
+    /// Handles one request; never fails (errors become responses).
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let state = self.shared.load();
+        let Some(route) = state.route(request.uri().path()) else {
+            let (parts, body) = request.into_parts();
+            if budget::should_linger(&parts, &body) {
+                budget::linger(body);
+            }
+            return ProxyError::NoRoute.to_response();
+        };
+        let mut record = Record::start(route, request.uri().query());
+        let result = self.run(&state, route, request, &mut record).await;
+        record.finish(result)
+    }
+
+    /// The stages of one request, in order.
+    async fn run<'r, B>(
+        &self,
+        state: &State,
+        route: &'r Route,
+        request: Request<B>,
+        record: &mut Record<'r>,
+    ) -> Result<Done, ProxyError>
+    where
+        B: Body<Data = Bytes> + Unpin + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = request.into_parts();
+        let received = self.receive(state, route, &parts, body).await?;
+        let verified = receive::verify(route, &parts.headers, received, (self.clock)())?;
+        let outgoing = match decide::decide(route, verified, record)? {
+            Decided::Answer(done) => return Ok(done),
+            Decided::Pass(event) => translate::as_received(event),
+            Decided::Translate(event, plan) => {
+                match self.translate(state, route, event, plan, record).await? {
+                    translate::Translated::Answer(done) => return Ok(done),
+                    translate::Translated::Deliver(outgoing) => outgoing,
+                }
+            }
+        };
+        let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
+        self.deliver(route, signed, record).await
+    }
+}
+
+/// Counts a request the body budget could not hold; its answer (503).
+fn shed(route: &Route, reason: ShedReason) -> ProxyError {
+    route.metrics.shed(reason);
+    ProxyError::Overloaded(reason)
+}

@@ -1,0 +1,296 @@
+//! Stage `translate`: an event from another version becomes the handler's, with the route's mapping
+//! set. A signed-URL payload is replaced by the payload it points at first; the fields the
+//! translation dropped are counted and the scan for the unknown ones it carried is queued
+//! ([`crate::drift`]). An event type no mapping covers follows the route's `unmapped`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::decide::Event;
+use super::record::Record;
+use super::{shed, Done, Pipeline};
+use crate::budget::{self, BudgetPermit};
+use crate::config::UnmappedAction;
+use crate::drift::{self, ScanInput, ScanJob};
+use crate::error::ProxyError;
+use crate::json::Value;
+use crate::mapping::{translate_reporting, Delivery, Plan, TranslateError, Translated as Output};
+use crate::metrics::{Outcome, ShedReason};
+use crate::route::Route;
+use crate::signed_url::{self, Detected, FetchResult};
+use crate::state::State;
+
+/// Bodies at least this large are translated on the blocking pool instead of the async workers.
+const BLOCKING_TRANSLATION_BYTES: usize = 256 * 1024;
+
+/// An event ready to be signed and delivered.
+pub(super) struct Outgoing {
+    pub body: Bytes,
+    /// `eventType` of the delivered event.
+    pub event_type: String,
+    /// Whether `body` is a translation (not the received bytes).
+    pub translated: bool,
+    /// The outcome a successful delivery is counted under.
+    pub outcome: Outcome,
+    /// Holds `body` (and no more) in the budget while the handler takes its time.
+    pub held: BudgetPermit,
+}
+
+/// What the translate stage made of an event.
+pub(super) enum Translated {
+    /// Answered without delivering (an unmapped event type, `unmapped = "ack"`).
+    Answer(Done),
+    Deliver(Outgoing),
+}
+
+/// An event to translate, its signed-URL payload (if any) resolved.
+enum Resolved {
+    Inline(Value),
+    Fetched {
+        event: Value,
+        bytes: usize,
+        body: Bytes,
+    },
+}
+
+/// The received bytes, delivered as they are.
+pub(super) fn as_received(event: Event) -> Outgoing {
+    outgoing(
+        event.body().clone(),
+        event.event_type,
+        false,
+        Outcome::Delivered,
+        event.held,
+    )
+}
+
+/// An outgoing event: the received bytes and trees are gone (or shared with `body`), so only `body`
+/// stays held while the handler takes its time.
+fn outgoing(
+    body: Bytes,
+    event_type: String,
+    translated: bool,
+    outcome: Outcome,
+    mut held: BudgetPermit,
+) -> Outgoing {
+    held.shrink_to(body.len() as u64);
+    Outgoing {
+        body,
+        event_type,
+        translated,
+        outcome,
+        held,
+    }
+}
+
+impl Pipeline {
+    pub(super) async fn translate(
+        &self,
+        state: &State,
+        route: &Route,
+        event: Event,
+        plan: &Plan,
+        record: &mut Record<'_>,
+    ) -> Result<Translated, ProxyError> {
+        let Event {
+            verified,
+            mut held,
+            tree,
+            event_type,
+        } = event;
+        let tree = tree
+            .ok_or_else(|| ProxyError::Internal("event to translate was not parsed".to_owned()))?;
+        // A signed-URL payload is resolved before any rule sees the event: no rule is written for the
+        // link, and acking it would lose the event.
+        let (tree, size, scan_input) = match self.resolve_signed_url(state, route, tree).await? {
+            Resolved::Inline(tree) => (
+                tree,
+                verified.body().len(),
+                ScanInput::Body(verified.body().clone()),
+            ),
+            Resolved::Fetched { event, bytes, body } => {
+                // Fetched after the signature held: the payload and its translation are accounted
+                // like a received body and its translation.
+                let working = (1 + budget::TRANSLATION_FACTOR) * bytes as u64;
+                if !held.try_grow(working) {
+                    return Err(shed(route, ShedReason::SignedUrl));
+                }
+                (event, bytes, ScanInput::Payload(body))
+            }
+        };
+        let started = Instant::now();
+        let translated = run_plan(plan, tree, verified.timestamp(), size).await;
+        route.metrics.translation(started.elapsed().as_secs_f64());
+        match translated {
+            Ok(Output {
+                event: value,
+                unmapped_fields,
+            }) => {
+                record.translated = true;
+                drift::record_dropped(&route.name, &record.event_type, &unmapped_fields);
+                self.scan_for_carried(
+                    state,
+                    route,
+                    record,
+                    &event_type,
+                    scan_input,
+                    unmapped_fields,
+                );
+                let out_type = value
+                    .get("eventType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                // Sized like the received body, so the buffer rarely grows while writing.
+                let mut bytes = Vec::with_capacity(verified.body().len() + 1024);
+                value.write_to(&mut bytes);
+                drop(verified);
+                Ok(Translated::Deliver(outgoing(
+                    Bytes::from(bytes),
+                    out_type,
+                    true,
+                    Outcome::Delivered,
+                    held,
+                )))
+            }
+            Err(TranslateError::Unmapped {
+                event_type,
+                from,
+                to,
+            }) => match route.unmapped {
+                UnmappedAction::Ack => Ok(Translated::Answer(Done::ok(Outcome::Unmapped, "acked"))),
+                UnmappedAction::Reject => Err(ProxyError::Unmapped {
+                    event_type,
+                    from,
+                    to,
+                }),
+                UnmappedAction::Forward => Ok(Translated::Deliver(outgoing(
+                    verified.body().clone(),
+                    event_type,
+                    false,
+                    Outcome::Unmapped,
+                    held,
+                ))),
+            },
+            Err(TranslateError::NotAnEvent(message)) => Err(ProxyError::NotAnEvent(message)),
+            Err(e @ TranslateError::Failed { .. }) => {
+                Err(ProxyError::TranslationFailed(e.to_string()))
+            }
+        }
+    }
+
+    /// Replaces a signed-URL payload by the payload it points at, rebuilding the event as the SDKs
+    /// do (`{eventId, eventType, payload}`), for providers that send them. Any failure is 502
+    /// `signed_url_unavailable` (the sender retries with a fresh URL); a `signed_data_url` without a
+    /// URL is not an event.
+    async fn resolve_signed_url(
+        &self,
+        state: &State,
+        route: &Route,
+        mut event: Value,
+    ) -> Result<Resolved, ProxyError> {
+        if !route.provider.sends_signed_urls() {
+            return Ok(Resolved::Inline(event));
+        }
+        let payload_key = route.provider.payload_key();
+        let url = match event.get(payload_key).map(signed_url::detect) {
+            Some(Detected::Url(url)) => url.to_owned(),
+            Some(Detected::Malformed) => {
+                return Err(ProxyError::NotAnEvent(format!(
+                    "{payload_key}.object is signed_data_url but {payload_key}.data is not a string URL"
+                )))
+            }
+            Some(Detected::Inline) | None => return Ok(Resolved::Inline(event)),
+        };
+        let started = Instant::now();
+        let fetched = self
+            .fetcher
+            .fetch(&url, &route.signed_url, state.config.server.max_body_bytes)
+            .await;
+        let seconds = route
+            .signed_url
+            .resolve
+            .then(|| started.elapsed().as_secs_f64());
+        let fetched = match fetched {
+            Ok(fetched) => {
+                route.metrics.signed_url_fetch(FetchResult::Ok, seconds);
+                fetched
+            }
+            Err(e) => {
+                route.metrics.signed_url_fetch(e.result(), seconds);
+                return Err(ProxyError::SignedUrlUnavailable(e));
+            }
+        };
+        let object = event.as_object_mut().ok_or_else(|| {
+            ProxyError::Internal("a checked envelope is not an object".to_owned())
+        })?;
+        let mut rebuilt = crate::json::Map::with_capacity(3);
+        for key in ["eventId", "eventType"] {
+            if let Some(value) = object.shift_remove(key) {
+                rebuilt.insert(key, value);
+            }
+        }
+        rebuilt.insert(payload_key, fetched.payload);
+        Ok(Resolved::Fetched {
+            event: Value::Object(rebuilt),
+            bytes: fetched.bytes,
+            body: fetched.body,
+        })
+    }
+
+    /// Queues the scan of a translated event for the unknown fields it carried (when schemas are
+    /// loaded), or counts it skipped. Never waits.
+    fn scan_for_carried(
+        &self,
+        state: &State,
+        route: &Route,
+        record: &Record<'_>,
+        event_type: &str,
+        input: ScanInput,
+        dropped: Vec<String>,
+    ) {
+        let Some(schemas) = &state.schemas else {
+            return;
+        };
+        let Some(permit) = drift::reserve(&self.budget, input.len()) else {
+            crate::metrics::record_drift_scan_skipped(&route.name);
+            return;
+        };
+        self.scanner.submit(ScanJob {
+            schemas: Arc::clone(schemas),
+            route: route.name.clone(),
+            event_type_label: record.event_type.to_string(),
+            event_type: event_type.to_owned(),
+            version: record.version.clone(),
+            input,
+            dropped,
+            permit,
+        });
+    }
+}
+
+/// Translates along `plan`; large events go to the blocking pool.
+async fn run_plan(
+    plan: &Plan,
+    event: Value,
+    timestamp: i64,
+    size: usize,
+) -> Result<Output, TranslateError> {
+    let delivery = Delivery { timestamp };
+    if size < BLOCKING_TRANSLATION_BYTES {
+        return translate_reporting(plan, event, &delivery);
+    }
+    let plan = plan.clone();
+    tokio::task::spawn_blocking(move || translate_reporting(&plan, event, &delivery))
+        .await
+        .unwrap_or_else(|e| {
+            Err(TranslateError::Failed {
+                rule: String::new(),
+                file: String::new(),
+                path: ".".to_owned(),
+                message: format!("translation task failed: {e}"),
+            })
+        })
+}

@@ -1,0 +1,235 @@
+//! Providers: everything hookshift knows about one sender's webhooks, in one place per provider.
+//!
+//! A [`Provider`] says how a delivery is signed ([`signature`]: verify inbound, sign outbound), what
+//! its envelope looks like (which member holds the payload, what makes a body an event), which
+//! delivery headers reach the handler, and whether its payloads may come as a signed download URL.
+//! The request path asks the route's provider and never names one itself.
+//!
+//! - [`extend`]: `x-extend-request-*` headers, `{eventId, eventType, payload}`, signed-URL payloads.
+//! - [`plextera`]: `X-Plextera-Signature`, `{eventId, eventType, …, data}`, pass-through delivery
+//!   headers.
+
+pub mod extend;
+pub mod plextera;
+pub mod signature;
+
+use http::{header, HeaderMap, HeaderValue};
+use serde::Deserialize;
+
+use crate::config::Secret;
+use crate::json::{Envelope, Shape, Value};
+
+pub use extend::{
+    SIGNATURE_HEADER as EXTEND_SIGNATURE_HEADER, TIMESTAMP_HEADER as EXTEND_TIMESTAMP_HEADER,
+};
+pub use plextera::SIGNATURE_HEADER as PLEXTERA_SIGNATURE_HEADER;
+pub use signature::{
+    check_head, extend_signature, plextera_signature, sign, verify, SignatureError, Verified,
+    VerifyParams, MAX_FUTURE_SKEW_SECS,
+};
+
+/// The sender of a route's webhooks, used both to verify inbound and to sign outbound deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Provider {
+    /// extend.ai: `x-extend-request-timestamp` + `x-extend-request-signature`.
+    #[default]
+    Extend,
+    /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
+    Plextera,
+}
+
+/// Why a verified body is not an event of its route's provider: names the hole, never a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvelopeError(pub &'static str);
+
+impl TryFrom<String> for Provider {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "extend" => Ok(Provider::Extend),
+            "plextera" => Ok(Provider::Plextera),
+            _ => Err(format!("{text:?} is not one of \"extend\", \"plextera\"")),
+        }
+    }
+}
+
+impl Provider {
+    /// The provider's name as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Extend => "extend",
+            Provider::Plextera => "plextera",
+        }
+    }
+
+    /// The envelope member holding the event's payload: what mapping rules rewrite.
+    pub fn payload_key(self) -> &'static str {
+        match self {
+            Provider::Extend => extend::PAYLOAD_KEY,
+            Provider::Plextera => plextera::PAYLOAD_KEY,
+        }
+    }
+
+    /// Whether this provider may deliver a payload as a signed download URL.
+    pub fn sends_signed_urls(self) -> bool {
+        matches!(self, Provider::Extend)
+    }
+
+    /// Whether an envelope (from [`crate::json::scan`] or [`Provider::envelope_of`]) is an event of
+    /// this provider: a JSON object with a string `eventType` and the provider's own rules.
+    pub fn check_envelope(self, envelope: &Envelope) -> Result<(), EnvelopeError> {
+        if !envelope.is_object {
+            return Err(EnvelopeError("the body is not a JSON object"));
+        }
+        if envelope.event_type.is_none() {
+            return Err(EnvelopeError("eventType must be a string"));
+        }
+        match self {
+            Provider::Extend => extend::check_envelope(envelope),
+            Provider::Plextera => plextera::check_envelope(envelope),
+        }
+    }
+
+    /// The envelope of a parsed body, as [`crate::json::scan`] reads it from the bytes.
+    pub fn envelope_of(event: &Value) -> Envelope {
+        let Some(object) = event.as_object() else {
+            return Envelope::default();
+        };
+        let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        Envelope {
+            is_object: true,
+            event_type: string("eventType"),
+            event_id: string("eventId"),
+            payload: object.get(extend::PAYLOAD_KEY).map(Shape::of),
+            data: object.get(plextera::PAYLOAD_KEY).map(Shape::of),
+        }
+    }
+
+    /// The headers of a delivery to the handler: content type (as received, else JSON), user agent,
+    /// the provider's delivery headers, and a fresh signature of `body` with `secret` at `now`.
+    /// `translated` carries the delivered event's type and the handler's version when hookshift
+    /// translated the event.
+    pub fn outbound_headers(
+        self,
+        inbound: &HeaderMap,
+        body: &[u8],
+        secret: &Secret,
+        now: i64,
+        translated: Option<(&str, &str)>,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let content_type = inbound
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("hookshift/", env!("CARGO_PKG_VERSION"))),
+        );
+        match self {
+            Provider::Extend => {}
+            Provider::Plextera => plextera::delivery_headers(inbound, &mut headers, translated),
+        }
+        for (name, value) in sign(self, secret, now, body) {
+            headers.insert(name, value);
+        }
+        headers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanned(body: &str) -> Envelope {
+        crate::json::scan(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn each_provider_names_the_hole_of_its_own_envelope() {
+        let extend = |body: &str| Provider::Extend.check_envelope(&scanned(body));
+        let plextera = |body: &str| Provider::Plextera.check_envelope(&scanned(body));
+        assert_eq!(
+            extend("[1]"),
+            Err(EnvelopeError("the body is not a JSON object"))
+        );
+        assert_eq!(
+            extend(r#"{"eventId":"e"}"#),
+            Err(EnvelopeError("eventType must be a string"))
+        );
+        assert_eq!(
+            extend(r#"{"eventType":"t","payload":{"a":1}}"#),
+            Err(EnvelopeError("eventId must be a string"))
+        );
+        assert_eq!(
+            extend(r#"{"eventId":"e","eventType":"t","payload":{}}"#),
+            Err(EnvelopeError("payload is an empty object"))
+        );
+        assert_eq!(
+            extend(r#"{"eventId":"e","eventType":"t","data":{"a":1}}"#),
+            Err(EnvelopeError("payload is missing"))
+        );
+        assert_eq!(
+            extend(r#"{"eventId":"e","eventType":"t","payload":{"a":1}}"#),
+            Ok(())
+        );
+        // Plextera's `data` may be empty and its events need no eventId.
+        assert_eq!(plextera(r#"{"eventType":"t","data":{}}"#), Ok(()));
+        assert_eq!(
+            plextera(r#"{"eventType":"t","payload":{"a":1}}"#),
+            Err(EnvelopeError("data is missing"))
+        );
+        assert_eq!(
+            plextera(r#"{"eventType":"t","data":null}"#),
+            Err(EnvelopeError("data is null"))
+        );
+    }
+
+    #[test]
+    fn a_parsed_body_has_the_envelope_its_bytes_scan_to() {
+        for body in [
+            r#"{"eventId":"e","eventType":"t","payload":{"a":1}}"#,
+            r#"{"eventType":"t","data":{}}"#,
+            r#"{"eventType":1,"payload":null,"data":[1]}"#,
+            "[]",
+        ] {
+            let parsed = crate::json::parse(body.as_bytes()).unwrap();
+            assert_eq!(Provider::envelope_of(&parsed), scanned(body), "{body}");
+        }
+    }
+
+    #[test]
+    fn plextera_delivery_headers_follow_the_delivered_event() {
+        let mut inbound = HeaderMap::new();
+        inbound.insert("x-plextera-delivery-id", HeaderValue::from_static("dlv_1"));
+        inbound.insert(
+            "x-plextera-event-type",
+            HeaderValue::from_static("old.type"),
+        );
+        inbound.insert("x-plextera-api-version", HeaderValue::from_static("v1"));
+        inbound.insert("x-unrelated", HeaderValue::from_static("x"));
+        let secret = Secret::inline("out");
+        let kept = Provider::Plextera.outbound_headers(&inbound, b"{}", &secret, 1, None);
+        assert_eq!(kept["x-plextera-delivery-id"], "dlv_1");
+        assert_eq!(kept["x-plextera-event-type"], "old.type");
+        assert_eq!(kept["x-plextera-api-version"], "v1");
+        assert!(kept.get("x-unrelated").is_none());
+        assert!(kept.get(PLEXTERA_SIGNATURE_HEADER).is_some());
+        let translated = Provider::Plextera.outbound_headers(
+            &inbound,
+            b"{}",
+            &secret,
+            1,
+            Some(("new.type", "v2")),
+        );
+        assert_eq!(translated["x-plextera-event-type"], "new.type");
+        assert_eq!(translated["x-plextera-api-version"], "v2");
+        let extend = Provider::Extend.outbound_headers(&inbound, b"{}", &secret, 1, None);
+        assert!(extend.get("x-plextera-delivery-id").is_none());
+        assert_eq!(extend[header::CONTENT_TYPE], "application/json");
+        assert!(extend.get(EXTEND_SIGNATURE_HEADER).is_some());
+    }
+}
