@@ -183,7 +183,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|source| CliError::Bind { address, source })
     };
-    let listener = bind(config.server.listen).await?;
+    // Shareable with SO_REUSEPORT: each webhook worker then accepts on a socket of its own.
+    let address = config.server.listen;
+    let listener =
+        crate::server::bind_shared(address).map_err(|source| CliError::Bind { address, source })?;
     let admin_listener = bind(config.server.admin_listen).await?;
     crate::run(config, listener, admin_listener, crate::shutdown_signal()).await?;
     Ok(())

@@ -73,9 +73,20 @@ pub struct ServerConfig {
     /// A connection with no request in flight for this long is closed (HTTP/1 keep-alive and HTTP/2).
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
-    /// Most connections served at once per listener; further ones wait in the kernel's accept queue.
+    /// Most connections served at once per listener (across all workers); further ones wait in the
+    /// kernel's accept queue (one per worker accepted, unread, for the next free slot).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Threads serving the webhook listener, each with its own single-threaded runtime, listener
+    /// socket and handler connections, so that a request stays on the thread that read it. 0 or
+    /// absent: one per CPU. Not reloadable.
+    #[serde(default)]
+    pub workers: usize,
+    /// `hookshift serve` binds the webhook listener with `SO_REUSEPORT` and gives each worker a socket
+    /// of its own (the kernel spreads connections over them); false: one socket whose accept queue
+    /// every worker polls. Not reloadable.
+    #[serde(default = "default_reuse_port")]
+    pub reuse_port: bool,
     /// `text` or `json`. Not reloadable.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -165,14 +176,14 @@ pub struct RouteConfig {
     /// How payloads delivered as a signed download URL are fetched.
     #[serde(default)]
     pub signed_url: SignedUrlConfig,
-    /// The variables of `env?:` entries of `inbound_secrets` that were unset or empty at load, and so
-    /// left out of the list.
-    #[serde(skip)]
-    pub skipped_secrets: Vec<String>,
     /// The mapping set this route translates with (resolved like `mappings.dir`); unset: the global
     /// `mappings.dir`. A route of another provider than the global set's names its own.
     #[serde(default)]
     pub mappings: Option<PathBuf>,
+    /// The variables of `env?:` entries of `inbound_secrets` that were unset or empty at load, and so
+    /// left out of the list.
+    #[serde(skip)]
+    pub skipped_secrets: Vec<String>,
 }
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
@@ -330,6 +341,24 @@ fn default_idle_timeout_ms() -> u64 {
 }
 fn default_max_connections() -> usize {
     4_096
+}
+
+fn default_reuse_port() -> bool {
+    true
+}
+
+/// Most `server.workers`: far beyond any machine's cores, small enough that a typo cannot start a
+/// thread flood.
+pub const MAX_WORKERS: usize = 1_024;
+
+impl ServerConfig {
+    /// The number of webhook workers to start: `server.workers`, or one per CPU when it is 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 fn default_reload_poll_ms() -> u64 {
     1_000
@@ -641,6 +670,12 @@ impl Config {
             if value == 0 {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));
             }
+        }
+        if s.workers > MAX_WORKERS {
+            problems.push(ConfigError::invalid(
+                "server.workers",
+                format!("must be at most {MAX_WORKERS} (0: one per CPU)"),
+            ));
         }
         if s.max_buffered_bytes / 2 < s.max_body_bytes {
             // Large bodies may fill only 7/8 of the budget (see `budget`): a body of the largest
@@ -1900,5 +1935,28 @@ secret = "wss_out"
         );
         assert!(env_key_to_path("HOOKSHIFT__SERVER____LISTEN").is_err());
         assert!(env_key_to_path("HOOKSHIFT__SERVER__A.B").is_err());
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu_and_are_bounded() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!((c.server.workers, c.server.worker_count()), (0, cpus));
+        let c = Config::parse_str(
+            &VALID.replace("[server]", "[server]\nworkers = 3"),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(c.server.worker_count(), 3);
+        assert!(c.server.reuse_port, "SO_REUSEPORT by default");
+        let errs = errors_of(
+            &VALID.replace("[server]", "[server]\nworkers = 5000"),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            ["server.workers: must be at most 1024 (0: one per CPU) (line 3)"],
+            "{errs:?}"
+        );
     }
 }

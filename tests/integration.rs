@@ -24,6 +24,8 @@ mod plextera;
 mod policy;
 #[path = "integration/tls.rs"]
 mod tls;
+#[path = "integration/workers.rs"]
+mod workers;
 
 // Reliability and hostile input.
 #[path = "integration/faults.rs"]

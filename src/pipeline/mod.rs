@@ -105,6 +105,17 @@ impl Pipeline {
         }
     }
 
+    /// A pipeline for one server worker: the same state, body budget and scanner, but connection
+    /// pools of its own to handlers and signed-URL hosts, whose connections then live on the worker's
+    /// runtime instead of handing every delivery to another thread.
+    pub fn for_worker(&self) -> Pipeline {
+        Pipeline {
+            deliverer: Deliverer::new(),
+            fetcher: Fetcher::new(),
+            ..self.clone()
+        }
+    }
+
     /// Handles one request; never fails (errors become responses).
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
