@@ -232,13 +232,17 @@ fn check_summary(path: &Path, report: &state::CheckReport) -> String {
                 route.downstream.version
             ));
         }
-        if let Ok(mappings) = Mappings::load(&config.mappings_dir()) {
+        // The global mapping set, then each route's own (a route of another provider names one).
+        for dir in config.mappings_dirs() {
+            let Ok(mappings) = Mappings::load(&dir) else {
+                continue;
+            };
             let steps = mappings.step_rule_counts();
             let rules: usize = steps.iter().map(|(_, _, rules)| rules).sum();
             lines.push(format!(
                 "  {} mapping step(s), {rules} rule(s) in {}:",
                 steps.len(),
-                report.mappings_dir.as_deref().unwrap_or("?")
+                dir.display()
             ));
             for (from, to, rules) in steps {
                 lines.push(format!("    {from}_to_{to}: {rules} rule(s)"));
