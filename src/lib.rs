@@ -138,6 +138,7 @@ pub async fn run(
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
+    metrics::register_event_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 
@@ -252,6 +253,7 @@ fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpList
             route = %route.name,
             path = %route.path,
             provider = route.provider.as_str(),
+            mappings = %state.config.route_mappings_dir(route).display(),
             downstream_version = %route.downstream.version,
             "route ready"
         );

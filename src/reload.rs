@@ -106,6 +106,7 @@ impl Shared {
                 }
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
                 metrics::register_signed_url_series(&state.config.routes);
+                metrics::register_event_series(&state.config.routes);
                 self.current.store(Arc::new(state));
                 self.swapped.send_replace(());
                 tracing::info!(trigger, routes, "configuration reloaded");

@@ -45,3 +45,7 @@ mod secrets;
 
 #[path = "integration/signed_url.rs"]
 mod signed_url;
+
+// Operator tools: optional secrets, `hookshift send`, `hookshift check` reports.
+#[path = "integration/operator.rs"]
+mod operator;

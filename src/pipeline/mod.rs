@@ -32,7 +32,7 @@ use crate::budget::{self, BodyBudget};
 use crate::drift::Scanner;
 use crate::error::{json_response, ProxyError};
 use crate::http::deliver::Deliverer;
-use crate::metrics::{self, Outcome, ShedReason};
+use crate::metrics::{Outcome, ShedReason};
 use crate::reload::Shared;
 use crate::route::Route;
 use crate::signed_url::Fetcher;
@@ -92,9 +92,6 @@ impl Pipeline {
     pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Pipeline {
         let state = shared.load();
         let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
-        for route in &state.config.routes {
-            metrics::register_unmapped(&route.name);
-        }
         // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
         let scanner = Scanner::start(state.config.schemas.scan_queue);
         drop(state);

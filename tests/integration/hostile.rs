@@ -1044,17 +1044,13 @@ async fn flood_benchmark() {
             .unwrap_or(default)
     };
     let (signed, flooders) = (env("BENCH_SIGNED", 2_000), env("BENCH_FLOODERS", 32));
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![RouteSpec::new("bench_flood", &down.url())],
-    );
-    let config = dir.path().join("config.toml");
-    std::fs::write(&config, spec.toml()).unwrap();
+    let files = Harness::setup(RouteSpec::extend("bench_flood"))
+        .write()
+        .await;
+    let config = &files.config_path;
     // Production logging by default (BENCH_RUST_LOG): one warn line per refused request.
     let log_level = std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".to_owned());
-    let binary = Binary::start(&config, &[("RUST_LOG", log_level.as_str())]);
+    let binary = Binary::start(config, &[("RUST_LOG", log_level.as_str())]);
     let rate = std::env::var("BENCH_FLOOD_RATE")
         .ok()
         .and_then(|v| v.parse::<u64>().ok());
