@@ -296,6 +296,7 @@ def main():
     parser.add_argument("--targets", default="direct,bare,nginx,hookshift-translate,hookshift-forward")
     parser.add_argument("--baseline-bin", help="another hookshift binary (e.g. of the previous commit), "
                         "measured in the same rounds as targets baseline-translate and baseline-forward")
+    parser.add_argument("--baseline-server", help="[server] extras of the baseline (default: --server's)")
     parser.add_argument("--server", default="", help="extra [server] lines for hookshift, e.g. 'workers = 1'")
     parser.add_argument("--rust-log", default="info", help="RUST_LOG of hookshift (default: info, a line per request)")
     args = parser.parse_args()
@@ -335,8 +336,9 @@ def main():
             [RELEASE / "hookshift", "serve", "--config", config],
             stdout=devnull, stderr=devnull, env=dict(os.environ, RUST_LOG=args.rust_log))
         if args.baseline_bin:
-            baseline_config = hookshift_config(tmp, downstream_version, args.server.replace("\\n", "\n"),
-                                               name="baseline")
+            baseline_server = args.server if args.baseline_server is None else args.baseline_server
+            baseline_config = hookshift_config(tmp, downstream_version,
+                                               baseline_server.replace("\\n", "\n"), name="baseline")
             procs["baseline"] = subprocess.Popen(
                 [args.baseline_bin, "serve", "--config", baseline_config],
                 stdout=devnull, stderr=devnull, env=dict(os.environ, RUST_LOG=args.rust_log))
@@ -377,7 +379,8 @@ def main():
             f"bytes as API {downstream_version} (no translation). wrk -t2, {args.duration} s per run, "
             f"everything on one machine. hookshift: RUST_LOG={args.rust_log}, [server] extras: "
             f"{args.server or 'none'}."
-            + (f" baseline-*: the same through {pathlib.Path(args.baseline_bin).name}."
+            + (f" baseline-*: the same through {pathlib.Path(args.baseline_bin).name}"
+               f" ([server] extras: {args.baseline_server if args.baseline_server is not None else args.server or 'none'})."
                if args.baseline_bin else ""))
         out()
         # Rounds: every target once per round, back to back, so that a neighbour's load hits the

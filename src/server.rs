@@ -108,7 +108,8 @@ impl Limits {
 }
 
 /// The connections a listener serves at once, across every worker serving it
-/// (`server.max_connections`): a worker waits for a free slot before it accepts.
+/// (`server.max_connections`): a connection a worker accepted while none is free waits, unread,
+/// for the next one, and the worker accepts nothing else meanwhile.
 #[derive(Debug, Clone)]
 pub struct ConnectionSlots(Arc<Semaphore>);
 
