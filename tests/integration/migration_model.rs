@@ -392,7 +392,8 @@ struct Operator {
 
 impl Operator {
     /// Starts a replica on the current stage and holds the configuration until it serves: a stage
-    /// written while it starts would otherwise be taken for the one it loaded (see the report).
+    /// written while it starts would otherwise be taken for the one it loaded (`run` fingerprints
+    /// the file after the caller read it) and never applied.
     async fn start_replica(&self) -> Hookshift {
         let spec = self.spec.lock().await;
         let hs = Hookshift::start(self.dir.path(), &spec).await;
