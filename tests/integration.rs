@@ -60,3 +60,7 @@ mod ledger_model;
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]
 mod ledger_support;
+
+// The model test of the whole migration (ledger off, file, two replicas on Redis).
+#[path = "integration/migration_model.rs"]
+mod migration_model;
