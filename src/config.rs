@@ -40,6 +40,10 @@ pub struct Config {
     /// Where the configuration was read from (for reloads and relative paths).
     #[serde(skip)]
     source: Option<PathBuf>,
+    /// The exact text read from `source`: the reload watcher's baseline is this, not what the file
+    /// holds by the time the server starts (a change in between would otherwise never be applied).
+    #[serde(skip)]
+    source_text: Option<String>,
     /// Where each key was set (file line or environment variable), for error messages.
     #[serde(skip)]
     origins: KeyOrigins,
@@ -751,6 +755,7 @@ impl Config {
         })?;
         let mut config = Config::parse_str(&text, env)?;
         config.source = Some(path.to_path_buf());
+        config.source_text = Some(text);
         Ok(config)
     }
 
@@ -803,6 +808,11 @@ impl Config {
     /// The file this configuration was read from, if any.
     pub fn source(&self) -> Option<&Path> {
         self.source.as_deref()
+    }
+
+    /// The text this configuration was parsed from, when it was read from [`Config::source`].
+    pub fn source_text(&self) -> Option<&str> {
+        self.source_text.as_deref()
     }
 
     /// The mappings directory, relative paths resolved against the config file's directory.

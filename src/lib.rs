@@ -132,11 +132,13 @@ pub async fn run(
     let metrics_handle = metrics::install();
     metrics::record_build_info();
     let (state, baseline) = tokio::task::spawn_blocking(move || {
-        // Fingerprint the files before the mappings are read: a change made while starting is then
-        // reloaded, instead of becoming the baseline the watcher compares against.
-        let baseline = config
-            .source()
-            .map(|path| reload::fingerprint_all(path, &config.mappings_dirs()));
+        // The baseline is the config text as parsed and the mappings before they are read: a change
+        // made after the caller read the file, or while starting, is then reloaded instead of becoming
+        // the baseline the watcher compares against.
+        let baseline = config.source().map(|path| match config.source_text() {
+            Some(text) => reload::fingerprint_parsed(path, text, &config.mappings_dirs()),
+            None => reload::fingerprint_all(path, &config.mappings_dirs()),
+        });
         State::build(config).map(|state| (state, baseline))
     })
     .await??;

@@ -223,6 +223,22 @@ pub fn fingerprint_all(config_path: &Path, mappings_dirs: &[std::path::PathBuf])
     hasher.finish()
 }
 
+/// [`fingerprint_all`] with the config file's content as it was parsed (`config_text`) instead of
+/// as it is now: the baseline of a server whose configuration was read before it started.
+pub fn fingerprint_parsed(
+    config_path: &Path,
+    config_text: &str,
+    mappings_dirs: &[std::path::PathBuf],
+) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    config_path.hash(&mut hasher);
+    config_text.as_bytes().hash(&mut hasher);
+    for dir in mappings_dirs {
+        hash_dir(&mut hasher, dir, 0);
+    }
+    hasher.finish()
+}
+
 fn hash_file(hasher: &mut DefaultHasher, path: &Path) {
     path.hash(hasher);
     match std::fs::read(path) {
@@ -230,6 +246,9 @@ fn hash_file(hasher: &mut DefaultHasher, path: &Path) {
         Err(e) => e.kind().hash(hasher),
     }
 }
+
+/// The folder of a mapping step that holds its golden cases.
+const GOLDEN_DIR: &str = "golden";
 
 fn hash_dir(hasher: &mut DefaultHasher, dir: &Path, depth: usize) {
     const MAX_DEPTH: usize = 8;
@@ -244,6 +263,9 @@ fn hash_dir(hasher: &mut DefaultHasher, dir: &Path, depth: usize) {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with(".."))
+        // Golden cases are read by `hookshift check`, never by a running server: hashing them on
+        // every poll cost megabytes of reads for nothing.
+        .filter(|entry| entry.file_name() != GOLDEN_DIR)
         .map(|entry| entry.path())
         .collect();
     paths.sort();
@@ -260,6 +282,23 @@ fn hash_dir(hasher: &mut DefaultHasher, dir: &Path, depth: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parsed_text_is_the_baseline_and_golden_cases_are_not_watched() {
+        let root = tempfile::tempdir().unwrap();
+        let config = root.path().join("config.toml");
+        std::fs::write(&config, "a = 1").unwrap();
+        let mappings = root.path().join("mappings");
+        std::fs::create_dir_all(mappings.join("step/golden")).unwrap();
+        std::fs::write(mappings.join("step/rules.toml"), "x").unwrap();
+        let dirs = [mappings.clone()];
+        let now = fingerprint_all(&config, &dirs);
+        assert_eq!(fingerprint_parsed(&config, "a = 1", &dirs), now);
+        // Parsed before the file changed: the watcher sees a change to reload.
+        assert_ne!(fingerprint_parsed(&config, "a = 0", &dirs), now);
+        std::fs::write(mappings.join("step/golden/case.input.json"), "{}").unwrap();
+        assert_eq!(fingerprint_all(&config, &dirs), now);
+    }
 
     #[test]
     fn fingerprint_follows_content_and_symlink_swaps() {
