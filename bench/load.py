@@ -48,7 +48,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "target/release"
-PORTS = {"downstream": 18000, "bare": 18001, "nginx": 18002, "hookshift": 18003, "admin": 18004}
+PORTS = {"downstream": 18000, "bare": 18001, "nginx": 18002, "hookshift": 18003, "admin": 18004,
+         "baseline": 18005, "baseline-admin": 18006}
 INBOUND_SECRET = "wss_bench_inbound"
 HANDLER_SECRET = "wss_bench_handler"
 OLD, NEW = "2025-04-21", "2026-02-09"
@@ -143,13 +144,15 @@ def build():
         cwd=ROOT, check=True)
 
 
-def hookshift_config(tmp, downstream_version):
+def hookshift_config(tmp, downstream_version, server_extra="", name="hookshift"):
+    admin = "admin" if name == "hookshift" else f"{name}-admin"
     config = f"""
 [server]
-listen = "127.0.0.1:{PORTS['hookshift']}"
-admin_listen = "127.0.0.1:{PORTS['admin']}"
+listen = "127.0.0.1:{PORTS[name]}"
+admin_listen = "127.0.0.1:{PORTS[admin]}"
 max_body_bytes = 26214400
 reload_poll_ms = 0
+{server_extra}
 
 [mappings]
 dir = "{ROOT / 'mappings'}"
@@ -173,7 +176,7 @@ timeout_ms = 25000
 "{OLD}" = "forward"
 "{NEW}" = "forward"
 """
-    path = tmp / f"hookshift-{downstream_version}.toml"
+    path = tmp / f"{name}-{downstream_version}.toml"
     path.write_text(config)
     return path
 
@@ -291,6 +294,10 @@ def main():
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--targets", default="direct,bare,nginx,hookshift-translate,hookshift-forward")
+    parser.add_argument("--baseline-bin", help="another hookshift binary (e.g. of the previous commit), "
+                        "measured in the same rounds as targets baseline-translate and baseline-forward")
+    parser.add_argument("--server", default="", help="extra [server] lines for hookshift, e.g. 'workers = 1'")
+    parser.add_argument("--rust-log", default="info", help="RUST_LOG of hookshift (default: info, a line per request)")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "cargo"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -310,7 +317,7 @@ def main():
 
     try:
         downstream_version, sent_version, body = choose_direction(args.direction, tmp)
-        config = hookshift_config(tmp, downstream_version)
+        config = hookshift_config(tmp, downstream_version, args.server.replace("\\n", "\n"))
         devnull = subprocess.DEVNULL
         procs["downstream"] = subprocess.Popen(
             [RELEASE / "examples/bench_downstream", f"127.0.0.1:{PORTS['downstream']}"],
@@ -326,8 +333,14 @@ def main():
             stdout=devnull, stderr=open(tmp / "nginx.log", "w"))
         procs["hookshift"] = subprocess.Popen(
             [RELEASE / "hookshift", "serve", "--config", config],
-            stdout=devnull, stderr=devnull, env=dict(os.environ, RUST_LOG="info"))
-        for name in ("bare", "nginx", "hookshift"):
+            stdout=devnull, stderr=devnull, env=dict(os.environ, RUST_LOG=args.rust_log))
+        if args.baseline_bin:
+            baseline_config = hookshift_config(tmp, downstream_version, args.server.replace("\\n", "\n"),
+                                               name="baseline")
+            procs["baseline"] = subprocess.Popen(
+                [args.baseline_bin, "serve", "--config", baseline_config],
+                stdout=devnull, stderr=devnull, env=dict(os.environ, RUST_LOG=args.rust_log))
+        for name in ("bare", "nginx", "hookshift") + (("baseline",) if args.baseline_bin else ()):
             wait_port(PORTS[name], procs[name])
 
         base = "http://127.0.0.1:{}"
@@ -339,7 +352,13 @@ def main():
             "hookshift-translate": (hook + sent_version, "hookshift"),
             "hookshift-forward": (hook + downstream_version, "hookshift"),
         }
-        targets = {k: v for k, v in targets.items() if k in args.targets.split(",")}
+        if args.baseline_bin:
+            base_hook = base.format(PORTS["baseline"]) + "/webhooks/extend?api_version="
+            targets["baseline-translate"] = (base_hook + sent_version, "baseline")
+            targets["baseline-forward"] = (base_hook + downstream_version, "baseline")
+        wanted = args.targets.split(",") + (["baseline-translate", "baseline-forward"]
+                                            if args.baseline_bin else [])
+        targets = {k: v for k, v in targets.items() if k in wanted}
         sampler = RssSampler({k: procs[k] for k in ("downstream", "bare", "nginx", "hookshift")})
         sampler.start()
         headers = sign(body)
@@ -356,11 +375,14 @@ def main():
         out(f"Body: {body.relative_to(ROOT)} ({body.stat().st_size} bytes), API {sent_version}; "
             f"hookshift-translate translates it to {downstream_version}, hookshift-forward receives the same "
             f"bytes as API {downstream_version} (no translation). wrk -t2, {args.duration} s per run, "
-            "everything on one machine.")
+            f"everything on one machine. hookshift: RUST_LOG={args.rust_log}, [server] extras: "
+            f"{args.server or 'none'}."
+            + (f" baseline-*: the same through {pathlib.Path(args.baseline_bin).name}."
+               if args.baseline_bin else ""))
         out()
         # Rounds: every target once per round, back to back, so that a neighbour's load hits the
         # targets of a round alike; each figure is the median over the rounds, and each ratio the
-        # median of the per-round ratios to the bare proxy of the same round.
+        # median of the per-round ratios to nginx (and the bare proxy) of the same round.
         rounds = {}
         load_before = os.getloadavg()[0]
         for rnd in range(args.rounds):
@@ -384,16 +406,20 @@ def main():
             results[key]["errors"] = sum(r["errors"] for r in runs)
             results[key]["ratio"] = statistics.median(
                 r["rps"] / b["rps"] for r, b in zip(runs, bare_runs)) if bare_runs else None
+            nginx_runs = rounds.get(("nginx", key[1]))
+            results[key]["vs_nginx"] = statistics.median(
+                r["rps"] / n["rps"] for r, n in zip(runs, nginx_runs)) if nginx_runs else None
         out(f"Median of {args.rounds} round(s); 1-minute load average {load_before:.1f} before, "
             f"{load_after:.1f} after (2 = both cores busy).")
         out()
-        out("| target | conns | req/s | p50 ms | p99 ms | req/s vs bare | server CPU µs/req | errors |")
-        out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        out("| target | conns | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs bare | server CPU µs/req | errors |")
+        out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for (name, conns), r in results.items():
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            vs_nginx = f"{r['vs_nginx']:.2f}" if r["vs_nginx"] is not None else "-"
             cpu = f"{r['cpu_us']:.0f}"
-            out(f"| {name} | {conns} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio} | "
-                f"{cpu} | {r['errors']} |")
+            out(f"| {name} | {conns} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {vs_nginx} | "
+                f"{ratio} | {cpu} | {r['errors']} |")
         out()
         out("server CPU µs/req: CPU time (user+system) of the proxy's processes per request (for direct: the "
             "downstream's); the downstream and wrk use CPU on the same 2 cores besides.")

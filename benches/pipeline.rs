@@ -22,6 +22,9 @@
 //! time), with the binary's allocator (mimalloc) for every group, the floor included
 //! (`BENCH_SYSTEM_ALLOC=1` for the system allocator).
 //!
+//! `…/20m`: the 20 MB workflow run (`bench/large_event.rs`, 2025-04-21 -> 2026-02-09) with `floor`,
+//! `pipeline`, `translate`, `parse_strict` and `serialize` only, 10 samples (`BENCH_LARGE=0` skips it).
+//!
 //! Every translation direction the mappings folder can do is measured: 2025-04-21 -> 2026-02-09
 //! (`processor_run.processed`, what the default configuration translates) and 2026-02-09 -> 2025-04-21
 //! (`extract_run.processed`).
@@ -44,6 +47,12 @@ use hookshift::mapping::{translate, Delivery, Mappings, Plan};
 use hookshift::schema::Schemas;
 use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
+
+#[path = "../bench/large_event.rs"]
+mod large_event;
+
+/// The id of the large event's case.
+const LARGE_CASE: &str = "2025-04-21_to_2026-02-09/20m";
 
 /// The allocator of the hookshift binary (src/main.rs), mimalloc, for the floor and the pipeline
 /// alike; `BENCH_SYSTEM_ALLOC=1` uses the system allocator instead (to see what mimalloc gains).
@@ -207,6 +216,32 @@ fn cases(mappings: &Mappings) -> Vec<Case> {
         }
     }
     out
+}
+
+/// The 20 MB workflow run, translated 2025-04-21 -> 2026-02-09.
+fn large_case(mappings: &Mappings) -> Case {
+    let plan = mappings
+        .plan("2025-04-21", "2026-02-09")
+        .expect("a plan up");
+    let body = large_event::workflow_run(large_event::LARGE_EVENT_BYTES);
+    let event = hookshift::json::parse(&body).expect("the large event parses");
+    translate(
+        plan,
+        event.clone(),
+        &Delivery {
+            timestamp: TIMESTAMP,
+        },
+    )
+    .expect("the large event translates");
+    Case {
+        id: LARGE_CASE.to_owned(),
+        headers: signed_headers(&body),
+        body: Bytes::from(body),
+        event_type: "workflow_run.completed".to_owned(),
+        plan: plan.clone(),
+        event,
+        from: "2025-04-21".to_owned(),
+    }
 }
 
 fn verify(env: &Env, case: &Case) -> signature::Verified {
@@ -412,7 +447,7 @@ impl ValueFormatter for NanosFormatter {
     }
 }
 
-fn setup() -> (Env, Vec<Case>) {
+fn setup() -> (Env, Vec<Case>, Mappings) {
     let mappings = Mappings::load(&repo("mappings")).expect("mappings load");
     let env = Env {
         inbound: INBOUND_SECRETS.iter().map(|s| Secret::inline(*s)).collect(),
@@ -422,7 +457,7 @@ fn setup() -> (Env, Vec<Case>) {
         queue: std::sync::mpsc::sync_channel(64),
     };
     let cases = cases(&mappings);
-    (env, cases)
+    (env, cases, mappings)
 }
 
 /// `BENCH_REPEAT=<case>/<function>:<n>` (e.g. `2025-04-21_to_2026-02-09/5k/pipeline:1000`) runs one
@@ -511,6 +546,32 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
     }
 }
 
+/// The large event: what the goal compares (pipeline against floor) and the parts of the pipeline.
+fn large_benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, case: &Case) {
+    let mut group = c.benchmark_group(case.id.clone());
+    group.throughput(Throughput::Bytes(case.body.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(std::time::Duration::from_secs(10));
+    group.bench_function("floor", |b| b.iter(|| floor(black_box(&case.body))));
+    group.bench_function("pipeline", |b| b.iter(|| pipeline(env, black_box(case))));
+    let delivery = Delivery {
+        timestamp: TIMESTAMP,
+    };
+    group.bench_function("translate", |b| {
+        b.iter_batched(
+            || case.event.clone(),
+            |event| translate(&case.plan, event, &delivery).expect("translates"),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("parse_strict", |b| {
+        b.iter(|| hookshift::json::parse(black_box(&case.body)).expect("parses"))
+    });
+    let translated = translate(&case.plan, case.event.clone(), &delivery).unwrap();
+    group.bench_function("serialize", |b| b.iter(|| black_box(&translated).to_vec()));
+    group.finish();
+}
+
 fn configured<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
     // Short defaults so the whole file runs in a few minutes; criterion's CLI flags override.
     c.warm_up_time(std::time::Duration::from_secs(1))
@@ -519,18 +580,27 @@ fn configured<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
 }
 
 fn main() {
-    let (env, cases) = setup();
+    let (env, mut cases, mappings) = setup();
     if let Ok(spec) = std::env::var("BENCH_REPEAT") {
+        if spec.starts_with(LARGE_CASE) {
+            cases.push(large_case(&mappings));
+        }
         return repeat(&spec, &env, &cases);
     }
+    let large = (std::env::var_os("BENCH_LARGE").as_deref() != Some("0".as_ref()))
+        .then(|| large_case(&mappings));
     if std::env::var_os("BENCH_WALL_TIME").is_some_and(|v| v == "1") {
-        benches(&mut configured(Criterion::default()), &env, &cases);
+        let mut c = configured(Criterion::default());
+        benches(&mut c, &env, &cases);
+        large
+            .iter()
+            .for_each(|case| large_benches(&mut c, &env, case));
     } else {
-        benches(
-            &mut configured(Criterion::default().with_measurement(ThreadCpuTime)),
-            &env,
-            &cases,
-        );
+        let mut c = configured(Criterion::default().with_measurement(ThreadCpuTime));
+        benches(&mut c, &env, &cases);
+        large
+            .iter()
+            .for_each(|case| large_benches(&mut c, &env, case));
     }
     Criterion::default().configure_from_args().final_summary();
 }

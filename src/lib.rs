@@ -113,6 +113,9 @@ pub enum RunError {
     /// A background task panicked.
     #[error("task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The webhook workers could not start, or one of them failed.
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
 }
 
 /// Runs hookshift on the given listeners until `shutdown` completes, then drains in-flight requests
@@ -138,6 +141,7 @@ pub async fn run(
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
+    metrics::register_event_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 
@@ -149,23 +153,51 @@ pub async fn run(
     ));
     let upkeep = tokio::spawn(upkeep(metrics_handle.clone(), stop_rx.clone()));
 
-    let pipeline = Arc::new(pipeline::Pipeline::new(Arc::clone(&shared)));
-    let webhooks = tokio::spawn(server::serve(
+    // The servers get the limits they serve by, not the reload machinery: a copy kept current here.
+    let server_config = shared.load().config.server.clone();
+    let (limits_tx, limits) = watch::channel(server::Limits::of(&server_config));
+    let follow_limits = {
+        let (shared, mut swaps, mut stop) = (Arc::clone(&shared), shared.swaps(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    swapped = swaps.changed() => if swapped.is_err() { return },
+                }
+                let new = server::Limits::of(&shared.load().config.server);
+                limits_tx.send_if_modified(|current| std::mem::replace(current, new) != new);
+            }
+        })
+    };
+    let serving = |max_connections| server::Serving {
+        limits: limits.clone(),
+        slots: server::ConnectionSlots::new(max_connections),
+        stop: stop_rx.clone(),
+    };
+
+    let pipeline = pipeline::Pipeline::new(Arc::clone(&shared));
+    let workers = server_config.worker_count();
+    // Each worker its own pipeline (its own handler connections, on its runtime) behind its own
+    // reference count, so that a request touches nothing another worker writes but the shared budget.
+    let webhooks = server::spawn_workers(
         "webhooks",
         listener,
-        Arc::clone(&shared),
-        stop_rx.clone(),
-        move |request| {
-            let pipeline = Arc::clone(&pipeline);
-            async move { pipeline.handle(request).await }
+        workers,
+        serving(server_config.max_connections),
+        || {
+            let pipeline = Arc::new(pipeline.for_worker());
+            move |request| {
+                let pipeline = Arc::clone(&pipeline);
+                async move { pipeline.handle(request).await }
+            }
         },
-    ));
+    )?;
+    tracing::info!(workers, "webhook workers started");
     let admin = http::admin::Admin::new(metrics_handle, Arc::clone(&shared));
     let admin_server = tokio::spawn(server::serve(
         "admin",
         admin_listener,
-        Arc::clone(&shared),
-        stop_rx,
+        serving(server_config.max_connections),
         move |request| {
             let response = admin.handle(&request);
             async move { response }
@@ -176,12 +208,18 @@ pub async fn run(
     tracing::info!("shutdown requested: no new connections, draining in-flight requests");
     shared.set_draining();
     let _ = stop_tx.send(true);
-    let (webhooks, admin_server, watcher, upkeep) =
-        tokio::join!(webhooks, admin_server, watcher, upkeep);
+    let (webhooks, admin_server, watcher, upkeep, follow_limits) = tokio::join!(
+        webhooks.join(),
+        admin_server,
+        watcher,
+        upkeep,
+        follow_limits
+    );
     webhooks?;
     admin_server?;
     watcher?;
     upkeep?;
+    follow_limits?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -218,6 +256,7 @@ fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpList
             route = %route.name,
             path = %route.path,
             provider = route.provider.as_str(),
+            mappings = %state.config.route_mappings_dir(route).display(),
             downstream_version = %route.downstream.version,
             "route ready"
         );

@@ -45,6 +45,9 @@ async fn run(command: Command) -> Result<()> {
                 print!("{}", hookshift::ledger::report::run(report).await?)
             }
         },
+        Command::Sign(args) => print!("{}", cli::sign::sign_command(&args)?),
+        Command::Verify(args) => println!("{}", cli::verify::verify_command(&args)?),
+        Command::Send(args) => println!("{}", cli::send::send_command(&args).await?),
     }
     Ok(())
 }

@@ -509,6 +509,7 @@ impl RouteMetrics {
             counter.increment(0);
             counter
         });
+        register_unmapped(name);
         RouteMetrics {
             inflight: gauge!(INFLIGHT_REQUESTS, "route" => route.clone()),
             translation: histogram!(TRANSLATION_DURATION, "route" => route.clone()),
@@ -583,6 +584,63 @@ impl EventLabels {
             "outcome" => outcome.as_str(),
         )
         .increment(1);
+    }
+}
+
+/// Registers at zero, for every route, the series the dashboard and alerts select before any event
+/// arrives: `hookshift_events_received_total` and `hookshift_events_total` for each version the route
+/// names (every outcome, event type `other`), `hookshift_downstream_responses_total` for each status
+/// class and `hookshift_inflight_requests`. A panel over a series that does not exist is empty, and
+/// a ratio or `increase()` over it cannot fire until the first event.
+pub fn register_event_series(routes: &[RouteConfig]) {
+    const OUTCOMES: [Outcome; 11] = [
+        Outcome::Delivered,
+        Outcome::Acked,
+        Outcome::Rejected,
+        Outcome::Unauthorized,
+        Outcome::Invalid,
+        Outcome::TooLarge,
+        Outcome::Overloaded,
+        Outcome::Unmapped,
+        Outcome::TranslationError,
+        Outcome::DownstreamError,
+        Outcome::SignedUrlUnavailable,
+    ];
+    const CLASSES: [StatusClass; 6] = [
+        StatusClass::S2xx,
+        StatusClass::S3xx,
+        StatusClass::S4xx,
+        StatusClass::S5xx,
+        StatusClass::Timeout,
+        StatusClass::ConnectError,
+    ];
+    for route in routes {
+        let versions: std::collections::BTreeSet<&str> = route
+            .policy
+            .keys()
+            .map(String::as_str)
+            .chain([route.downstream.version.as_str()])
+            .collect();
+        for version in versions {
+            counter!(EVENTS_RECEIVED, "route" => route.name.clone(), "api_version" => version.to_owned(), "event_type" => OTHER)
+                .increment(0);
+            for outcome in OUTCOMES {
+                counter!(
+                    EVENTS,
+                    "route" => route.name.clone(),
+                    "api_version" => version.to_owned(),
+                    "target_version" => route.downstream.version.clone(),
+                    "event_type" => OTHER,
+                    "outcome" => outcome.as_str(),
+                )
+                .increment(0);
+            }
+        }
+        for class in CLASSES {
+            counter!(DOWNSTREAM_RESPONSES, "route" => route.name.clone(), "status_class" => class.as_str())
+                .increment(0);
+        }
+        gauge!(INFLIGHT_REQUESTS, "route" => route.name.clone()).increment(0.0);
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Shared {
     current: ArcSwap<State>,
     config_path: Option<PathBuf>,
     draining: AtomicBool,
+    /// Marked changed each time a reload swaps in a new state.
+    swapped: watch::Sender<()>,
 }
 
 impl Shared {
@@ -39,7 +41,14 @@ impl Shared {
             current: ArcSwap::from_pointee(state),
             config_path,
             draining: AtomicBool::new(false),
+            swapped: watch::Sender::new(()),
         }
+    }
+
+    /// Sees a change each time a reload swaps in a new state (for what copies parts of it, such as
+    /// the server's limits).
+    pub fn swaps(&self) -> watch::Receiver<()> {
+        self.swapped.subscribe()
     }
 
     /// A snapshot of the running state; hold it for the whole request.
@@ -78,6 +87,13 @@ impl Shared {
                 {
                     tracing::warn!("server.listen / server.admin_listen changed: listeners are not reloadable, restart to apply");
                 }
+                if old.config.server.workers != state.config.server.workers
+                    || old.config.server.reuse_port != state.config.server.reuse_port
+                {
+                    tracing::warn!(
+                        "server.workers / server.reuse_port changed: not reloadable, restart to apply"
+                    );
+                }
                 if old.config.server.log_format != state.config.server.log_format {
                     tracing::warn!("server.log_format changed: not reloadable, restart to apply");
                 }
@@ -90,7 +106,9 @@ impl Shared {
                 }
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
                 metrics::register_signed_url_series(&state.config.routes);
+                metrics::register_event_series(&state.config.routes);
                 self.current.store(Arc::new(state));
+                self.swapped.send_replace(());
                 tracing::info!(trigger, routes, "configuration reloaded");
                 Ok(())
             }

@@ -1,6 +1,13 @@
 //! Connection handling: the accept loop, per-connection HTTP/1 and HTTP/2 serving with a header read
 //! timeout, and graceful shutdown (stop accepting, let in-flight requests finish within the grace period).
 //!
+//! The webhook listener is served thread per core ([`spawn_workers`], `server.workers`): each worker is
+//! a thread with its own single-threaded runtime, its own listener socket and its own handler, so a
+//! connection is accepted, read, handled and answered on one thread and never handed to another (the
+//! hand-overs and wake-ups of a shared multi-threaded runtime cost more than the work itself). What must
+//! hold for the listener as a whole is shared: the connection slots (`server.max_connections`), the
+//! limits (updated on reload), the stop signal; the body budget lives in the handler, shared by all.
+//!
 //! The header read timeout covers the whole wait for a request head, including a connection that
 //! never sends a byte (whose protocol, HTTP/1 or HTTP/2, is not known yet).
 //!
@@ -16,14 +23,17 @@
 //!
 //! Outside shutdown, a connection with no request in flight for `server.idle_timeout_ms` is closed
 //! (HTTP/2 included, which has no idle timeout of its own), and at most `server.max_connections` are
-//! served at once: further ones wait in the kernel's accept queue.
+//! served at once across all workers: further ones wait in the kernel's accept queue (and one per
+//! worker accepted, unread, for the next free slot).
 
 use std::{
     convert::Infallible,
     future::Future,
+    io,
     net::SocketAddr,
+    pin::Pin,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     task::Poll,
@@ -38,13 +48,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulConnection;
+use socket2::{Domain, SockRef, Socket, Type};
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{watch, OwnedSemaphorePermit, Semaphore},
+    sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore},
     task::JoinSet,
 };
 
-use crate::reload::Shared;
+use crate::config::ServerConfig;
 
 /// How long idle keep-alive connections stay open after shutdown begins.
 pub const IDLE_LINGER: Duration = Duration::from_millis(500);
@@ -66,40 +77,231 @@ pub const HTTP2_WINDOW_BYTES: u32 = 128 * 1024;
 /// How long a connection closed for idleness may take to finish closing before it is dropped.
 const IDLE_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
-/// Serves `listener` with `handler` until `stop` turns true, then drains open connections for up to
-/// `server.shutdown_grace_ms` (read from the running configuration at that moment).
-pub async fn serve<H, F>(
+/// Threads each worker's runtime may start for blocking work (large translations): the blocking pool
+/// is per runtime, so this bounds it at this many per worker instead of tokio's 512.
+pub const BLOCKING_THREADS_PER_WORKER: usize = 4;
+
+/// Pending connections each worker's own listener socket queues (the kernel caps it at `somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// The limits of `[server]` a listener serves by. [`serve`] reads the newest at each connection, so a
+/// reload changes them for the connections that follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `server.header_read_timeout_ms`.
+    pub header_read_timeout: Duration,
+    /// `server.idle_timeout_ms`.
+    pub idle_timeout: Duration,
+    /// `server.shutdown_grace_ms`, read when shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Limits {
+    /// The limits `server` sets.
+    pub fn of(server: &ServerConfig) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_millis(server.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(server.idle_timeout_ms),
+            shutdown_grace: Duration::from_millis(server.shutdown_grace_ms),
+        }
+    }
+}
+
+/// The connections a listener serves at once, across every worker serving it
+/// (`server.max_connections`): a worker waits for a free slot before it accepts.
+#[derive(Debug, Clone)]
+pub struct ConnectionSlots(Arc<Semaphore>);
+
+impl ConnectionSlots {
+    /// `max` slots.
+    pub fn new(max: usize) -> ConnectionSlots {
+        ConnectionSlots(Arc::new(Semaphore::new(max)))
+    }
+}
+
+/// What every worker of a listener shares.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The newest limits.
+    pub limits: watch::Receiver<Limits>,
+    pub slots: ConnectionSlots,
+    /// Turns true when shutdown begins.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Why the workers could not start or did not end well.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Another listener socket for a worker could not be opened.
+    #[error("cannot open the listener socket of worker {worker}: {source}")]
+    Socket { worker: usize, source: io::Error },
+    /// A worker's runtime or thread could not be started.
+    #[error("cannot start worker {worker}: {source}")]
+    Start { worker: usize, source: io::Error },
+    /// A worker thread ended by panicking.
+    #[error("worker {worker} panicked")]
+    Panicked { worker: usize },
+}
+
+/// Binds a listener whose address further sockets can share with `SO_REUSEPORT`, so that
+/// [`spawn_workers`] gives each worker a socket of its own (the kernel spreads connections over them).
+pub fn bind_shared(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = reuse_port_socket(address)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn reuse_port_socket(address: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket)
+}
+
+/// One listener socket per worker for the address of `listener`: with `SO_REUSEPORT` set on it (see
+/// [`bind_shared`]) new sockets bound to the same address, else duplicates of its descriptor (one
+/// accept queue, which every worker polls).
+fn worker_sockets(
+    listener: TcpListener,
+    workers: usize,
+) -> Result<Vec<std::net::TcpListener>, ServerError> {
+    let socket_error = |worker| move |source| ServerError::Socket { worker, source };
+    let first = listener.into_std().map_err(socket_error(0))?;
+    let address = first.local_addr().map_err(socket_error(0))?;
+    let reuse_port = SockRef::from(&first).reuse_port().unwrap_or(false);
+    let mut sockets = Vec::with_capacity(workers);
+    for worker in 1..workers {
+        let socket = if reuse_port {
+            reuse_port_socket(address).map(Into::into)
+        } else {
+            first.try_clone()
+        };
+        sockets.push(socket.map_err(socket_error(worker))?);
+    }
+    sockets.insert(0, first);
+    Ok(sockets)
+}
+
+/// The worker threads serving one listener; [`Workers::join`] waits for them to end.
+#[derive(Debug)]
+pub struct Workers {
+    ended: Vec<oneshot::Receiver<()>>,
+}
+
+impl Workers {
+    /// Waits until every worker has drained and stopped (after `stop` turned true).
+    pub async fn join(self) -> Result<(), ServerError> {
+        let mut result = Ok(());
+        for (worker, ended) in self.ended.into_iter().enumerate() {
+            // The sender drops without sending only when the thread unwinds.
+            if ended.await.is_err() && result.is_ok() {
+                result = Err(ServerError::Panicked { worker });
+            }
+        }
+        result
+    }
+}
+
+/// Serves `listener` on `workers` threads (at least one), each with its own current-thread runtime,
+/// its own listener socket (see [`worker_sockets`]) and its own handler from `make_handler` (called
+/// once per worker, here), until `serving.stop` turns true; then each drains like [`serve`].
+///
+/// A worker that has drained keeps running its runtime until all have: tasks a handler spawned there
+/// (pooled handler connections, lingering drains) may still serve another worker's requests.
+pub fn spawn_workers<M, H, F>(
     name: &'static str,
     listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    handler: H,
-) where
+    workers: usize,
+    serving: Serving,
+    make_handler: M,
+) -> Result<Workers, ServerError>
+where
+    M: Fn() -> H,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    let workers = workers.max(1);
+    let sockets = worker_sockets(listener, workers)?;
+    let (finished_tx, finished_rx) = watch::channel(0usize);
+    let finished_tx = Arc::new(finished_tx);
+    let mut ended = Vec::with_capacity(workers);
+    for (worker, socket) in sockets.into_iter().enumerate() {
+        let start_error = |source| ServerError::Start { worker, source };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+            .thread_name(format!("{name}-blocking"))
+            .build()
+            .map_err(start_error)?;
+        // Registered with the worker's own runtime, whose IO driver then owns it.
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(socket).map_err(start_error)?
+        };
+        let (serving, handler) = (serving.clone(), make_handler());
+        let (finished_tx, mut finished_rx) = (Arc::clone(&finished_tx), finished_rx.clone());
+        let (ended_tx, ended_rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("{name}-{worker}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let finished = Finished(finished_tx);
+                    serve(name, listener, serving, handler).await;
+                    drop(finished);
+                    let _ = finished_rx.wait_for(|n| *n >= workers).await;
+                });
+                let _ = ended_tx.send(());
+            })
+            .map_err(start_error)?;
+        ended.push(ended_rx);
+    }
+    Ok(Workers { ended })
+}
+
+/// Counts a worker as finished when dropped: after its [`serve`] returned, or while it unwinds.
+struct Finished(Arc<watch::Sender<usize>>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+/// Serves `listener` with `handler` until `serving.stop` turns true, then drains open connections for
+/// up to the shutdown grace of the limits at that moment.
+pub async fn serve<H, F>(name: &'static str, listener: TcpListener, serving: Serving, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let Serving {
+        limits,
+        slots: ConnectionSlots(slots),
+        mut stop,
+    } = serving;
     // Tells every connection to finish its request and close (after the linger, see above).
     let (close_tx, close_rx) = watch::channel(false);
+    // Set once shutdown begins: responses then carry `Connection: close`. Read by every response of
+    // this listener's connections on this thread, written once.
+    let draining = Arc::new(AtomicBool::new(false));
     let mut connections = JoinSet::new();
     let stop_for_connections = stop.clone();
-    let server = shared.load().config.server.clone();
-    let slots = Arc::new(Semaphore::new(server.max_connections));
     let spawn = |connections: &mut JoinSet<()>,
                  stream: TcpStream,
                  peer: SocketAddr,
                  slot: Option<OwnedSemaphorePermit>| {
-        let (shared, handler, stop, close) = (
-            Arc::clone(&shared),
+        let (limits, draining, handler, stop, close) = (
+            *limits.borrow(),
+            Arc::clone(&draining),
             handler.clone(),
             stop_for_connections.clone(),
             close_rx.clone(),
         );
         connections.spawn(async move {
             let _slot = slot;
-            let server = &shared.load().config.server;
-            let header_timeout = Duration::from_millis(server.header_read_timeout_ms);
-            let idle_timeout = Duration::from_millis(server.idle_timeout_ms);
-            let deadline = Instant::now() + header_timeout;
+            let deadline = Instant::now() + limits.header_read_timeout;
             let Some(protocol) = sniff_protocol(&stream, deadline, stop).await else {
                 tracing::debug!(listener = name, %peer, "no request head in time; closing");
                 return;
@@ -111,33 +313,54 @@ pub async fn serve<H, F>(
                 stream,
                 protocol,
                 remaining,
-                &shared,
+                draining,
                 handler,
                 Arc::clone(&activity),
             );
-            if let Err(e) = drive(connection, &activity, idle_timeout, close).await {
+            if let Err(e) = drive(connection, &activity, limits.idle_timeout, close).await {
                 tracing::debug!(listener = name, %peer, error = %e, "connection ended with an error");
             }
         });
     };
+    // A connection accepted while every slot was taken waits here, unread, for the next free slot;
+    // the worker accepts nothing else meanwhile. Accepting before taking a slot matters with one
+    // socket per worker: a worker holding a slot while its own queue is empty would otherwise keep it
+    // from a worker whose queue has a connection waiting.
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
+    let mut slot_freed: Option<Pin<Box<SlotWait>>> = None;
     loop {
-        let accepted = tokio::select! {
+        tokio::select! {
             _ = stop.changed() => break,
             // Reap finished connection tasks so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            // At most `server.max_connections` at once: wait for a free slot before accepting.
-            accepted = accept_with_slot(&listener, &slots) => accepted,
-        };
-        match accepted {
-            Ok((stream, peer, slot)) => spawn(&mut connections, stream, peer, Some(slot)),
-            Err(e) => {
-                // Usually EMFILE/ENFILE: back off instead of spinning.
-                tracing::warn!(listener = name, error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept(), if waiting.is_none() => match accepted {
+                Ok((stream, peer)) => match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => spawn(&mut connections, stream, peer, Some(slot)),
+                    Err(_) => {
+                        waiting = Some((stream, peer));
+                        slot_freed = Some(Box::pin(Arc::clone(&slots).acquire_owned()));
+                    }
+                },
+                Err(e) => {
+                    // Usually EMFILE/ENFILE: back off instead of spinning.
+                    tracing::warn!(listener = name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            slot = async { slot_freed.as_mut().expect("guarded").await }, if slot_freed.is_some() => {
+                slot_freed = None;
+                if let Some((stream, peer)) = waiting.take() {
+                    spawn(&mut connections, stream, peer, slot.ok());
+                }
             }
         }
     }
 
+    draining.store(true, Ordering::Relaxed);
+    if let Some((stream, peer)) = waiting.take() {
+        let slot = Arc::clone(&slots).try_acquire_owned().ok();
+        spawn(&mut connections, stream, peer, slot);
+    }
     // Connections the kernel completed before we stopped: serve them rather than reset them.
     while let Some(accepted) = ready_connection(&listener).await {
         if let Ok((stream, peer)) = accepted {
@@ -147,7 +370,7 @@ pub async fn serve<H, F>(
     }
     drop(listener);
 
-    let grace = Duration::from_millis(shared.load().config.server.shutdown_grace_ms);
+    let grace = limits.borrow().shutdown_grace;
     let deadline = Instant::now() + grace;
     tracing::info!(
         listener = name,
@@ -178,18 +401,8 @@ pub async fn serve<H, F>(
     while connections.join_next().await.is_some() {}
 }
 
-/// Waits for a free connection slot, then for a connection (both cancel-safe).
-async fn accept_with_slot(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
-    let slot = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .expect("the connection semaphore is never closed");
-    let (stream, peer) = listener.accept().await?;
-    Ok((stream, peer, slot))
-}
+/// The wait for a connection slot to free up.
+type SlotWait = dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send;
 
 /// Requests in flight on one connection, and when the last one ended.
 struct Activity {
@@ -348,7 +561,7 @@ fn serve_connection<H, F>(
     stream: TcpStream,
     protocol: Protocol,
     header_timeout: Duration,
-    shared: &Arc<Shared>,
+    draining: Arc<AtomicBool>,
     handler: H,
     activity: Arc<Activity>,
 ) -> impl GracefulConnection<Error = Box<dyn std::error::Error + Send + Sync>> + Send
@@ -372,16 +585,15 @@ where
         Protocol::Http1 => builder.http1_only(),
         Protocol::Http2 => builder.http2_only(),
     };
-    let shared = Arc::clone(shared);
     let service = service_fn(move |request: Request<Incoming>| {
         let http1 = request.version() <= Version::HTTP_11;
         let in_flight = activity.start();
         let response = handler(request);
-        let shared = Arc::clone(&shared);
+        let draining = Arc::clone(&draining);
         async move {
             let mut response = response.await;
             drop(in_flight);
-            if http1 && shared.is_draining() {
+            if http1 && draining.load(Ordering::Relaxed) {
                 // Shutting down: the client must not send another request on this connection.
                 response
                     .headers_mut()
@@ -398,4 +610,75 @@ where
     builder
         .serve_connection(TokioIo::new(stream), service)
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(max_connections: usize) -> (Serving, watch::Sender<bool>) {
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(5),
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        let serving = Serving {
+            limits: watch::channel(limits).1,
+            slots: ConnectionSlots::new(max_connections),
+            stop,
+        };
+        (serving, stop_tx)
+    }
+
+    /// Each request holds a blocking thread for a while: however many arrive at once, a worker runs
+    /// at most [`BLOCKING_THREADS_PER_WORKER`] of them, and the request resumes on the worker's thread.
+    #[tokio::test]
+    async fn blocking_work_is_bounded_and_requests_stay_on_their_worker() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (serving, stop) = serving(64);
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let make_handler = || {
+            let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+            move |_request: Request<Incoming>| {
+                let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+                async move {
+                    let thread = std::thread::current().id();
+                    tokio::task::spawn_blocking(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                    .unwrap();
+                    let stayed = std::thread::current().id() == thread;
+                    Response::new(Full::new(Bytes::from(if stayed {
+                        "stayed"
+                    } else {
+                        "moved"
+                    })))
+                }
+            }
+        };
+        let workers = spawn_workers("test", listener, 1, serving, make_handler).unwrap();
+        let requests: Vec<_> = (0..12)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await.unwrap(), "stayed");
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(
+            (2..=BLOCKING_THREADS_PER_WORKER).contains(&peak),
+            "{peak} blocking tasks at once"
+        );
+        stop.send(true).unwrap();
+        workers.join().await.unwrap();
+    }
 }

@@ -270,7 +270,7 @@ impl Fetcher {
                 };
                 let payload =
                     crate::json::parse(&body).map_err(|e: JsonError| invalid(e.to_string()))?;
-                if !payload.as_object().is_some_and(|o| !o.is_empty()) {
+                if payload.as_object().is_none_or(|o| o.is_empty()) {
                     return Err(invalid("the payload is not a non-empty object".to_owned()));
                 }
                 if detect(&payload) != Detected::Inline {

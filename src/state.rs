@@ -1,4 +1,5 @@
-//! The running state: a validated configuration together with the mappings it names.
+//! The running state: a validated configuration, the mapping sets it names (the global one and each
+//! route's own, each loaded once) and its routes compiled against them (`crate::route`).
 //!
 //! A [`State`] is immutable. Reloads build a new one and swap it in (see [`crate::reload`]); each request
 //! holds an `Arc<State>` taken when it starts, so it finishes on the configuration it began with.

@@ -24,6 +24,8 @@ mod plextera;
 mod policy;
 #[path = "integration/tls.rs"]
 mod tls;
+#[path = "integration/workers.rs"]
+mod workers;
 
 // Reliability and hostile input.
 #[path = "integration/faults.rs"]
@@ -55,3 +57,6 @@ mod ledger_model;
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]
 mod ledger_support;
+// Operator tools: optional secrets, `hookshift send`, `hookshift check` reports.
+#[path = "integration/operator.rs"]
+mod operator;

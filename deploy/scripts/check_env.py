@@ -49,13 +49,30 @@ def effective_secrets(config_text, env):
     return out
 
 
-def secret_checks(config_text, env, where):
-    """Asserts every secret is env:VAR; returns the set of VAR names."""
+def env_reference(value):
+    """`env:VAR` -> (VAR, False); `env?:VAR` (may be absent) -> (VAR, True); else None."""
+    if isinstance(value, str):
+        for prefix, optional in (("env:", False), ("env?:", True)):
+            if value.startswith(prefix):
+                return value[len(prefix):], optional
+    return None
+
+
+def secret_checks(config_text, env, where, optional=None):
+    """Asserts every secret is env:VAR or env?:VAR; returns the set of VAR names (the `env?:` ones also
+    added to `optional` when given)."""
     secrets = effective_secrets(config_text, env)
-    inline = [k for k, v in secrets if not (isinstance(v, str) and v.startswith("env:"))]
+    inline = [k for k, v in secrets if env_reference(v) is None]
     ok(secrets and not inline, f"{where}: every secret comes from the environment"
        + (f" (inline in the effective config: {inline})" if inline else ""))
-    return {v[4:] for _, v in secrets if isinstance(v, str) and v.startswith("env:")}
+    names = set()
+    for _, v in secrets:
+        ref = env_reference(v)
+        if ref:
+            names.add(ref[0])
+            if ref[1] and optional is not None:
+                optional.add(ref[0])
+    return names
 
 
 def run_check(hookshift, config, env, secret_vars, where, mappings=None):

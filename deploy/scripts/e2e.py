@@ -323,6 +323,13 @@ def main():
         for series in ('hookshift_config_reloads_total{result="success"} 0',
                        'hookshift_config_reloads_total{result="failure"} 0'):
             ok(series in fresh.splitlines(), f"fresh process exports {series}")
+        # Every counter and gauge a dashboard panel or an alert queries, with every label value the
+        # query names literally (`outcome="unauthorized"`), is exported before its first event: a
+        # panel over a series that does not exist yet is empty, and an alert over it cannot fire.
+        for where, missing in fresh_gaps(fresh):
+            ok(False, f"fresh process lacks {missing} ({where})")
+        ok(not fresh_gaps(fresh), "fresh process exports every counter and gauge the dashboard and alerts query, "
+                                  "with the label values they name")
 
         # -------------------------------------------------------------- traffic
         old_id = json.loads(old_body).get("eventId")
@@ -428,6 +435,28 @@ def main():
         cleanup()
     print(f"e2e: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
     return 1 if RESULTS["failed"] else 0
+
+
+def fresh_gaps(scrape):
+    """-> [(where, what)] for every series a dashboard or alert expression selects by name (and by
+    literal label values) that the scrape does not have. Histogram samples (_bucket/_sum/_count) only
+    exist after a first observation, and the `up` series is Prometheus's own: both are left out."""
+    labels, values, _ = pq.parse_exposition(scrape)
+    exprs = check_exprs.dashboard_exprs(os.path.join(DEPLOY, "grafana", "hookshift.json"))
+    rules, recorded = check_exprs.rules_exprs(os.path.join(DEPLOY, "prometheus", "alerts.yml"))
+    gaps = []
+    for where, expr in exprs + rules:
+        metrics, _, _ = pq.extract(expr)
+        for name, matchers in metrics.items():
+            if name in recorded or not name.startswith("hookshift_") or name.endswith(("_bucket", "_sum", "_count")):
+                continue
+            if name not in labels:
+                gaps.append((where, name))
+                continue
+            for label, op, value in matchers:
+                if op == "=" and value and value not in values[name].get(label, set()):
+                    gaps.append((where, f'{name}{{{label}="{value}"}}'))
+    return sorted(set(gaps))
 
 
 def panel_expr(title):

@@ -131,8 +131,10 @@ pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
         .quarantine_list()
         .await?
         .into_iter()
-        .filter(|i| args.route.as_ref().map_or(true, |r| *r == i.route))
-        .filter(|i| args.event_id.as_ref().map_or(true, |e| *e == i.event_id))
+        .filter(|i| args.route.is_none() || args.route.as_deref() == Some(i.route.as_str()))
+        .filter(|i| {
+            args.event_id.is_none() || args.event_id.as_deref() == Some(i.event_id.as_str())
+        })
         .collect();
     let mut out = String::new();
     let mut failed = 0;

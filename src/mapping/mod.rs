@@ -253,6 +253,14 @@ impl Mappings {
         golden::check(self)
     }
 
+    /// Each step folder as `(from, to, rules)`, in folder order: what `hookshift check` says it checked.
+    pub fn step_rule_counts(&self) -> Vec<(&str, &str, usize)> {
+        self.steps
+            .iter()
+            .map(|s| (s.from.as_str(), s.to.as_str(), s.rules.len()))
+            .collect()
+    }
+
     /// Translates every golden case to the other version and back, where both steps exist; reports every
     /// difference outside the fields the rules declare lossy.
     pub fn check_round_trips(&self) -> Vec<String> {
@@ -333,9 +341,13 @@ fn payload_key_of(dir: &Path, errors: &mut Vec<LoadError>) -> Arc<str> {
         Some(item) => match item.as_str() {
             Some(key) if !key.is_empty() && !key.contains('.') => Arc::from(key),
             _ => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("payload"))
+                    .map_or(1, |i| i + 1);
                 errors.push(LoadError {
                     file: VERSION_ORDER_FILE.into(),
-                    line: 0,
+                    line,
                     key: "payload".into(),
                     message:
                         "must name the envelope member the rules rewrite, e.g. payload = \"data\""

@@ -31,14 +31,14 @@ impl Mappings {
             let mut rules: Vec<&Rule> = step.rules.iter().collect();
             rules.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             for rule in rules {
-                rule_section(step, rule, &mut out);
+                rule_section(step, rule, &self.payload_key, &mut out);
             }
         }
         out
     }
 }
 
-fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
+fn rule_section(step: &Step, rule: &Rule, payload_key: &str, out: &mut String) {
     let mut events: Vec<(&String, &String)> = rule.events.iter().collect();
     events.sort();
     let names: Vec<String> = events
@@ -54,7 +54,7 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
             .iter()
             .map(|(path, values)| {
                 let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                format!("`payload.{path}` = {}", values.join(" or "))
+                format!("`{payload_key}.{path}` = {}", values.join(" or "))
             })
             .collect();
         let _ = write!(out, ", when {}", conditions.join(" and "));
@@ -65,7 +65,7 @@ fn rule_section(step: &Step, rule: &Rule, out: &mut String) {
         return;
     }
     let mut entries = Vec::new();
-    walk(step, rule.body, "payload", &mut entries, 0);
+    walk(step, rule.body, payload_key, &mut entries, 0);
     let (mut dropped, mut synthesized) = (Vec::new(), Vec::new());
     for entry in entries {
         match entry {

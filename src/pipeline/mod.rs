@@ -33,7 +33,7 @@ use crate::budget::{self, BodyBudget};
 use crate::drift::Scanner;
 use crate::error::{json_response, ProxyError};
 use crate::http::deliver::Deliverer;
-use crate::metrics::{self, Outcome, ShedReason};
+use crate::metrics::{Outcome, ShedReason};
 use crate::reload::Shared;
 use crate::route::Route;
 use crate::signed_url::Fetcher;
@@ -96,8 +96,7 @@ impl Pipeline {
         let state = shared.load();
         let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
         for route in &state.config.routes {
-            metrics::register_unmapped(&route.name);
-            metrics::register_invalid_output(&route.name);
+            crate::metrics::register_invalid_output(&route.name);
         }
         // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
         let scanner = Scanner::start(state.config.schemas.scan_queue);
@@ -112,6 +111,17 @@ impl Pipeline {
             budget,
             scanner,
             ledger,
+        }
+    }
+
+    /// A pipeline for one server worker: the same state, body budget and scanner, but connection
+    /// pools of its own to handlers and signed-URL hosts, whose connections then live on the worker's
+    /// runtime instead of handing every delivery to another thread.
+    pub fn for_worker(&self) -> Pipeline {
+        Pipeline {
+            deliverer: Deliverer::new(),
+            fetcher: Fetcher::new(),
+            ..self.clone()
         }
     }
 

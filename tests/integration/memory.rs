@@ -517,23 +517,24 @@ fn padded_old_event(size: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The binary with `max_body_bytes` and `max_buffered_bytes`, on a route named `route`.
-fn start_binary(
-    dir: &std::path::Path,
+/// The binary with `max_body_bytes` and `max_buffered_bytes`, on `route`; the files it runs on.
+async fn start_binary(
     route: RouteSpec,
     max_body: usize,
     budget: Option<usize>,
     body_read_timeout_ms: u64,
-) -> Binary {
-    let mut spec = ConfigSpec::new(&test_mappings(dir), vec![route]);
-    spec.max_body_bytes = max_body as u64;
-    spec.body_read_timeout_ms = body_read_timeout_ms;
-    if let Some(budget) = budget {
-        spec.extra_server = format!("max_buffered_bytes = {budget}");
-    }
-    let config = dir.join("config.toml");
-    std::fs::write(&config, spec.toml()).unwrap();
-    Binary::start(&config, &[])
+) -> (Binary, Files) {
+    let files = Harness::setup(route)
+        .config(|spec| {
+            spec.max_body_bytes = max_body as u64;
+            spec.body_read_timeout_ms = body_read_timeout_ms;
+            if let Some(budget) = budget {
+                spec.extra_server = format!("max_buffered_bytes = {budget}");
+            }
+        })
+        .write()
+        .await;
+    (Binary::start(&files.config_path, &[]), files)
 }
 
 /// 32 unauthenticated clients each send 4 MiB bodies with a fresh timestamp and a made-up signature,
@@ -543,16 +544,14 @@ fn start_binary(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
     let _heavy = HEAVY.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let budget = 16 * MIB;
-    let binary = start_binary(
-        dir.path(),
-        RouteSpec::new("mem_flood", &down.url()),
+    let (binary, files) = start_binary(
+        RouteSpec::extend("mem_flood"),
         4 * MIB,
         Some(budget),
         10_000,
-    );
+    )
+    .await;
     let flood = BodyFlood {
         clients: 32,
         rounds: 2,
@@ -608,7 +607,7 @@ async fn a_flood_of_large_unsigned_bodies_stays_within_the_budget() {
         "signed events were shed: {report:?}"
     );
     assert_eq!(report.signed_other, 0, "{report:?}");
-    assert_eq!(down.requests().len(), report.signed_delivered);
+    assert_eq!(files.down.requests().len(), report.signed_delivered);
 }
 
 /// The numbers of the README's hostile-input table (run by `scripts/bench-flood.sh` in release mode,
@@ -633,21 +632,19 @@ async fn body_flood_benchmark() {
         held_back: MIB,
         hold: Duration::from_secs(env("BENCH_BODY_HOLD_S", 8) as u64),
     };
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     // BENCH_BODY_BUDGET_MB: another `max_buffered_bytes` (a huge one shows the process without a bound).
     let budget = std::env::var("BENCH_BODY_BUDGET_MB")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .map(|mb| mb * MIB);
-    let binary = start_binary(
-        dir.path(),
-        RouteSpec::new("bench_body_flood", &down.url()),
+    let (binary, _files) = start_binary(
+        RouteSpec::extend("bench_body_flood"),
         26_214_400,
         budget,
         // The shipped limits.
         30_000,
-    );
+    )
+    .await;
     let mut report =
         body_flood_run(&binary, "bench_body_flood", flood, &signed_event_of(5_000)).await;
     println!(
@@ -743,11 +740,9 @@ async fn a_slow_handler_holds_only_the_outbound_body_until_its_deadline() {
         (Reader::Slowly, NEW),
         (Reader::Never, OLD),
     ] {
-        let dir = tempfile::tempdir().unwrap();
         let (url, mut deliveries) = slow_handler(reader).await;
-        let mut route = RouteSpec::new("mem_slow", &url);
-        route.timeout_ms = 2_000;
-        let binary = start_binary(dir.path(), route, 8 * MIB, Some(64 * MIB), 10_000);
+        let route = RouteSpec::extend("mem_slow").to(&url).timeout_ms(2_000);
+        let (binary, _files) = start_binary(route, 8 * MIB, Some(64 * MIB), 10_000).await;
         let body = if version == NEW {
             signed_event_of(3 * MIB)
         } else {

@@ -248,3 +248,42 @@ fn a_route_whose_mappings_do_not_fit_its_provider_is_refused_at_startup() {
     );
     hookshift::state::State::load(&config).unwrap();
 }
+
+#[test]
+fn a_mapping_set_names_the_envelope_member_its_rules_rewrite() {
+    let plextera = hookshift::mapping::Mappings::load(&repo_path(PLEXTERA_MAPPINGS)).unwrap();
+    assert_eq!(plextera.payload_key(), "data");
+    assert_eq!(plextera.check_golden(), Vec::<String>::new());
+    let extend = hookshift::mapping::Mappings::load(&repo_path("mappings")).unwrap();
+    assert_eq!(extend.payload_key(), "payload");
+
+    // An event without the set's payload member is not an event to it, whatever else it carries.
+    let plan = plextera.plan("v1", "v2").unwrap();
+    let delivery = hookshift::mapping::Delivery {
+        timestamp: GOLDEN_TS,
+    };
+    let extend_shaped = hookshift::json::parse(
+        br#"{"eventId":"e","eventType":"document-insights.job.completed","payload":{"jobId":"j","status":"DONE"}}"#,
+    )
+    .unwrap();
+    let error = hookshift::mapping::translate(plan, extend_shaped, &delivery).unwrap_err();
+    assert_eq!(error.to_string(), "not an event: `data` is missing");
+
+    // The member must be a plain key.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("v1_to_v2")).unwrap();
+    for bad in ["\"\"", "\"data.inner\"", "3"] {
+        std::fs::write(
+            dir.path().join("versions.toml"),
+            format!("order = [\"v1\", \"v2\"]\npayload = {bad}\n"),
+        )
+        .unwrap();
+        let errors = hookshift::mapping::Mappings::load(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errors.contains("versions.toml:2: payload:"),
+            "{bad}: {errors}"
+        );
+    }
+}

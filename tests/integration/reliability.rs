@@ -262,7 +262,6 @@ async fn wait_inflight(down: &FaultyDownstream, n: usize) -> usize {
 async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
     let _heavy = HEAVY.lock().await;
     let route = "reliab_restart";
-    let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults {
         error_5xx: 50,
         slow: 600,
@@ -273,16 +272,16 @@ async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
     .await;
     // A delivery that outlives hookshift's deadline would be retried and delivered twice, which the
     // test reads as a cut delivery: the deadline is far beyond the slowest answer.
-    let mut route_spec = RouteSpec::new(route, &down.url());
-    route_spec.timeout_ms = 20_000;
-    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route_spec]);
-    spec.shutdown_grace_ms = 10_000;
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, spec.toml()).unwrap();
+    let route_spec = RouteSpec::extend(route).to(&down.url()).timeout_ms(20_000);
+    let files = Harness::setup(route_spec)
+        .config(|c| c.shutdown_grace_ms = 10_000)
+        .write()
+        .await;
+    let config_path = &files.config_path;
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port().await).parse().unwrap();
     let base = format!("http://{addr}");
 
-    let first = Instance::start(&config_path, addr).await;
+    let first = Instance::start(config_path, addr).await;
     let sent = events(route, "restart", 3_000);
     let sender = {
         let (base, sent) = (base.clone(), sent.clone());
@@ -302,7 +301,7 @@ async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
         "run returned with deliveries in flight"
     );
     tokio::time::sleep(Duration::from_millis(300)).await; // "restart" downtime: the sender sees refusals
-    let second = Instance::start(&config_path, addr).await;
+    let second = Instance::start(config_path, addr).await;
     let report = sender.await.unwrap();
 
     // The in-flight requests at shutdown got their answers, not a cut connection.
@@ -390,7 +389,6 @@ async fn shutdown_mid_load_drains_and_a_restart_loses_nothing() {
 async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
     let _heavy = HEAVY.lock().await;
     let route = "reliab_sigterm";
-    let dir = tempfile::tempdir().unwrap();
     let down = FaultyDownstream::start(Faults {
         slow: 1000,
         slow_ms: (200, 400),
@@ -401,13 +399,14 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
     let port = free_port().await;
     // A delivery that outlives hookshift's deadline would be retried and delivered twice, which the
     // test reads as a cut delivery: the deadline is far beyond the slowest answer.
-    let mut route_spec = RouteSpec::new(route, &down.url());
-    route_spec.timeout_ms = 20_000;
-    let mut spec = ConfigSpec::new(&test_mappings(dir.path()), vec![route_spec]);
-    spec.shutdown_grace_ms = 10_000;
-    let config_path = dir.path().join("config.toml");
+    let route_spec = RouteSpec::extend(route).to(&down.url()).timeout_ms(20_000);
+    let files = Harness::setup(route_spec)
+        .config(|c| c.shutdown_grace_ms = 10_000)
+        .write()
+        .await;
+    let (config_path, spec) = (&files.config_path, &files.spec);
     std::fs::write(
-        &config_path,
+        config_path,
         spec.toml().replace(
             "\nlisten = \"127.0.0.1:0\"",
             &format!("\nlisten = \"127.0.0.1:{port}\""),
@@ -415,7 +414,7 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
     )
     .unwrap();
 
-    let mut first = Binary::start(&config_path, &[]);
+    let mut first = Binary::start(config_path, &[]);
     let base = first.base.clone();
     assert_eq!(base, format!("http://127.0.0.1:{port}"));
     let sent = events(route, "sigterm", 1_000);
@@ -444,7 +443,7 @@ async fn sigterm_to_the_binary_drains_and_a_restart_loses_nothing() {
         "the binary exited with deliveries in flight"
     );
 
-    let second = Binary::start(&config_path, &[]);
+    let second = Binary::start(config_path, &[]);
     let report = sender.await.unwrap();
     let delivered = down.stats.delivered_ids();
     assert!(report.gave_up.is_empty());
@@ -636,16 +635,19 @@ async fn reloads_during_load_fail_no_request() {
 /// against whatever the files hold when it first looks.
 #[tokio::test]
 async fn a_change_made_while_starting_is_reloaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let mappings = test_mappings(dir.path());
+    let route = RouteSpec::extend("reliab_startup")
+        .to("http://127.0.0.1:9/")
+        .forward(OLD);
+    let files = Harness::setup(route)
+        .config(|c| c.reload_poll_ms = 20)
+        .write()
+        .await;
     let spec = |policy: &str| {
-        let route = RouteSpec::new("reliab_startup", "http://127.0.0.1:9/").policy(OLD, policy);
-        let mut spec = ConfigSpec::new(&mappings, vec![route]);
-        spec.reload_poll_ms = 20;
+        let mut spec = files.spec.clone();
+        spec.routes[0] = spec.routes[0].clone().policy(OLD, policy);
         spec.toml()
     };
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, spec("forward")).unwrap();
+    let path = files.config_path.clone();
     let state = hookshift::state::State::load(&path).unwrap();
     let baseline = hookshift::reload::fingerprint(&path, &state.config.mappings_dir());
     let shared = Arc::new(hookshift::reload::Shared::new(state));

@@ -749,7 +749,7 @@ impl Generator {
         // `{}` (the SDK's `| Any` of 2025-04-21 enums) is not a shape to generate when others exist.
         let mut candidates: Vec<&Json> = alternatives
             .iter()
-            .filter(|a| a.as_object().map_or(true, |o| !o.is_empty()))
+            .filter(|a| a.as_object().is_none_or(|o| !o.is_empty()))
             .collect();
         if candidates.is_empty() {
             candidates = alternatives.iter().collect();

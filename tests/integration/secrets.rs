@@ -31,28 +31,28 @@ fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
-fn config_text(mappings: &std::path::Path, good: &str, unreachable: &str) -> String {
-    let mut route = RouteSpec::new("leak", good);
-    route.inbound_secrets = vec![INLINE_IN.to_owned(), format!("env:{ENV_IN_VAR}")];
+/// Two routes whose secrets come inline and from the environment: `leak` delivers to the harness's
+/// downstream, `leak_gone` to `unreachable`.
+fn setup(unreachable: &str) -> Setup {
+    let mut route = RouteSpec::extend("leak")
+        .inbound_secrets(&[INLINE_IN, &format!("env:{ENV_IN_VAR}")])
+        .timeout_ms(500);
     route.downstream_secret = format!("env:{ENV_OUT_VAR}");
-    route.timeout_ms = 500;
-    let mut gone = RouteSpec::new("leak_gone", unreachable);
-    gone.inbound_secrets = vec![format!("env:{ENV_IN_VAR}")];
+    let mut gone = RouteSpec::extend("leak_gone")
+        .to(unreachable)
+        .inbound_secrets(&[&format!("env:{ENV_IN_VAR}")]);
     gone.downstream_secret = format!("env:{ENV_OUT_VAR}");
-    let mut spec = ConfigSpec::new(mappings, vec![route, gone]);
-    spec.max_body_bytes = 2048;
-    spec.reload_poll_ms = 50;
-    spec.toml()
+    Harness::setup(route).route(gone).config(|spec| {
+        spec.max_body_bytes = 2048;
+        spec.reload_poll_ms = 50;
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let mappings = test_mappings(dir.path());
-    let down = Downstream::start().await;
-    let good_config = config_text(&mappings, &down.url(), &closed_port_url().await);
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, &good_config).unwrap();
+    let files = setup(&closed_port_url().await).write().await;
+    let (config_path, good_config, down) =
+        (files.config_path.clone(), files.spec.toml(), &files.down);
     let env = [
         (ENV_IN_VAR, ENV_IN),
         (ENV_OUT_VAR, ENV_OUT),

@@ -848,16 +848,9 @@ async fn envelope_holes_are_400_on_both_paths() {
 /// or query (the signature) in any log line; the host does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_urls_never_reach_the_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::start().await;
     let payloads = PayloadServer::start().await;
-    let spec = ConfigSpec::new(
-        &test_mappings(dir.path()),
-        vec![local_route("signed_logs").to(&down.url())],
-    );
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(&config_path, spec.toml()).unwrap();
-    let hs = crate::faults::Binary::start(&config_path, &[("RUST_LOG", "trace")]);
+    let files = Harness::setup(local_route("signed_logs")).write().await;
+    let hs = crate::faults::Binary::start(&files.config_path, &[("RUST_LOG", "trace")]);
     let port = payloads.addr.port();
     let urls = [
         payloads.host(
@@ -886,7 +879,7 @@ async fn signed_urls_never_reach_the_logs() {
         statuses.push(answer.status);
     }
     assert_eq!(statuses, [200, 502, 502, 502]);
-    down.wait_for(1).await;
+    files.down.wait_for(1).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let log = hs.stderr.lock().unwrap().clone();

@@ -530,14 +530,14 @@ impl Setup {
         self
     }
 
-    /// Starts the downstream, writes the config and the mappings into a fresh folder and runs
-    /// hookshift on them.
-    pub async fn start(self) -> Harness {
-        let files = tempfile::tempdir().unwrap();
+    /// Starts the downstream and writes the config and the mappings into a fresh folder, without
+    /// running hookshift: for tests that run the binary or restart the server themselves.
+    pub async fn write(self) -> Files {
+        let dir = tempfile::tempdir().unwrap();
         let down = Downstream::start().await;
         let Setup { mut spec, mappings } = self;
         spec.mappings_dir = match mappings {
-            MappingSource::Test => test_mappings(files.path()),
+            MappingSource::Test => test_mappings(dir.path()),
             MappingSource::Shipped => repo_path("mappings"),
         };
         for route in &mut spec.routes {
@@ -545,10 +545,35 @@ impl Setup {
                 route.downstream_url = down.url();
             }
         }
-        let mut hs = Hookshift::start(files.path(), &spec).await;
-        hs._files = Some(files);
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, spec.toml()).unwrap();
+        Files {
+            dir,
+            config_path,
+            down,
+            spec,
+        }
+    }
+
+    /// Starts the downstream, writes the config and the mappings into a fresh folder and runs
+    /// hookshift on them.
+    pub async fn start(self) -> Harness {
+        let Files {
+            dir, down, spec, ..
+        } = self.write().await;
+        let mut hs = Hookshift::start(dir.path(), &spec).await;
+        hs._files = Some(dir);
         Harness { hs, down, spec }
     }
+}
+
+/// What [`Setup::write`] leaves: the folder (removed when this is dropped), the config file in it,
+/// the downstream the routes deliver to and the configuration as written.
+pub struct Files {
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub down: Downstream,
+    pub spec: ConfigSpec,
 }
 
 /// A running hookshift in front of a recording downstream: what most tests start with.

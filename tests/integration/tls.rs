@@ -122,18 +122,13 @@ async fn https_handler_behind_a_private_ca_gets_the_event_and_an_untrusted_one_d
 
 #[tokio::test]
 async fn a_ca_file_that_is_not_a_certificate_refuses_the_config_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("not-a-ca.pem");
+    let certs = tempfile::tempdir().unwrap();
+    let ca_file = certs.path().join("not-a-ca.pem");
     std::fs::write(&ca_file, "hello\n").unwrap();
-    let mut route = RouteSpec::new("tls_bad_ca", "https://127.0.0.1:9/hook");
+    let mut route = RouteSpec::extend("tls_bad_ca").to("https://127.0.0.1:9/hook");
     route.ca_file = Some(ca_file);
-    let config_path = dir.path().join("hookshift.toml");
-    std::fs::write(
-        &config_path,
-        ConfigSpec::new(&test_mappings(dir.path()), vec![route]).toml(),
-    )
-    .unwrap();
-    let error = hookshift::state::State::load(&config_path).unwrap_err();
+    let files = Harness::setup(route).write().await;
+    let error = hookshift::state::State::load(&files.config_path).unwrap_err();
     let text = error.to_string();
     assert!(
         text.contains("routes[0].downstream.ca_file") && text.contains("no PEM certificate"),

@@ -4,7 +4,8 @@
 //! (errors naming file, line and key), how it rewrites a value (pure), how a place after it maps back
 //! to the place before it, and what it adds to the mapping reference and the docs table. [`verbs!`]
 //! below is the one list of them: the compiler, the executor, the reference and the docs read it.
-//! Adding a verb is one new file and one line there.
+//! Adding a verb is one new file and one line there (then refresh the generated ops table of
+//! docs/mapping-language.md, which a test keeps current).
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
