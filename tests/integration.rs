@@ -54,8 +54,6 @@ mod operator;
 mod ledger;
 #[path = "integration/ledger_e2e.rs"]
 mod ledger_e2e;
-#[path = "integration/ledger_model.rs"]
-mod ledger_model;
 #[path = "integration/ledger_once.rs"]
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]

@@ -262,10 +262,9 @@ fn plan() -> Plan {
 
 // ------------------------------------------------------------------------------------------ handler
 
-/// One request the handler received, and what it answered.
+/// One request the handler received, with what it answered (`recorded.answered`).
 struct HandlerDelivery {
     recorded: Recorded,
-    status: u16,
 }
 
 /// The handler: fails and delays deliveries as the seed says, records everything.
@@ -320,8 +319,8 @@ impl Handler {
                                     uri: parts.uri.to_string(),
                                     headers: parts.headers,
                                     body,
+                                    answered: status,
                                 },
-                                status,
                             });
                             let mut response =
                                 Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
@@ -542,7 +541,7 @@ impl RunLog {
             .map(|(i, e)| (e.payload_id.as_str(), i))
             .collect();
         let mut per_event = vec![Vec::new(); plan.events.len()];
-        for delivery in self.handler.iter().filter(|d| d.status == 200) {
+        for delivery in self.handler.iter().filter(|d| d.recorded.answered == 200) {
             let json = delivery.recorded.json();
             let id = json["payload"]["id"].as_str().unwrap_or_default();
             let event = *index
@@ -903,7 +902,7 @@ fn assert_exactly_once(plan: &Plan, log: &RunLog, restart: Restart) {
     assert!(outcomes["delivered_for_twin"] >= 1, "{outcomes:?}");
     assert!(outcomes["duplicate"] >= 1, "{outcomes:?}");
     assert!(
-        log.handler.iter().any(|d| d.status == 500),
+        log.handler.iter().any(|d| d.recorded.answered == 500),
         "the handler failed some deliveries"
     );
 }
