@@ -40,7 +40,7 @@ use bytes::Bytes;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
 use hookshift::budget::BodyBudget;
-use hookshift::config::Secret;
+use hookshift::config::{Secret, ValidateOutput};
 use hookshift::drift::{self, ScanInput, ScanJob};
 use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
@@ -316,6 +316,22 @@ fn forward(env: &Env, case: &Case) -> (Bytes, HeaderMap) {
     (body, headers)
 }
 
+/// The runtime output check of a translated event against its target version's schema, as the
+/// translate stage runs it (`schemas.validate_output = "observe"`).
+fn validate_output(
+    env: &Env,
+    case: &Case,
+    translated: &Value,
+) -> Option<hookshift::output_check::InvalidOutput> {
+    let target = case
+        .id
+        .split('/')
+        .next()
+        .and_then(|step| step.split_once("_to_"))
+        .map_or("", |(_, to)| to);
+    hookshift::output_check::check(&env.schemas, ValidateOutput::Observe, target, translated)
+}
+
 /// What a translated request does on its own thread for the drift scan (the proxy's
 /// `scan_for_carried`): reserve the scan's budget, build the job (a shared reference to the body, no
 /// copy) and queue it without waiting. Here the job is also taken off the queue and dropped again, so
@@ -496,6 +512,7 @@ fn repeat(spec: &str, env: &Env, cases: &[Case]) {
                 serde_json::from_slice::<serde_json::Value>(&case.body).unwrap(),
             )),
             "serialize" => drop(black_box(translated.to_vec())),
+            "validate_output" => drop(black_box(validate_output(env, case, &translated))),
             "sign" => drop(black_box(sign(env, black_box(&case.body)))),
             "drift_handoff" => drift_handoff(env, black_box(case)),
             "drift_scan" => drop(black_box(drift_scan(env, black_box(case)))),
@@ -535,6 +552,10 @@ fn benches<M: Measurement>(c: &mut Criterion<M>, env: &Env, cases: &[Case]) {
         });
         let translated = translate(&case.plan, case.event.clone(), &delivery).unwrap();
         group.bench_function("serialize", |b| b.iter(|| black_box(&translated).to_vec()));
+        // `schemas.validate_output = "observe"`: what the runtime output check adds to `pipeline`.
+        group.bench_function("validate_output", |b| {
+            b.iter(|| validate_output(env, case, black_box(&translated)))
+        });
         group.bench_function("sign", |b| b.iter(|| sign(env, black_box(&case.body))));
         group.bench_function("drift_handoff", |b| {
             b.iter(|| drift_handoff(env, black_box(case)))
