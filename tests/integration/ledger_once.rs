@@ -29,6 +29,11 @@ fn copy<'a>(version: &'a str, event_id: &'a str, intent: Intent) -> Copy<'a> {
 const OLD: &str = "2025-04-21";
 const NEW: &str = "2026-02-09";
 
+/// The ledger's decision on one copy (the backend must answer).
+async fn decide(ledger: &Ledger, k: &Key, copy: Copy<'_>) -> Decision {
+    ledger.decide(k, copy).await.unwrap()
+}
+
 fn token(decision: &Decision) -> String {
     match decision {
         Decision::Deliver { token } | Decision::DeliverForTwin { token } => token.clone(),
@@ -41,10 +46,7 @@ both_backends!(
     |backend: Backend| async move {
         let ledger = backend.ledger(HOUR_MS, 1000);
         let k = key("once-dup", "exr_1");
-        let first = ledger
-            .decide(&k, copy(OLD, "evt_old", Intent::Deliver))
-            .await
-            .unwrap();
+        let first = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
         let t = token(&first);
         ledger.mark_delivered(&k, &t, OLD, "evt_old").await.unwrap();
         for (version, id, intent) in [
@@ -68,24 +70,15 @@ both_backends!(
         let ledger = backend.ledger(HOUR_MS, 1000);
         let k = key("once-twin", "exr_1");
         assert_eq!(
-            ledger
-                .decide(&k, copy(NEW, "evt_new", Intent::Hold))
-                .await
-                .unwrap(),
+            decide(&ledger, &k, copy(NEW, "evt_new", Intent::Hold)).await,
             Decision::Policy
         );
         // A retry of the same held copy is still just held.
         assert_eq!(
-            ledger
-                .decide(&k, copy(NEW, "evt_new", Intent::Hold))
-                .await
-                .unwrap(),
+            decide(&ledger, &k, copy(NEW, "evt_new", Intent::Hold)).await,
             Decision::Policy
         );
-        let decision = ledger
-            .decide(&k, copy(OLD, "evt_old", Intent::Hold))
-            .await
-            .unwrap();
+        let decision = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Hold)).await;
         assert!(
             matches!(decision, Decision::DeliverForTwin { .. }),
             "{decision:?}"
@@ -95,10 +88,7 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(
-            ledger
-                .decide(&k, copy(NEW, "evt_new", Intent::Deliver))
-                .await
-                .unwrap(),
+            decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await,
             Decision::Duplicate
         );
     }
@@ -109,31 +99,19 @@ both_backends!(
     |backend: Backend| async move {
         let ledger = backend.ledger(HOUR_MS, 1000);
         let k = key("once-release", "exr_1");
-        let first = ledger
-            .decide(&k, copy(OLD, "evt_old", Intent::Deliver))
-            .await
-            .unwrap();
+        let first = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
         // While the first delivery runs, its twin is told to come back.
         assert_eq!(
-            ledger
-                .decide(&k, copy(NEW, "evt_new", Intent::Deliver))
-                .await
-                .unwrap(),
+            decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await,
             Decision::InFlight
         );
         ledger.release(&k, &token(&first)).await.unwrap();
-        let retry = ledger
-            .decide(&k, copy(NEW, "evt_new", Intent::Deliver))
-            .await
-            .unwrap();
+        let retry = decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await;
         assert!(matches!(retry, Decision::Deliver { .. }), "{retry:?}");
         // A stale release (the first holder's token) does not free the new claim.
         ledger.release(&k, &token(&first)).await.unwrap();
         assert_eq!(
-            ledger
-                .decide(&k, copy(OLD, "evt_old", Intent::Deliver))
-                .await
-                .unwrap(),
+            decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await,
             Decision::InFlight
         );
     }
@@ -148,10 +126,7 @@ both_backends!(
         short.claim_ms = 50;
         ledger.decide(&k, short).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(120)).await;
-        let next = ledger
-            .decide(&k, copy(NEW, "evt_new", Intent::Deliver))
-            .await
-            .unwrap();
+        let next = decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await;
         assert!(matches!(next, Decision::Deliver { .. }), "{next:?}");
     }
 );
@@ -170,10 +145,7 @@ both_backends!(
                     let id = format!("evt_{version}");
                     (
                         i,
-                        ledger
-                            .decide(&k, copy(version, &id, Intent::Deliver))
-                            .await
-                            .unwrap(),
+                        decide(&ledger, &k, copy(version, &id, Intent::Deliver)).await,
                     )
                 }));
             }
