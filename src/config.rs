@@ -40,10 +40,11 @@ pub struct Config {
     /// Where the configuration was read from (for reloads and relative paths).
     #[serde(skip)]
     source: Option<PathBuf>,
-    /// The exact text read from `source`: the reload watcher's baseline is this, not what the file
-    /// holds by the time the server starts (a change in between would otherwise never be applied).
+    /// A digest of the exact text read from `source` ([`crate::reload::content_digest`]; not the text,
+    /// which may hold inline secrets): the reload watcher's baseline is this, not what the file holds
+    /// by the time the server starts (a change in between would otherwise never be applied).
     #[serde(skip)]
-    source_text: Option<String>,
+    source_digest: Option<u64>,
     /// Where each key was set (file line or environment variable), for error messages.
     #[serde(skip)]
     origins: KeyOrigins,
@@ -755,7 +756,7 @@ impl Config {
         })?;
         let mut config = Config::parse_str(&text, env)?;
         config.source = Some(path.to_path_buf());
-        config.source_text = Some(text);
+        config.source_digest = Some(crate::reload::content_digest(text.as_bytes()));
         Ok(config)
     }
 
@@ -810,9 +811,10 @@ impl Config {
         self.source.as_deref()
     }
 
-    /// The text this configuration was parsed from, when it was read from [`Config::source`].
-    pub fn source_text(&self) -> Option<&str> {
-        self.source_text.as_deref()
+    /// The digest of the text this configuration was parsed from, when it was read from
+    /// [`Config::source`].
+    pub fn source_digest(&self) -> Option<u64> {
+        self.source_digest
     }
 
     /// The mappings directory, relative paths resolved against the config file's directory.

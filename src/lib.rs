@@ -135,8 +135,8 @@ pub async fn run(
         // The baseline is the config text as parsed and the mappings before they are read: a change
         // made after the caller read the file, or while starting, is then reloaded instead of becoming
         // the baseline the watcher compares against.
-        let baseline = config.source().map(|path| match config.source_text() {
-            Some(text) => reload::fingerprint_parsed(path, text, &config.mappings_dirs()),
+        let baseline = config.source().map(|path| match config.source_digest() {
+            Some(digest) => reload::fingerprint_parsed(path, digest, &config.mappings_dirs()),
             None => reload::fingerprint_all(path, &config.mappings_dirs()),
         });
         State::build(config).map(|state| (state, baseline))

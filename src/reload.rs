@@ -223,26 +223,33 @@ pub fn fingerprint_all(config_path: &Path, mappings_dirs: &[std::path::PathBuf])
     hasher.finish()
 }
 
-/// [`fingerprint_all`] with the config file's content as it was parsed (`config_text`) instead of
-/// as it is now: the baseline of a server whose configuration was read before it started.
+/// [`fingerprint_all`] with the config file's content as it was parsed (its [`content_digest`])
+/// instead of as it is now: the baseline of a server whose configuration was read before it started.
 pub fn fingerprint_parsed(
     config_path: &Path,
-    config_text: &str,
+    config_digest: u64,
     mappings_dirs: &[std::path::PathBuf],
 ) -> u64 {
     let mut hasher = DefaultHasher::new();
     config_path.hash(&mut hasher);
-    config_text.as_bytes().hash(&mut hasher);
+    config_digest.hash(&mut hasher);
     for dir in mappings_dirs {
         hash_dir(&mut hasher, dir, 0);
     }
     hasher.finish()
 }
 
+/// A digest of a file's bytes: what a fingerprint holds of each file.
+pub fn content_digest(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
 fn hash_file(hasher: &mut DefaultHasher, path: &Path) {
     path.hash(hasher);
     match std::fs::read(path) {
-        Ok(bytes) => bytes.hash(hasher),
+        Ok(bytes) => content_digest(&bytes).hash(hasher),
         Err(e) => e.kind().hash(hasher),
     }
 }
@@ -293,9 +300,15 @@ mod tests {
         std::fs::write(mappings.join("step/rules.toml"), "x").unwrap();
         let dirs = [mappings.clone()];
         let now = fingerprint_all(&config, &dirs);
-        assert_eq!(fingerprint_parsed(&config, "a = 1", &dirs), now);
+        assert_eq!(
+            fingerprint_parsed(&config, content_digest(b"a = 1"), &dirs),
+            now
+        );
         // Parsed before the file changed: the watcher sees a change to reload.
-        assert_ne!(fingerprint_parsed(&config, "a = 0", &dirs), now);
+        assert_ne!(
+            fingerprint_parsed(&config, content_digest(b"a = 0"), &dirs),
+            now
+        );
         std::fs::write(mappings.join("step/golden/case.input.json"), "{}").unwrap();
         assert_eq!(fingerprint_all(&config, &dirs), now);
     }
