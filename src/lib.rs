@@ -24,7 +24,17 @@
 //!   `hookshift check` checks.
 //! - [`reload`]: the swappable holder of the running state ([`reload::Shared`]) and the SIGHUP /
 //!   file-change reload task.
-//! - [`server`]: accept loop, HTTP/1 + HTTP/2 connections, header read timeout, graceful shutdown.
+//! - [`server`]: thread-per-core serving (`server.workers`), accept loops, HTTP/1 + HTTP/2
+//!   connections, header read timeout, graceful shutdown.
+//! - [`pipeline`]: the request path, one file per stage (below).
+//! - `route`: a route compiled once per loaded configuration: per sending version its action and
+//!   plan, its handler, its metric handles.
+//! - [`provider`]: one module per provider (Extend, Plextera): signatures, envelope and payload member,
+//!   delivery headers; [`provider::Verified`] bodies.
+//! - [`ledger`]: the one piece of state (SQLite file or Redis): twin pairing, exactly-once claims,
+//!   quarantine, and the `shadow report` / `quarantine` commands.
+//! - [`shadow`]: per-path hash trees of an event and the comparison of twins.
+//! - [`output_check`]: the runtime check of translated events against the target schema.
 //! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
 //!   lingering close after an early answer.
 //! - [`json`]: the JSON tree the mappings rewrite ([`json::Value`]: ordered objects, exact numbers)
@@ -39,7 +49,8 @@
 //!   (`http::deliver`), the roots TLS deliveries trust (`http::tls`).
 //! - `metrics`: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
 //! - `logging`: tracing subscriber setup (text or JSON).
-//! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`).
+//! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`, `reference`, `sign`,
+//!   `verify`, `send`).
 //!
 //! # The path of a request
 //!
@@ -55,19 +66,23 @@
 //!    rest of the body is drained so that the client reads it;
 //! 2. **verify**: checks the signature against the route's secrets (401), yielding a
 //!    [`provider::Verified`] body;
-//! 3. **decide**: parses it as strict JSON ([`json::parse`], or [`json::scan`] when no tree is needed;
+//! 3. **twins** (ledger on, declared identity): pairs the copy with its twin from the other endpoint,
+//!    offers both to the shadow comparison in the background, and claims the delivery exactly once
+//!    (`duplicate`, `delivered_for_twin`, 503 `twin_in_flight`); the claim is marked after the
+//!    handler's 2xx and released on failure;
+//! 4. **decide**: parses it as strict JSON ([`json::parse`], or [`json::scan`] when no tree is needed;
 //!    400), checks the provider's envelope (400) and applies the version's action: `ack` answers 200,
 //!    `reject` answers 400, no policy answers 400, pass and translate go on;
-//! 4. **translate** (other versions): replaces a signed-URL payload by the payload it points at
+//! 5. **translate** (other versions): replaces a signed-URL payload by the payload it points at
 //!    ([`signed_url`]; 502 when it cannot be fetched, 503 when it and its translation do not fit in the
 //!    budget), translates with the route's plan ([`mapping::translate`], the provider's payload member),
 //!    counts the fields it dropped and queues the scan for the unknown fields it carried ([`drift`]);
 //!    unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
 //!    own version keeps the exact received bytes;
-//! 5. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
-//! 6. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
+//! 6. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
+//! 7. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
 //!    missed deadline 504;
-//! 7. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
+//! 8. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
 //!    no secret).
 
 pub mod budget;
