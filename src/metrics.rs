@@ -238,14 +238,6 @@ impl ShedReason {
     }
 }
 
-/// Registers `hookshift_requests_shed_total` at zero for `route` and every reason.
-pub fn register_shed(route: &str) {
-    for reason in ShedReason::ALL {
-        counter!(REQUESTS_SHED, "route" => route.to_owned(), "reason" => reason.as_str())
-            .increment(0);
-    }
-}
-
 /// What became of an unmapped field (the `fate` label of [`UNMAPPED_FIELDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldFate {
@@ -589,9 +581,9 @@ impl EventLabels {
 
 /// Registers at zero, for every route, the series the dashboard and alerts select before any event
 /// arrives: `hookshift_events_received_total` and `hookshift_events_total` for each version the route
-/// names (every outcome, event type `other`), `hookshift_downstream_responses_total` for each status
-/// class and `hookshift_inflight_requests`. A panel over a series that does not exist is empty, and
-/// a ratio or `increase()` over it cannot fire until the first event.
+/// names (every outcome, event type `other`); the series with fixed labels (downstream responses,
+/// in-flight requests, …) are registered by [`RouteMetrics::new`]. A panel over a series that does not
+/// exist is empty, and a ratio or `increase()` over it cannot fire until the first event.
 pub fn register_event_series(routes: &[RouteConfig]) {
     const OUTCOMES: [Outcome; 11] = [
         Outcome::Delivered,
@@ -605,14 +597,6 @@ pub fn register_event_series(routes: &[RouteConfig]) {
         Outcome::TranslationError,
         Outcome::DownstreamError,
         Outcome::SignedUrlUnavailable,
-    ];
-    const CLASSES: [StatusClass; 6] = [
-        StatusClass::S2xx,
-        StatusClass::S3xx,
-        StatusClass::S4xx,
-        StatusClass::S5xx,
-        StatusClass::Timeout,
-        StatusClass::ConnectError,
     ];
     for route in routes {
         let versions: std::collections::BTreeSet<&str> = route
@@ -636,24 +620,6 @@ pub fn register_event_series(routes: &[RouteConfig]) {
                 .increment(0);
             }
         }
-        for class in CLASSES {
-            counter!(DOWNSTREAM_RESPONSES, "route" => route.name.clone(), "status_class" => class.as_str())
-                .increment(0);
-        }
-        gauge!(INFLIGHT_REQUESTS, "route" => route.name.clone()).increment(0.0);
-    }
-}
-
-/// Registers every `hookshift_signed_url_*` series of `routes` at zero, so that they exist before the
-/// first signed-URL payload arrives.
-pub fn register_signed_url_series(routes: &[RouteConfig]) {
-    for route in routes {
-        for result in crate::signed_url::FetchResult::ALL {
-            counter!(SIGNED_URL_FETCHES, "route" => route.name.clone(), "result" => result.as_str())
-                .increment(0);
-        }
-        // Registering the histogram is enough for it to be rendered, with zero samples.
-        let _ = histogram!(SIGNED_URL_FETCH_DURATION, "route" => route.name.clone());
     }
 }
 

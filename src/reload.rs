@@ -98,14 +98,9 @@ impl Shared {
                     tracing::warn!("server.log_format changed: not reloadable, restart to apply");
                 }
                 let routes = state.config.routes.len();
-                for route in &state.config.routes {
-                    // A route added by the reload: its shed and unmapped-field counters exist from
-                    // the start too.
-                    metrics::register_shed(&route.name);
-                    metrics::register_unmapped(&route.name);
-                }
+                // A route added by the reload registered its fixed-label series when it was
+                // compiled (`RouteMetrics`); the per-version event series are registered here.
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
-                metrics::register_signed_url_series(&state.config.routes);
                 metrics::register_event_series(&state.config.routes);
                 self.current.store(Arc::new(state));
                 self.swapped.send_replace(());
