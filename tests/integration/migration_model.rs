@@ -944,8 +944,6 @@ async fn the_whole_migration_delivers_every_event_exactly_once_on_two_replicas_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "with one of two replicas on Redis restarted, some runs lose or double events (Redis \
-            ledger timeouts around the restart, requests served as without a ledger)"]
 async fn two_replicas_over_redis_one_restarted_deliver_every_event_exactly_once() {
     let Some(backend) = Backend::new(LedgerBackend::Redis) else {
         return;
