@@ -56,6 +56,8 @@ pub enum ProxyError {
     Internal(String),
     #[error("another copy of this event is being delivered now; retry later")]
     TwinInFlight,
+    #[error("the ledger cannot record this acknowledgement now; retry later")]
+    LedgerUnavailable,
 }
 
 impl ProxyError {
@@ -82,7 +84,9 @@ impl ProxyError {
             // 5xx so the sender retries: each retry carries a freshly signed URL.
             ProxyError::SignedUrlUnavailable(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ProxyError::TwinInFlight => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::TwinInFlight | ProxyError::LedgerUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -108,6 +112,7 @@ impl ProxyError {
             ProxyError::SignedUrlUnavailable(_) => "signed_url_unavailable",
             ProxyError::Internal(_) => "internal_error",
             ProxyError::TwinInFlight => "twin_in_flight",
+            ProxyError::LedgerUnavailable => "ledger_unavailable",
         }
     }
 
@@ -133,6 +138,7 @@ impl ProxyError {
             | ProxyError::DownstreamTimeout { .. } => Outcome::DownstreamError,
             ProxyError::SignedUrlUnavailable(_) => Outcome::SignedUrlUnavailable,
             ProxyError::TwinInFlight => Outcome::TwinInFlight,
+            ProxyError::LedgerUnavailable => Outcome::LedgerUnavailable,
         }
     }
 
@@ -146,7 +152,9 @@ impl ProxyError {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
-            ProxyError::Overloaded(_) | ProxyError::TwinInFlight => {
+            ProxyError::Overloaded(_)
+            | ProxyError::TwinInFlight
+            | ProxyError::LedgerUnavailable => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -190,6 +198,23 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<F
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn answers_the_sender_should_retry_carry_retry_after() {
+        for error in [ProxyError::TwinInFlight, ProxyError::LedgerUnavailable] {
+            let response = error.to_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{error}"
+            );
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER],
+                RETRY_AFTER_SECS.to_string().as_str(),
+                "{error}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn error_body_names_the_problem() {

@@ -357,6 +357,9 @@ pub enum Outcome {
     TwinInFlight,
     /// A mapping failed on it and it was kept in the quarantine: answered 202.
     Quarantined,
+    /// The policy said ack, but the ledger could not record it: answered 503 so the sender retries
+    /// (an acknowledgement the ledger does not know of could strand the event at the next stage).
+    LedgerUnavailable,
 }
 
 impl Outcome {
@@ -378,8 +381,29 @@ impl Outcome {
             Outcome::DeliveredForTwin => "delivered_for_twin",
             Outcome::TwinInFlight => "twin_in_flight",
             Outcome::Quarantined => "quarantined",
+            Outcome::LedgerUnavailable => "ledger_unavailable",
         }
     }
+
+    /// Every outcome, in the order of the enum.
+    pub const ALL: [Outcome; 16] = [
+        Outcome::Delivered,
+        Outcome::Acked,
+        Outcome::Rejected,
+        Outcome::Unauthorized,
+        Outcome::Invalid,
+        Outcome::TooLarge,
+        Outcome::Overloaded,
+        Outcome::Unmapped,
+        Outcome::TranslationError,
+        Outcome::DownstreamError,
+        Outcome::SignedUrlUnavailable,
+        Outcome::Duplicate,
+        Outcome::DeliveredForTwin,
+        Outcome::TwinInFlight,
+        Outcome::Quarantined,
+        Outcome::LedgerUnavailable,
+    ];
 }
 
 /// How a downstream delivery attempt ended (the `status_class` label).
@@ -585,19 +609,6 @@ impl EventLabels {
 /// in-flight requests, …) are registered by [`RouteMetrics::new`]. A panel over a series that does not
 /// exist is empty, and a ratio or `increase()` over it cannot fire until the first event.
 pub fn register_event_series(routes: &[RouteConfig]) {
-    const OUTCOMES: [Outcome; 11] = [
-        Outcome::Delivered,
-        Outcome::Acked,
-        Outcome::Rejected,
-        Outcome::Unauthorized,
-        Outcome::Invalid,
-        Outcome::TooLarge,
-        Outcome::Overloaded,
-        Outcome::Unmapped,
-        Outcome::TranslationError,
-        Outcome::DownstreamError,
-        Outcome::SignedUrlUnavailable,
-    ];
     for route in routes {
         let versions: std::collections::BTreeSet<&str> = route
             .policy
@@ -608,7 +619,7 @@ pub fn register_event_series(routes: &[RouteConfig]) {
         for version in versions {
             counter!(EVENTS_RECEIVED, "route" => route.name.clone(), "api_version" => version.to_owned(), "event_type" => OTHER)
                 .increment(0);
-            for outcome in OUTCOMES {
+            for outcome in Outcome::ALL {
                 counter!(
                     EVENTS,
                     "route" => route.name.clone(),

@@ -67,7 +67,8 @@ DOCUMENTED = {
 BOUNDED = {
     "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "overloaded",
                 "unmapped", "translation_error", "downstream_error", "signed_url_unavailable",
-                "duplicate", "delivered_for_twin", "twin_in_flight", "quarantined"},
+                "duplicate", "delivered_for_twin", "twin_in_flight", "quarantined",
+                "ledger_unavailable"},
     "status_class": {"2xx", "3xx", "4xx", "5xx", "timeout", "connect_error"},
     "result": {"success", "failure"},
     "fate": {"dropped", "carried"},

@@ -10,8 +10,11 @@
 //!   (`delivered_for_twin`); a copy whose policy says deliver claims the delivery, marked after the
 //!   handler's 2xx and released otherwise; while another copy holds the claim, 503 `twin_in_flight`.
 //!
-//! Whenever the ledger cannot answer (down, an entry it cannot read) or the copy has no identity, the
-//! request goes on exactly as without a ledger; the failure is counted and logged once per interval.
+//! Whenever the ledger cannot answer (down, an entry it cannot read) the failure is counted and logged
+//! once per interval, and the copy goes on as without a ledger, but for an ack: a copy whose policy
+//! says ack is answered 503 `ledger_unavailable` (the sender retries), since an acknowledgement the
+//! ledger never recorded strands the event when the next stage rejects its twin. A copy without an
+//! identity goes on exactly as without a ledger.
 
 use std::sync::Arc;
 
@@ -190,7 +193,15 @@ impl Pipeline {
         match decided {
             Err(error) => {
                 ledger.note_failure("claim", &error);
-                Step::Go(None)
+                // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
+                // acknowledged copy the ledger never heard of strands its event once the next stage
+                // rejects the twin, so it is answered 503 and comes back when the ledger answers.
+                // A rejection is retried by the sender anyway.
+                if matches!(record.action, Some(Action::Ack)) {
+                    Step::Answer(Err(ProxyError::LedgerUnavailable))
+                } else {
+                    Step::Go(None)
+                }
             }
             Ok(Decision::Policy) => Step::Go(None),
             Ok(Decision::Deliver { token }) => Step::Go(Some(claimed(token))),

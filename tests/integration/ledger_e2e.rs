@@ -229,6 +229,42 @@ async fn an_unreachable_redis_changes_nothing_for_the_sender() {
     harness.hs.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_unreachable_redis_holds_back_acks_but_not_deliveries() {
+    let route = "e2e-redis-down-stage-2";
+    let url = format!("redis://127.0.0.1:{}/", crate::ledger_support::free_port());
+    let harness = Harness::setup(RouteSpec::extend(route).forward(OLD).ack(NEW))
+        .shipped_mappings()
+        .config(move |spec| spec.ledger = format!("[ledger]\nbackend = \"redis\"\nurl = {url:?}\n"))
+        .start()
+        .await;
+    let (new, old) = twins();
+    // Stage 2, the ledger down: acknowledging the new copy unrecorded could strand the event at the
+    // switch to stage 3, so it is answered 503 for the sender to bring back later.
+    let held = send(&harness.hs, route, NEW, &new).await;
+    assert_eq!(held.status, 503, "{:?}", held.json);
+    assert_eq!(held.error(), "ledger_unavailable");
+    assert!(harness.down.requests().is_empty());
+    // The old copy is delivered (translated) as without a ledger.
+    assert_eq!(
+        send(&harness.hs, route, OLD, &old).await.json["status"],
+        "delivered"
+    );
+    assert_eq!(harness.down.requests().len(), 1);
+    let page = harness.hs.metrics().await;
+    let outcome = |outcome: &str| {
+        metric_sum(
+            &page,
+            "hookshift_events_total",
+            &[("route", route), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(outcome("ledger_unavailable"), 1.0, "{page}");
+    assert_eq!(outcome("delivered"), 1.0, "{page}");
+    assert_eq!(outcome("acked"), 0.0, "{page}");
+    harness.hs.stop().await.unwrap();
+}
+
 both_backends!(
     a_failed_translation_is_quarantined_and_replayed_once_fixed,
     |backend: Backend| async move {
