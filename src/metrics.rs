@@ -826,6 +826,10 @@ pub const QUARANTINED: &str = "hookshift_quarantined_total";
 /// quarantine holds (refreshed by the ledger's sweep).
 pub const QUARANTINE_EVENTS: &str = "hookshift_quarantine_events";
 pub const QUARANTINE_BYTES: &str = "hookshift_quarantine_bytes";
+/// `hookshift_quarantine_replays_total{route,result}`: events `hookshift quarantine replay` tried,
+/// `result` `delivered`, `duplicate` (its twin came through meanwhile) or `failed` (kept). Counted in
+/// the ledger by the command, read from it with the ledger's sweep.
+pub const QUARANTINE_REPLAYS: &str = "hookshift_quarantine_replays_total";
 
 /// Registers the quarantine series of a route at zero.
 pub fn register_quarantine(route: &str) {
@@ -836,6 +840,19 @@ pub fn register_quarantine(route: &str) {
     for result in ["stored", "exists", "full", "error"] {
         counter!(QUARANTINED, "route" => route.to_owned(), "result" => result).increment(0);
     }
+    metrics::describe_counter!(
+        QUARANTINE_REPLAYS,
+        "Quarantined events replayed, by result (counted in the ledger, read every sweep)"
+    );
+    for result in crate::ledger::quarantine::ReplayResult::ALL {
+        counter!(QUARANTINE_REPLAYS, "route" => route.to_owned(), "result" => result.as_str())
+            .increment(0);
+    }
+}
+
+/// Sets the replays the ledger has counted (the counter never goes back).
+pub fn record_quarantine_replays(route: &str, result: &'static str, count: u64) {
+    counter!(QUARANTINE_REPLAYS, "route" => route.to_owned(), "result" => result).absolute(count);
 }
 
 /// Counts one event offered to the quarantine.

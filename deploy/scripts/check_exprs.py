@@ -63,6 +63,7 @@ DOCUMENTED = {
     "hookshift_quarantined_total": {"route", "result"},
     "hookshift_quarantine_events": {"backend"},
     "hookshift_quarantine_bytes": {"backend"},
+    "hookshift_quarantine_replays_total": {"route", "result"},
 }
 BOUNDED = {
     "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "overloaded",
@@ -82,6 +83,7 @@ BOUNDED_FOR = {
         "declared_body", "streamed_body", "translation", "signed_url"},
     ("hookshift_shadow_pairs_total", "result"): {"match", "mismatch"},
     ("hookshift_quarantined_total", "result"): {"stored", "exists", "full", "error"},
+    ("hookshift_quarantine_replays_total", "result"): {"delivered", "duplicate", "failed"},
 }
 
 

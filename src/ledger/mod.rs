@@ -389,6 +389,11 @@ impl Ledger {
         crate::metrics::record_ledger_entries(self.backend.as_str(), len);
         let (events, bytes) = self.store.quarantine_size().await?;
         crate::metrics::record_quarantine_size(self.backend.as_str(), events, bytes);
+        // Replays run in the command line's process: the ledger has their counts, the server
+        // exports them.
+        for (route, result, count) in self.store.replay_counts().await?.0 {
+            crate::metrics::record_quarantine_replays(&route, result.as_str(), count);
+        }
         Ok(len)
     }
 

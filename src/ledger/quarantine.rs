@@ -61,7 +61,87 @@ impl Stored {
     }
 }
 
+/// What became of one event `hookshift quarantine replay` tried (dry runs are not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayResult {
+    /// The handler took it: removed.
+    Delivered,
+    /// Its twin had been delivered meanwhile: removed without a delivery.
+    Duplicate,
+    /// Still not deliverable (the translation still fails, the handler refused it, …): kept.
+    Failed,
+}
+
+impl ReplayResult {
+    /// Every result, for series registered at zero.
+    pub const ALL: [ReplayResult; 3] = [
+        ReplayResult::Delivered,
+        ReplayResult::Duplicate,
+        ReplayResult::Failed,
+    ];
+
+    /// The `result` label of `hookshift_quarantine_replays_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayResult::Delivered => "delivered",
+            ReplayResult::Duplicate => "duplicate",
+            ReplayResult::Failed => "failed",
+        }
+    }
+
+    fn from_label(label: &str) -> Option<ReplayResult> {
+        ReplayResult::ALL.into_iter().find(|r| r.as_str() == label)
+    }
+}
+
+/// The field under which the ledger counts one route's replays of one result.
+fn replay_field(route: &str, result: ReplayResult) -> String {
+    format!("{route}\u{1f}{}", result.as_str())
+}
+
+/// The route and result of a field written by [`replay_field`]; `None` for anything else.
+fn parse_replay_field(field: &str) -> Option<(String, ReplayResult)> {
+    let (route, result) = field.rsplit_once('\u{1f}')?;
+    Some((route.to_owned(), ReplayResult::from_label(result)?))
+}
+
+/// Replays counted in the ledger, per route and result: what every replay run did, wherever it ran
+/// (the command line writes them, the servers export them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReplayCounts(pub Vec<(String, ReplayResult, u64)>);
+
+impl ReplayCounts {
+    fn from_fields(fields: impl IntoIterator<Item = (String, u64)>) -> ReplayCounts {
+        let mut counts: Vec<(String, ReplayResult, u64)> = fields
+            .into_iter()
+            .filter_map(|(field, count)| {
+                parse_replay_field(&field).map(|(route, result)| (route, result, count))
+            })
+            .collect();
+        counts.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
+        ReplayCounts(counts)
+    }
+}
+
 impl Store {
+    /// Counts one replayed event of `route`.
+    pub async fn count_replay(&self, route: &str, result: ReplayResult) -> Result<(), LedgerError> {
+        let field = replay_field(route, result);
+        match self {
+            Store::Sqlite(s) => s.count_replay(field).await,
+            Store::Redis(s) => s.count_replay(&field).await,
+        }
+    }
+
+    /// Every replay counted so far.
+    pub async fn replay_counts(&self) -> Result<ReplayCounts, LedgerError> {
+        let fields = match self {
+            Store::Sqlite(s) => s.replay_counts().await?,
+            Store::Redis(s) => s.replay_counts().await?,
+        };
+        Ok(ReplayCounts::from_fields(fields))
+    }
+
     /// Keeps an event and its bytes, unless it is there already or would pass `max_bytes`.
     pub async fn quarantine_put(
         &self,
@@ -108,5 +188,27 @@ impl Store {
             Store::Sqlite(s) => s.quarantine_size().await,
             Store::Redis(s) => s.quarantine_size().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_fields_round_trip_and_foreign_fields_are_ignored() {
+        let counts = ReplayCounts::from_fields([
+            (replay_field("extend", ReplayResult::Failed), 2),
+            (replay_field("extend", ReplayResult::Delivered), 5),
+            ("entries".to_owned(), 9),
+            ("extend\u{1f}unknown".to_owned(), 1),
+        ]);
+        assert_eq!(
+            counts.0,
+            vec![
+                ("extend".to_owned(), ReplayResult::Delivered, 5),
+                ("extend".to_owned(), ReplayResult::Failed, 2),
+            ]
+        );
     }
 }

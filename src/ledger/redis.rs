@@ -84,6 +84,8 @@ return removed
 const QUARANTINE_PREFIX: &str = "hookshift:ledger:q:";
 const QUARANTINE_INDEX: &str = "hookshift:ledger:qidx";
 const QUARANTINE_BYTES: &str = "hookshift:ledger:qbytes";
+/// Hash of quarantine replay counts, a field per route and result.
+const REPLAYS: &str = "hookshift:ledger:replays";
 
 /// KEYS[1] item hash, KEYS[2] index, KEYS[3] byte count; ARGV: meta, body, received_ms, id, max
 /// bytes. Returns "exists", "full" or "stored".
@@ -401,6 +403,35 @@ impl RedisStore {
             .arg(id);
         let removed: i64 = timed(invocation.invoke_async(&mut connection)).await?;
         Ok(removed == 1)
+    }
+
+    /// See [`super::Store::count_replay`].
+    pub async fn count_replay(&self, field: &str) -> Result<(), LedgerError> {
+        let mut connection = self.connection().await?;
+        let _: i64 = timed(
+            ::redis::cmd("HINCRBY")
+                .arg(REPLAYS)
+                .arg(field)
+                .arg(1)
+                .query_async(&mut connection),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// See [`super::Store::replay_counts`].
+    pub async fn replay_counts(&self) -> Result<Vec<(String, u64)>, LedgerError> {
+        let mut connection = self.connection().await?;
+        let counts: Vec<(String, i64)> = timed(
+            ::redis::cmd("HGETALL")
+                .arg(REPLAYS)
+                .query_async(&mut connection),
+        )
+        .await?;
+        Ok(counts
+            .into_iter()
+            .map(|(field, count)| (field, count.max(0) as u64))
+            .collect())
     }
 
     /// See [`super::Store::quarantine_size`].

@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use http::{header, HeaderMap, HeaderValue};
 
 use super::once::{Copy, Decision, Intent};
-use super::quarantine::Quarantined;
+use super::quarantine::{Quarantined, ReplayResult};
 use super::{Key, Ledger, LedgerError};
 use crate::http::deliver::{Deliverer, Outbound};
 use crate::json::Value;
@@ -138,6 +138,18 @@ pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
     let mut failed = 0;
     for item in &items {
         let result = replay_one(&state, &ledger, &deliverer, item, args.dry_run).await;
+        let counted = match &result {
+            Replayed::Delivered => Some(ReplayResult::Delivered),
+            Replayed::Duplicate => Some(ReplayResult::Duplicate),
+            Replayed::Kept(_) => Some(ReplayResult::Failed),
+            Replayed::WouldDeliver => None,
+        };
+        if let Some(counted) = counted {
+            // A count that cannot be written costs the metric one replay, not the replay itself.
+            if let Err(error) = ledger.store().count_replay(&item.route, counted).await {
+                tracing::warn!(error = %error, "replay not counted in the ledger");
+            }
+        }
         let line = match &result {
             Replayed::Delivered => "delivered, removed".to_owned(),
             Replayed::Duplicate => "already delivered (its twin), removed".to_owned(),

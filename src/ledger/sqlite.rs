@@ -13,6 +13,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{Change, Entry, LedgerError, Updated};
 
+/// Names of the counters rows that count quarantine replays (`replays:<route>\u{1f}<result>`).
+const REPLAYS_PREFIX: &str = "replays:";
+
 /// How long a write waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most entries one sweep removes (the next sweep takes the rest).
@@ -256,6 +259,38 @@ impl SqliteStore {
     pub async fn quarantine_remove(&self, id: String) -> Result<bool, LedgerError> {
         self.with(move |connection| {
             Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
+        })
+        .await
+    }
+
+    /// See [`super::Store::count_replay`]: a row of the counters table per route and result.
+    pub async fn count_replay(&self, field: String) -> Result<(), LedgerError> {
+        self.with(move |connection| {
+            connection.execute(
+                "INSERT INTO counters (name, value) VALUES (?1, 1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                [format!("{REPLAYS_PREFIX}{field}")],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// See [`super::Store::replay_counts`].
+    pub async fn replay_counts(&self) -> Result<Vec<(String, u64)>, LedgerError> {
+        self.with(|connection| {
+            let mut statement = connection
+                .prepare("SELECT name, value FROM counters WHERE substr(name, 1, ?1) = ?2")?;
+            let rows = statement.query_map(
+                rusqlite::params![REPLAYS_PREFIX.len() as i64, REPLAYS_PREFIX],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )?;
+            let mut counts = Vec::new();
+            for row in rows {
+                let (name, value) = row?;
+                counts.push((name[REPLAYS_PREFIX.len()..].to_owned(), value.max(0) as u64));
+            }
+            Ok(counts)
         })
         .await
     }

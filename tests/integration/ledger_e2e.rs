@@ -338,6 +338,23 @@ both_backends!(
         .await
         .unwrap();
         assert!(listed.contains("0 event(s) in quarantine"), "{listed}");
+
+        // The command counted its replays in the ledger; a server exports them with the ledger's
+        // sweep (at start, then every minute): one failed (before the fix), one delivered.
+        let hs = hs.restart().await;
+        let (hs_ref, r_ref) = (&hs, &route);
+        eventually("replays exported", move || async move {
+            let page = hs_ref.metrics().await;
+            let replays = |result: &str| {
+                metric_sum(
+                    &page,
+                    "hookshift_quarantine_replays_total",
+                    &[("route", r_ref.as_str()), ("result", result)],
+                )
+            };
+            replays("delivered") == 1.0 && replays("failed") == 1.0 && replays("duplicate") == 0.0
+        })
+        .await;
         hs.stop().await.unwrap();
     }
 );

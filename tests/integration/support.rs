@@ -439,6 +439,21 @@ impl Hookshift {
     pub async fn start(dir: &Path, spec: &ConfigSpec) -> Hookshift {
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, spec.toml()).unwrap();
+        Hookshift::run(config_path).await
+    }
+
+    /// Stops this server gracefully and starts a new one on the configuration file as it is now
+    /// (and the same ledger): what a restarted process sees.
+    pub async fn restart(mut self) -> Hookshift {
+        let files = self._files.take();
+        let config_path = self.config_path.clone();
+        self.stop().await.expect("a graceful stop");
+        let mut restarted = Hookshift::run(config_path).await;
+        restarted._files = files;
+        restarted
+    }
+
+    async fn run(config_path: PathBuf) -> Hookshift {
         let config =
             Config::load(&config_path).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
