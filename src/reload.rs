@@ -99,9 +99,11 @@ impl Shared {
                 }
                 let routes = state.config.routes.len();
                 // A route added by the reload registered its fixed-label series when it was
-                // compiled (`RouteMetrics`); the per-version event series are registered here.
+                // compiled (`RouteMetrics`); the per-version event series and the shadow and
+                // quarantine series are registered here.
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
                 metrics::register_event_series(&state.config.routes);
+                crate::pipeline::register_route_series(&state);
                 self.current.store(Arc::new(state));
                 self.swapped.send_replace(());
                 tracing::info!(trigger, routes, "configuration reloaded");

@@ -20,6 +20,7 @@ mod receive;
 mod record;
 mod translate;
 mod twins;
+pub(crate) use twins::register_route_series;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -202,3 +202,42 @@ async fn shutdown_gives_up_after_the_grace_period() {
         "expected a closed connection, got {result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_route_added_by_a_reload_has_every_series_before_its_first_event() {
+    let Harness { hs, mut spec, .. } = Harness::start(RouteSpec::extend("reload-first")).await;
+    let added = "reload-added";
+    let url = spec.routes[0].downstream_url.clone();
+    spec.routes.push(RouteSpec::new(added, &url));
+    std::fs::write(&hs.config_path, spec.toml()).unwrap();
+    let has = |page: &str, name: &str, labels: &str| {
+        page.lines()
+            .any(|l| l.starts_with(&format!("{name}{{")) && l.contains(labels))
+    };
+    let hs_ref = &hs;
+    eventually("the added route's series", move || async move {
+        let page = hs_ref.metrics().await;
+        let route = format!("route=\"{added}\"");
+        has(&page, "hookshift_events_total", &route)
+            && has(&page, "hookshift_shadow_skipped_total", &route)
+            && has(&page, "hookshift_quarantined_total", &route)
+            && has(&page, "hookshift_quarantine_replays_total", &route)
+    })
+    .await;
+    let page = hs.metrics().await;
+    for outcome in [
+        "delivered",
+        "ledger_unavailable",
+        "duplicate",
+        "quarantined",
+    ] {
+        assert!(
+            page.lines()
+                .any(|l| l.starts_with("hookshift_events_total{")
+                    && l.contains(&format!("route=\"{added}\""))
+                    && l.contains(&format!("outcome=\"{outcome}\""))),
+            "{outcome}: {page}"
+        );
+    }
+    hs.stop().await.unwrap();
+}
