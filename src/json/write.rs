@@ -10,8 +10,9 @@ use std::mem;
 use super::value::{Map, Value};
 
 /// The first chunk [`into_json`] writes into; each next one is twice as large, up to
-/// [`MAX_CHUNK`]. Small enough that a small event's text costs little more than its length.
-const FIRST_CHUNK: usize = 4 * 1024;
+/// [`MAX_CHUNK`]. The first chunk is allocated while the tree is still whole, so it is small: a
+/// 5 KB event's peak is its tree and this chunk.
+const FIRST_CHUNK: usize = 1024;
 /// Chunks stop growing here: the text is copied once more at the end, so the chunks' unused tail
 /// (less than one chunk) is all the slack, while a 20 MB text needs only a few hundred of them.
 const MAX_CHUNK: usize = 64 * 1024;
