@@ -29,11 +29,8 @@ fn main() {
     let tree = dhat::HeapStats::get();
     let translated = translate(plan, event, &delivery).expect("translates");
     let after_translate = dhat::HeapStats::get();
-    // As the proxy does: a buffer sized like the received body, the tree dropped once written.
-    let mut out = Vec::with_capacity(body.len() + 1024);
-    translated.write_to(&mut out);
-    let written = dhat::HeapStats::get();
-    drop(translated);
+    // As the proxy does: the tree consumed while written, the text in a buffer of its exact length.
+    let out = translated.into_json();
     let stats = dhat::HeapStats::get();
     drop(profiler);
 
@@ -50,7 +47,7 @@ fn main() {
         x(tree.max_bytes),
         x(after_translate.curr_bytes),
         x(after_translate.max_bytes),
-        x(written.curr_bytes),
+        x(stats.curr_bytes),
         x(out.capacity()),
         stats.max_bytes,
         x(stats.max_bytes),

@@ -85,9 +85,7 @@ fn translation_working_memory_is_within_the_reserved_factor() {
             let (out, peak) = peak_of(|| {
                 let event = hookshift::json::parse(&body).expect("parses");
                 let value = translate(plan, event, &delivery).expect("translates");
-                let mut bytes = Vec::with_capacity(body.len() + 1024);
-                value.write_to(&mut bytes);
-                bytes
+                value.into_json()
             });
             let ratio = peak as f64 / body.len() as f64;
             eprintln!(

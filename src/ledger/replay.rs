@@ -260,7 +260,7 @@ async fn replay_one(
     let bytes = if item.version == handler {
         bytes::Bytes::from(body)
     } else {
-        bytes::Bytes::from(translated.to_vec())
+        bytes::Bytes::from(translated.into_json())
     };
     let mut inbound = HeaderMap::new();
     inbound.insert(

@@ -161,10 +161,10 @@ impl Pipeline {
                         }
                     }
                 }
-                // Sized like the received body, so the buffer rarely grows while writing.
-                let mut bytes = Vec::with_capacity(verified.body().len() + 1024);
-                value.write_to(&mut bytes);
                 drop(verified);
+                // Consumed as it is written: the tree is freed while its text grows, and the text
+                // is exactly as long as its buffer, which `Bytes` keeps until delivered.
+                let bytes = value.into_json();
                 Ok(Translated::Deliver(outgoing(
                     Bytes::from(bytes),
                     out_type,

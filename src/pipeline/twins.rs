@@ -352,7 +352,8 @@ pub(super) fn for_twin(
         .to_owned();
     let body = if translated {
         record.translated = true;
-        Bytes::from(at_handler.to_vec())
+        // Exact length: the budget below holds `body.len()` while the handler takes its time.
+        Bytes::from(at_handler.into_json())
     } else {
         verified.body().clone()
     };
