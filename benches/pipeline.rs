@@ -344,6 +344,7 @@ fn drift_handoff(env: &Env, case: &Case) {
         version: case.from.clone(),
         input: ScanInput::Body(case.body.clone()),
         dropped: Vec::new(),
+        output: None,
         permit,
     };
     env.queue.0.try_send(job).expect("the queue has room");

@@ -133,8 +133,9 @@ pub struct SchemasConfig {
     /// Relative paths are resolved against the config file's directory. Unset: `schemas` beside the
     /// config file, skipped by `check` and `serve` when absent (an installation may ship without it).
     pub dir: Option<PathBuf>,
-    /// Translated events waiting for the background carried-field scan; when full, scans are skipped
-    /// (and counted). 0 turns the scan off.
+    /// Translated events waiting for the background carried-field scan (and `observe` output check);
+    /// when full, both are skipped (and counted). 0 turns the scan off and runs the output check on
+    /// the request path.
     #[serde(default = "default_scan_queue")]
     pub scan_queue: usize,
     /// Whether translated events are validated against the target version's schema before delivery

@@ -1,5 +1,6 @@
 //! Counting the input fields no mapping names (`hookshift_unmapped_fields_total`), off the request
-//! path where it costs.
+//! path where it costs; the same background thread runs the `observe` output check
+//! ([`crate::output_check::Deferred`]) of the event it scans.
 //!
 //! Fields a translation drops are reported by the engine itself ([`crate::mapping::Translated`]) and
 //! counted at once: a short list, usually empty. Fields it carries (keys the source version's schema
@@ -58,8 +59,20 @@ pub struct ScanJob {
     pub input: ScanInput,
     /// The paths the translation dropped: undeclared keys at or under them were not carried.
     pub dropped: Vec<String>,
+    /// The output check of the translation (`schemas.validate_output = "observe"`), if any.
+    pub output: Option<crate::output_check::Deferred>,
     /// The bytes and working memory of the scan, held in the body budget until it is done.
     pub permit: BudgetPermit,
+}
+
+impl ScanJob {
+    /// Counts the job skipped: its scan, and its output check if it carries one.
+    pub fn skipped(route: &str, output: bool) {
+        metrics::record_drift_scan_skipped(route);
+        if output {
+            metrics::record_output_check_skipped(route);
+        }
+    }
 }
 
 /// Hands [`ScanJob`]s to the background scanner without waiting.
@@ -106,15 +119,20 @@ impl Scanner {
     /// Queues `job`, or counts it skipped when the queue is full. Never blocks.
     pub fn submit(&self, job: ScanJob) {
         let Some(queue) = &self.queue else {
-            metrics::record_drift_scan_skipped(&job.route);
+            ScanJob::skipped(&job.route, job.output.is_some());
             return;
         };
         match queue.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                metrics::record_drift_scan_skipped(&job.route);
+                ScanJob::skipped(&job.route, job.output.is_some());
             }
         }
+    }
+
+    /// Whether a background thread takes jobs (`schemas.scan_queue` above 0 and the thread started).
+    pub fn is_running(&self) -> bool {
+        self.queue.is_some()
     }
 }
 
@@ -159,8 +177,12 @@ pub fn record_dropped(route: &str, event_type_label: &str, dropped: &[String]) {
     }
 }
 
-/// Walks one event against its source schema and counts the undeclared keys that were carried.
+/// Walks one event against its source schema and counts the undeclared keys that were carried; then
+/// runs the output check the job carries.
 fn scan(job: ScanJob) {
+    if let Some(output) = &job.output {
+        output.run(&job.schemas, &job.route);
+    }
     let event: serde_json::Value = match &job.input {
         ScanInput::Body(bytes) => match serde_json::from_slice(bytes) {
             Ok(event) => event,
@@ -240,6 +262,7 @@ mod tests {
             version: "v".to_owned(),
             input: ScanInput::Body(Bytes::from_static(b"{}")),
             dropped: Vec::new(),
+            output: None,
             permit: BodyBudget::new(1 << 20).try_reserve(2).unwrap(),
         }
     }
@@ -296,5 +319,46 @@ mod tests {
         let off = Scanner::with_worker(0, |_| unreachable!("a queue of 0 runs nothing"));
         off.submit(job("drift_unit_off"));
         assert_eq!(skipped("drift_unit_off"), 1.0);
+        // A skipped job's output check is counted skipped too.
+        let mut with_check = job("drift_unit_off_check");
+        with_check.output = Some(crate::output_check::Deferred {
+            version: "2026-02-09".to_owned(),
+            body: Bytes::from_static(b"{}"),
+            event_type_label: "other".to_owned(),
+        });
+        off.submit(with_check);
+        let page = metrics::install().render();
+        assert!(
+            page.contains(&format!(
+                "{}{{route=\"drift_unit_off_check\"}} 1",
+                metrics::OUTPUT_CHECKS_SKIPPED
+            )),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_scan_job_runs_its_output_check() {
+        metrics::install();
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("mappings/2025-04-21_to_2026-02-09/golden/extract_processed.output.json");
+        let mut bad: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(golden).unwrap()).unwrap();
+        bad["payload"].as_object_mut().unwrap().remove("id");
+        let mut scan_job = job("drift_unit_output");
+        scan_job.output = Some(crate::output_check::Deferred {
+            version: "2026-02-09".to_owned(),
+            body: Bytes::from(serde_json::to_vec(&bad).unwrap()),
+            event_type_label: "extract_run.processed".to_owned(),
+        });
+        scan(scan_job);
+        let page = metrics::install().render();
+        assert!(
+            page.lines().any(|l| l.starts_with("hookshift_invalid_output_total{")
+                && l.contains("route=\"drift_unit_output\"")
+                && l.contains("path=\"payload.id\"")
+                && l.ends_with(" 1")),
+            "{page}"
+        );
     }
 }

@@ -59,6 +59,9 @@ pub const UNMAPPED_FIELDS: &str = "hookshift_unmapped_fields_total";
 /// `hookshift_drift_scans_skipped_total{route}`: translated events not scanned for carried unknown
 /// fields because the background scan queue (`schemas.scan_queue`) was full.
 pub const DRIFT_SCANS_SKIPPED: &str = "hookshift_drift_scans_skipped_total";
+/// `hookshift_output_checks_skipped_total{route}`: translated events whose `observe` output check was
+/// skipped because the background thread was behind (its queue full, or the body budget busy).
+pub const OUTPUT_CHECKS_SKIPPED: &str = "hookshift_output_checks_skipped_total";
 /// Most distinct `path` values of [`UNMAPPED_FIELDS`] in one process (key names come from senders).
 pub const MAX_UNMAPPED_PATH_LABELS: usize = 200;
 
@@ -198,6 +201,10 @@ fn describe() {
         DRIFT_SCANS_SKIPPED,
         "Translated events not scanned for carried unknown fields (scan queue full)"
     );
+    describe_counter!(
+        OUTPUT_CHECKS_SKIPPED,
+        "Translated events whose observe-mode output check was skipped (background thread behind)"
+    );
     describe_gauge!(
         BUFFERED_BODY_BYTES,
         Unit::Bytes,
@@ -298,6 +305,7 @@ pub fn register_unmapped(route: &str) {
             .increment(0);
     }
     counter!(DRIFT_SCANS_SKIPPED, "route" => route.to_owned()).increment(0);
+    counter!(OUTPUT_CHECKS_SKIPPED, "route" => route.to_owned()).increment(0);
 }
 
 /// Counts one unmapped field of one event.
@@ -310,6 +318,11 @@ pub fn record_unmapped_field(route: &str, event_type: &str, path: &str, fate: Fi
         "fate" => fate.as_str(),
     )
     .increment(1);
+}
+
+/// Counts one translated event whose `observe` output check was skipped.
+pub fn record_output_check_skipped(route: &str) {
+    counter!(OUTPUT_CHECKS_SKIPPED, "route" => route.to_owned()).increment(1);
 }
 
 /// Counts one event the carried-field scan skipped.

@@ -6,10 +6,17 @@
 //! event as `translation_failed` (422, the sender keeps it); `off` skips the check. The validation is
 //! the SDK's (lax: undeclared keys pass, as the SDK accepts them): what it refuses, the handler's SDK
 //! would refuse too.
+//!
+//! `enforce` decides the answer, so it validates on the request path. `observe` only counts: it hands
+//! the written bytes to the background thread that scans translated events ([`crate::drift`]), at the
+//! lowest CPU priority, so that the check costs the request path nothing; when that thread falls
+//! behind, checks are skipped and counted (`hookshift_output_checks_skipped_total`).
+
+use bytes::Bytes;
 
 use crate::config::ValidateOutput;
 use crate::json::Value;
-use crate::schema::{Schemas, Strictness};
+use crate::schema::{Instance, Schemas, Strictness};
 
 /// Most distinct paths one event reports (the rest are one `other`).
 pub const MAX_PATHS: usize = 8;
@@ -37,6 +44,42 @@ pub fn check(
         return None;
     }
     let event_type = event.get("eventType")?.as_str()?;
+    check_instance(schemas, version, event_type, event)
+}
+
+/// An `observe` check of a translated event, made off the request path.
+#[derive(Debug)]
+pub struct Deferred {
+    /// The target version.
+    pub version: String,
+    /// The bytes delivered (shared with the delivery, not copied).
+    pub body: Bytes,
+    /// The bounded `event_type` label of the translated event.
+    pub event_type_label: String,
+}
+
+impl Deferred {
+    /// Validates the delivered bytes and counts what breaks the schema.
+    pub fn run(&self, schemas: &Schemas, route: &str) {
+        // The bytes were written from a tree that was strict JSON: they parse.
+        let Ok(event) = serde_json::from_slice::<serde_json::Value>(&self.body) else {
+            return;
+        };
+        let Some(event_type) = event.get("eventType").and_then(serde_json::Value::as_str) else {
+            return;
+        };
+        if let Some(invalid) = check_instance(schemas, &self.version, event_type, &event) {
+            crate::metrics::record_invalid_output(route, &self.event_type_label, &invalid.paths);
+        }
+    }
+}
+
+fn check_instance(
+    schemas: &Schemas,
+    version: &str,
+    event_type: &str,
+    event: &impl Instance,
+) -> Option<InvalidOutput> {
     schemas.event_types(version).find(|t| *t == event_type)?;
     let violations = schemas
         .validate(version, event_type, event, Strictness::Lax)
@@ -117,6 +160,21 @@ mod tests {
             check(&schemas, ValidateOutput::Off, "2026-02-09", &bad),
             None
         );
+    }
+
+    #[test]
+    fn a_deferred_check_finds_what_the_request_path_check_finds() {
+        let schemas = schemas();
+        let mut bad = golden_output("extract_processed");
+        bad.get_mut("payload")
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .shift_remove("id");
+        let on_path = check(&schemas, ValidateOutput::Observe, "2026-02-09", &bad).unwrap();
+        let event = serde_json::from_slice::<serde_json::Value>(&bad.to_vec()).unwrap();
+        let deferred = check_instance(&schemas, "2026-02-09", "extract_run.processed", &event);
+        assert_eq!(deferred, Some(on_path));
     }
 
     #[test]

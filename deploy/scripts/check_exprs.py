@@ -64,6 +64,7 @@ DOCUMENTED = {
     "hookshift_quarantine_events": {"backend"},
     "hookshift_quarantine_bytes": {"backend"},
     "hookshift_quarantine_replays_total": {"route", "result"},
+    "hookshift_output_checks_skipped_total": {"route"},
 }
 BOUNDED = {
     "outcome": {"delivered", "acked", "rejected", "unauthorized", "invalid", "too_large", "overloaded",

@@ -12,12 +12,13 @@ use super::decide::Event;
 use super::record::Record;
 use super::{shed, Done, Pipeline};
 use crate::budget::{self, BudgetPermit};
-use crate::config::UnmappedAction;
+use crate::config::{UnmappedAction, ValidateOutput};
 use crate::drift::{self, ScanInput, ScanJob};
 use crate::error::ProxyError;
 use crate::json::Value;
 use crate::mapping::{translate_reporting, Delivery, Plan, TranslateError, Translated as Output};
 use crate::metrics::{Outcome, ShedReason};
+use crate::output_check::Deferred;
 use crate::route::Route;
 use crate::signed_url::{self, Detected, FetchResult};
 use crate::state::State;
@@ -130,21 +131,15 @@ impl Pipeline {
             }) => {
                 record.translated = true;
                 drift::record_dropped(&route.name, &record.event_type, &unmapped_fields);
-                self.scan_for_carried(
-                    state,
-                    route,
-                    record,
-                    &event_type,
-                    scan_input,
-                    unmapped_fields,
-                );
                 let out_type = value
                     .get("eventType")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                if let Some(schemas) = &state.schemas {
-                    let mode = state.config.schemas.validate_output;
+                let mode = state.config.schemas.validate_output;
+                // `observe` only counts: the background thread checks the written bytes.
+                let deferred = mode == ValidateOutput::Observe && self.scanner.is_running();
+                if let (Some(schemas), false) = (&state.schemas, deferred) {
                     let target = &route.downstream.version;
                     if let Some(invalid) = crate::output_check::check(schemas, mode, target, &value)
                     {
@@ -153,7 +148,7 @@ impl Pipeline {
                             &route.event_types.label(&out_type),
                             &invalid.paths,
                         );
-                        if mode == crate::config::ValidateOutput::Enforce {
+                        if mode == ValidateOutput::Enforce {
                             return Err(ProxyError::TranslationFailed(format!(
                                 "the translation breaks the {target} schema of {out_type}: {}",
                                 invalid.first
@@ -164,9 +159,25 @@ impl Pipeline {
                 drop(verified);
                 // Consumed as it is written: the tree is freed while its text grows, and the text
                 // is exactly as long as its buffer, which `Bytes` keeps until delivered.
-                let bytes = value.into_json();
+                let bytes = Bytes::from(value.into_json());
+                let output = deferred.then(|| Deferred {
+                    version: route.downstream.version.clone(),
+                    body: bytes.clone(),
+                    event_type_label: route.event_types.label(&out_type).to_string(),
+                });
+                self.hand_off(
+                    state,
+                    route,
+                    record,
+                    Handoff {
+                        event_type,
+                        input: scan_input,
+                        dropped: unmapped_fields,
+                        output,
+                    },
+                );
                 Ok(Translated::Deliver(outgoing(
-                    Bytes::from(bytes),
+                    bytes,
                     out_type,
                     true,
                     Outcome::Delivered,
@@ -258,35 +269,46 @@ impl Pipeline {
         })
     }
 
-    /// Queues the scan of a translated event for the unknown fields it carried (when schemas are
-    /// loaded), or counts it skipped. Never waits.
-    fn scan_for_carried(
-        &self,
-        state: &State,
-        route: &Route,
-        record: &Record<'_>,
-        event_type: &str,
-        input: ScanInput,
-        dropped: Vec<String>,
-    ) {
+    /// Queues the background work on a translated event (when schemas are loaded): the scan for the
+    /// unknown fields it carried and its `observe` output check; or counts it skipped. Never waits.
+    fn hand_off(&self, state: &State, route: &Route, record: &Record<'_>, handoff: Handoff) {
+        let Handoff {
+            event_type,
+            input,
+            dropped,
+            output,
+        } = handoff;
         let Some(schemas) = &state.schemas else {
             return;
         };
-        let Some(permit) = drift::reserve(&self.budget, input.len()) else {
-            crate::metrics::record_drift_scan_skipped(&route.name);
+        // The job holds the output bytes too, past the delivery that shares them.
+        let bytes = input.len() + output.as_ref().map_or(0, |o| o.body.len());
+        let Some(permit) = drift::reserve(&self.budget, bytes) else {
+            ScanJob::skipped(&route.name, output.is_some());
             return;
         };
         self.scanner.submit(ScanJob {
             schemas: Arc::clone(schemas),
             route: route.name.clone(),
             event_type_label: record.event_type.to_string(),
-            event_type: event_type.to_owned(),
+            event_type,
             version: record.version.clone(),
             input,
             dropped,
+            output,
             permit,
         });
     }
+}
+
+/// What the background thread gets of a translated event.
+struct Handoff {
+    /// The event type as sent.
+    event_type: String,
+    input: ScanInput,
+    /// The paths the translation dropped.
+    dropped: Vec<String>,
+    output: Option<Deferred>,
 }
 
 /// Translates along `plan`; large events go to the blocking pool.
