@@ -157,6 +157,11 @@ reload_poll_ms = 0
 [mappings]
 dir = "{ROOT / 'mappings'}"
 
+# As shipped: the schemas beside config.toml, so translated events get the output check
+# (validate_output = "observe") and the carried-field scan.
+[schemas]
+dir = "{ROOT / 'schemas'}"
+
 # A proxy's cost is measured: the same signed body is sent again and again, which the ledger would
 # rightly answer as duplicates (bench/README.md measures the ledger on its own).
 [ledger]
