@@ -354,10 +354,11 @@ mod tests {
         scan(scan_job);
         let page = metrics::install().render();
         assert!(
-            page.lines().any(|l| l.starts_with("hookshift_invalid_output_total{")
-                && l.contains("route=\"drift_unit_output\"")
-                && l.contains("path=\"payload.id\"")
-                && l.ends_with(" 1")),
+            page.lines()
+                .any(|l| l.starts_with("hookshift_invalid_output_total{")
+                    && l.contains("route=\"drift_unit_output\"")
+                    && l.contains("path=\"payload.id\"")
+                    && l.ends_with(" 1")),
             "{page}"
         );
     }
