@@ -193,15 +193,20 @@ both_backends!(
     }
 );
 
-#[tokio::test]
-async fn an_unreachable_redis_changes_nothing_for_the_sender() {
-    let route = "e2e-redis-down";
+/// A server on the shipped mappings whose ledger is a Redis nothing listens for.
+async fn with_unreachable_redis(route: RouteSpec) -> Harness {
     let url = format!("redis://127.0.0.1:{}/", crate::ledger_support::free_port());
-    let harness = Harness::setup(RouteSpec::extend(route).forward(OLD).forward(NEW))
+    Harness::setup(route)
         .shipped_mappings()
         .config(move |spec| spec.ledger = format!("[ledger]\nbackend = \"redis\"\nurl = {url:?}\n"))
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_changes_nothing_for_the_sender() {
+    let route = "e2e-redis-down";
+    let harness = with_unreachable_redis(RouteSpec::extend(route).forward(OLD).forward(NEW)).await;
     let (new, old) = twins();
     // Without a ledger both copies are delivered, as before there was one.
     assert_eq!(
@@ -232,12 +237,7 @@ async fn an_unreachable_redis_changes_nothing_for_the_sender() {
 #[tokio::test]
 async fn an_unreachable_redis_holds_back_acks_but_not_deliveries() {
     let route = "e2e-redis-down-stage-2";
-    let url = format!("redis://127.0.0.1:{}/", crate::ledger_support::free_port());
-    let harness = Harness::setup(RouteSpec::extend(route).forward(OLD).ack(NEW))
-        .shipped_mappings()
-        .config(move |spec| spec.ledger = format!("[ledger]\nbackend = \"redis\"\nurl = {url:?}\n"))
-        .start()
-        .await;
+    let harness = with_unreachable_redis(RouteSpec::extend(route).forward(OLD).ack(NEW)).await;
     let (new, old) = twins();
     // Stage 2, the ledger down: acknowledging the new copy unrecorded could strand the event at the
     // switch to stage 3, so it is answered 503 for the sender to bring back later.
