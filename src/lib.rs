@@ -43,7 +43,8 @@
 //! - [`schema`]: the JSON Schemas of every event type per version (`schemas/`, from Extend's SDK models)
 //!   and strict validation against them; what `hookshift check` holds golden cases to.
 //! - [`drift`]: counting the input fields no mapping names (`hookshift_unmapped_fields_total`): the
-//!   ones a translation drops at once, the unknown ones it carries by a bounded background scan.
+//!   ones a translation drops at once, the unknown ones it carries by a bounded background scan (whose
+//!   thread also runs the `observe` output check).
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
 //! - `http`: the admin endpoints (`http::admin`), the client delivering to handlers
 //!   (`http::deliver`), the roots TLS deliveries trust (`http::tls`).
@@ -68,16 +69,17 @@
 //!    [`provider::Verified`] body;
 //! 3. **twins** (ledger on, declared identity): pairs the copy with its twin from the other endpoint,
 //!    offers both to the shadow comparison in the background, and claims the delivery exactly once
-//!    (`duplicate`, `delivered_for_twin`, 503 `twin_in_flight`); the claim is marked after the
-//!    handler's 2xx and released on failure;
+//!    (`duplicate`, `delivered_for_twin`, 503 `twin_in_flight`; 503 `ledger_unavailable` for an ack
+//!    the ledger cannot record); the claim is marked after the handler's 2xx and released on failure;
 //! 4. **decide**: parses it as strict JSON ([`json::parse`], or [`json::scan`] when no tree is needed;
 //!    400), checks the provider's envelope (400) and applies the version's action: `ack` answers 200,
 //!    `reject` answers 400, no policy answers 400, pass and translate go on;
 //! 5. **translate** (other versions): replaces a signed-URL payload by the payload it points at
 //!    ([`signed_url`]; 502 when it cannot be fetched, 503 when it and its translation do not fit in the
 //!    budget), translates with the route's plan ([`mapping::translate`], the provider's payload member),
-//!    counts the fields it dropped and queues the scan for the unknown fields it carried ([`drift`]);
-//!    unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
+//!    checks the output against its schema ([`output_check`]: `enforce` here, `observe` in the
+//!    background), counts the fields it dropped and queues the scan for the unknown fields it carried
+//!    ([`drift`]); unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
 //!    own version keeps the exact received bytes;
 //! 6. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
 //! 7. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
