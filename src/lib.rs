@@ -79,8 +79,8 @@
 //!    budget), translates with the route's plan ([`mapping::translate`], the provider's payload member),
 //!    checks the output against its schema ([`output_check`]: `enforce` here, `observe` in the
 //!    background), counts the fields it dropped and queues the scan for the unknown fields it carried
-//!    ([`drift`]); unmapped event types follow the route's `unmapped`, a failed mapping answers 422. The handler's
-//!    own version keeps the exact received bytes;
+//!    ([`drift`]); unmapped event types follow the route's `unmapped`, a failed mapping answers 422.
+//!    The handler's own version keeps the exact received bytes;
 //! 6. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
 //! 7. **deliver**: POSTs them (`http::deliver`); the handler's 2xx becomes 200, anything else 502, a
 //!    missed deadline 504;
