@@ -47,6 +47,8 @@ hookshift_signed_url_fetch_duration_seconds_count{route="extend"} 1
 hookshift_unmapped_fields_total{route="extend",event_type="processor_run.processed",path="payload.files[*]",fate="dropped"} 1
 # TYPE hookshift_drift_scans_skipped_total counter
 hookshift_drift_scans_skipped_total{route="extend"} 0
+# TYPE hookshift_output_checks_skipped_total counter
+hookshift_output_checks_skipped_total{route="extend"} 0
 # TYPE hookshift_requests_shed_total counter
 hookshift_requests_shed_total{route="extend",reason="declared_body"} 0
 # TYPE hookshift_buffered_body_bytes gauge
@@ -81,6 +83,8 @@ hookshift_quarantined_total{route="extend",result="stored"} 0
 hookshift_quarantine_events{backend="file"} 0
 # TYPE hookshift_quarantine_bytes gauge
 hookshift_quarantine_bytes{backend="file"} 0
+# TYPE hookshift_quarantine_replays_total counter
+hookshift_quarantine_replays_total{route="extend",result="delivered"} 0
 """
 
 
