@@ -147,9 +147,9 @@ pub fn reserve(budget: &Arc<BodyBudget>, bytes: usize) -> Option<BudgetPermit> {
 }
 
 /// Working memory of one scan per input byte: the `serde_json` tree it parses, the validator's
-/// errors and their paths. Not measured on its own: it keeps the 6× translations reserved while they
-/// held their whole tree beside their whole output, since the scan's tree (`serde_json::Value`) is
-/// larger than theirs.
+/// errors and their paths. Not measured on its own: above the translation's reservation
+/// ([`crate::budget::TRANSLATION_FACTOR`]), since the scan's tree (`serde_json::Value`) is larger
+/// than the translation's.
 const SCAN_FACTOR: u64 = 6;
 
 /// Gives the scan thread the lowest CPU priority (nice 19): it runs on idle CPU time, and when the
