@@ -358,3 +358,57 @@ both_backends!(
         hs.stop().await.unwrap();
     }
 );
+
+both_backends!(
+    an_event_the_output_check_refuses_is_quarantined,
+    |backend: Backend| async move {
+        let route = format!("e2e-quarantine-enforce-{}", backend.kind.as_str());
+        let ledger = ledger_toml(&backend);
+        let schemas = repo_path("schemas");
+        let Harness { hs, down, spec } = Harness::setup(RouteSpec::extend(&route))
+            .shipped_mappings()
+            .config(move |spec| {
+                spec.ledger = ledger;
+                spec.extra_toml = format!(
+                    "[schemas]\ndir = {:?}\nvalidate_output = \"enforce\"\n",
+                    schemas
+                );
+            })
+            .start()
+            .await;
+        // The shipped mappings carry `processorId` into the extractor's id: a list there translates,
+        // and breaks the 2026-02-09 schema (an id is a string).
+        let mut event: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(repo_path(&format!(
+                "mappings/{OLD}_to_{NEW}/golden/extract_processed.input.json"
+            )))
+            .unwrap(),
+        )
+        .unwrap();
+        event["payload"]["processorId"] = serde_json::json!([1, 2]);
+        let bad = serde_json::to_vec(&event).unwrap();
+        let refused = send(&hs, &route, OLD, &bad).await;
+        assert_eq!(refused.status, 422, "{:?}", refused.json);
+        assert_eq!(refused.error(), "translation_failed");
+        // Quarantined instead, once the route says so: kept, nothing delivered.
+        let text = spec.toml().replace(
+            "[routes.downstream]",
+            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
+        );
+        std::fs::write(&hs.config_path, &text).unwrap();
+        let (hs_ref, r_ref, bad_ref) = (&hs, &route, &bad);
+        eventually("quarantine in force", move || async move {
+            send(hs_ref, r_ref, OLD, bad_ref).await.status == 202
+        })
+        .await;
+        assert!(down.requests().is_empty());
+        let listed = hookshift::ledger::replay::list(&hookshift::ledger::replay::ListArgs {
+            config: hs.config_path.clone(),
+        })
+        .await
+        .unwrap();
+        assert!(listed.contains("1 event(s) in quarantine"), "{listed}");
+        assert!(listed.contains("schema"), "{listed}");
+        hs.stop().await.unwrap();
+    }
+);
