@@ -323,7 +323,21 @@ both_backends!(
             .unwrap()
             .replace("  { expect = \"id\", type = \"string\" },\n", "");
         std::fs::write(&mappings, fixed).unwrap();
-        let dry = replay::replay(&replay_args(true)).await.unwrap();
+        // Another event id: nothing replayed, nothing delivered, the event stays.
+        let other = replay::replay(&ReplayArgs {
+            event_id: Some("evt_other".to_owned()),
+            ..replay_args(false)
+        })
+        .await
+        .unwrap();
+        assert!(other.contains("0 event(s) replayed"), "{other}");
+        assert!(down.requests().is_empty());
+        let dry = replay::replay(&ReplayArgs {
+            event_id: Some("evt_q1".to_owned()),
+            ..replay_args(true)
+        })
+        .await
+        .unwrap();
         assert!(dry.contains("would be delivered"), "{dry}");
         assert!(down.requests().is_empty());
         let done = replay::replay(&replay_args(false)).await.unwrap();
@@ -409,6 +423,44 @@ both_backends!(
         .unwrap();
         assert!(listed.contains("1 event(s) in quarantine"), "{listed}");
         assert!(listed.contains("schema"), "{listed}");
+        hs.stop().await.unwrap();
+    }
+);
+
+both_backends!(
+    a_full_quarantine_answers_422_and_counts_it,
+    |backend: Backend| async move {
+        let route = format!("e2e-quarantine-full-{}", backend.kind.as_str());
+        let ledger = format!("{}max_quarantine_bytes = 16\n", ledger_toml(&backend));
+        let files = Harness::setup(RouteSpec::extend(&route))
+            .config(move |spec| spec.ledger = ledger)
+            .write()
+            .await;
+        let text = files.spec.toml().replace(
+            "[routes.downstream]",
+            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
+        );
+        std::fs::write(&files.config_path, text).unwrap();
+        let (hs, down) = (
+            Hookshift::start_from_file(files.config_path.clone()).await,
+            &files.down,
+        );
+        // The test mappings expect a string id; the event is larger than the quarantine's 16 bytes.
+        let bad = br#"{"eventId":"evt_full","eventType":"processor_run.processed","payload":{"object":"document_processor_run","id":5,"type":"EXTRACT"}}"#;
+        let answer = send(&hs, &route, OLD, bad).await;
+        assert_eq!(answer.status, 422, "{:?}", answer.json);
+        assert_eq!(answer.error(), "translation_failed");
+        assert!(down.requests().is_empty());
+        let page = hs.metrics().await;
+        assert_eq!(
+            metric_sum(
+                &page,
+                "hookshift_quarantined_total",
+                &[("route", route.as_str()), ("result", "full")]
+            ),
+            1.0,
+            "{page}"
+        );
         hs.stop().await.unwrap();
     }
 );

@@ -439,7 +439,7 @@ impl Hookshift {
     pub async fn start(dir: &Path, spec: &ConfigSpec) -> Hookshift {
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, spec.toml()).unwrap();
-        Hookshift::run(config_path).await
+        Hookshift::start_from_file(config_path).await
     }
 
     /// Stops this server gracefully and starts a new one on the configuration file as it is now
@@ -448,12 +448,13 @@ impl Hookshift {
         let files = self._files.take();
         let config_path = self.config_path.clone();
         self.stop().await.expect("a graceful stop");
-        let mut restarted = Hookshift::run(config_path).await;
+        let mut restarted = Hookshift::start_from_file(config_path).await;
         restarted._files = files;
         restarted
     }
 
-    async fn run(config_path: PathBuf) -> Hookshift {
+    /// Loads the configuration file as it is (written by the test) like `serve` does and runs it.
+    pub async fn start_from_file(config_path: PathBuf) -> Hookshift {
         let config =
             Config::load(&config_path).unwrap_or_else(|e| panic!("test config is invalid:\n{e}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
