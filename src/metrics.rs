@@ -702,6 +702,18 @@ pub const LEDGER_ENTRIES: &str = "hookshift_ledger_entries";
 pub const LEDGER_ERRORS: &str = "hookshift_ledger_errors_total";
 /// `hookshift_ledger_evicted_total{backend,reason}`: entries removed, `reason` `retention` or `capacity`.
 pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
+/// `hookshift_ledger_uncertain_deliveries_total{route,reason}`: copies delivered although their event
+/// may have reached the handler already, rather than risk never delivering it: `unmatched_twin` (a twin
+/// whose content differs from the delivered copy's) or `occurrence_limit` (past the occurrences the
+/// ledger keeps per identity, delivered untracked whatever the policy).
+pub const LEDGER_UNCERTAIN: &str = "hookshift_ledger_uncertain_deliveries_total";
+/// The `reason` values of [`LEDGER_UNCERTAIN`].
+pub const UNCERTAIN_REASONS: [&str; 2] = ["unmatched_twin", "occurrence_limit"];
+
+/// Counts a copy delivered with [`LEDGER_UNCERTAIN`]'s `reason`.
+pub fn record_uncertain_delivery(route: &str, reason: &'static str) {
+    counter!(LEDGER_UNCERTAIN, "route" => route.to_owned(), "reason" => reason).increment(1);
+}
 /// Most distinct `path` values of [`SHADOW_MISMATCHED_PATHS`] in one process.
 pub const MAX_SHADOW_PATH_LABELS: usize = 200;
 /// The `operation` label values of [`LEDGER_ERRORS`].
@@ -846,6 +858,13 @@ pub const QUARANTINE_REPLAYS: &str = "hookshift_quarantine_replays_total";
 
 /// Registers the quarantine series of a route at zero.
 pub fn register_quarantine(route: &str) {
+    metrics::describe_counter!(
+        LEDGER_UNCERTAIN,
+        "Copies delivered although their event may have reached the handler already, by reason"
+    );
+    for reason in UNCERTAIN_REASONS {
+        counter!(LEDGER_UNCERTAIN, "route" => route.to_owned(), "reason" => reason).increment(0);
+    }
     metrics::describe_counter!(
         QUARANTINED,
         "Failed translations offered to the quarantine, by result"

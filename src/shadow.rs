@@ -425,6 +425,112 @@ pub fn compare(
     }
 }
 
+/// The pairing digest of a copy at the handler's version: a stable 64-bit hash of every leaf (its
+/// path, JSON type and exact text) outside `eventId` and the paths `expected` covers (what a
+/// translation synthesises), independent of key order. Twins whose translation matches have the same
+/// digest; the ledger pairs occurrences by it (see [`crate::ledger::once`]). Much cheaper than a
+/// [`Fingerprint`]: no tree is built, no SHA-256.
+pub fn pair_digest(event: &Value, expected: &Expected) -> u64 {
+    let patterns: Vec<Vec<&str>> = expected.0.iter().map(|p| split(p)).collect();
+    let active: Vec<usize> = (0..patterns.len()).collect();
+    let mut sum = 0u64;
+    if let Value::Object(map) = event {
+        for (key, value) in map.iter() {
+            if key.as_str() != EVENT_ID_PATH {
+                digest_member(
+                    value,
+                    key.as_str(),
+                    fnv(FNV_OFFSET, key.as_bytes()),
+                    0,
+                    &patterns,
+                    &active,
+                    &mut sum,
+                );
+            }
+        }
+    } else {
+        digest_node(event, FNV_OFFSET, 0, &patterns, &active, &mut sum);
+    }
+    sum
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// splitmix64's finaliser: spreads a leaf's FNV hash before the leaves are summed.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One member (`segment` of its parent at `depth`): skipped when a pattern covers it.
+fn digest_member(
+    value: &Value,
+    segment: &str,
+    path_hash: u64,
+    depth: usize,
+    patterns: &[Vec<&str>],
+    active: &[usize],
+    sum: &mut u64,
+) {
+    let mut next = Vec::new();
+    for &i in active {
+        let pattern = &patterns[i];
+        let Some(p) = pattern.get(depth) else {
+            continue;
+        };
+        if *p == segment || (*p == "*" && segment != "[*]") {
+            if pattern.len() == depth + 1 {
+                return;
+            }
+            next.push(i);
+        }
+    }
+    digest_node(value, path_hash, depth + 1, patterns, &next, sum);
+}
+
+fn digest_node(
+    value: &Value,
+    path_hash: u64,
+    depth: usize,
+    patterns: &[Vec<&str>],
+    active: &[usize],
+    sum: &mut u64,
+) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map.iter() {
+                let hash = fnv(fnv(path_hash, b"."), key.as_bytes());
+                digest_member(child, key.as_str(), hash, depth, patterns, active, sum);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (index, child) in items.iter().enumerate() {
+                let hash = fnv(fnv(path_hash, b"["), &(index as u64).to_le_bytes());
+                digest_member(child, "[*]", hash, depth, patterns, active, sum);
+            }
+        }
+        leaf => {
+            let hash = fnv(path_hash, &[Kind::of(leaf) as u8]);
+            let hash = match leaf {
+                Value::Bool(b) => fnv(hash, &[u8::from(*b)]),
+                Value::Number(n) => fnv(hash, n.as_str().as_bytes()),
+                Value::String(s) => fnv(hash, s.as_bytes()),
+                _ => hash,
+            };
+            *sum = sum.wrapping_add(mix(hash));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,6 +98,15 @@ impl Key {
     pub fn text(&self) -> String {
         format!("{}\u{1f}{}", self.route, self.identity)
     }
+
+    /// Where the shadow comparison of occurrence `n` of this identity is kept (the identity and the
+    /// number joined by a record separator, which no identity holds).
+    pub fn shadow(&self, n: u32) -> Key {
+        Key {
+            route: self.route.clone(),
+            identity: format!("{}\u{1e}{n}", self.identity),
+        }
+    }
 }
 
 /// One copy of an event as the shadow comparison keeps it.
@@ -121,7 +130,10 @@ pub enum ShadowState {
     Paired { result: PairResult, at_ms: u64 },
 }
 
-/// Everything the ledger knows of one logical event on one route.
+/// What the ledger keeps of one identity on one route: a delivery record (its occurrences, see
+/// [`once`]) or the shadow comparison of one occurrence (kept apart, at [`Key::shadow`], so that the
+/// hash tree of a first copy is written once and dropped once its twin is compared, and the delivery
+/// record that every copy rewrites stays small).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub route: String,
@@ -132,16 +144,9 @@ pub struct Entry {
     pub created_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowState>,
-    /// Exactly-once delivery: set once the handler answered 2xx to one copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered: Option<once::DeliveredMark>,
-    /// A copy being delivered now (by this process or another).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<once::Claim>,
-    /// Copies answered without a delivery (their policy said ack or reject), to be delivered for
-    /// when a twin comes whose policy says ack or reject too.
+    /// The events the sender told apart about this identity, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held: Vec<once::HeldCopy>,
+    pub occurrences: Vec<once::Occurrence>,
 }
 
 impl Entry {
@@ -152,9 +157,7 @@ impl Entry {
             identity: key.identity.clone(),
             created_ms: now_ms,
             shadow: None,
-            delivered: None,
-            claim: None,
-            held: Vec::new(),
+            occurrences: Vec::new(),
         }
     }
 

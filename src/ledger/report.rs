@@ -302,9 +302,7 @@ mod tests {
             identity: id.into(),
             created_ms: 1,
             shadow: Some(shadow),
-            delivered: None,
-            claim: None,
-            held: Vec::new(),
+            occurrences: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::{Key, Ledger, ShadowCopy, Side};
 use crate::json::Value;
+use crate::mapping::identity::Identity;
 use crate::mapping::{Delivery, Mappings};
 use crate::shadow::{Expected, Fingerprint};
 
@@ -38,16 +39,20 @@ impl std::fmt::Debug for Shadow {
     }
 }
 
-/// One verified copy as the request path has it.
+/// One verified copy as the request path has it, at the handler's version.
 pub struct Offered {
+    /// Where its occurrence's comparison is kept ([`Key::shadow`]).
+    pub key: Key,
+    /// At the handler's version.
+    pub event_type: String,
     /// The version the sender delivered it in.
     pub version: String,
-    /// The event as received (parsed), in `version`.
-    pub received: Value,
-    /// Its translation to the handler's version, when the delivery made one.
-    pub translated: Option<Value>,
-    /// The sender's signature timestamp (what a translation made here reads as the delivery time).
-    pub delivery: Delivery,
+    pub event_id: String,
+    /// The event at the handler's version: as received, or translated.
+    pub at_handler: Value,
+    pub translated: bool,
+    /// Per version a translated twin may come from, the paths its translation synthesises.
+    pub expected: BTreeMap<String, Expected>,
 }
 
 impl Shadow {
@@ -70,41 +75,38 @@ impl Shadow {
         crate::metrics::register_shadow(route, mappings.identities().event_types(handler_version));
     }
 
-    /// Offers a copy to the comparison in the background; returns at once. `other_versions`: the
-    /// versions other than the handler's a twin may come from.
-    pub fn offer(
-        &self,
-        route: &str,
-        handler_version: &str,
-        other_versions: Vec<String>,
-        mappings: &Arc<Mappings>,
-        copy: Offered,
-    ) {
+    /// Offers a copy to the comparison in the background; returns at once.
+    pub fn offer(&self, route: &str, copy: Offered) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             crate::metrics::record_shadow_skipped(route, "overloaded");
             return;
         };
         let ledger = Arc::clone(&self.ledger);
-        let mappings = Arc::clone(mappings);
         let route_name = route.to_owned();
-        let handler_version = handler_version.to_owned();
         tokio::spawn(async move {
             let _permit = permit;
-            let Some(prepared) = prepare(
-                &mappings,
-                &handler_version,
-                &other_versions,
-                copy,
-                ledger.keep_values(),
-            ) else {
-                return;
+            let Offered {
+                key,
+                event_type,
+                version,
+                event_id,
+                at_handler,
+                translated,
+                expected,
+            } = copy;
+            let copy = ShadowCopy {
+                side: if translated {
+                    Side::Translated
+                } else {
+                    Side::Native
+                },
+                version,
+                event_id,
+                fingerprint: Fingerprint::of(&at_handler, ledger.keep_values()),
             };
-            let key = Key {
-                route: route_name.clone(),
-                identity: prepared.identity,
-            };
+            drop(at_handler);
             if let Err(error) = ledger
-                .observe_shadow(&key, &prepared.event_type, prepared.copy, prepared.expected)
+                .observe_shadow(&key, &event_type, copy, expected)
                 .await
             {
                 ledger.note_failure("shadow", &error);
@@ -133,76 +135,81 @@ impl Shadow {
     }
 }
 
-struct Prepared {
-    identity: String,
-    event_type: String,
-    copy: ShadowCopy,
-    expected: BTreeMap<String, Expected>,
+/// A copy read at the handler's version, with what the ledger needs of it.
+pub struct AtHandler {
+    /// `eventType` as sent.
+    pub sent_type: String,
+    /// `eventId` as sent (empty when missing).
+    pub event_id: String,
+    /// The event at the handler's version: as received, or translated.
+    pub event: Value,
+    pub translated: bool,
+    pub identity: Identity,
+    /// Per version a translated twin may come from, the paths its translation synthesises.
+    pub expected: BTreeMap<String, Expected>,
+    /// [`crate::shadow::pair_digest`] outside every expected path.
+    pub digest: u64,
 }
 
-/// The copy at the handler's version, its identity, fingerprint and the differences its translation
-/// (or its twin's) is expected to show. `None`: no identity there (never paired), or a translation
-/// that failed (the delivery path reports that).
-fn prepare(
-    mappings: &Mappings,
-    handler_version: &str,
-    other_versions: &[String],
-    copy: Offered,
-    keep_values: bool,
-) -> Option<Prepared> {
-    let Offered {
-        version,
-        received,
-        translated,
-        delivery,
-    } = copy;
-    let (side, at_handler) = if version == handler_version {
-        (Side::Native, received)
-    } else {
-        let event = match translated {
-            Some(event) => event,
-            None => {
-                let plan = mappings.plan(&version, handler_version).ok()?;
-                crate::mapping::translate(plan, received.clone(), &delivery).ok()?
-            }
+impl AtHandler {
+    /// Reads a copy sent in `version` at `handler_version` (translating it when they differ).
+    /// `other_versions`: the versions other than the handler's a twin may come from. `None`: no
+    /// identity there (never paired), or a translation that failed (the delivery path reports it).
+    pub fn read(
+        mappings: &Mappings,
+        handler_version: &str,
+        other_versions: &[&str],
+        version: &str,
+        received: Value,
+        delivery: &Delivery,
+    ) -> Option<AtHandler> {
+        let text = |key: &str| {
+            received
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
         };
-        (Side::Translated, event)
-    };
-    let identity = mappings.identities().of(handler_version, &at_handler)?;
-    // What a translation from each version cannot carry, read on the copy at the handler's version:
-    // for a translated copy, its own source version; for a native one, every version its twin may
-    // come from.
-    let sources: Vec<&str> = match side {
-        Side::Translated => vec![version.as_str()],
-        Side::Native => other_versions.iter().map(String::as_str).collect(),
-    };
-    let expected = sources
-        .into_iter()
-        .filter_map(|source| {
-            let back = mappings.plan(handler_version, source).ok()?;
-            let patterns = back
-                .lossy_paths(&at_handler, &delivery)
-                .into_iter()
-                .map(|(path, _)| path);
-            Some((source.to_owned(), Expected::new(patterns)))
-        })
-        .collect();
-    let event_id = at_handler
-        .get("eventId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    Some(Prepared {
-        event_type: identity.event_type,
-        identity: identity.key,
-        copy: ShadowCopy {
-            side,
-            version,
+        let (sent_type, event_id) = (text("eventType"), text("eventId"));
+        let translated = version != handler_version;
+        let event = if translated {
+            let plan = mappings.plan(version, handler_version).ok()?;
+            crate::mapping::translate(plan, received, delivery).ok()?
+        } else {
+            received
+        };
+        let identity = mappings.identities().of(handler_version, &event)?;
+        // What a translation from each version cannot carry, read on the copy at the handler's
+        // version: for a translated copy, its own source version; for a native one, every version its
+        // twin may come from. The same paths leave the pairing digest and the shadow comparison.
+        let sources: &[&str] = if translated {
+            &[version]
+        } else {
+            other_versions
+        };
+        let expected: BTreeMap<String, Expected> = sources
+            .iter()
+            .filter_map(|source| {
+                let back = mappings.plan(handler_version, source).ok()?;
+                let patterns = back
+                    .lossy_paths(&event, delivery)
+                    .into_iter()
+                    .map(|(path, _)| path);
+                Some(((*source).to_owned(), Expected::new(patterns)))
+            })
+            .collect();
+        let all = Expected::new(expected.values().flat_map(|e| e.patterns().iter().cloned()));
+        let digest = crate::shadow::pair_digest(&event, &all);
+        Some(AtHandler {
+            sent_type,
             event_id,
-            fingerprint: Fingerprint::of(&at_handler, keep_values),
-        },
-        expected,
-    })
+            event,
+            translated,
+            identity,
+            expected,
+            digest,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -222,50 +229,39 @@ mod tests {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    #[test]
-    fn a_golden_pair_has_one_identity_and_matches_but_for_synthesised_paths() {
-        let mappings = mappings();
+    fn read(mappings: &Mappings, version: &str, event: Value) -> Option<AtHandler> {
         let delivery = Delivery {
             timestamp: 1_771_000_000,
         };
+        AtHandler::read(
+            mappings,
+            "2026-02-09",
+            &["2025-04-21"],
+            version,
+            event,
+            &delivery,
+        )
+    }
+
+    #[test]
+    fn a_golden_pair_has_one_identity_one_digest_and_matches_but_for_synthesised_paths() {
+        let mappings = mappings();
         // A real 2026-02-09 event and its 2025-04-21 twin (the golden case of the way down): the old
         // twin, translated up, lacks what 2025-04-21 cannot carry (timestamps, version objects).
         let new = golden("2026-02-09_to_2025-04-21", "extract_processed", "input");
         let old = golden("2026-02-09_to_2025-04-21", "extract_processed", "output");
-        let other = ["2025-04-21".to_owned()];
-        let translated = prepare(
-            &mappings,
-            "2026-02-09",
-            &other,
-            Offered {
-                version: "2025-04-21".into(),
-                received: old,
-                translated: None,
-                delivery,
-            },
-            false,
-        )
-        .unwrap();
-        let native = prepare(
-            &mappings,
-            "2026-02-09",
-            &other,
-            Offered {
-                version: "2026-02-09".into(),
-                received: new,
-                translated: None,
-                delivery,
-            },
-            false,
-        )
-        .unwrap();
+        let translated = read(&mappings, "2025-04-21", old.clone()).unwrap();
+        let native = read(&mappings, "2026-02-09", new.clone()).unwrap();
         assert_eq!(translated.identity, native.identity);
-        assert_eq!(translated.copy.side, Side::Translated);
-        assert_eq!(native.copy.side, Side::Native);
+        assert!(translated.translated && !native.translated);
+        assert_eq!(native.event_id, "evt_Ex1aQ9zR3mP7");
         assert!(native.expected["2025-04-21"].covers("payload.createdAt"));
+        // The twins pair by content: the same digest outside what the translation synthesises.
+        assert_eq!(translated.digest, native.digest);
+        let fingerprint = |copy: &AtHandler| Fingerprint::of(&copy.event, false);
         let result = crate::shadow::compare(
-            &native.copy.fingerprint,
-            &translated.copy.fingerprint,
+            &fingerprint(&native),
+            &fingerprint(&translated),
             &native.expected["2025-04-21"],
             "n",
             "t",
@@ -275,35 +271,33 @@ mod tests {
         assert!(result.expected > 0, "the translation synthesises fields");
         // Without the expected paths the same pair mismatches: the filter is what makes it match.
         let strict = crate::shadow::compare(
-            &native.copy.fingerprint,
-            &translated.copy.fingerprint,
+            &fingerprint(&native),
+            &fingerprint(&translated),
             &Expected::default(),
             "n",
             "t",
             "2025-04-21",
         );
         assert!(!strict.matched);
+        // Another event about the same run (another status) has the same identity, another digest.
+        let mut other = new;
+        other
+            .get_mut("payload")
+            .and_then(Value::as_object_mut)
+            .unwrap()
+            .insert("status", Value::String("FAILED".into()));
+        let other = read(&mappings, "2026-02-09", other).unwrap();
+        assert_eq!(other.identity, native.identity);
+        assert_ne!(other.digest, native.digest);
     }
 
     #[test]
-    fn an_event_type_without_identity_is_not_prepared() {
+    fn an_event_type_without_identity_is_not_read() {
         let mappings = mappings();
         let event: Value = serde_json::from_str(
             r#"{"eventId":"e","eventType":"edit_run.processed","payload":{"id":"x"}}"#,
         )
         .unwrap();
-        let prepared = prepare(
-            &mappings,
-            "2026-02-09",
-            &[],
-            Offered {
-                version: "2026-02-09".into(),
-                received: event,
-                translated: None,
-                delivery: Delivery { timestamp: 0 },
-            },
-            false,
-        );
-        assert!(prepared.is_none());
+        assert!(read(&mappings, "2026-02-09", event).is_none());
     }
 }

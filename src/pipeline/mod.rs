@@ -163,12 +163,12 @@ impl Pipeline {
         let claimed = match self.twins(route, &verified.verified, record).await {
             twins::Step::Go(claimed) => claimed,
             twins::Step::Answer(answer) => return answer,
-            twins::Step::DeliverForTwin(claimed, event, translated) => {
+            twins::Step::DeliverAnyway(claimed, event, translated, outcome) => {
                 let receive::Authentic { verified, held } = verified;
-                let outgoing = twins::for_twin(verified, held, event, translated, record);
+                let outgoing = twins::anyway(verified, held, event, translated, outcome, record);
                 let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
                 let result = self.deliver(route, signed, record).await;
-                return self.settle(Some(claimed), result).await;
+                return self.settle(claimed, result).await;
             }
         };
         let result = self.proceed(state, route, &parts, verified, record).await;

@@ -27,9 +27,10 @@ use crate::budget::BudgetPermit;
 use crate::config::{Config, TranslationFailure};
 use crate::error::ProxyError;
 use crate::json::Value;
-use crate::ledger::once::{Copy, Decision, Intent};
+
+use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, Stored};
-use crate::ledger::stage::{Offered, Shadow};
+use crate::ledger::stage::{AtHandler, Offered, Shadow};
 use crate::ledger::{Key, Ledger};
 use crate::mapping::Delivery;
 use crate::metrics::Outcome;
@@ -84,6 +85,7 @@ pub(crate) fn register_route_series(state: &State) {
 /// A delivery this copy claimed, to be marked or released once the handler answered.
 pub(super) struct Claimed {
     key: Key,
+    placed: Placed,
     token: String,
     version: String,
     event_id: String,
@@ -95,9 +97,9 @@ pub(super) enum Step {
     Go(Option<Claimed>),
     /// Answer now.
     Answer(Result<Done, ProxyError>),
-    /// Deliver this copy for its twin: the event at the handler's version, and whether it is a
-    /// translation.
-    DeliverForTwin(Claimed, Value, bool),
+    /// Deliver this copy although its policy says ack or reject: the event at the handler's version,
+    /// whether it is a translation, and the outcome its delivery is counted under.
+    DeliverAnyway(Option<Claimed>, Value, bool, Outcome),
 }
 
 impl Pipeline {
@@ -115,109 +117,97 @@ impl Pipeline {
             Some(Action::Ack | Action::Reject) => Intent::Hold,
             Some(Action::Pass | Action::Translate(_)) => Intent::Deliver,
         };
-        let handler = route.downstream.version.as_str();
-        let identities = route.mappings.identities();
-        if identities.event_types(handler).is_empty() || verified.body().len() > MAX_LEDGER_BODY {
-            return Step::Go(None);
-        }
-        // Errors here are decide's to report (or the policy's to answer): the ledger steps aside.
-        let Ok(received) = crate::json::parse(verified.body()) else {
+        let Some(copy) = at_handler(route, verified, record) else {
             return Step::Go(None);
         };
-        let delivery = Delivery {
-            timestamp: verified.timestamp(),
-        };
-        let version = record.version.as_str();
-        let translated = version != handler;
-        let at_handler = if translated {
-            let Ok(plan) = route.mappings.plan(version, handler) else {
-                return Step::Go(None);
-            };
-            match crate::mapping::translate(plan, received.clone(), &delivery) {
-                Ok(event) => event,
-                Err(_) => return Step::Go(None),
-            }
-        } else {
-            received.clone()
-        };
-        let Some(identity) = identities.of(handler, &at_handler) else {
-            return Step::Go(None);
-        };
-        let event_id = received
-            .get("eventId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
         // What decide would fill: an answer given here is counted and logged like any other.
-        if let Some(sent_type) = received.get("eventType").and_then(Value::as_str) {
-            record.event_type = route.event_types.label(sent_type);
-        }
-        record.event_id = Some(super::record::loggable_id(&event_id));
-        let other_versions = route
-            .policy_versions()
-            .filter(|v| *v != handler)
-            .map(str::to_owned)
-            .collect();
-        shadow.offer(
-            &route.name,
-            handler,
-            other_versions,
-            &route.mappings,
-            Offered {
-                version: version.to_owned(),
-                received,
-                translated: translated.then(|| at_handler.clone()),
-                delivery,
-            },
-        );
-
+        record.event_type = route.event_types.label(&copy.sent_type);
+        record.event_id = Some(super::record::loggable_id(&copy.event_id));
         let ledger = shadow.ledger();
         let key = Key {
             route: route.name.clone(),
-            identity: identity.key,
+            identity: copy.identity.key.clone(),
         };
+        let version = record.version.as_str();
         let decided = ledger
             .decide(
                 &key,
                 Copy {
-                    event_type: &identity.event_type,
+                    event_type: &copy.identity.event_type,
                     version,
-                    event_id: &event_id,
+                    event_id: &copy.event_id,
+                    digest: copy.digest,
                     intent,
                     claim_ms: route.downstream.timeout.as_millis() as u64 + CLAIM_SLACK_MS,
                 },
             )
             .await;
-        let claimed = |token| Claimed {
-            key: key.clone(),
-            token,
-            version: version.to_owned(),
-            event_id: event_id.clone(),
-        };
-        match decided {
+        let (decision, placed) = match decided {
+            Ok(decided) => decided,
             Err(error) => {
                 ledger.note_failure("claim", &error);
+                crate::metrics::record_shadow_skipped(&route.name, "ledger_error");
                 // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
                 // acknowledged copy the ledger never heard of strands its event once the next stage
                 // rejects the twin, so it is answered 503 and comes back when the ledger answers.
                 // A rejection is retried by the sender anyway.
-                if matches!(record.action, Some(Action::Ack)) {
+                return if matches!(record.action, Some(Action::Ack)) {
                     Step::Answer(Err(ProxyError::LedgerUnavailable))
                 } else {
                     Step::Go(None)
+                };
+            }
+        };
+        if let Some(placed) = placed {
+            shadow.offer(
+                &route.name,
+                Offered {
+                    key: key.shadow(placed.occurrence),
+                    event_type: copy.identity.event_type.clone(),
+                    version: version.to_owned(),
+                    event_id: copy.event_id.clone(),
+                    at_handler: copy.event.clone(),
+                    translated: copy.translated,
+                    expected: copy.expected,
+                },
+            );
+        }
+        let claimed = |placed: Option<Placed>, token| Claimed {
+            key: key.clone(),
+            placed: placed.expect("a claim is placed in an occurrence"),
+            token,
+            version: version.to_owned(),
+            event_id: copy.event_id.clone(),
+        };
+        match decision {
+            Decision::Policy => Step::Go(None),
+            Decision::Deliver { token, again } => {
+                if again {
+                    crate::metrics::record_uncertain_delivery(&route.name, "unmatched_twin");
+                }
+                Step::Go(Some(claimed(placed, token)))
+            }
+            Decision::DeliverForTwin { token } => Step::DeliverAnyway(
+                Some(claimed(placed, token)),
+                copy.event,
+                copy.translated,
+                Outcome::DeliveredForTwin,
+            ),
+            Decision::Untracked => {
+                crate::metrics::record_uncertain_delivery(&route.name, "occurrence_limit");
+                match intent {
+                    Intent::Deliver => Step::Go(None),
+                    Intent::Hold => {
+                        Step::DeliverAnyway(None, copy.event, copy.translated, Outcome::Delivered)
+                    }
                 }
             }
-            Ok(Decision::Policy) => Step::Go(None),
-            Ok(Decision::Deliver { token }) => Step::Go(Some(claimed(token))),
-            Ok(Decision::DeliverForTwin { token }) => {
-                Step::DeliverForTwin(claimed(token), at_handler, translated)
-            }
-            Ok(Decision::Duplicate) => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
-            Ok(Decision::InFlight) => Step::Answer(Err(ProxyError::TwinInFlight)),
+            Decision::Duplicate => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
+            Decision::InFlight => Step::Answer(Err(ProxyError::TwinInFlight)),
         }
     }
 
-    /// Marks the claimed event delivered after the handler's 2xx, or releases the claim so that the
+    /// Marks the claimed copy delivered after the handler's 2xx, or releases the claim so that the
     /// next copy or retry delivers; hands the result back unchanged.
     pub(super) async fn settle(
         &self,
@@ -236,6 +226,7 @@ impl Pipeline {
             ledger
                 .mark_delivered(
                     &claimed.key,
+                    claimed.placed,
                     &claimed.token,
                     &claimed.version,
                     &claimed.event_id,
@@ -244,7 +235,7 @@ impl Pipeline {
                 .map_err(|e| ("mark", e))
         } else {
             ledger
-                .release(&claimed.key, &claimed.token)
+                .release(&claimed.key, claimed.placed, &claimed.token)
                 .await
                 .map_err(|e| ("release", e))
         };
@@ -253,6 +244,30 @@ impl Pipeline {
         }
         result
     }
+}
+
+/// The copy at the handler's version with what the ledger needs of it; `None` when the ledger steps
+/// aside: no identity declared or found, a body over [`MAX_LEDGER_BODY`], or a body decide and
+/// translate will refuse (theirs to report).
+fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<AtHandler> {
+    let handler = route.downstream.version.as_str();
+    if route.mappings.identities().event_types(handler).is_empty()
+        || verified.body().len() > MAX_LEDGER_BODY
+    {
+        return None;
+    }
+    let received = crate::json::parse(verified.body()).ok()?;
+    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
+    AtHandler::read(
+        &route.mappings,
+        handler,
+        &others,
+        &record.version,
+        received,
+        &Delivery {
+            timestamp: verified.timestamp(),
+        },
+    )
 }
 
 /// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
@@ -336,13 +351,14 @@ impl Pipeline {
     }
 }
 
-/// The outgoing event of a copy delivered for its twin: its exact bytes in the handler's version, or
-/// its translation.
-pub(super) fn for_twin(
+/// The outgoing event of a copy delivered although its policy says ack or reject (for its twin, or
+/// past the ledger's bound): its exact bytes in the handler's version, or its translation.
+pub(super) fn anyway(
     verified: Verified,
     held: BudgetPermit,
     at_handler: Value,
     translated: bool,
+    outcome: Outcome,
     record: &mut Record<'_>,
 ) -> Outgoing {
     let event_type = at_handler
@@ -363,7 +379,7 @@ pub(super) fn for_twin(
         body,
         event_type,
         translated,
-        outcome: Outcome::DeliveredForTwin,
+        outcome,
         held,
     }
 }
