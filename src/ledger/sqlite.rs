@@ -4,8 +4,15 @@
 //! SQLite rather than a single-process store so that `hookshift shadow report` can read the file of a
 //! running server; writers (this process's tasks and any other process) are serialised by SQLite's
 //! write lock (`BEGIN IMMEDIATE`), which makes [`SqliteStore::update`] atomic.
+//!
+//! Group commit: every write of this process goes to one writer thread, which runs the writes that
+//! queued up while the previous batch committed in one transaction (each in a savepoint of its own, so
+//! one failing write does not undo the others) and one fsync, and answers each caller only once the
+//! batch is durable. Under load the cost of the fsync is shared by the batch; alone, a write commits
+//! at once. Reads use a connection of their own.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,11 +27,53 @@ const REPLAYS_PREFIX: &str = "replays:";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most entries one sweep removes (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 10_000;
+/// Most writes one transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// What a queued write answers once its batch committed (or failed to).
+type Reply = Box<dyn FnOnce(Result<(), LedgerError>) + Send>;
+/// A queued write.
+type Job = Box<dyn Write>;
+
+/// A write the writer thread runs inside a batch's transaction.
+trait Write: Send {
+    /// Runs it; `false` when it failed (its savepoint is then rolled back), with the answer to send
+    /// once the batch is over.
+    fn run(self: Box<Self>, connection: &Connection) -> (bool, Reply);
+    /// Answers without running it: the batch's transaction could not start.
+    fn refuse(self: Box<Self>, error: LedgerError);
+}
+
+struct Queued<F, R> {
+    work: F,
+    answer: tokio::sync::oneshot::Sender<Result<R, LedgerError>>,
+}
+
+impl<F, R> Write for Queued<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R, LedgerError> + Send,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> (bool, Reply) {
+        let Queued { work, answer } = *self;
+        let result = work(connection);
+        let ok = result.is_ok();
+        let reply: Reply = Box::new(move |committed| {
+            let _ = answer.send(committed.and(result));
+        });
+        (ok, reply)
+    }
+
+    fn refuse(self: Box<Self>, error: LedgerError) {
+        let _ = self.answer.send(Err(error));
+    }
+}
 
 /// The file backend.
 #[derive(Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -34,10 +83,7 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         })?;
-        let connection = Connection::open(path)?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        let connection = connect(path)?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
                  key TEXT PRIMARY KEY,
@@ -60,16 +106,24 @@ impl SqliteStore {
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [],
         )?;
+        let reader = connect(path)?;
+        let (writer, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("hookshift-ledger".into())
+            .spawn(move || write_batches(connection, jobs))
+            .map_err(|e| LedgerError::Task(e.to_string()))?;
         Ok(SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
+    /// Runs a read on the reading connection, on the blocking pool.
     async fn with<R: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
     ) -> Result<R, LedgerError> {
-        let connection = Arc::clone(&self.connection);
+        let connection = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
             let mut connection = connection
                 .lock()
@@ -78,6 +132,21 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| LedgerError::Task(e.to_string()))?
+    }
+
+    /// Queues a write for the writer thread; answers once the batch holding it is durable.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, LedgerError> + Send + 'static,
+    ) -> Result<R, LedgerError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(Queued { work, answer });
+        self.writer
+            .send(job)
+            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?;
+        answered
+            .await
+            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?
     }
 
     /// See [`super::Store::update`].
@@ -91,12 +160,10 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |tx| {
             let current: Option<Vec<u8>> = tx
-                .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT body FROM entries WHERE key = ?1")?
+                .query_row([&key], |row| row.get(0))
                 .optional()?;
             let existed = current.is_some();
             let current = current
@@ -105,24 +172,23 @@ impl SqliteStore {
             let (change, value) = decide(current);
             let mut evicted = Vec::new();
             if let Change::Put(entry) = change {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO entries (key, created_ms, body) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO UPDATE SET body = excluded.body",
-                    params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?],
-                )?;
+                )?
+                .execute(params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?])?;
                 if !existed {
-                    let count: i64 = tx.query_row(
-                        "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
-                        [],
-                        |row| row.get(0),
-                    )?;
+                    let count: i64 = tx
+                        .prepare_cached(
+                            "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
+                        )?
+                        .query_row([], |row| row.get(0))?;
                     let over = (count as u64).saturating_sub(max_entries);
                     if over > 0 {
-                        evicted = remove_oldest(&tx, None, over as usize)?;
+                        evicted = remove_oldest(tx, None, over as usize)?;
                     }
                 }
             }
-            tx.commit()?;
             Ok(Updated { value, evicted })
         })
         .await
@@ -130,13 +196,8 @@ impl SqliteStore {
 
     /// See [`super::Store::sweep`].
     pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let removed = remove_oldest(&tx, Some(before_ms), SWEEP_BATCH)?;
-            tx.commit()?;
-            Ok(removed)
-        })
-        .await
+        self.write(move |tx| remove_oldest(tx, Some(before_ms), SWEEP_BATCH))
+            .await
     }
 
     /// See [`super::Store::entries_since`].
@@ -192,8 +253,7 @@ impl SqliteStore {
         max_bytes: u64,
     ) -> Result<super::quarantine::Stored, LedgerError> {
         use super::quarantine::Stored;
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |tx| {
             let exists: Option<i64> = tx
                 .query_row("SELECT 1 FROM quarantine WHERE id = ?1", [&item.id], |r| {
                     r.get(0)
@@ -219,7 +279,6 @@ impl SqliteStore {
                     body
                 ],
             )?;
-            tx.commit()?;
             Ok(Stored::New)
         })
         .await
@@ -257,7 +316,7 @@ impl SqliteStore {
 
     /// See [`super::Store::quarantine_remove`].
     pub async fn quarantine_remove(&self, id: String) -> Result<bool, LedgerError> {
-        self.with(move |connection| {
+        self.write(move |connection| {
             Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
         })
         .await
@@ -265,7 +324,7 @@ impl SqliteStore {
 
     /// See [`super::Store::count_replay`]: a row of the counters table per route and result.
     pub async fn count_replay(&self, field: String) -> Result<(), LedgerError> {
-        self.with(move |connection| {
+        self.write(move |connection| {
             connection.execute(
                 "INSERT INTO counters (name, value) VALUES (?1, 1)
                  ON CONFLICT (name) DO UPDATE SET value = value + 1",
@@ -312,7 +371,7 @@ impl SqliteStore {
 /// Removes up to `limit` of the oldest entries (only those created before `before_ms`, when given),
 /// keeping the count in step; returns them.
 fn remove_oldest(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     before_ms: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Entry>, LedgerError> {
@@ -338,6 +397,82 @@ fn remove_oldest(
         .iter()
         .filter_map(|body| serde_json::from_slice(body).ok())
         .collect())
+}
+
+/// A connection to the ledger file as both the writer and the readers use it.
+fn connect(path: &Path) -> Result<Connection, LedgerError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    Ok(connection)
+}
+
+/// The writer thread: one transaction per batch of the writes queued meanwhile, until every store
+/// handle is dropped.
+fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (replies, committed) = run_batch(&mut connection, batch);
+        for reply in replies {
+            reply(match &committed {
+                Ok(()) => Ok(()),
+                Err(e) => Err(LedgerError::Task(format!("ledger commit failed: {e}"))),
+            });
+        }
+    }
+}
+
+/// Runs a batch in one transaction, each write in its own savepoint: the replies to send once it is
+/// over, and whether the transaction committed (when not, every write of it is undone).
+fn run_batch(
+    connection: &mut Connection,
+    batch: Vec<Job>,
+) -> (Vec<Reply>, Result<(), rusqlite::Error>) {
+    let tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for job in batch {
+                job.refuse(LedgerError::Task(format!(
+                    "ledger write could not start: {message}"
+                )));
+            }
+            return (Vec::new(), Ok(()));
+        }
+    };
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            job.refuse(e.into());
+            break;
+        }
+        let (ok, reply) = job.run(&tx);
+        replies.push(reply);
+        let ended = if ok {
+            tx.execute_batch("RELEASE job")
+        } else {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = ended {
+            for job in jobs {
+                job.refuse(LedgerError::Task(format!("ledger write not run: {e}")));
+            }
+            return (replies, Err(e));
+        }
+    }
+    for job in jobs {
+        job.refuse(LedgerError::Task("ledger write not run".to_owned()));
+    }
+    let committed = tx.commit();
+    (replies, committed)
 }
 
 /// Creates the file readable and writable by its owner only, before SQLite opens it (SQLite gives
