@@ -215,6 +215,12 @@ pub struct LedgerConfig {
     /// full, a failing event is answered 422 again (counted).
     #[serde(default = "default_max_quarantine_bytes")]
     pub max_quarantine_bytes: u64,
+    /// Copies from two endpoints are taken for twins (one event) only when their first arrivals are
+    /// at most this far apart; a sender sends one event to its endpoints at about the same moment.
+    /// Events about one run further apart (a run processed again, a delivery sent again from the
+    /// sender's dashboard) are told apart by it even with the same content.
+    #[serde(default = "default_pair_window_ms")]
+    pub pair_window_ms: u64,
 }
 
 /// `routes.on_translation_failure`.
@@ -301,6 +307,9 @@ fn default_retention_hours() -> u64 {
 fn default_max_entries() -> u64 {
     1_000_000
 }
+fn default_pair_window_ms() -> u64 {
+    300_000
+}
 
 impl Default for LedgerConfig {
     fn default() -> Self {
@@ -312,6 +321,7 @@ impl Default for LedgerConfig {
             max_entries: default_max_entries(),
             keep_values: false,
             max_quarantine_bytes: default_max_quarantine_bytes(),
+            pair_window_ms: default_pair_window_ms(),
         }
     }
 }
@@ -332,6 +342,12 @@ impl LedgerConfig {
         if self.max_entries == 0 {
             problems.push(ConfigError::invalid(
                 "ledger.max_entries",
+                "must be greater than 0",
+            ));
+        }
+        if self.pair_window_ms == 0 {
+            problems.push(ConfigError::invalid(
+                "ledger.pair_window_ms",
                 "must be greater than 0",
             ));
         }

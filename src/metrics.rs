@@ -703,12 +703,12 @@ pub const LEDGER_ERRORS: &str = "hookshift_ledger_errors_total";
 /// `hookshift_ledger_evicted_total{backend,reason}`: entries removed, `reason` `retention` or `capacity`.
 pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
 /// `hookshift_ledger_uncertain_deliveries_total{route,reason}`: copies delivered although their event
-/// may have reached the handler already, rather than risk never delivering it: `unmatched_twin` (a twin
-/// whose content differs from the delivered copy's) or `occurrence_limit` (past the occurrences the
+/// may have reached the handler already, rather than risk never delivering it: `ambiguous_twin` (a copy
+/// paired unsure: several events about one run within the pairing window, no content to tell which) or `occurrence_limit` (past the occurrences the
 /// ledger keeps per identity, delivered untracked whatever the policy).
 pub const LEDGER_UNCERTAIN: &str = "hookshift_ledger_uncertain_deliveries_total";
 /// The `reason` values of [`LEDGER_UNCERTAIN`].
-pub const UNCERTAIN_REASONS: [&str; 2] = ["unmatched_twin", "occurrence_limit"];
+pub const UNCERTAIN_REASONS: [&str; 2] = ["ambiguous_twin", "occurrence_limit"];
 
 /// Counts a copy delivered with [`LEDGER_UNCERTAIN`]'s `reason`.
 pub fn record_uncertain_delivery(route: &str, reason: &'static str) {

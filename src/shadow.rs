@@ -427,7 +427,7 @@ pub fn compare(
 
 /// The pairing digest of a copy at the handler's version: a stable 64-bit hash of every leaf (its
 /// path, JSON type and exact text) outside `eventId` and the paths `expected` covers (what a
-/// translation synthesises), independent of key order. Twins whose translation matches have the same
+/// translation synthesises), independent of key order; empty objects and arrays add nothing. Twins whose translation matches have the same
 /// digest; the ledger pairs occurrences by it (see [`crate::ledger::once`]). Much cheaper than a
 /// [`Fingerprint`]: no tree is built, no SHA-256.
 pub fn pair_digest(event: &Value, expected: &Expected) -> u64 {
@@ -506,13 +506,15 @@ fn digest_node(
     sum: &mut u64,
 ) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        // An empty container adds nothing: a copy whose members the expected paths all cover must
+        // digest like its twin, which may hold the container empty or not at all.
+        Value::Object(map) => {
             for (key, child) in map.iter() {
                 let hash = fnv(fnv(path_hash, b"."), key.as_bytes());
                 digest_member(child, key.as_str(), hash, depth, patterns, active, sum);
             }
         }
-        Value::Array(items) if !items.is_empty() => {
+        Value::Array(items) => {
             for (index, child) in items.iter().enumerate() {
                 let hash = fnv(fnv(path_hash, b"["), &(index as u64).to_le_bytes());
                 digest_member(child, "[*]", hash, depth, patterns, active, sum);

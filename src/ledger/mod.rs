@@ -270,6 +270,8 @@ pub struct Ledger {
     max_entries: u64,
     keep_values: bool,
     max_quarantine_bytes: u64,
+    /// `ledger.pair_window_ms`.
+    pair_window_ms: u64,
     failures: Failures,
 }
 
@@ -304,6 +306,7 @@ impl Ledger {
             l.keep_values,
         );
         ledger.max_quarantine_bytes = l.max_quarantine_bytes;
+        ledger.pair_window_ms = l.pair_window_ms;
         Ok(Some(ledger))
     }
 
@@ -323,6 +326,7 @@ impl Ledger {
             max_entries,
             keep_values,
             max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
+            pair_window_ms: crate::config::LedgerConfig::default().pair_window_ms,
             failures: Failures::default(),
         }
     }

@@ -6,26 +6,32 @@
 //!
 //! - a copy whose version and event id an occurrence holds is a **retry** of that copy;
 //! - any other copy is a new event from its endpoint, or the **twin** of an occurrence seen so far only
-//!   from the other endpoint(s). Twins are paired by content: a candidate whose copies have the same
-//!   pairing digest ([`crate::shadow::pair_digest`]: the event at the handler's version, outside its
-//!   event id and the fields the mapping synthesises) is the twin; failing that, the one candidate
-//!   that came within [`PAIR_WINDOW_MS`] is taken as a twin whose translation differs; otherwise the
-//!   copy starts an occurrence of its own. The n-th copy of one endpoint is not assumed to be the n-th
-//!   of the other: an endpoint enabled between two events about one run sees only the second.
+//!   from the other endpoint(s). A sender sends one event to its endpoints at about the same moment,
+//!   so only occurrences whose first copy came within `ledger.pair_window_ms` are candidates; among
+//!   them, one whose copies have the same pairing digest ([`crate::shadow::pair_digest`]: the event
+//!   at the handler's version, outside its event id and the fields the mapping synthesises) is the
+//!   twin (the oldest, when several); failing that, the copy joins the oldest candidate **unsure**
+//!   (another event about the run, or a twin whose translation differs: the shadow comparison
+//!   reports those), which never makes it or its partner a duplicate of the other.
+//!   The n-th copy of one endpoint is not assumed to be the n-th of the other: an endpoint enabled
+//!   between two events about one run sees only the second, and the window keeps them apart.
 //!
 //! Before a copy is delivered (or answered without delivery) the request path asks [`Ledger::decide`]:
 //!
-//! - its occurrence was delivered, by this very copy or by a twin with the same content →
+//! - its occurrence was delivered, by this very copy or by its twin (paired for sure) →
 //!   [`Decision::Duplicate`], answered `200 {"status":"duplicate"}`;
 //! - another copy of the occurrence is being delivered right now (on this replica or another) and
 //!   this one's policy says deliver → [`Decision::InFlight`]: answered 503 so that the sender retries,
 //!   by which time the other delivery has either succeeded or released its claim;
-//! - the policy says deliver → [`Decision::Deliver`] with a claim. When a twin whose content differs
-//!   was delivered already, it is delivered all the same and counted (`again`): twice is better than
-//!   an event the handler never gets;
+//! - the policy says deliver → [`Decision::Deliver`] with a claim. When a copy it was paired with
+//!   unsure was delivered already, it is delivered all the same and counted (`again`): twice is
+//!   better than an event the handler never gets;
 //! - the policy says ack or reject, and a twin was answered without delivery before (an acked new copy
 //!   in stage 2 whose old twin comes in stage 3) → [`Decision::DeliverForTwin`] with a claim: the copy
-//!   is translated as needed and delivered anyway, so no stage switch strands an event;
+//!   is translated as needed and delivered anyway, so no stage switch strands an event. Likewise a
+//!   copy that found no twin while a copy with its content, from the other endpoint, was taken for
+//!   the twin of another delivered event (`again`, counted): that pairing may have been wrong, and
+//!   this copy would then be its event's last chance;
 //! - else [`Decision::Policy`]: the copy is answered as its policy says, and remembered as held.
 //!
 //! Bounded: an entry keeps at most [`MAX_OCCURRENCES`]. A new event past that is not swallowed: it is
@@ -47,9 +53,6 @@ use super::{now_ms, Change, Entry, Key, Ledger, LedgerError, Removal};
 /// Most occurrences one entry keeps (events the sender told apart about one identity, within
 /// retention); a new one past that is delivered untracked and counted.
 pub const MAX_OCCURRENCES: usize = 32;
-/// A twin whose content differs from its candidate is paired with it only within this long of the
-/// candidate's first copy (a sender sends one event to its endpoints at about the same time).
-pub const PAIR_WINDOW_MS: u64 = 15 * 60 * 1000;
 
 /// One copy an occurrence has seen: one per endpoint (version).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +70,10 @@ pub struct Seen {
     /// The handler answered 2xx to this copy.
     #[serde(rename = "ok", default, skip_serializing_if = "is_false")]
     pub delivered: bool,
+    /// It joined its occurrence with no content to tell it from other candidates: its delivery and
+    /// its partner's do not stand for each other.
+    #[serde(rename = "u", default, skip_serializing_if = "is_false")]
+    pub unsure: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -125,7 +132,8 @@ pub enum Decision {
     /// differs was delivered already (counted).
     Deliver { token: String, again: bool },
     /// Its policy says ack or reject, but its twin was answered without delivery: deliver it anyway.
-    DeliverForTwin { token: String },
+    /// `again`: its twin may have been delivered already (counted).
+    DeliverForTwin { token: String, again: bool },
     /// Already delivered: acknowledge as a duplicate.
     Duplicate,
     /// Another copy is being delivered now: answer so the sender retries.
@@ -184,6 +192,7 @@ impl Ledger {
             event_id: copy.event_id.to_owned(),
             digest: copy.digest,
             intent: copy.intent,
+            pair_window_ms: self.pair_window_ms,
             claim: Claim {
                 token,
                 until_ms: now.saturating_add(copy.claim_ms),
@@ -285,6 +294,8 @@ pub struct Asked {
     pub event_id: String,
     pub digest: u64,
     pub intent: Intent,
+    /// `ledger.pair_window_ms`.
+    pub pair_window_ms: u64,
     /// The claim to take, should the answer be to deliver.
     pub claim: Claim,
 }
@@ -300,24 +311,42 @@ pub fn decide_step(
             .iter()
             .any(|c| c.version == asked.version && c.event_id == asked.event_id)
     });
-    let at = match retry.or_else(|| twin_of(&entry, asked, now)) {
-        Some(at) => {
-            if retry.is_none() {
-                entry.occurrences[at].copies.push(seen(asked));
-            }
+    let twin = match retry {
+        Some(at) => Some(at),
+        None => twin_of(&entry, asked, now).map(|(at, unsure)| {
+            entry.occurrences[at].copies.push(Seen {
+                unsure,
+                ..seen(asked)
+            });
             at
-        }
+        }),
+    };
+    let at = match twin {
+        Some(at) => at,
         None if entry.occurrences.len() >= MAX_OCCURRENCES => {
             return (Change::Keep, (Decision::Untracked, None));
         }
         None => {
             let n = entry.occurrences.last().map_or(1, |o| o.n + 1);
+            let stood_in = asked.intent == Intent::Hold && stood_in_for(&entry, asked, now);
             entry.occurrences.push(Occurrence {
                 n,
                 at: now,
                 copies: vec![seen(asked)],
                 claim: None,
             });
+            let placed = Some(Placed { occurrence: n });
+            if stood_in {
+                // A copy with this content was taken for the twin of an event delivered by another
+                // copy, and may have been this one's twin instead: this copy is its event's last
+                // chance, so it is delivered whatever its policy (at worst twice, counted).
+                let occurrence = entry.occurrences.last_mut().expect("just pushed");
+                occurrence.claim = Some(asked.claim.clone());
+                occurrence.copies[0].unsure = true;
+                let token = asked.claim.token.clone();
+                let decision = Decision::DeliverForTwin { token, again: true };
+                return (Change::Put(Box::new(entry)), (decision, placed));
+            }
             entry.occurrences.len() - 1
         }
     };
@@ -340,31 +369,45 @@ fn seen(asked: &Asked) -> Seen {
         digest: asked.digest,
         held: false,
         delivered: false,
+        unsure: false,
     }
 }
 
-/// The occurrence a new copy is the twin of, if any: one without a copy from the copy's endpoint, with
-/// the same content (the oldest such), else the only one within [`PAIR_WINDOW_MS`].
-fn twin_of(entry: &Entry, asked: &Asked, now: u64) -> Option<usize> {
+/// The occurrence a new copy is the twin of, if any, and whether the pairing is unsure: among the
+/// occurrences whose first copy came within the pairing window and which have no copy from this
+/// copy's endpoint, the oldest with the same content; else the oldest, unsure (its content differs:
+/// another event about the run, or a translation that differs, which the shadow comparison reports).
+fn twin_of(entry: &Entry, asked: &Asked, now: u64) -> Option<(usize, bool)> {
     let candidates: Vec<usize> = (0..entry.occurrences.len())
-        .filter(|&i| !entry.occurrences[i].has_version(&asked.version))
+        .filter(|&i| {
+            let o = &entry.occurrences[i];
+            !o.has_version(&asked.version) && now.saturating_sub(o.at) <= asked.pair_window_ms
+        })
         .collect();
-    if let Some(&same) = candidates.iter().find(|&&i| {
+    let same = candidates.iter().copied().find(|&i| {
         entry.occurrences[i]
             .copies
             .iter()
             .any(|c| c.digest == asked.digest)
-    }) {
-        return Some(same);
+    });
+    match (same, candidates.as_slice()) {
+        (Some(same), _) => Some((same, false)),
+        (None, []) => None,
+        (None, [oldest, ..]) => Some((*oldest, true)),
     }
-    let recent: Vec<usize> = candidates
-        .into_iter()
-        .filter(|&i| now.saturating_sub(entry.occurrences[i].at) <= PAIR_WINDOW_MS)
-        .collect();
-    match recent.as_slice() {
-        [only] => Some(*only),
-        _ => None,
-    }
+}
+
+/// Whether a copy that found no twin has the content of a copy from another endpoint that was
+/// answered as a duplicate of its occurrence's delivery (within the window): that pairing may have
+/// been wrong, and this copy, held, would then be the only one left of its event.
+fn stood_in_for(entry: &Entry, asked: &Asked, now: u64) -> bool {
+    entry.occurrences.iter().any(|o| {
+        now.saturating_sub(o.at) <= asked.pair_window_ms
+            && o.delivered_copy().is_some()
+            && o.copies.iter().any(|c| {
+                c.version != asked.version && c.digest == asked.digest && !c.delivered && !c.held
+            })
+    })
 }
 
 /// The decision for a copy now in `occurrence`, and whether the occurrence changed.
@@ -375,9 +418,10 @@ fn decide_occurrence(occurrence: &mut Occurrence, asked: &Asked, now: u64) -> (b
         .position(|c| c.version == asked.version && c.event_id == asked.event_id)
         .expect("the copy was placed in its occurrence");
     if let Some(delivered) = occurrence.delivered_copy() {
-        // Delivered: this copy's content reached the handler when it is the copy itself or a twin with
-        // the same content. Otherwise the pairing may be wrong: its content goes on as its policy says.
-        if delivered.digest == occurrence.copies[this].digest || occurrence.copies[this].delivered {
+        // Delivered: by this copy, or by its twin when neither joined unsure. Otherwise the pairing
+        // may be wrong: this copy goes on as its policy says.
+        let copy = &occurrence.copies[this];
+        if copy.delivered || !(copy.unsure || delivered.unsure) {
             return (false, Decision::Duplicate);
         }
     }
@@ -399,7 +443,13 @@ fn decide_occurrence(occurrence: &mut Occurrence, asked: &Asked, now: u64) -> (b
         (Intent::Hold, false) if twin_held => {
             let token = asked.claim.token.clone();
             occurrence.claim = Some(asked.claim.clone());
-            (true, Decision::DeliverForTwin { token })
+            (
+                true,
+                Decision::DeliverForTwin {
+                    token,
+                    again: false,
+                },
+            )
         }
         (Intent::Hold, _) => {
             // Held while a twin delivers: if that delivery fails, its sender retries it.
@@ -436,6 +486,7 @@ mod tests {
             event_id: event_id.into(),
             digest,
             intent,
+            pair_window_ms: 15 * MIN,
             claim: Claim {
                 token: format!("t-{event_id}"),
                 until_ms: u64::MAX,
@@ -615,9 +666,40 @@ mod tests {
     }
 
     #[test]
-    fn an_unsure_pairing_delivers_twice_rather_than_swallow() {
-        // Within the window a lone candidate is taken as the twin, but its content differs: the copy
-        // is delivered again (counted), not answered as a duplicate.
+    fn the_same_content_sent_again_past_the_window_is_another_event() {
+        // A delivery sent again from the sender's dashboard: same run, same content, new event ids,
+        // long after the first. Its copies pair with each other, not with the first event's.
+        let mut walk = Walk::new();
+        assert!(delivers(&walk.deliver(asked(
+            OLD,
+            "o1",
+            7,
+            Intent::Deliver
+        ))));
+        assert_eq!(
+            walk.deliver(asked(NEW, "n1", 7, Intent::Hold)),
+            Decision::Duplicate
+        );
+        let mut walk = walk.at(1_000 + 30 * MIN);
+        assert_eq!(
+            walk.deliver(asked(NEW, "n2", 7, Intent::Deliver)),
+            Decision::Deliver {
+                token: "t-n2".into(),
+                again: false
+            }
+        );
+        assert_eq!(
+            walk.deliver(asked(OLD, "o2", 7, Intent::Hold)),
+            Decision::Duplicate
+        );
+        assert_eq!(walk.entry.occurrences.len(), 2);
+    }
+
+    #[test]
+    fn a_lone_candidate_with_other_content_is_never_taken_for_a_duplicate() {
+        // Within the window, the new endpoint's copy of a second event about the run comes while the
+        // first event (seen by the old endpoint alone) is the only candidate: delivered, not
+        // swallowed; its policy says ack: held.
         let mut walk = Walk::new();
         assert!(delivers(&walk.deliver(asked(
             OLD,
@@ -625,6 +707,7 @@ mod tests {
             1,
             Intent::Deliver
         ))));
+        let before = walk.entry.clone();
         assert_eq!(
             walk.deliver(asked(NEW, "n2", 2, Intent::Deliver)),
             Decision::Deliver {
@@ -632,7 +715,47 @@ mod tests {
                 again: true
             }
         );
-        // Its policy says ack: held, not a duplicate.
+        walk.entry = before;
+        assert_eq!(
+            walk.deliver(asked(NEW, "n2", 2, Intent::Hold)),
+            Decision::Policy
+        );
+    }
+
+    #[test]
+    fn a_held_copy_whose_twin_stood_in_for_another_event_is_delivered() {
+        // The old endpoint alone saw event 1; event 2 (the same content sent again) comes to both,
+        // its new copy first, taken for event 1's twin (a duplicate). After the switch its old copy
+        // (rejected by policy) finds no twin: it is its event's last chance.
+        let mut walk = Walk::new();
+        assert!(delivers(&walk.deliver(asked(
+            OLD,
+            "o1",
+            7,
+            Intent::Deliver
+        ))));
+        assert_eq!(
+            walk.deliver(asked(NEW, "n2", 7, Intent::Hold)),
+            Decision::Duplicate
+        );
+        assert_eq!(
+            walk.deliver(asked(OLD, "o2", 7, Intent::Hold)),
+            Decision::DeliverForTwin {
+                token: "t-o2".into(),
+                again: true
+            }
+        );
+        // Its retries are its own duplicates.
+        assert_eq!(
+            walk.deliver(asked(OLD, "o2", 7, Intent::Hold)),
+            Decision::Duplicate
+        );
+    }
+
+    #[test]
+    fn an_unsure_pairing_delivers_twice_rather_than_swallow() {
+        // Two events about one run within the window, then a copy from the other endpoint whose
+        // content matches neither: it joins the oldest unsure and is delivered again (counted).
         let mut walk = Walk::new();
         assert!(delivers(&walk.deliver(asked(
             OLD,
@@ -640,9 +763,33 @@ mod tests {
             1,
             Intent::Deliver
         ))));
+        assert!(delivers(&walk.deliver(asked(
+            OLD,
+            "o2",
+            2,
+            Intent::Deliver
+        ))));
+        let mut deliver_walk = Walk {
+            entry: walk.entry.clone(),
+            now: walk.now,
+        };
+        assert_eq!(
+            deliver_walk.deliver(asked(NEW, "n3", 3, Intent::Deliver)),
+            Decision::Deliver {
+                token: "t-n3".into(),
+                again: true
+            }
+        );
+        assert!(deliver_walk.entry.occurrences[0].copies[1].unsure);
+        // Its policy says ack: held, not a duplicate.
+        assert_eq!(
+            walk.deliver(asked(NEW, "n3", 3, Intent::Hold)),
+            Decision::Policy
+        );
+        // A copy whose content does match still pairs for sure.
         assert_eq!(
             walk.deliver(asked(NEW, "n2", 2, Intent::Hold)),
-            Decision::Policy
+            Decision::Duplicate
         );
     }
 
@@ -662,7 +809,8 @@ mod tests {
         assert_eq!(
             walk.deliver(asked(OLD, "o1", 5, Intent::Hold)),
             Decision::DeliverForTwin {
-                token: "t-o1".into()
+                token: "t-o1".into(),
+                again: false
             }
         );
         // The new copy's retries are duplicates now; a later distinct event is not.
@@ -699,7 +847,6 @@ mod tests {
             Decision::Deliver { .. }
         ));
         // An expired claim no longer holds.
-        let mut walk = walk;
         walk.entry.occurrences[0].claim.as_mut().unwrap().until_ms = 500;
         assert!(matches!(
             walk.copy(asked(OLD, "o1", 1, Intent::Deliver)).0,

@@ -257,7 +257,7 @@ async fn replay_one(
                     return Replayed::Kept("another copy is being delivered now".to_owned())
                 }
                 Ok((
-                    Decision::Deliver { token, .. } | Decision::DeliverForTwin { token },
+                    Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
                     Some(placed),
                 )) => Some((key, placed, token)),
                 Ok(_) | Err(_) => None,

@@ -301,3 +301,59 @@ mod tests {
         assert!(read(&mappings, "2026-02-09", event).is_none());
     }
 }
+#[cfg(test)]
+mod golden_digests {
+    use super::*;
+
+    /// Each golden pair is one event as both endpoints send it. Where the shadow
+    /// comparison finds the pair equal, the pairing digest must agree too, or
+    /// twins that are equal would fail to pair.
+    #[test]
+    fn twins_the_shadow_finds_equal_have_equal_pairing_digests() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        let mappings = Mappings::load(&root).unwrap();
+        let delivery = Delivery {
+            timestamp: 1_771_000_000,
+        };
+        let (mut equal, mut unequal) = (0, Vec::new());
+        for (step, from, to) in [
+            ("2025-04-21_to_2026-02-09", "2025-04-21", "2026-02-09"),
+            ("2026-02-09_to_2025-04-21", "2026-02-09", "2025-04-21"),
+        ] {
+            for entry in std::fs::read_dir(root.join(step).join("golden")).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                let Some(base) = name.strip_suffix(".input.json") else {
+                    continue;
+                };
+                let output = path.with_file_name(format!("{base}.output.json"));
+                let (Ok(input), Ok(output)) = (std::fs::read(&path), std::fs::read(&output)) else {
+                    continue;
+                };
+                let input: Value = serde_json::from_slice(&input).unwrap();
+                let output: Value = serde_json::from_slice(&output).unwrap();
+                let native = AtHandler::read(&mappings, from, &[to], from, input, &delivery);
+                let translated = AtHandler::read(&mappings, from, &[to], to, output, &delivery);
+                let (Some(native), Some(translated)) = (native, translated) else {
+                    continue;
+                };
+                let report = crate::shadow::compare(
+                    &Fingerprint::of(&native.event, false),
+                    &Fingerprint::of(&translated.event, false),
+                    &native.expected[to],
+                    "native",
+                    "translated",
+                    to,
+                );
+                if report.mismatched.is_empty() {
+                    equal += 1;
+                    if native.digest != translated.digest {
+                        unequal.push(format!("{step}/{base}"));
+                    }
+                }
+            }
+        }
+        assert!(equal >= 20, "only {equal} golden pairs compared equal");
+        assert!(unequal.is_empty(), "digests differ: {unequal:?}");
+    }
+}

@@ -183,16 +183,21 @@ impl Pipeline {
             Decision::Policy => Step::Go(None),
             Decision::Deliver { token, again } => {
                 if again {
-                    crate::metrics::record_uncertain_delivery(&route.name, "unmatched_twin");
+                    crate::metrics::record_uncertain_delivery(&route.name, "ambiguous_twin");
                 }
                 Step::Go(Some(claimed(placed, token)))
             }
-            Decision::DeliverForTwin { token } => Step::DeliverAnyway(
-                Some(claimed(placed, token)),
-                copy.event,
-                copy.translated,
-                Outcome::DeliveredForTwin,
-            ),
+            Decision::DeliverForTwin { token, again } => {
+                if again {
+                    crate::metrics::record_uncertain_delivery(&route.name, "ambiguous_twin");
+                }
+                Step::DeliverAnyway(
+                    Some(claimed(placed, token)),
+                    copy.event,
+                    copy.translated,
+                    Outcome::DeliveredForTwin,
+                )
+            }
             Decision::Untracked => {
                 crate::metrics::record_uncertain_delivery(&route.name, "occurrence_limit");
                 match intent {

@@ -38,9 +38,10 @@ async fn decide(ledger: &Ledger, k: &Key, copy: Copy<'_>) -> Decision {
 
 fn claim_of(decided: (Decision, Option<Placed>)) -> (Placed, String) {
     match decided {
-        (Decision::Deliver { token, .. } | Decision::DeliverForTwin { token }, Some(placed)) => {
-            (placed, token)
-        }
+        (
+            Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
+            Some(placed),
+        ) => (placed, token),
         other => panic!("expected a claim, got {other:?}"),
     }
 }
