@@ -79,7 +79,10 @@ fn parse_args() -> Args {
     };
     if send_all {
         duration = requests.len() as f64 / rate - warmup;
-        assert!(duration > 0.0, "--send-all: fewer records than --warmup x --rate");
+        assert!(
+            duration > 0.0,
+            "--send-all: fewer records than --warmup x --rate"
+        );
     }
     Args {
         url,
@@ -127,7 +130,10 @@ fn read_requests(path: &str) -> Vec<Prepared> {
     let mut records = Vec::new();
     let mut rest = &data[..];
     while !rest.is_empty() {
-        let newline = rest.iter().position(|b| *b == b'\n').expect("record length line");
+        let newline = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("record length line");
         let length: usize = std::str::from_utf8(&rest[..newline])
             .ok()
             .and_then(|n| n.parse().ok())
@@ -203,7 +209,9 @@ async fn connection(
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = args.url.clone();
         *request.headers_mut() = prepared.headers.clone();
-        request.headers_mut().insert(http::header::HOST, host.clone());
+        request
+            .headers_mut()
+            .insert(http::header::HOST, host.clone());
         let sent = Instant::now();
         let good = match s.send_request(request).await {
             Ok(response) => {
@@ -240,8 +248,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 fn main() {
     let args = Arc::new(parse_args());
-    let host = HeaderValue::from_str(args.url.authority().expect("URL has host:port").as_str())
-        .unwrap();
+    let host =
+        HeaderValue::from_str(args.url.authority().expect("URL has host:port").as_str()).unwrap();
     let total = ((args.warmup + args.duration) * args.rate).round() as u64;
     if args.requests.len() > 1 && !args.send_all && (args.requests.len() as u64) < total {
         eprintln!(
@@ -263,13 +271,7 @@ fn main() {
         .build()
         .expect("runtime");
     let tasks: Vec<_> = (0..args.connections)
-        .map(|_| {
-            runtime.spawn(connection(
-                Arc::clone(&args),
-                host.clone(),
-                Arc::clone(&rx),
-            ))
-        })
+        .map(|_| runtime.spawn(connection(Arc::clone(&args), host.clone(), Arc::clone(&rx))))
         .collect();
 
     // The pacer: an OS thread sleeping to each scheduled time (tokio timers have 1 ms resolution).
