@@ -46,6 +46,8 @@ import presign
 from load import OLD, NEW, PORTS, RELEASE, ROOT, INBOUND_SECRET, HANDLER_SECRET, log
 
 BACKENDS = ("off", "file", "redis")
+# Every process started, so that an error or SIGTERM leaves none behind.
+RUNNING = []
 HOOK_PATH = f"/webhooks/extend?api_version={OLD}"
 
 
@@ -66,6 +68,7 @@ class Redis:
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
              "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        RUNNING.append(self.proc)
         load.wait_port(self.port, self.proc)
 
     def url(self):
@@ -135,6 +138,41 @@ timeout_ms = 25000
     return path
 
 
+def ensure_free(*ports):
+    """hookshift binds its listener with SO_REUSEPORT: a process left on the port would silently
+    share the load, so a busy port stops the benchmark."""
+    for port in ports:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"127.0.0.1:{port} is taken by another process: stop it first")
+
+
+def start_hookshift(config, rust_log, log_mode="w"):
+    ensure_free(PORTS["hookshift"], PORTS["admin"])
+    proc = subprocess.Popen(
+        [RELEASE / "hookshift", "serve", "--config", config], stdout=subprocess.DEVNULL,
+        stderr=open(config.parent / "hookshift.log", log_mode), env=dict(os.environ, RUST_LOG=rust_log))
+    RUNNING.append(proc)
+    load.wait_port(PORTS["hookshift"], proc)
+    load.wait_port(PORTS["admin"], proc)
+    if proc.poll() is not None:
+        raise SystemExit(f"hookshift exited: {(config.parent / 'hookshift.log').read_text()[-2000:]}")
+    return proc
+
+
+def stop_all():
+    """Ends every process this benchmark started that still runs."""
+    for proc in reversed(RUNNING):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    RUNNING.clear()
+
+
 class Server:
     """One hookshift process on an empty ledger."""
 
@@ -144,11 +182,7 @@ class Server:
             stale.unlink()
         if backend == "redis":
             redis.flush()
-        self.proc = subprocess.Popen(
-            [RELEASE / "hookshift", "serve", "--config", config], stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / "hookshift.log", "w"), env=dict(os.environ, RUST_LOG=rust_log))
-        load.wait_port(PORTS["hookshift"], self.proc)
-        load.wait_port(PORTS["admin"], self.proc)
+        self.proc = start_hookshift(config, rust_log)
 
     def outcomes(self):
         """hookshift_events_total summed per outcome."""
@@ -180,7 +214,7 @@ def run_wrk(prefix, connections, duration):
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
               "requests": int(re.search(r"(\d+) requests in", out).group(1))}
     for pct in ("50", "99"):
-        m = re.search(rf"^\s+{pct}\.000%\s+(\S+)", out, re.M)
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
         result[f"p{pct}"] = load.parse_duration_ms(m.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -219,6 +253,7 @@ def throughput(tmp, configs, redis, args, out):
             time.sleep(0.5)  # let the requests in flight at wrk's end finish
             after, ledger_errors = server.outcomes()
             r["outcomes"] = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+            r["entries"] = after.get("delivered", 0)  # warm-up and measured: one entry per event
             r["ledger_errors"] = ledger_errors
             r["cpu_us"] = cpu / max(r["requests"], 1) * 1e6
             r["ledger_bytes"] = server.stop()
@@ -239,7 +274,7 @@ def report_throughput(rounds, args, load_before, out):
     out(f"Median of {args.rounds} round(s); 1-minute load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after (2 = both cores busy).")
     out()
-    out("| ledger | req/s | vs off | p50 ms | p99 ms | server CPU µs/req | non-2xx | outcomes (last round) | ledger bytes after the run (last round) |")
+    out("| ledger | req/s | vs off | p50 ms | p99 ms | server CPU µs/req | non-2xx | outcomes (last round) | ledger bytes per event (last round) |")
     out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     medians = {}
     for backend, runs in rounds.items():
@@ -252,19 +287,28 @@ def report_throughput(rounds, args, load_before, out):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(last["outcomes"].items()))
         if last["ledger_errors"]:
             outcomes += f"; ledger errors {last['ledger_errors']}"
-        size = f"{last['ledger_bytes']:,}" if backend != "off" else "-"
+        size = (f"{last['ledger_bytes'] / max(last['entries'], 1):,.0f} ({last['ledger_bytes']:,} / "
+                f"{last['entries']:,})" if backend != "off" else "-")
         out(f"| {backend} | {med['rps']:.0f} | {ratio} | {med['p50']:.2f} | {med['p99']:.2f} | "
             f"{med['cpu_us']:.0f} | {sum(r['non2xx'] + r['socket_errors'] for r in runs)} | {outcomes} | {size} |")
     out()
     per_round = " ".join(f"{b}: " + "/".join(f"{r['rps']:.0f}" for r in runs) for b, runs in rounds.items())
-    out(f"Per round req/s: {per_round}. Ledger bytes: the file and its -wal/-shm after a graceful stop "
-        "(file); Redis used_memory (redis).")
+    out(f"Per round req/s: {per_round}. Ledger bytes per event: the file and its -wal/-shm after a "
+        "graceful stop (file), Redis used_memory (redis; an empty redis-server uses about 1 MB), divided "
+        "by the events the run delivered, warm-up included (small runs: fixed costs weigh in; "
+        "bench/ledger_size.py measures the size properly).")
     out()
     return medians
 
 
-def latency(tmp, configs, redis, peak, args, out):
+def latency(tmp, configs, redis, medians, args, out):
+    """Open loop at a fraction of the ledger-off peak. A configuration whose own peak is under
+    that rate is not run: its queue would only grow (the p99 is the run's length), and draining it
+    would take minutes."""
+    peak = medians.get("off", next(iter(medians.values())))["rps"]
     rate = int(peak * args.rate_fraction)
+    saturated = {b: m["rps"] for b, m in medians.items() if m["rps"] < rate}
+    configs = {b: c for b, c in configs.items() if b not in saturated}
     needed = math.ceil(rate * (args.duration + 2)) + 1
     host = f"127.0.0.1:{PORTS['hookshift']}"
     presign.write(tmp / "rate.req", "r", 0, needed, INBOUND_SECRET, HOOK_PATH, host)
@@ -300,6 +344,8 @@ def latency(tmp, configs, redis, peak, args, out):
         out(f"| {name} | {med['achieved']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
             f"{med['p999_ms']:.2f} | {med['service_p99_ms']:.2f} | {added} | "
             f"{sum(r['errors'] for r in rs)} | {sum(r['pacer_late'] for r in rs)} |")
+    for backend, rps in saturated.items():
+        out(f"| {backend} | not run: its peak, {rps:.0f} req/s, is under the rate | | | | | | | |")
     out()
     out("Per round p99 ms: " + " ".join(
         f"{n}: " + "/".join(f"{r['p99_ms']:.1f}" for r in rs) for n, rs in runs.items()) + ".")
@@ -323,11 +369,14 @@ def main(args):
         print(line, flush=True)
         lines.append(line)
 
-    downstream = redis = None
+    redis = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     try:
+        ensure_free(PORTS["downstream"])
         downstream = subprocess.Popen(
             [RELEASE / "examples/bench_downstream", f"127.0.0.1:{PORTS['downstream']}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        RUNNING.append(downstream)
         load.wait_port(PORTS["downstream"], downstream)
         redis = Redis(tmp) if "redis" in backends else None
         configs = {b: write_config(tmp / b, b, redis, args.server.replace("\\n", "\n")) for b in backends}
@@ -348,13 +397,9 @@ def main(args):
         rounds = throughput(tmp, configs, redis, args, out)
         medians = report_throughput(rounds, args, load_before, out)
         if args.rate_fraction > 0:
-            peak = medians.get("off", medians[backends[0]])["rps"]
-            latency(tmp, configs, redis, peak, args, out)
+            latency(tmp, configs, redis, medians, args, out)
     finally:
-        for proc in (downstream, redis.proc if redis else None):
-            if proc and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=30)
+        stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.markdown:
         pathlib.Path(args.markdown).write_text("\n".join(lines) + "\n")

@@ -27,6 +27,7 @@ import tempfile
 import time
 import json
 import shutil
+import signal
 import pathlib
 import sqlite3
 import urllib.request
@@ -51,12 +52,18 @@ def outcomes(admin_port):
 
 def count_entries(ledger, delivered):
     """Rows of the SQLite `entries` table when the file has one (read after the server stopped),
-    else the events delivered (one entry per unique event)."""
+    else the events delivered (one entry per unique event); and the mean length of the rows' `body`
+    column when there is one (the record itself, without SQLite's overhead)."""
     try:
         with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
-            return db.execute("SELECT count(*) FROM entries").fetchone()[0], "rows of table entries"
+            rows = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+            try:
+                body = db.execute("SELECT avg(length(body)) FROM entries").fetchone()[0]
+            except sqlite3.Error:
+                body = None
+            return rows, "rows of table entries", body
     except sqlite3.Error:
-        return delivered, "events delivered"
+        return delivered, "events delivered", None
 
 
 def main():
@@ -77,11 +84,13 @@ def main():
         print(line, flush=True)
         lines.append(line)
 
-    downstream = server = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     try:
+        ledger_load.ensure_free(PORTS["downstream"])
         downstream = subprocess.Popen(
             [RELEASE / "examples/bench_downstream", f"127.0.0.1:{PORTS['downstream']}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ledger_load.RUNNING.append(downstream)
         load.wait_port(PORTS["downstream"], downstream)
         config = ledger_load.write_config(tmp / "file", "file", None, args.server)
         ledger = config.parent / "hookshift.ledger"
@@ -92,8 +101,8 @@ def main():
             f"{presign.EVENT.stat().st_size} bytes ({OLD} translated), shipped default file ledger, "
             f"batches of {args.batch:,}, {args.connections} connections")
         out()
-        out("| events sent | 2xx | entries | file bytes | bytes/entry | batch bytes/new entry | batch req/s | load avg |")
-        out("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        out("| events sent | 2xx | entries | file bytes | bytes/entry | batch bytes/new entry | mean `body` bytes | batch req/s | load avg |")
+        out("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         sent = ok = delivered = 0
         previous_bytes = previous_entries = 0
         first = True
@@ -105,11 +114,7 @@ def main():
                 for stale in config.parent.glob("hookshift.ledger*"):
                     stale.unlink()
                 first = False
-            server = subprocess.Popen(
-                [RELEASE / "hookshift", "serve", "--config", config], stdout=subprocess.DEVNULL,
-                stderr=open(tmp / "hookshift.log", "a"), env=dict(os.environ, RUST_LOG="warn"))
-            load.wait_port(PORTS["hookshift"], server)
-            load.wait_port(PORTS["admin"], server)
+            server = ledger_load.start_hookshift(config, "warn", log_mode="a")
             result = subprocess.run(
                 [RELEASE / "examples/bench_rate_load", "--url", url, "--requests", tmp / "batch.req",
                  "--send-all", "--rate", str(RATE), "--warmup", "0", "--connections",
@@ -117,29 +122,27 @@ def main():
             r = json.loads(result.strip().splitlines()[-1])
             seen = outcomes(PORTS["admin"])
             delivered += seen.get("delivered", 0)
-            server.terminate()
+            server.terminate()  # graceful: SQLite folds its WAL into the file
             server.wait(timeout=60)
-            server = None
             sent += count
             ok += r["ok"]
             size = sum(f.stat().st_size for f in ledger.parent.glob("hookshift.ledger*"))
-            n_entries, counted_as = count_entries(ledger, delivered)
+            n_entries, counted_as, body = count_entries(ledger, delivered)
             per_entry = size / max(n_entries, 1)
             batch = (size - previous_bytes) / max(n_entries - previous_entries, 1)
+            body_text = f"{body:,.0f}" if body is not None else "-"
             out(f"| {sent:,} | {ok:,} | {n_entries:,} | {size:,} | {per_entry:,.0f} | {batch:,.0f} | "
-                f"{count / r['elapsed_s']:,.0f} | {os.getloadavg()[0]:.1f} |")
+                f"{body_text} | {count / r['elapsed_s']:,.0f} | {os.getloadavg()[0]:.1f} |")
             if r["errors"]:
                 log(f"batch ending at {sent}: {r['errors']} non-2xx or failed requests; outcomes {seen}")
             previous_bytes, previous_entries = size, n_entries
         out()
         out(f"After {sent:,} events: {size / 1e6:,.1f} MB, {per_entry:,.0f} bytes per entry "
             f"({per_entry * 1_000_000 / 1e9:,.2f} GB per million entries at this rate); entries counted as "
-            f"{counted_as}; file bytes: the file with its -wal and -shm after a graceful stop.")
+            f"{counted_as}; file bytes: the file with its -wal and -shm after a graceful stop; mean `body` "
+            "bytes: the stored record of an entry, when the file has such a column.")
     finally:
-        for proc in (server, downstream):
-            if proc and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=60)
+        ledger_load.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.markdown:
         pathlib.Path(args.markdown).write_text("\n".join(lines) + "\n")
