@@ -240,7 +240,7 @@ def generate(tmp, args):
     log(f"pre-signed {measured} + {warm} unique events in {time.time() - t0:.1f} s")
 
 
-def throughput(tmp, configs, redis, args, out):
+def throughput(tmp, configs, redis, args):
     rounds = {}
     for rnd in range(args.rounds):
         for backend, config in configs.items():
@@ -394,7 +394,7 @@ def main(args):
                  "redis": "redis (redis-server, no persistence)"}[b] for b in backends) + ".")
         out()
         load_before = os.getloadavg()[0]
-        rounds = throughput(tmp, configs, redis, args, out)
+        rounds = throughput(tmp, configs, redis, args)
         medians = report_throughput(rounds, args, load_before, out)
         if args.rate_fraction > 0:
             latency(tmp, configs, redis, medians, args, out)
