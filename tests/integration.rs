@@ -52,6 +52,8 @@ mod operator;
 // The ledger: the same cases on the file backend and a real redis-server.
 #[path = "integration/ledger.rs"]
 mod ledger;
+#[path = "integration/ledger_crash.rs"]
+mod ledger_crash;
 #[path = "integration/ledger_e2e.rs"]
 mod ledger_e2e;
 #[path = "integration/ledger_once.rs"]
