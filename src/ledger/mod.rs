@@ -196,10 +196,13 @@ impl Store {
     /// Reads the entry at `key`, lets `decide` choose, and applies its change atomically: no other
     /// update of the same entry (in this process or another) happens in between. `decide` may run more
     /// than once (Redis retries it when the entry changed meanwhile), so it must be pure.
+    /// `durable` says of a decision whether its answer waits until it would survive a power loss
+    /// (the file backend then syncs its log; on Redis that is Redis's persistence setting).
     pub async fn update<R, F>(
         &self,
         key: &Key,
         decide: F,
+        durable: sqlite::Durable<R>,
         max_entries: u64,
         retention_ms: u64,
     ) -> Result<Updated<R>, LedgerError>
@@ -208,7 +211,7 @@ impl Store {
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
         match self {
-            Store::Sqlite(s) => s.update(key.text(), decide, max_entries).await,
+            Store::Sqlite(s) => s.update(key.text(), decide, durable, max_entries).await,
             Store::Redis(s) => {
                 s.update(&key.text(), decide, max_entries, retention_ms)
                     .await
@@ -370,6 +373,7 @@ impl Ledger {
                         now,
                     )
                 },
+                sqlite::no_fsync,
                 self.max_entries,
                 self.retention_ms,
             )

@@ -203,6 +203,7 @@ impl Ledger {
             .update(
                 key,
                 move |current| decide_step(current.unwrap_or_else(|| fresh.clone()), &asked, now),
+                answered_for_the_handler,
                 self.max_entries,
                 self.retention_ms,
             )
@@ -279,12 +280,20 @@ impl Ledger {
                         (Change::Keep, ())
                     }
                 },
+                // Forgotten in a power loss, a mark or a claim makes the event delivered again.
+                super::sqlite::no_fsync,
                 self.max_entries,
                 self.retention_ms,
             )
             .await
             .map(|_| ())
     }
+}
+
+/// Whether a decision answers the sender for the handler without delivering (a held copy's ack or
+/// rejection, a duplicate): those wait until the ledger would remember them through a power loss.
+fn answered_for_the_handler((decision, _): &(Decision, Option<Placed>)) -> bool {
+    matches!(decision, Decision::Policy | Decision::Duplicate)
 }
 
 /// One copy as [`decide_step`] takes it.
