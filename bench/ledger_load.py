@@ -194,6 +194,11 @@ class Server:
                 outcome = re.search(r'outcome="([^"]*)"', m.group(1)).group(1)
                 totals[outcome] = totals.get(outcome, 0) + float(m.group(2))
         errors = sum(float(v) for v in re.findall(r'^hookshift_ledger_errors_total\{[^}]*\} (\S+)', page, re.M))
+        # The background scan and output check skip events when behind: a faster configuration
+        # skips more of them, which its CPU per request leaves out.
+        for name in ("drift_scans_skipped", "output_checks_skipped"):
+            totals[name] = sum(float(v) for v in re.findall(
+                rf'^hookshift_{name}_total\{{[^}}]*\}} (\S+)', page, re.M))
         return {k: int(v) for k, v in totals.items() if v}, int(errors)
 
     def stop(self):

@@ -12,9 +12,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::json::Value;
+
+mod codec;
 
 /// Most nodes one fingerprint keeps (the root's children first, then theirs, ...).
 pub const MAX_NODES: usize = 1024;
@@ -87,10 +88,74 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// The hash tree of one event, as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The hash tree of one event, as the ledger keeps it: in the compact text of [`crate::shadow::codec`]
+/// (a few bytes a node beside its key), since it is written for every first copy of a pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub root: Node,
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&codec::encode(&self.root))
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        codec::decode(&text)
+            .map(|root| Fingerprint { root })
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A fingerprint as the ledger keeps it: its text (see [`codec`]), written straight from the event
+/// on the request path's side and read back into a [`Fingerprint`] only when its twin comes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Kept(String);
+
+impl Kept {
+    /// The kept fingerprint of an event, as [`Fingerprint::of`] would keep it.
+    pub fn of(event: &Value, keep_values: bool) -> Kept {
+        if node_count(event, MAX_NODES + 1) <= MAX_NODES {
+            return Kept(codec::encode_event(event, keep_values));
+        }
+        Kept(codec::encode(&Fingerprint::of(event, keep_values).root))
+    }
+
+    /// The fingerprint it holds; an error when the text is not one (a ledger edited by hand).
+    pub fn read(&self) -> Result<Fingerprint, String> {
+        codec::decode(&self.0).map(|root| Fingerprint { root })
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How many nodes `value`'s tree has, counting no further than `limit`.
+fn node_count(value: &Value, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        count += 1;
+        if count >= limit {
+            return count;
+        }
+        match value {
+            Value::Object(map) => stack.extend(map.iter().map(|(_, v)| v)),
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    count
 }
 
 impl Fingerprint {
@@ -113,8 +178,9 @@ impl Fingerprint {
 
 fn full_tree(value: &Value, keep_values: bool) -> Node {
     let kind = Kind::of(value);
-    let mut hasher = Sha256::new();
-    hasher.update([kind as u8]);
+    // Not a cryptographic hash: twins come from one verified sender, and a 64-bit FNV hash spread by
+    // splitmix tells their subtrees apart at a fraction of SHA-256's cost.
+    let mut hash = fnv(FNV_OFFSET, &[kind as u8]);
     let (children, leaf_text) = match value {
         Value::Object(map) => {
             let mut children: Vec<(String, Node)> = map
@@ -124,9 +190,9 @@ fn full_tree(value: &Value, keep_values: bool) -> Node {
             // Key order carries no meaning in JSON: a translation may emit another order.
             children.sort_by(|a, b| a.0.cmp(&b.0));
             for (key, child) in &children {
-                hasher.update((key.len() as u64).to_le_bytes());
-                hasher.update(key.as_bytes());
-                hasher.update(child.hash.to_le_bytes());
+                hash = fnv(hash, &(key.len() as u64).to_le_bytes());
+                hash = fnv(hash, key.as_bytes());
+                hash = fnv(hash, &child.hash.to_le_bytes());
             }
             (children, None)
         }
@@ -137,26 +203,20 @@ fn full_tree(value: &Value, keep_values: bool) -> Node {
                 .map(|(i, v)| (i.to_string(), full_tree(v, keep_values)))
                 .collect();
             for (_, child) in &children {
-                hasher.update(child.hash.to_le_bytes());
+                hash = fnv(hash, &child.hash.to_le_bytes());
             }
             (children, None)
         }
         leaf => {
             let text = leaf.to_vec();
-            hasher.update(&text);
+            hash = fnv(hash, &text);
             (Vec::new(), Some(text))
         }
     };
-    let digest = hasher.finalize();
-    let hash = u64::from_le_bytes(
-        digest[..8]
-            .try_into()
-            .expect("a SHA-256 digest has 32 bytes"),
-    );
     let expanded = matches!(kind, Kind::Object | Kind::Array);
     Node {
         kind,
-        hash,
+        hash: mix(hash),
         children,
         expanded,
         value: leaf_text

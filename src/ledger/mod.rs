@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LedgerBackend};
-use crate::shadow::{compare, Expected, Fingerprint, PairResult};
+use crate::shadow::{compare, Expected, Kept, PairResult};
 
 /// `ledger.max_quarantine_bytes` of a ledger made by [`Ledger::with_store`].
 pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 256 * 1024 * 1024;
@@ -117,7 +117,7 @@ pub struct ShadowCopy {
     pub version: String,
     pub event_id: String,
     /// Of the copy at the handler's version (the translation, for a translated copy).
-    pub fingerprint: Fingerprint,
+    pub fingerprint: Kept,
 }
 
 /// The shadow comparison's part of an entry.
@@ -263,6 +263,8 @@ pub enum ShadowOutcome {
     Paired(PairResult),
     /// The pair was compared already (a retry of one of the twins).
     AlreadyPaired,
+    /// A kept fingerprint could not be read (a ledger edited by hand): not compared.
+    Unreadable(String),
 }
 
 /// The ledger of one process: its store, bounds, and failure accounting.
@@ -379,8 +381,12 @@ impl Ledger {
             )
             .await?;
         self.account_removed(&updated.evicted, Removal::Capacity);
-        if let ShadowOutcome::Paired(result) = &updated.value {
-            crate::metrics::record_shadow_pair(&key.route, event_type, result);
+        match &updated.value {
+            ShadowOutcome::Paired(result) => {
+                crate::metrics::record_shadow_pair(&key.route, event_type, result)
+            }
+            ShadowOutcome::Unreadable(why) => return Err(LedgerError::Task(why.clone())),
+            _ => {}
         }
         Ok(updated.value)
     }
@@ -494,9 +500,16 @@ fn shadow_step(
             };
             let none = Expected::default();
             let expected = expected.get(&translated.version).unwrap_or(&none);
+            let (native_tree, translated_tree) =
+                match (native.fingerprint.read(), translated.fingerprint.read()) {
+                    (Ok(n), Ok(t)) => (n, t),
+                    (Err(why), _) | (_, Err(why)) => {
+                        return (Change::Keep, ShadowOutcome::Unreadable(why))
+                    }
+                };
             let result = compare(
-                &native.fingerprint,
-                &translated.fingerprint,
+                &native_tree,
+                &translated_tree,
                 expected,
                 &native.event_id,
                 &translated.event_id,
@@ -514,7 +527,7 @@ fn shadow_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shadow::Fingerprint;
+    use crate::shadow::Kept;
 
     fn copy(side: Side, status: &str) -> ShadowCopy {
         let event = serde_json::from_str(&format!(
@@ -528,7 +541,7 @@ mod tests {
                 Side::Translated => "2025-04-21".into(),
             },
             event_id: format!("evt_{}", side.as_str()),
-            fingerprint: Fingerprint::of(&event, false),
+            fingerprint: Kept::of(&event, false),
         }
     }
 

@@ -17,7 +17,7 @@ use super::{Key, Ledger, ShadowCopy, Side};
 use crate::json::Value;
 use crate::mapping::identity::Identity;
 use crate::mapping::{Delivery, Mappings};
-use crate::shadow::{Expected, Fingerprint};
+use crate::shadow::{Expected, Kept};
 
 /// Most comparisons (fingerprint, ledger round trip) running at once per process.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -102,7 +102,7 @@ impl Shadow {
                 },
                 version,
                 event_id,
-                fingerprint: Fingerprint::of(&at_handler, ledger.keep_values()),
+                fingerprint: Kept::of(&at_handler, ledger.keep_values()),
             };
             drop(at_handler);
             if let Err(error) = ledger
@@ -215,6 +215,7 @@ impl AtHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shadow::Fingerprint;
 
     fn mappings() -> Mappings {
         Mappings::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings")).unwrap()
@@ -304,6 +305,7 @@ mod tests {
 #[cfg(test)]
 mod golden_digests {
     use super::*;
+    use crate::shadow::Fingerprint;
 
     /// Each golden pair is one event as both endpoints send it. Where the shadow
     /// comparison finds the pair equal, the pairing digest must agree too, or

@@ -431,14 +431,19 @@ impl Plan {
     /// Used by round-trip checks and the mapping reference.
     pub fn lossy_paths(&self, event: &Value, delivery: &Delivery) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let mut current = event.clone();
-        for step in &self.steps {
+        let mut current = std::borrow::Cow::Borrowed(event);
+        for (i, step) in self.steps.iter().enumerate() {
             let Ok(rule) = find_rule(step, &self.payload_key, &current) else {
                 break;
             };
             out.extend(step.rules[rule].lossy.iter().cloned());
-            match run_step(step, &self.payload_key, current, delivery) {
-                Ok(next) => current = next,
+            // Only a later step needs the event this one makes: the last is not run (the ledger
+            // reads these paths for every copy).
+            if i + 1 == self.steps.len() {
+                break;
+            }
+            match run_step(step, &self.payload_key, current.into_owned(), delivery) {
+                Ok(next) => current = std::borrow::Cow::Owned(next),
                 Err(_) => break,
             }
         }
