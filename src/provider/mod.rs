@@ -92,6 +92,12 @@ impl Provider {
         }
     }
 
+    /// [`Provider::check_envelope`] on a parsed body: what the server answers `not_an_event` to, for
+    /// callers that hold the tree (`hookshift translate`).
+    pub fn check_event(self, event: &Value) -> Result<(), EnvelopeError> {
+        self.check_envelope(&Provider::envelope_of(event))
+    }
+
     /// The envelope of a parsed body, as [`crate::json::scan`] reads it from the bytes.
     pub fn envelope_of(event: &Value) -> Envelope {
         let Some(object) = event.as_object() else {
