@@ -1193,3 +1193,81 @@ fn every_verb_has_its_row_in_the_ops_table() {
     unique.dedup();
     assert_eq!(unique.len(), ops::VERBS.len(), "a verb is listed twice");
 }
+
+#[test]
+fn an_event_type_added_to_the_catalogue_is_known_and_may_have_an_identity() {
+    let rule =
+        "[[rule]]\nname = \"r\"\nevents = { \"e.old\" = \"e.new\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let identity = "[identity.b]\n\"e.added\" = [\"payload.id\"]\n";
+    let err = load(&[("a_to_b", "m.toml", rule), ("", "identity.toml", identity)])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "identity.toml:2: identity.\"b\".\"e.added\": \"e.added\" is not an event type of b: no rule names it and catalogue.toml does not list it"
+    );
+    let catalogue = "[event_types]\nb = [\"e.added\", \"e.new\"]\n";
+    let m = load(&[
+        ("a_to_b", "m.toml", rule),
+        ("", "identity.toml", identity),
+        ("", "catalogue.toml", catalogue),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.is_known_event_type("e.added") && m.is_known_event_type("e.old"));
+    assert!(!m.is_known_event_type("made.up"));
+    assert_eq!(m.catalogue().event_types("b"), ["e.added", "e.new"]);
+    assert_eq!(m.identities().event_types("b"), ["e.added"]);
+    // The catalogue is per version: listed for b, the type is still unknown in a.
+    let err = load(&[
+        ("a_to_b", "m.toml", rule),
+        (
+            "",
+            "identity.toml",
+            "[identity.a]\n\"e.added\" = [\"payload.id\"]\n",
+        ),
+        ("", "catalogue.toml", catalogue),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"e.added\" is not an event type of a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_shipped_catalogue_lists_every_type_the_rules_take_and_give() {
+    let m = Mappings::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).unwrap();
+    let catalogue = m.catalogue();
+    assert_eq!(catalogue.event_types("2025-04-21").len(), 17);
+    assert_eq!(catalogue.event_types("2026-02-09").len(), 38);
+    assert!(catalogue.lists("2025-04-21", "processor_run.processed"));
+    assert!(!catalogue.lists("2025-04-21", "extract_run.processed"));
+    assert!(catalogue.lists("2026-02-09", "batch_parse_run.failed"));
+    for step in &m.steps {
+        for rule in &step.rules {
+            for (old, new) in &rule.events {
+                assert!(
+                    catalogue.lists(&step.from, old),
+                    "{}: {old} in {}",
+                    rule.name,
+                    step.from
+                );
+                assert!(
+                    catalogue.lists(&step.to, new),
+                    "{}: {new} in {}",
+                    rule.name,
+                    step.to
+                );
+            }
+        }
+    }
+    for version in ["2025-04-21", "2026-02-09"] {
+        for event_type in m.identities().event_types(version) {
+            assert!(
+                catalogue.lists(version, event_type),
+                "{event_type} in {version}"
+            );
+        }
+    }
+}
