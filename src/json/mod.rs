@@ -15,7 +15,7 @@ mod write;
 
 pub use parse::parse;
 pub use scan::scan;
-pub use value::{Map, Number, Str, Value};
+pub use value::{raw_string_lossy, Map, Number, Str, Value};
 
 /// `serde_json::json!`, as a [`Value`] (for tests).
 #[cfg(test)]
@@ -39,6 +39,45 @@ pub enum JsonError {
     DuplicateKey(String),
     #[error("body nests arrays and objects deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// Accepted in string values (kept as received), not in keys: an object's keys are text.
+    #[error("body has an object key with a lone surrogate escape (\\ud800-\\udfff not half of a pair) at line {line} column {column}; such escapes are kept in string values only")]
+    SurrogateKey { line: usize, column: usize },
+}
+
+impl JsonError {
+    /// The error of a body a fast path refused: serde_json words an invalid one (reading it with
+    /// its lone surrogate escapes masked, which it would refuse first, at the same line and column).
+    fn of_refusal(
+        bytes: &[u8],
+        refusal: cursor::Refusal,
+        serde: fn(&[u8]) -> Result<(), JsonError>,
+    ) -> JsonError {
+        match refusal {
+            cursor::Refusal::TooDeep => JsonError::TooDeep,
+            cursor::Refusal::SurrogateKey(at) => {
+                let (line, column) = line_and_column(bytes, at);
+                JsonError::SurrogateKey { line, column }
+            }
+            cursor::Refusal::Invalid => match serde(&cursor::mask_lone_surrogates(bytes)) {
+                Err(error) => error,
+                // Unreachable: the fast paths accept every valid body.
+                Ok(()) => JsonError::Syntax("invalid JSON".to_owned()),
+            },
+        }
+    }
+}
+
+/// 1-based line and column (in bytes) of `at`, as serde_json counts them.
+fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1)
+        + 1;
+    (line, column)
 }
 
 /// The envelope fields of a body, read by [`scan`] without building a [`Value`].
