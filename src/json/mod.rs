@@ -27,8 +27,10 @@ macro_rules! json {
 #[cfg(test)]
 pub(crate) use json;
 
-/// Deepest nesting of arrays and objects accepted in a body.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest nesting of arrays and objects accepted in a body: above the 200 levels both Extend SDKs
+/// take, well within what the recursive walks of a tree (parse, translate, write, compare, drop)
+/// hold on a 2 MiB server thread even in a debug build (measured: bench/README.md).
+pub const MAX_DEPTH: usize = 256;
 
 /// Why a body is not acceptable JSON.
 #[derive(Debug, thiserror::Error)]
@@ -45,23 +47,33 @@ pub enum JsonError {
 }
 
 impl JsonError {
-    /// The error of a body a fast path refused: serde_json words an invalid one (reading it with
-    /// its lone surrogate escapes masked, which it would refuse first, at the same line and column).
+    /// The error of a body a fast path refused (stopping at byte `at`): serde_json words an invalid
+    /// one, reading it with its lone surrogate escapes masked (it would refuse those first), so the
+    /// line and column are the body's own.
     fn of_refusal(
         bytes: &[u8],
-        refusal: cursor::Refusal,
+        (refusal, at): (cursor::Refusal, usize),
         serde: fn(&[u8]) -> Result<(), JsonError>,
     ) -> JsonError {
         match refusal {
             cursor::Refusal::TooDeep => JsonError::TooDeep,
-            cursor::Refusal::SurrogateKey(at) => {
-                let (line, column) = line_and_column(bytes, at);
+            cursor::Refusal::SurrogateKey(key) => {
+                let (line, column) = line_and_column(bytes, key);
                 JsonError::SurrogateKey { line, column }
             }
             cursor::Refusal::Invalid => match serde(&cursor::mask_lone_surrogates(bytes)) {
+                // serde_json stops recursing at 128 levels, short of [`MAX_DEPTH`]: past them it
+                // cannot see the error, which is where the fast path stopped.
+                Err(JsonError::Syntax(text)) if text.starts_with("recursion limit exceeded") => {
+                    let (line, column) = line_and_column(bytes, at);
+                    JsonError::Syntax(format!("invalid JSON at line {line} column {column}"))
+                }
                 Err(error) => error,
                 // Unreachable: the fast paths accept every valid body.
-                Ok(()) => JsonError::Syntax("invalid JSON".to_owned()),
+                Ok(()) => {
+                    let (line, column) = line_and_column(bytes, at);
+                    JsonError::Syntax(format!("invalid JSON at line {line} column {column}"))
+                }
             },
         }
     }

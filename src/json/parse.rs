@@ -41,7 +41,7 @@ pub(super) fn classify(error: serde_json::Error) -> JsonError {
         let key = key.split(" at line ").next().unwrap_or(key);
         return JsonError::DuplicateKey(key.trim_matches('`').to_owned());
     }
-    if text.starts_with("too deep") || text.starts_with("recursion limit exceeded") {
+    if text.starts_with("too deep") {
         return JsonError::TooDeep;
     }
     JsonError::Syntax(text)

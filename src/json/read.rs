@@ -8,10 +8,10 @@
 use super::cursor::{escape, repeated_key, skip_plain, string_end, Cursor, Refusal};
 use super::value::{Map, Number, Str, Value};
 
-/// Parses `bytes` if it is a strict JSON document; else why not.
-pub(crate) fn read(bytes: &[u8]) -> Result<Value, Refusal> {
+/// Parses `bytes` if it is a strict JSON document; else why not, and the byte offset it stopped at.
+pub(crate) fn read(bytes: &[u8]) -> Result<Value, (Refusal, usize)> {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        return Err(Refusal::Invalid);
+        return Err((Refusal::Invalid, 0));
     };
     let mut reader = Reader {
         text,
@@ -20,13 +20,13 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Value, Refusal> {
         elements: Vec::new(),
     };
     let Some(value) = reader.value(0) else {
-        return Err(reader.cursor.refusal);
+        return Err((reader.cursor.refusal, reader.cursor.at));
     };
     reader.cursor.skip_whitespace();
     if reader.cursor.at == bytes.len() {
         Ok(value)
     } else {
-        Err(Refusal::Invalid)
+        Err((Refusal::Invalid, reader.cursor.at))
     }
 }
 

@@ -342,22 +342,22 @@ impl<'de> Visitor<'de> for TopLevelScan {
 /// the serde path reads (a string holding a lone surrogate escape, which serde_json refuses, is no
 /// envelope string, as [`super::Value::as_str`] has none for it). A body it refuses says why; the
 /// serde path then words the error of an invalid one.
-pub(super) fn fast_scan(bytes: &[u8]) -> Result<Envelope, Refusal> {
+pub(super) fn fast_scan(bytes: &[u8]) -> Result<Envelope, (Refusal, usize)> {
     if std::str::from_utf8(bytes).is_err() {
-        return Err(Refusal::Invalid);
+        return Err((Refusal::Invalid, 0));
     }
     let mut scanner = FastScanner {
         cursor: Cursor::new(bytes),
         keys: Vec::new(),
     };
     let Some(envelope) = scanner.top_level() else {
-        return Err(scanner.cursor.refusal);
+        return Err((scanner.cursor.refusal, scanner.cursor.at));
     };
     scanner.cursor.skip_whitespace();
     if scanner.cursor.at == bytes.len() {
         Ok(envelope)
     } else {
-        Err(Refusal::Invalid)
+        Err((Refusal::Invalid, scanner.cursor.at))
     }
 }
 

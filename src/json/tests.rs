@@ -455,3 +455,94 @@ fn a_key_with_a_lone_surrogate_is_refused_by_name_and_place() {
         Some("café")
     );
 }
+
+/// A body nested [`MAX_DEPTH`] levels, arrays and objects alternating, around a scalar.
+fn nested(levels: usize) -> String {
+    let mut text = String::new();
+    for level in 0..levels {
+        text.push_str(if level % 2 == 0 { "[" } else { "{\"a\":" });
+    }
+    text.push('1');
+    for level in (0..levels).rev() {
+        text.push(if level % 2 == 0 { ']' } else { '}' });
+    }
+    text
+}
+
+#[test]
+fn the_nesting_bound_is_exact_for_arrays_objects_and_empty_ones() {
+    let at_bound = nested(MAX_DEPTH);
+    assert!(parse(at_bound.as_bytes()).is_ok());
+    assert!(scan(at_bound.as_bytes()).is_ok());
+    let past = nested(MAX_DEPTH + 1);
+    for error in [
+        parse(past.as_bytes()).unwrap_err(),
+        scan(past.as_bytes()).unwrap_err(),
+    ] {
+        assert!(matches!(error, JsonError::TooDeep));
+        assert_eq!(
+            error.to_string(),
+            format!("body nests arrays and objects deeper than {MAX_DEPTH} levels")
+        );
+    }
+    // An empty container one past the bound is one level too many too.
+    let empty_past = format!("{}{{}}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+    assert!(matches!(
+        parse(empty_past.as_bytes()),
+        Err(JsonError::TooDeep)
+    ));
+    assert!(matches!(
+        scan(empty_past.as_bytes()),
+        Err(JsonError::TooDeep)
+    ));
+    assert!(MAX_DEPTH >= 200, "both Extend SDKs take 200 levels");
+}
+
+#[test]
+fn a_syntax_error_deeper_than_serde_json_recurses_is_named_where_it_is() {
+    // serde_json, which words syntax errors, stops at 128 levels; this error is at 200.
+    let body = format!("{}tru{}", "[".repeat(200), "]".repeat(200));
+    for error in [
+        parse(body.as_bytes()).unwrap_err(),
+        scan(body.as_bytes()).unwrap_err(),
+    ] {
+        assert_eq!(
+            error.to_string(),
+            "body is not valid JSON: invalid JSON at line 1 column 201"
+        );
+    }
+    let shallow = format!("{}tru{}", "[".repeat(100), "]".repeat(100));
+    assert!(parse(shallow.as_bytes())
+        .unwrap_err()
+        .to_string()
+        .contains("expected ident at line 1 column 104"));
+}
+
+/// Every recursive walk of a tree at the bound fits a server thread's stack (2 MiB, the default of
+/// the worker and blocking threads) in a debug build: parse, scan, clone, compare, write (both
+/// writers), the `serde_json` and schema view, the shadow fingerprint and drop.
+#[test]
+fn a_body_at_the_bound_fits_a_server_threads_stack() {
+    let body = format!(
+        r#"{{"eventId":"e","eventType":"t","payload":{{"value":{}}}}}"#,
+        nested(MAX_DEPTH - 3)
+    );
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let bytes = body.as_bytes();
+            scan(bytes).unwrap();
+            let value = parse(bytes).unwrap();
+            let copy = value.clone();
+            assert_eq!(copy, value);
+            assert_eq!(copy.to_vec(), bytes);
+            let fingerprint = crate::shadow::Fingerprint::of(&value, true);
+            assert!(fingerprint.node_count() > 1);
+            let serde: serde_json::Value = copy.into();
+            drop(serde);
+            assert_eq!(value.into_json(), bytes);
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow at the bound");
+}

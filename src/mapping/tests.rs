@@ -1271,3 +1271,47 @@ fn the_shipped_catalogue_lists_every_type_the_rules_take_and_give() {
         }
     }
 }
+
+/// A sender that cuts a string inside a surrogate pair sends a lone surrogate escape: valid JSON both
+/// SDKs accept. The translation carries it as received, up and back down.
+#[test]
+fn lone_surrogate_escapes_are_carried_up_and_down() {
+    let m = Mappings::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).unwrap();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/mappings/2025-04-21_to_2026-02-09/golden/extract_processed.input.json"
+    ))
+    .unwrap();
+    let cut = golden
+        .replacen(r#""Acme Corp""#, r#""Acme \ud83d""#, 1)
+        .replacen(
+            r#""Invoice # INV-2025-0042""#,
+            r#""\uDFFF\u0041 INV-2025-0042""#,
+            1,
+        );
+    assert_ne!(cut, golden);
+    let event = crate::json::parse(cut.as_bytes()).unwrap();
+    let up = translate(m.plan("2025-04-21", "2026-02-09").unwrap(), event, &T).unwrap();
+    let output = &up["payload"]["output"];
+    assert_eq!(
+        output["value"]["vendor_name"],
+        Value::RawString(r"Acme \ud83d".into())
+    );
+    let citation = &output["metadata"]["invoice_number"]["citations"]
+        .as_array()
+        .unwrap()[0];
+    assert_eq!(
+        citation["referenceText"],
+        Value::RawString(r"\uDFFF\u0041 INV-2025-0042".into()),
+        "moved into the new citation shape, escapes as received"
+    );
+    let text = String::from_utf8(up.to_vec()).unwrap();
+    assert!(text.contains(r#""vendor_name":"Acme \ud83d""#), "{text}");
+    let down = translate(m.plan("2026-02-09", "2025-04-21").unwrap(), up, &T).unwrap();
+    let text = String::from_utf8(down.to_vec()).unwrap();
+    assert!(text.contains(r#""vendor_name":"Acme \ud83d""#), "{text}");
+    assert!(
+        text.contains(r#""referenceText":"\uDFFF\u0041 INV-2025-0042""#),
+        "{text}"
+    );
+}
