@@ -499,7 +499,8 @@ mod tests {
     #[test]
     fn translate_refuses_what_the_server_answers_not_an_event() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&str, Box<dyn FnOnce(&mut crate::json::Map)>, &str); 3] = [
+        type Change = Box<dyn FnOnce(&mut crate::json::Map)>;
+        let cases: [(&str, Change, &str); 3] = [
             (
                 "no_id",
                 Box::new(|e| {
