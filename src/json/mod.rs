@@ -101,6 +101,11 @@ pub struct Envelope {
     pub event_type: Option<String>,
     /// Top-level `eventId`, when it is a string.
     pub event_id: Option<String>,
+    /// Whether `eventType` is a string holding a lone surrogate escape: a string with no text to
+    /// name the event by (`event_type` is then `None`).
+    pub event_type_lone_surrogate: bool,
+    /// Whether `eventId` is a string holding a lone surrogate escape (`event_id` is then `None`).
+    pub event_id_lone_surrogate: bool,
     /// The kind of the top-level `payload` value, when the key is there.
     pub payload: Option<Shape>,
     /// The kind of the top-level `data` value, when the key is there.

@@ -396,16 +396,20 @@ impl<'a> FastScanner<'a> {
             match member {
                 b"eventType" | b"eventId" => {
                     let text = match self.cursor.peek() {
-                        Some(b'"') => self.string()?,
+                        Some(b'"') => Some(self.string()?),
                         _ => {
                             self.value(1)?;
                             None
                         }
                     };
+                    let lone_surrogate = matches!(text, Some(None));
+                    let text = text.flatten();
                     if member == b"eventType" {
                         envelope.event_type = text;
+                        envelope.event_type_lone_surrogate = lone_surrogate;
                     } else {
                         envelope.event_id = text;
+                        envelope.event_id_lone_surrogate = lone_surrogate;
                     }
                 }
                 b"payload" | b"data" => {

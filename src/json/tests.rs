@@ -63,10 +63,13 @@ fn envelope_by_parse(body: &[u8]) -> Result<Envelope, String> {
         return Ok(Envelope::default());
     };
     let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    let lone_surrogate = |key: &str| matches!(object.get(key), Some(Value::RawString(_)));
     Ok(Envelope {
         is_object: true,
         event_type: string("eventType"),
         event_id: string("eventId"),
+        event_type_lone_surrogate: lone_surrogate("eventType"),
+        event_id_lone_surrogate: lone_surrogate("eventId"),
         payload: object.get("payload").map(Shape::of),
         data: object.get("data").map(Shape::of),
     })

@@ -491,6 +491,13 @@ async fn non_utf8_bytes_are_refused() {
         (400, "not_an_event"),
         "{answer:?}"
     );
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("eventId holds a lone surrogate escape: no text to key the event by"),
+        "{answer:?}"
+    );
     // A version parameter that is not UTF-8 once decoded: no policy for it.
     let answer = post_signed(
         &hs,
@@ -1277,5 +1284,39 @@ async fn lone_surrogate_escapes_are_forwarded_and_translated_as_received() {
         "{answer:?}"
     );
     still_serves(&hs, "hostile_surrogate").await;
+    hs.stop().await.unwrap();
+}
+
+/// The other way: a 2025-04-21 handler receives a 2026-02-09 event whose strings were cut inside a
+/// surrogate pair; translated down with each escape as received, re-signed for the handler's SDK.
+#[tokio::test]
+async fn lone_surrogate_escapes_are_translated_down_as_received() {
+    let mut route = RouteSpec::extend("hostile_surrogate_down").forward(NEW);
+    route.downstream_version = OLD.to_owned();
+    let Harness { hs, down, .. } = Harness::setup(route)
+        .shipped_mappings()
+        .config(limits)
+        .start()
+        .await;
+    let golden = std::fs::read_to_string(repo_path(
+        "mappings/2025-04-21_to_2026-02-09/golden/extract_processed.output.json",
+    ))
+    .unwrap();
+    let cut = golden.replacen(r#""Acme Corp""#, r#""Acme \ud83d""#, 1);
+    assert_ne!(cut, golden);
+    let path = format!("/hooks/hostile_surrogate_down?api_version={NEW}");
+    let answer = post_signed(&hs, &path, IN_SECRET, cut.as_bytes()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let received = down.wait_for(1).await;
+    let body = String::from_utf8(received[0].body.to_vec()).unwrap();
+    assert!(
+        body.contains(r#""eventType":"processor_run.processed""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#""vendor_name":"Acme \ud83d""#),
+        "translated down with the escape as received: {body}"
+    );
+    received[0].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
     hs.stop().await.unwrap();
 }
