@@ -46,7 +46,7 @@ impl Kind {
             Value::Null => Kind::Null,
             Value::Bool(_) => Kind::Bool,
             Value::Number(_) => Kind::Number,
-            Value::String(_) => Kind::String,
+            Value::String(_) | Value::RawString(_) => Kind::String,
             Value::Array(_) => Kind::Array,
             Value::Object(_) => Kind::Object,
         }

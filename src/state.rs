@@ -128,7 +128,7 @@ impl MappingSets {
         for dir in config.mappings_dirs() {
             match Mappings::load(&dir) {
                 Ok(mappings) => {
-                    let event_types = Arc::new(EventTypeLabels::new(&mappings));
+                    let event_types = Arc::new(EventTypeLabels::new(mappings.known_event_types()));
                     let set = MappingSet {
                         mappings: Arc::new(mappings),
                         event_types,

@@ -75,11 +75,12 @@ pub struct Identities {
 
 impl Identities {
     /// Reads `identity.toml` in `dir` (none: no identities, nothing is paired). Versions must be ones
-    /// the steps know; event types ones a rule names (or Extend's catalogue lists).
+    /// the steps know; event types ones a rule names in that version or the catalogue lists for it
+    /// (`is_known_event_type(version, event_type)`).
     pub(crate) fn load(
         dir: &Path,
         versions: &[&str],
-        is_known_event_type: impl Fn(&str) -> bool,
+        is_known_event_type: impl Fn(&str, &str) -> bool,
         errors: &mut Vec<LoadError>,
     ) -> Identities {
         let text = match std::fs::read_to_string(dir.join(IDENTITY_FILE)) {
@@ -146,11 +147,11 @@ impl Identities {
                 for (event_type, fields) in types.iter() {
                     let place = format!("{place}.{event_type:?}");
                     let at = line(types.key(event_type).and_then(|k| k.span()));
-                    if !is_known_event_type(event_type) {
+                    if !is_known_event_type(version, event_type) {
                         errors.push(error(
                             at,
                             &place,
-                            format!("{event_type:?} is not an event type any mapping or Extend's catalogue names"),
+                            format!("{event_type:?} is not an event type of {version}: no rule names it and catalogue.toml does not list it"),
                         ));
                         continue;
                     }
@@ -305,7 +306,7 @@ mod tests {
         let identities = Identities::load(
             dir.path(),
             &["2025-04-21", "2026-02-09"],
-            |t| t.ends_with(".processed") || t.ends_with(".updated"),
+            |_, t| t.ends_with(".processed") || t.ends_with(".updated"),
             &mut errors,
         );
         (identities, errors)

@@ -5,6 +5,7 @@
 //! [`Plan`] for every pair of versions the steps connect. [`translate`] runs a plan on one event: no IO,
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
+pub mod catalogue;
 mod golden;
 pub mod identity;
 mod load;
@@ -36,7 +37,9 @@ pub struct Mappings {
     dir: PathBuf,
     steps: Vec<Arc<Step>>,
     plans: HashMap<(String, String), Plan>,
+    /// Every event type a rule names or the catalogue lists: the ones metric labels name.
     known_event_types: HashSet<String>,
+    catalogue: catalogue::Catalogue,
     /// The envelope member the rules rewrite (`payload`, Plextera's `data`): `versions.toml`'s
     /// `payload`, else [`DEFAULT_PAYLOAD_KEY`].
     payload_key: Arc<str>,
@@ -167,34 +170,46 @@ impl Mappings {
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
-        let mut known_event_types = HashSet::new();
+        // Each version's event types the rules name: a rule takes its old types in the step's
+        // `from` version and gives its new ones in `to`.
+        let mut named: HashSet<(&str, &str)> = HashSet::new();
         for step in &steps {
             for rule in &step.rules {
                 for (old, new) in &rule.events {
-                    known_event_types.insert(old.clone());
-                    known_event_types.insert(new.clone());
+                    named.insert((step.from.as_str(), old.as_str()));
+                    named.insert((step.to.as_str(), new.as_str()));
                 }
             }
         }
-        let versions: BTreeSet<&str> = steps
+        let versions: Vec<&str> = steps
             .iter()
             .flat_map(|s| [s.from.as_str(), s.to.as_str()])
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
             .collect();
+        let catalogue = catalogue::Catalogue::load(dir, &versions, &mut errors);
         let identities = identity::Identities::load(
             dir,
-            &versions.into_iter().collect::<Vec<_>>(),
-            |t| known_event_types.contains(t) || crate::metrics::EVENT_TYPE_CATALOGUE.contains(&t),
+            &versions,
+            |version, t| named.contains(&(version, t)) || catalogue.lists(version, t),
             &mut errors,
         );
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
+        let known_event_types: HashSet<String> = named
+            .iter()
+            .map(|&(_, t)| t)
+            .chain(catalogue.all())
+            .map(str::to_owned)
+            .collect();
         let plans = all_plans(&steps, order.as_deref(), &payload_key);
         Ok(Mappings {
             dir: dir.to_owned(),
             steps,
             plans,
             known_event_types,
+            catalogue,
             payload_key,
             warnings,
             identities,
@@ -218,14 +233,21 @@ impl Mappings {
         &self.payload_key
     }
 
-    /// Every event type some rule names (as input or output).
+    /// Every event type some rule names (as input or output) or the catalogue lists, in any version:
+    /// the `event_type` label values of routes using this set (anything else is `other`).
     pub fn known_event_types(&self) -> impl Iterator<Item = &str> {
         self.known_event_types.iter().map(String::as_str)
     }
 
-    /// Whether an event type is named by any rule (as input or output); metric labels use this to stay bounded.
+    /// Whether an event type is named by any rule (as input or output) or listed by the catalogue;
+    /// metric labels use this to stay bounded.
     pub fn is_known_event_type(&self, event_type: &str) -> bool {
         self.known_event_types.contains(event_type)
+    }
+
+    /// Each version's event types as `catalogue.toml` lists them.
+    pub fn catalogue(&self) -> &catalogue::Catalogue {
+        &self.catalogue
     }
 
     /// Every version some step starts or ends at.
