@@ -308,7 +308,8 @@ fn remove_matching(value: &mut Value, parts: &[&str]) {
                 remove_matching(item, rest);
             }
         }
-        (Value::Object(map), "*") => {
+        // `[*]` under an `each` that walked a map (keys not known in advance) means any key.
+        (Value::Object(map), "*" | "[*]") => {
             if rest.is_empty() {
                 map.clear();
             } else {
