@@ -19,7 +19,20 @@ use crate::mapping::reference;
 /// shared transforms only).
 pub(super) fn is_two_way(doc: &toml_edit::ImDocument<String>) -> bool {
     let root = doc.as_table();
-    root.contains_key("change") || root.get("two_way").and_then(Item::as_bool) == Some(true)
+    root.contains_key("change")
+        || root.contains_key("direction")
+        || root.get("two_way").and_then(Item::as_bool) == Some(true)
+}
+
+/// The `direction` a file gives every change and transform of it that names none.
+pub(super) fn file_direction(file: &SourceFile) -> Option<&str> {
+    file.doc.as_table().get("direction").and_then(Item::as_str)
+}
+
+/// The direction an item names, else its file's.
+fn direction_of<'a>(item: &'a Item, file: &'a SourceFile) -> Option<&'a Item> {
+    item.get("direction")
+        .or_else(|| file.doc.as_table().get("direction"))
 }
 
 /// Reports the unknown top-level keys of a file (once, from its own folder's step).
@@ -29,7 +42,7 @@ pub(super) fn check_root_keys(file: &SourceFile, errs: &mut Errors) {
         let known = if file.two_way {
             matches!(
                 key,
-                "change" | "transforms" | "lossy" | "description" | "two_way"
+                "change" | "transforms" | "lossy" | "description" | "two_way" | "direction"
             )
         } else {
             matches!(key, "rule" | "transforms" | "lossy" | "description")
@@ -43,11 +56,31 @@ pub(super) fn check_root_keys(file: &SourceFile, errs: &mut Errors) {
                 "a two-way file holds `[[change]]` units, not `[[rule]]` tables (keep one-way rules in a file of their own)"
             }
             (true, _) => {
-                "unknown key (expected `change`, `transforms`, `lossy`, `description` or `two_way`)"
+                "unknown key (expected `change`, `transforms`, `lossy`, `description`, `direction` or `two_way`)"
             }
             (false, _) => "unknown key (expected `rule`, `transforms`, `lossy` or `description`)",
         };
         errs.push(line, key, message);
+    }
+    if let Some(item) = root.get("direction") {
+        if !matches!(item.as_str(), Some("up" | "down")) {
+            let line = file.line(root.key("direction").and_then(|k| k.span()));
+            errs.push(
+                line,
+                "direction",
+                "is \"up\" or \"down\": the direction of every change and transform of the file",
+            );
+        }
+    }
+}
+
+/// Whether a transform of a two-way file exists in `direction`: a transform with `direction = "up"`
+/// or `"down"` is one-way (its ops run as written, in that direction only).
+pub(super) fn transform_runs(item: &Item, file: &SourceFile, direction: Direction) -> bool {
+    match direction_of(item, file).and_then(|d| d.as_str()) {
+        Some("up") => direction != Direction::Down,
+        Some("down") => direction == Direction::Down,
+        _ => true,
     }
 }
 
@@ -93,9 +126,13 @@ fn as_run(op: &Written, direction: Direction) -> Option<Result<InlineTable, Stri
     Some(Ok(table))
 }
 
-/// The paths an op writes (its target, or `to`), to tell whether a drop is written back.
+/// The paths an op writes (its target, or `to`), to tell whether a drop is written back. A fact of
+/// the delivery is a new value, not the one dropped: it restores nothing.
 fn writes(table: &InlineTable) -> Vec<String> {
     let mut out = Vec::new();
+    if table.contains_key("delivery") {
+        return out;
+    }
     for key in ["set", "default", "to"] {
         if let Some(path) = table.get(key).and_then(|v| v.as_str()) {
             out.push(path.to_owned());
@@ -133,15 +170,28 @@ impl Compiler<'_> {
             return Vec::new();
         };
         for (k, _) in table.iter() {
-            if !matches!(k, "ops" | "description") && direction != Direction::Down {
+            if !matches!(k, "ops" | "description" | "direction") && direction != Direction::Down {
                 let line = file.line(table.key(k).and_then(|k| k.span()).or(item.span()));
                 errs.push(
                     line,
                     format!("{key}.{k}"),
-                    "unknown key (expected `ops` or `description`)",
+                    "unknown key (expected `ops`, `description` or `direction`)",
                 );
             }
         }
+        let one_way = match direction_of(item, file).map(|d| d.as_str()) {
+            None => false,
+            Some(Some("up" | "down")) => true,
+            Some(_) => {
+                let line = file.line(table.key("direction").and_then(|k| k.span()));
+                errs.push(
+                    line,
+                    format!("{key}.direction"),
+                    "is \"up\" or \"down\" (leave it out for a transform that runs both ways)",
+                );
+                false
+            }
+        };
         match table.get("ops") {
             Some(ops) => self.directed_ops(
                 file,
@@ -150,7 +200,7 @@ impl Compiler<'_> {
                 ops,
                 index,
                 direction,
-                false,
+                one_way,
             ),
             None => {
                 if direction != Direction::Down {
@@ -204,11 +254,19 @@ impl Compiler<'_> {
                     continue;
                 }
             };
+            // A one-way list has no other direction to look at: its drops are losses when they
+            // say so (`lossy = true`). In a two-way list a one-way drop is a loss unless the other
+            // direction writes the path back, or it says `lossy = false`.
+            let said = op.table.get("lossy").and_then(|v| v.as_bool());
             let loss = table.contains_key("drop")
-                && op.only != Only::Both
-                && op.table.get("lossy").and_then(|v| v.as_bool()) != Some(false)
-                && !text(&table, "drop")
-                    .is_some_and(|p| written_back.iter().any(|w| restores(w, &p)));
+                && if one_way {
+                    said == Some(true)
+                } else {
+                    op.only != Only::Both
+                        && said != Some(false)
+                        && !text(&table, "drop")
+                            .is_some_and(|p| written_back.iter().any(|w| restores(w, &p)))
+                };
             let op_key = format!("{key}[{}]", op.index);
             if let Some(compiled) = self.op(file, errs, &op_key, &table, owner, op.line) {
                 let why = ["reason", "note"]
@@ -282,7 +340,11 @@ fn written_ops<'i>(
             errs.push(
                 line,
                 format!("{key}[{index}].lossy"),
-                "`lossy = false` belongs to a one-way `drop` the other direction restores",
+                if one_way {
+                    "`lossy = true` marks a `drop` the other direction cannot restore"
+                } else {
+                    "`lossy = false` belongs to a one-way `drop` the other direction restores"
+                },
             );
         }
         written.push(Written {

@@ -171,7 +171,10 @@ pub(crate) fn load_step(
         if let Some(item) = root.get("transforms") {
             match item.as_table() {
                 Some(table) => {
-                    for (name, _) in table.iter() {
+                    for (name, body) in table.iter() {
+                        if file.two_way && !change::transform_runs(body, file, direction) {
+                            continue;
+                        }
                         let line = file.line(table.key(name).and_then(|k| k.span()));
                         if let Some((_, other_file, other_line)) = names.get(name) {
                             errs.push(

@@ -250,7 +250,11 @@ fn parts<'t>(
 ) -> Option<Parts<'t>> {
     let line_of = |k: &str| file.line(table.key(k).and_then(|k| k.span()).or(table.span()));
     let report = direction != Direction::Down;
-    let written_way = match table.get("direction").map(Item::as_str) {
+    let written_way = match table
+        .get("direction")
+        .map(Item::as_str)
+        .or(super::change::file_direction(file).map(Some))
+    {
         None => None,
         Some(Some("up")) => Some(Direction::Up),
         Some(Some("down")) => Some(Direction::Down),
