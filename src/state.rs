@@ -248,6 +248,7 @@ pub fn check(path: &Path) -> CheckReport {
         report
             .warnings
             .extend(mappings.warnings().iter().map(ToString::to_string));
+        report.problems.extend(mappings.check_coverage());
         report.problems.extend(mappings.check_golden());
         report.problems.extend(mappings.check_round_trips());
         report.problems.extend(mappings.check_identities());

@@ -5,6 +5,7 @@
 //! [`Plan`] for every pair of versions the steps connect. [`translate`] runs a plan on one event: no IO,
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
+mod coverage;
 mod golden;
 pub mod identity;
 mod load;
