@@ -91,7 +91,10 @@ fn lossy_entries_derive_from_drops_the_other_direction_does_not_write_back() {
     // as the delivery's time, a new value: a loss.
     assert_eq!(
         lossy,
-        vec![("payload.legacy".to_owned(), "b has no legacy flag".to_owned())]
+        vec![(
+            "payload.legacy".to_owned(),
+            "b has no legacy flag".to_owned()
+        )]
     );
     let down = m.plan("b", "a").unwrap();
     assert_eq!(
