@@ -1,6 +1,7 @@
 //! The `hookshift` command line: `serve` (the default), `check`, `translate`, `reference`, and the
 //! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
 
+pub mod new_step;
 pub mod send;
 pub mod sign;
 pub mod verify;
@@ -51,6 +52,10 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Print the mapping reference (Markdown), or rewrite it inside a file (docs/mapping-reference.md).
     Reference(ReferenceArgs),
+    /// Start the step from the newest (or oldest) version FROM to a new version TO: the step folder
+    /// with a change skeleton per event family, the version order, golden inputs, identity entries and
+    /// a README of what is left; `check` then lists what is missing.
+    NewStep(new_step::NewStepArgs),
     /// Print the signature headers the provider would send with a body.
     Sign(sign::SignArgs),
     /// Check a body against received signature headers; non-zero exit when they do not verify.
@@ -167,6 +172,8 @@ pub enum CliError {
         path: String,
         source: std::io::Error,
     },
+    #[error("new-step: {0}")]
+    NewStep(String),
     #[error("--secret: {0}")]
     Secret(String),
     #[error("--header {header}: {reason}")]

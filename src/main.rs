@@ -32,6 +32,7 @@ async fn run(command: Command) -> Result<()> {
                 print!("{markdown}");
             }
         }
+        Command::NewStep(args) => println!("{}", cli::new_step::new_step_command(&args)?),
         Command::Sign(args) => print!("{}", cli::sign::sign_command(&args)?),
         Command::Verify(args) => println!("{}", cli::verify::verify_command(&args)?),
         Command::Send(args) => println!("{}", cli::send::send_command(&args).await?),

@@ -14,6 +14,8 @@ mod bad_input;
 mod downstream;
 #[path = "integration/drift.rs"]
 mod drift;
+#[path = "integration/example_step.rs"]
+mod example_step;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
 #[path = "integration/observability.rs"]

@@ -6,6 +6,7 @@
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
 pub mod catalogue;
+mod coverage;
 mod golden;
 pub mod identity;
 mod load;
@@ -130,43 +131,50 @@ impl Mappings {
             }
         };
         folders.sort();
-        let mut steps = Vec::new();
+        let payload_key: Arc<str> = if dir.join(VERSION_ORDER_FILE).is_file() {
+            payload_key_of(dir, &mut errors)
+        } else {
+            Arc::from(DEFAULT_PAYLOAD_KEY)
+        };
+        let folder_files = read_step_folders(&folders, &mut errors);
         let mut warnings = Vec::new();
-        let mut seen = HashSet::new();
-        for folder in folders {
-            let name = folder
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
+        let mut steps = Vec::new();
+        for (from, to) in step_pairs(&folder_files) {
+            let mut sources: Vec<(&load::SourceFile, load::Direction)> = Vec::new();
+            if let Some(files) = folder_files.get(&(from.clone(), to.clone())) {
+                sources.extend(files.iter().map(|f| {
+                    let direction = if f.two_way {
+                        load::Direction::Up
+                    } else {
+                        load::Direction::OneWay
+                    };
+                    (f, direction)
+                }));
             }
-            let Some((from, to)) = name
-                .split_once("_to_")
-                .filter(|(f, t)| !f.is_empty() && !t.is_empty() && f != t)
-            else {
-                errors.push(LoadError {
-                    file: folder.display().to_string(),
-                    line: 0,
-                    key: "folder name".into(),
-                    message: "a step folder is named FROM_to_TO, e.g. 2025-04-21_to_2026-02-09"
-                        .into(),
-                });
-                continue;
-            };
-            if !seen.insert((from.to_owned(), to.to_owned())) {
-                continue;
+            if let Some(files) = folder_files.get(&(to.clone(), from.clone())) {
+                sources.extend(
+                    files
+                        .iter()
+                        .filter(|f| f.two_way)
+                        .map(|f| (f, load::Direction::Down)),
+                );
             }
-            if let Some(step) = load::load_step(&folder, from, to, &mut errors, &mut warnings) {
+            let step = load::load_step(
+                &sources,
+                &from,
+                &to,
+                &payload_key,
+                &mut errors,
+                &mut warnings,
+            );
+            if let Some(step) = step {
                 steps.push(Arc::new(step));
             }
         }
+        dedup_errors(&mut errors);
+        dedup_errors(&mut warnings);
         warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let order = load_version_order(dir, &steps, &mut errors);
-        let payload_key: Arc<str> = match order {
-            Some(_) => payload_key_of(dir, &mut errors),
-            None => Arc::from(DEFAULT_PAYLOAD_KEY),
-        };
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
@@ -288,6 +296,63 @@ impl Mappings {
     pub fn check_round_trips(&self) -> Vec<String> {
         golden::check_round_trips(self)
     }
+}
+
+/// The parsed files of every step folder (`FROM_to_TO`), by `(FROM, TO)`; a badly named folder is an
+/// error, a second folder for one pair is ignored.
+fn read_step_folders(
+    folders: &[PathBuf],
+    errors: &mut Vec<LoadError>,
+) -> std::collections::BTreeMap<(String, String), Vec<load::SourceFile>> {
+    let mut out = std::collections::BTreeMap::new();
+    for folder in folders {
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Some((from, to)) = name
+            .split_once("_to_")
+            .filter(|(f, t)| !f.is_empty() && !t.is_empty() && f != t)
+        else {
+            errors.push(LoadError {
+                file: folder.display().to_string(),
+                line: 0,
+                key: "folder name".into(),
+                message: "a step folder is named FROM_to_TO, e.g. 2025-04-21_to_2026-02-09".into(),
+            });
+            continue;
+        };
+        let pair = (from.to_owned(), to.to_owned());
+        if out.contains_key(&pair) {
+            continue;
+        }
+        if let Some(files) = load::read_folder(folder, errors) {
+            out.insert(pair, files);
+        }
+    }
+    out
+}
+
+/// The steps the folders make: each folder's own, and the way back of a folder with two-way files.
+fn step_pairs(
+    folder_files: &std::collections::BTreeMap<(String, String), Vec<load::SourceFile>>,
+) -> BTreeSet<(String, String)> {
+    let mut pairs: BTreeSet<(String, String)> = folder_files.keys().cloned().collect();
+    for ((from, to), files) in folder_files {
+        if files.iter().any(|f| f.two_way) {
+            pairs.insert((to.clone(), from.clone()));
+        }
+    }
+    pairs
+}
+
+/// A two-way file is compiled in both directions: a problem both see is reported once.
+fn dedup_errors(errors: &mut Vec<LoadError>) {
+    let mut seen = HashSet::new();
+    errors.retain(|e| seen.insert((e.file.clone(), e.line, e.key.clone(), e.message.clone())));
 }
 
 /// The file at the top of the mappings folder that lists the versions in order.
@@ -700,3 +765,6 @@ fn rendered(location: &ops::Location, payload_key: &str, depth: usize) -> String
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod change_tests;
