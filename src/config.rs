@@ -2283,6 +2283,31 @@ secret = "wss_out"
     }
 
     #[test]
+    fn readiness_defaults_and_bad_values_with_their_lines() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        assert_eq!(c.routes[0].readiness, ReadinessConfig::default());
+        assert_eq!(c.routes[0].readiness.min_pairs, 1_000);
+        let text = format!(
+            "{VALID}[routes.readiness]\nmin_pairs = 10\nmin_match_ratio = 99.9\nwindow_hours = 0\n"
+        );
+        let line_of = |key: &str| text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+        let errs = errors_of(&text, no_env());
+        assert_eq!(
+            errs,
+            vec![
+                format!(
+                    "routes[0].readiness.min_match_ratio: 99.9 must be between 0 and 1 (0.999 is 99.9 %) (line {})",
+                    line_of("min_match_ratio")
+                ),
+                format!(
+                    "routes[0].readiness.window_hours: must be between 1 and 720 (line {})",
+                    line_of("window_hours")
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn ledger_keys_are_checked_and_named() {
         let with = |ledger: &str| format!("{VALID}\n[ledger]\n{ledger}\n");
         let errs = errors_of(&with("backend = \"sqlite\""), no_env());

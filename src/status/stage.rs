@@ -168,7 +168,7 @@ mod tests {
 
     fn route(policy: &[(&str, &str)], secrets: usize) -> RouteConfig {
         let mut text = String::from(
-            "[mappings]\ndir = \"m\"\n[[routes]]\nname = \"r\"\npath = \"/r\"\ndefault_version = \"2025-04-21\"\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[mappings]\ndir = \"m\"\n[[routes]]\nname = \"r\"\npath = \"/r\"\ndefault_version = \"2025-04-21\"\n",
         );
         let secrets: Vec<String> = (0..secrets).map(|i| format!("\"wss_{i}\"")).collect();
         text.push_str(&format!("inbound_secrets = [{}]\n", secrets.join(", ")));

@@ -453,7 +453,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_flush_keeps_its_counts_and_paths_are_bounded() {
+    async fn a_failed_flush_keeps_its_counts_for_the_next() {
+        // Nothing listens on port 1: every write fails.
+        let store = redis::RedisHistory::new(b"redis://127.0.0.1:1/").unwrap();
+        let recorder = Recorder::new(HistoryStore::Redis(Box::new(store)), MIN_KEEP_HOURS);
+        recorder.request("r", "2025-04-21", Outcome::Delivered, Some(200));
+        assert!(recorder.flush().await.is_err());
+        recorder.request("r", "2025-04-21", Outcome::Delivered, Some(200));
+        assert!(recorder.flush().await.is_err());
+        let pending = recorder.pending().clone();
+        let hour = hour_of(crate::ledger::now_ms());
+        assert_eq!(pending.routes["r"][&hour].counts["received|2025-04-21"], 2);
+        assert_eq!(pending.routes["r"][&hour].counts["answer|2025-04-21|2xx"], 2);
+    }
+
+    #[tokio::test]
+    async fn counts_add_up_in_the_file_and_paths_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger");
         let recorder = Recorder::new(
