@@ -222,8 +222,8 @@ pub async fn run(
         },
     )?;
     tracing::info!(workers, "webhook workers started");
-    let admin = http::admin::Admin::new(metrics_handle, Arc::clone(&shared))
-        .with_history(history.clone());
+    let admin =
+        http::admin::Admin::new(metrics_handle, Arc::clone(&shared)).with_history(history.clone());
     let admin_server = tokio::spawn(server::serve(
         "admin",
         admin_listener,

@@ -72,9 +72,8 @@ impl Admin {
             let body = serde_json::to_value(&status).unwrap_or_default();
             return json_response(StatusCode::OK, &body);
         }
-        let mut response = Response::new(Full::new(Bytes::from(crate::status::html::render(
-            &status,
-        ))));
+        let mut response =
+            Response::new(Full::new(Bytes::from(crate::status::html::render(&status))));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),

@@ -423,7 +423,8 @@ impl Ledger {
             if let Some(side) = entry.waiting_side() {
                 crate::metrics::record_shadow_unpaired(&entry.route, &entry.event_type, side);
                 if let Some(history) = self.history.get() {
-                    history.count(&entry.route, &history::Counter::Unpaired(side), 1); // history hook
+                    history.count(&entry.route, &history::Counter::Unpaired(side), 1);
+                    // history hook
                 }
             }
         }

@@ -214,9 +214,10 @@ fn route_status(
             let outcomes_24h = day
                 .iter()
                 .filter_map(|(c, n)| match c {
-                    Counter::Outcome { version: v, outcome } if *v == version => {
-                        Some((outcome.clone(), *n))
-                    }
+                    Counter::Outcome {
+                        version: v,
+                        outcome,
+                    } if *v == version => Some((outcome.clone(), *n)),
                     _ => None,
                 })
                 .collect();

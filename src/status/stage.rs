@@ -43,9 +43,13 @@ impl StageId {
     /// What it means at the sender and here.
     pub fn title(self) -> &'static str {
         match self {
-            StageId::IgnoreNew => "new endpoint created or enabled; its events acknowledged, the old ones processed",
+            StageId::IgnoreNew => {
+                "new endpoint created or enabled; its events acknowledged, the old ones processed"
+            }
             StageId::BothForwarded => "both endpoints' events processed (the handler deduplicates)",
-            StageId::ProcessNew => "new events processed, old ones rejected (the sender retries them)",
+            StageId::ProcessNew => {
+                "new events processed, old ones rejected (the sender retries them)"
+            }
             StageId::OldDisabled => "old endpoint disabled; new events processed",
             StageId::Custom => "a policy that is not a stage of the migration guide",
         }
@@ -94,9 +98,7 @@ pub fn of(route: &RouteConfig, ledger_on: bool) -> Stage {
     let id = match (others.len(), old_policy, new_policy) {
         (1, Some(Forward), Some(Ack)) => StageId::IgnoreNew,
         (1, Some(Forward), Some(Forward)) => StageId::BothForwarded,
-        (1, Some(Reject), Some(Forward)) if route.inbound_secrets.len() >= 2 => {
-            StageId::ProcessNew
-        }
+        (1, Some(Reject), Some(Forward)) if route.inbound_secrets.len() >= 2 => StageId::ProcessNew,
         (1, Some(Reject), Some(Forward)) => StageId::OldDisabled,
         _ => StageId::Custom,
     };
@@ -189,9 +191,21 @@ mod tests {
     fn the_guide_stages_are_named_from_the_policy() {
         let cases = [
             (&[(OLD, "forward"), (NEW, "ack")][..], 2, StageId::IgnoreNew),
-            (&[(OLD, "forward"), (NEW, "forward")][..], 2, StageId::BothForwarded),
-            (&[(OLD, "reject"), (NEW, "forward")][..], 2, StageId::ProcessNew),
-            (&[(OLD, "reject"), (NEW, "forward")][..], 1, StageId::OldDisabled),
+            (
+                &[(OLD, "forward"), (NEW, "forward")][..],
+                2,
+                StageId::BothForwarded,
+            ),
+            (
+                &[(OLD, "reject"), (NEW, "forward")][..],
+                2,
+                StageId::ProcessNew,
+            ),
+            (
+                &[(OLD, "reject"), (NEW, "forward")][..],
+                1,
+                StageId::OldDisabled,
+            ),
             (&[(OLD, "ack"), (NEW, "forward")][..], 2, StageId::Custom),
             (&[(OLD, "forward")][..], 2, StageId::Custom),
         ];
@@ -207,7 +221,10 @@ mod tests {
         assert_eq!(next.stage, "3");
         assert_eq!(
             next.policy,
-            ["\"2025-04-21\" = \"reject\"", "\"2026-02-09\" = \"forward\""]
+            [
+                "\"2025-04-21\" = \"reject\"",
+                "\"2026-02-09\" = \"forward\""
+            ]
         );
         let without_ledger = of(&route(&[(OLD, "forward"), (NEW, "ack")], 2), false);
         assert_eq!(without_ledger.next.unwrap().stage, "3 (both forwarded)");

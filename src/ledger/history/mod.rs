@@ -198,9 +198,9 @@ impl HistoryStore {
             LedgerBackend::File => Some(HistoryStore::Sqlite(sqlite::SqliteHistory::open(
                 &config.ledger_path(),
             )?)),
-            LedgerBackend::Redis => Some(HistoryStore::Redis(Box::new(
-                redis::RedisHistory::new(config.ledger.url.expose())?,
-            ))),
+            LedgerBackend::Redis => Some(HistoryStore::Redis(Box::new(redis::RedisHistory::new(
+                config.ledger.url.expose(),
+            )?))),
         })
     }
 
@@ -464,7 +464,10 @@ mod tests {
         let pending = recorder.pending().clone();
         let hour = hour_of(crate::ledger::now_ms());
         assert_eq!(pending.routes["r"][&hour].counts["received|2025-04-21"], 2);
-        assert_eq!(pending.routes["r"][&hour].counts["answer|2025-04-21|2xx"], 2);
+        assert_eq!(
+            pending.routes["r"][&hour].counts["answer|2025-04-21|2xx"],
+            2
+        );
     }
 
     #[tokio::test]

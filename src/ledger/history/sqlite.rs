@@ -77,7 +77,8 @@ impl SqliteHistory {
     /// Adds `tally` in one transaction.
     pub async fn add(&self, tally: Tally) -> Result<(), LedgerError> {
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut count = transaction.prepare_cached(
                     "INSERT INTO history_counts (route, hour, name, value) VALUES (?1, ?2, ?3, ?4)
