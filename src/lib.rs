@@ -34,6 +34,9 @@
 //! - [`ledger`]: the one piece of state (SQLite file or Redis): twin pairing, exactly-once claims,
 //!   quarantine, and the `shadow report` / `quarantine` commands.
 //! - [`shadow`]: per-path hash trees of an event and the comparison of twins.
+//! - [`status`]: where the migration stands per route (stage named from the policy, traffic, shadow
+//!   comparison, problems, a verdict for the next stage), from the ledger's hourly history
+//!   ([`ledger::history`]); `hookshift status` and the admin listener's `/status` page.
 //! - [`output_check`]: the runtime check of translated events against the target schema.
 //! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
 //!   lingering close after an early answer.

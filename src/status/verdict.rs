@@ -4,7 +4,8 @@
 //!   below the maximum, no translation that broke the schema, no event waiting in quarantine;
 //! - 3 (both forwarded) → 3 and 3 → 5: the new endpoint's events delivered, the handler error ratio
 //!   within bounds, no quarantined event;
-//! - 5 and custom policies have no next stage: never ready.
+//! - 5 and custom policies have no next stage: never ready;
+//! - without the ledger there is no history to judge from: never ready.
 
 use serde::Serialize;
 
@@ -59,8 +60,13 @@ pub fn judge(
         };
     };
     let mut checks = Checks::default();
-    if stage.id == StageId::IgnoreNew {
-        compared(&mut checks, shadow, readiness, ledger_on);
+    if !ledger_on {
+        checks.check(
+            false,
+            "the ledger is off ([ledger] backend = \"off\"): no history to judge from".to_owned(),
+        );
+    } else if stage.id == StageId::IgnoreNew {
+        compared(&mut checks, shadow, readiness);
     } else if let Some(new) = &stage.new_version {
         let delivered = problems.delivered.get(new).copied().unwrap_or(0);
         checks.check(
@@ -72,7 +78,9 @@ pub fn judge(
             ),
         );
     }
-    handled(&mut checks, problems, readiness);
+    if ledger_on {
+        handled(&mut checks, problems, readiness);
+    }
     let ready = checks.0.iter().all(|(holds, _)| *holds);
     let reasons: Vec<String> = checks
         .0
@@ -95,19 +103,7 @@ pub fn judge(
 }
 
 /// The shadow comparison's checks (stage 1/2).
-fn compared(
-    checks: &mut Checks,
-    shadow: &ShadowSummary,
-    readiness: &ReadinessConfig,
-    ledger_on: bool,
-) {
-    if !ledger_on {
-        checks.check(
-            false,
-            "the ledger is off ([ledger] backend = \"off\"): twins are not compared".to_owned(),
-        );
-        return;
-    }
+fn compared(checks: &mut Checks, shadow: &ShadowSummary, readiness: &ReadinessConfig) {
     checks.check(
         shadow.pairs >= readiness.min_pairs,
         format!(
@@ -117,11 +113,17 @@ fn compared(
         ),
     );
     let ratio = shadow.match_ratio.unwrap_or(0.0);
-    let mut reason = format!(
-        "match {} (need {})",
-        shadow.match_ratio.map_or_else(|| "-".to_owned(), percent),
-        percent(readiness.min_match_ratio)
-    );
+    let mut reason = match shadow.match_ratio {
+        Some(ratio) => format!(
+            "match {} (need {})",
+            percent(ratio),
+            percent(readiness.min_match_ratio)
+        ),
+        None => format!(
+            "no pair compared yet (need a match of {})",
+            percent(readiness.min_match_ratio)
+        ),
+    };
     if let Some(top) = shadow.top_mismatched_paths.first() {
         reason.push_str(&format!(
             ": `{}` differs in {} pair{} ({} / {})",

@@ -389,7 +389,7 @@ impl Recorder {
                 _ = tokio::time::sleep(FLUSH_INTERVAL) => false,
             };
             self.flush_logged().await;
-            if ticks % SWEEP_EVERY == 0 {
+            if ticks.is_multiple_of(SWEEP_EVERY) {
                 let from = hour_of(super::now_ms()).saturating_sub(self.keep_hours);
                 if let Err(error) = self.store.sweep(from).await {
                     self.failed(&error);
