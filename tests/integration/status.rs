@@ -264,6 +264,22 @@ both_backends!(
         let (code, text) = gate("5");
         assert_eq!(code, 1, "{text}");
         assert!(text.contains("its next stage is 3, not 5"), "{text}");
+
+        // While the server runs (the command line ran beside it above), it sees what the server writes.
+        let (_, old) = twins(9, false);
+        assert_eq!(
+            send(&a, &route, OLD, &old).await.json["status"],
+            "delivered"
+        );
+        status_json(&a).await;
+        let (code, json) = hookshift(&["status", "--config", &config, "--route", &route, "--json"]);
+        assert_eq!(code, 0, "{json}");
+        let live: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            the_route(&live, &route)["traffic"][0]["last_24h"],
+            4,
+            "{json}"
+        );
         a.stop().await.unwrap();
     }
 );

@@ -29,10 +29,15 @@ pub struct SqliteHistory {
 impl SqliteHistory {
     /// Opens the ledger file at `path` (created `0600` when missing) and its history tables.
     pub fn open(path: &Path) -> Result<SqliteHistory, LedgerError> {
-        create_private(path).map_err(|source| LedgerError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        // Only a missing file is touched: closing any descriptor of a file drops every POSIX lock this
+        // process holds on it, the ledger's own connection's included, and SQLite then lets another
+        // process delete the write-ahead log under it.
+        if !path.exists() {
+            create_private(path).map_err(|source| LedgerError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         let connection = Connection::open(path)?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
