@@ -380,7 +380,7 @@ impl Ledger {
         if let ShadowOutcome::Paired(result) = &updated.value {
             crate::metrics::record_shadow_pair(&key.route, event_type, result);
             if let Some(history) = self.history.get() {
-                history.pair(&key.route, result); // history hook
+                history.pair(&key.route, result);
             }
         }
         Ok(updated.value)
@@ -424,7 +424,6 @@ impl Ledger {
                 crate::metrics::record_shadow_unpaired(&entry.route, &entry.event_type, side);
                 if let Some(history) = self.history.get() {
                     history.count(&entry.route, &history::Counter::Unpaired(side), 1);
-                    // history hook
                 }
             }
         }

@@ -154,7 +154,7 @@ impl Pipeline {
         };
         let mut record = Record::start(route, request.uri().query());
         let result = self.run(&state, route, request, &mut record).await;
-        record.finish(result, self.history.as_deref()) // history hook
+        record.finish(result, self.history.as_deref())
     }
 
     /// The stages of one request, in order.

@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use hookshift::ledger::history::{
+    Bucket, HistoryStore, PathTally, Tally, MAX_PENDING_PATHS, MAX_STORED_PATHS, MIN_KEEP_HOURS,
+    OTHER_PATHS,
+};
 use serde_json::Value;
 
 use crate::ledger_support::{both_backends, Backend};
@@ -281,6 +285,86 @@ both_backends!(
             "{json}"
         );
         a.stop().await.unwrap();
+    }
+);
+
+/// The history store of `backend`, as a second replica or a restarted server opens it.
+fn history_store(backend: &Backend) -> HistoryStore {
+    match &backend.redis {
+        Some(redis) => HistoryStore::Redis(Box::new(
+            hookshift::ledger::history::redis::RedisHistory::new(redis.url().as_bytes()).unwrap(),
+        )),
+        None => HistoryStore::Sqlite(
+            hookshift::ledger::history::sqlite::SqliteHistory::open(
+                &backend.dir.path().join("hookshift.ledger"),
+            )
+            .unwrap(),
+        ),
+    }
+}
+
+/// One hour of `route` holding `paths` mismatched paths, one pair each, ids naming the path.
+fn mismatches(route: &str, hour: u64, paths: impl Iterator<Item = String>) -> Tally {
+    let mut bucket = Bucket::default();
+    for path in paths {
+        bucket.paths.insert(
+            path.clone(),
+            PathTally {
+                pairs: 1,
+                native_event_id: format!("evt_n_{path}"),
+                translated_event_id: format!("evt_t_{path}"),
+            },
+        );
+    }
+    let mut tally = Tally::default();
+    tally
+        .routes
+        .insert(route.to_owned(), [(hour, bucket)].into_iter().collect());
+    tally
+}
+
+both_backends!(
+    an_hour_keeps_a_bounded_number_of_mismatched_paths,
+    |backend: Backend| async move {
+        // Two replicas each flush paths no other flush had, many times over: the stored hour keeps
+        // MAX_STORED_PATHS of them and counts the pairs of the rest together, losing none.
+        let (a, b) = (history_store(&backend), history_store(&backend));
+        // This hour: Redis expires an hour's keys `keep_hours` after it.
+        let hour = hookshift::ledger::history::hour_of(hookshift::ledger::now_ms());
+        let flushes = 6;
+        for flush in 0..flushes {
+            let store = if flush % 2 == 0 { &a } else { &b };
+            let paths = (0..MAX_PENDING_PATHS).map(|i| format!("payload.p{flush}_{i}"));
+            store
+                .add(mismatches("r", hour, paths), MIN_KEEP_HOURS)
+                .await
+                .unwrap();
+        }
+        // A path the hour holds still counts as itself once the bound is reached.
+        let first = "payload.p0_0".to_owned();
+        a.add(
+            mismatches("r", hour, [first.clone()].into_iter()),
+            MIN_KEEP_HOURS,
+        )
+        .await
+        .unwrap();
+
+        let read = b.read(&["r".to_owned()], hour, hour).await.unwrap();
+        let paths = &read.routes["r"][&hour].paths;
+        assert_eq!(paths.len(), MAX_STORED_PATHS + 1, "{:?}", paths.keys());
+        assert_eq!(paths[&first].pairs, 2);
+        assert_eq!(paths[&first].native_event_id, "evt_n_payload.p0_0");
+        let total: u64 = paths.values().map(|t| t.pairs).sum();
+        assert_eq!(total, (flushes * MAX_PENDING_PATHS + 1) as u64);
+        let other = &paths[OTHER_PATHS];
+        assert_eq!(
+            other.pairs,
+            ((flushes * MAX_PENDING_PATHS) - MAX_STORED_PATHS) as u64
+        );
+        assert!(
+            other.native_event_id.starts_with("evt_n_payload.p"),
+            "{other:?}"
+        );
     }
 );
 

@@ -8,8 +8,9 @@
 //! `HINCRBY`), so two processes writing the same hour sum instead of overwriting each other.
 //!
 //! Bounded: buckets are hourly and kept for `ledger.retention_hours` (at least
-//! [`MIN_KEEP_HOURS`], the status page's chart); a flush that fails keeps its counts for the next one,
-//! dropping only hours already past that.
+//! [`MIN_KEEP_HOURS`], the status page's chart); an hour keeps at most [`MAX_STORED_PATHS`] mismatched
+//! paths (the rest counted together); a flush that fails keeps its counts for the next one, dropping
+//! only hours already past that.
 
 pub mod redis;
 pub mod sqlite;
@@ -27,8 +28,15 @@ use crate::shadow::PairResult;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Hours of history kept at least, whatever `ledger.retention_hours` says.
 pub const MIN_KEEP_HOURS: u64 = 25;
-/// Most distinct mismatched paths one route's hour holds in memory between two flushes.
+/// Most distinct mismatched paths one route's hour holds in memory between two flushes (the pairs of
+/// further paths are counted under [`OTHER_PATHS`]).
 pub const MAX_PENDING_PATHS: usize = 64;
+/// Most distinct mismatched paths one route's hour keeps in the store, whatever the number of flushes
+/// and replicas; the pairs of further paths are counted under [`OTHER_PATHS`].
+pub const MAX_STORED_PATHS: usize = 64;
+/// Where a stored hour counts the mismatched paths past [`MAX_STORED_PATHS`] (no JSON path has this
+/// spelling).
+pub const OTHER_PATHS: &str = "(other paths)";
 /// How often buckets past the kept hours are removed (the file backend; Redis keys expire).
 const SWEEP_EVERY: u32 = 900;
 
@@ -118,6 +126,17 @@ pub struct PathTally {
     pub pairs: u64,
     pub native_event_id: String,
     pub translated_event_id: String,
+}
+
+impl PathTally {
+    /// `pairs` with `result`'s event ids as the example.
+    fn first(result: &PairResult, pairs: u64) -> PathTally {
+        PathTally {
+            pairs,
+            native_event_id: result.native_event_id.clone(),
+            translated_event_id: result.translated_event_id.clone(),
+        }
+    }
 }
 
 /// One route's hour: its counters by name and its mismatched paths.
@@ -344,18 +363,25 @@ impl Recorder {
         .name();
         pending.count(route, hour, name, 1);
         let bucket = pending.bucket(route, hour);
+        let mut others = result.more_paths as u64;
         for difference in &result.mismatched {
             if let Some(held) = bucket.paths.get_mut(&difference.path) {
                 held.pairs += 1;
             } else if bucket.paths.len() < MAX_PENDING_PATHS {
-                bucket.paths.insert(
-                    difference.path.clone(),
-                    PathTally {
-                        pairs: 1,
-                        native_event_id: result.native_event_id.clone(),
-                        translated_event_id: result.translated_event_id.clone(),
-                    },
-                );
+                bucket
+                    .paths
+                    .insert(difference.path.clone(), PathTally::first(result, 1));
+            } else {
+                others += 1;
+            }
+        }
+        if others > 0 {
+            match bucket.paths.get_mut(OTHER_PATHS) {
+                Some(held) => held.pairs += others,
+                None => {
+                    let tally = PathTally::first(result, others);
+                    bucket.paths.insert(OTHER_PATHS.to_owned(), tally);
+                }
             }
         }
     }
@@ -501,7 +527,9 @@ mod tests {
         let bucket = &read.routes["r"][&hour];
         assert_eq!(bucket.counts["pair|mismatch"], MAX_PENDING_PATHS as u64 + 5);
         assert_eq!(bucket.counts["answer|2025-04-21|none"], 1);
-        assert_eq!(bucket.paths.len(), MAX_PENDING_PATHS);
+        // The paths past the bound are counted together, none lost.
+        assert_eq!(bucket.paths.len(), MAX_PENDING_PATHS + 1);
         assert_eq!(bucket.paths["p0"].native_event_id, "n0");
+        assert_eq!(bucket.paths[OTHER_PATHS].pairs, 5);
     }
 }

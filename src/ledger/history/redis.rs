@@ -4,7 +4,8 @@
 //! - `hookshift:history:p:<route>:<hour>`: mismatched path → pairs (`HINCRBY`);
 //! - `hookshift:history:x:<route>:<hour>`: mismatched path → the first pair's event ids (`HSETNX`);
 //!
-//! each expiring `keep_hours` after its hour. A flush is one pipeline (`MULTI`), so a replica's counts
+//! each expiring `keep_hours` after its hour. Paths are added by a script ([`ADD_PATHS`]) that keeps at
+//! most [`MAX_STORED_PATHS`] per hour whatever the replicas add. A flush is one pipeline (`MULTI`), so a replica's counts
 //! of one flush land together; route names hold no `:` (`[a-z0-9_-]+`).
 
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Mutex;
 
-use super::{PathTally, Tally};
+use super::{PathTally, Tally, MAX_STORED_PATHS, OTHER_PATHS};
 use crate::ledger::LedgerError;
 
 /// Deadline of one round trip (and of one connection attempt).
@@ -21,6 +22,24 @@ const COMMAND_TIMEOUT: Duration = Duration::from_millis(1_000);
 const READ_CHUNK: usize = 64;
 /// Separates the two event ids of an example.
 const ID_SEPARATOR: char = '\u{1f}';
+/// Adds mismatched paths to an hour: `KEYS` its pairs and examples hashes, `ARGV` the bound, the
+/// other-paths field, the expiry, then (path, pairs, example) triples. A path the hour does not hold
+/// yet counts under the other-paths field once the hour holds the bound.
+const ADD_PATHS: &str = r"
+local bound, other, expire_at = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+for i = 4, #ARGV, 3 do
+  local path = ARGV[i]
+  if redis.call('HEXISTS', KEYS[1], path) == 0 then
+    local held = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], other)
+    if held >= bound then path = other end
+  end
+  redis.call('HINCRBY', KEYS[1], path, ARGV[i + 1])
+  redis.call('HSETNX', KEYS[2], path, ARGV[i + 2])
+end
+redis.call('EXPIREAT', KEYS[1], expire_at)
+redis.call('EXPIREAT', KEYS[2], expire_at)
+return 0
+";
 
 /// The history keys of a Redis ledger.
 pub struct RedisHistory {
@@ -95,17 +114,24 @@ impl RedisHistory {
                     pipe.expire_at(&counts, expire_at as i64).ignore();
                 }
                 if !bucket.paths.is_empty() {
-                    let (paths, examples) = (key('p', route, *hour), key('x', route, *hour));
+                    // One script per hour: the bound holds whatever other replicas add meanwhile.
+                    let command = pipe
+                        .cmd("EVAL")
+                        .arg(ADD_PATHS)
+                        .arg(2)
+                        .arg(key('p', route, *hour))
+                        .arg(key('x', route, *hour))
+                        .arg(MAX_STORED_PATHS)
+                        .arg(OTHER_PATHS)
+                        .arg(expire_at);
                     for (path, t) in &bucket.paths {
-                        pipe.hincr(&paths, path, t.pairs).ignore();
                         let ids = format!(
                             "{}{ID_SEPARATOR}{}",
                             t.native_event_id, t.translated_event_id
                         );
-                        pipe.hset_nx(&examples, path, ids).ignore();
+                        command.arg(path).arg(t.pairs).arg(ids);
                     }
-                    pipe.expire_at(&paths, expire_at as i64).ignore();
-                    pipe.expire_at(&examples, expire_at as i64).ignore();
+                    command.ignore();
                 }
             }
         }

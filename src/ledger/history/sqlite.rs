@@ -3,7 +3,8 @@
 //!
 //! - `history_counts (route, hour, name, value)`: one row per counter of a route's hour;
 //! - `history_paths (route, hour, path, pairs, native_event_id, translated_event_id)`: mismatched
-//!   paths, each with the first pair that showed it.
+//!   paths, each with the first pair that showed it, at most [`MAX_STORED_PATHS`] per route and hour
+//!   (and the row of [`OTHER_PATHS`]).
 //!
 //! A flush is one transaction of upserts that add (`value = value + excluded.value`), so processes
 //! sharing the file sum their counts.
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{Bucket, PathTally, Tally};
+use super::{Bucket, PathTally, Tally, MAX_STORED_PATHS, OTHER_PATHS};
 use crate::ledger::LedgerError;
 
 /// How long a write waits for another writer's lock before failing.
@@ -89,7 +90,19 @@ impl SqliteHistory {
                     "INSERT INTO history_counts (route, hour, name, value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (route, hour, name) DO UPDATE SET value = value + excluded.value",
                 )?;
-                let mut path = transaction.prepare_cached(
+                let mut grow = transaction.prepare_cached(
+                    "UPDATE history_paths SET pairs = pairs + ?4
+                     WHERE route = ?1 AND hour = ?2 AND path = ?3",
+                )?;
+                // A new path only while the hour holds fewer than the bound (the other-paths row aside).
+                let mut insert = transaction.prepare_cached(
+                    "INSERT INTO history_paths
+                         (route, hour, path, pairs, native_event_id, translated_event_id)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                     WHERE (SELECT COUNT(*) FROM history_paths
+                            WHERE route = ?1 AND hour = ?2 AND path != ?7) < ?8",
+                )?;
+                let mut other = transaction.prepare_cached(
                     "INSERT INTO history_paths
                          (route, hour, path, pairs, native_event_id, translated_event_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -101,14 +114,32 @@ impl SqliteHistory {
                             count.execute(params![route, *hour as i64, name, *value as i64])?;
                         }
                         for (p, t) in &bucket.paths {
-                            path.execute(params![
+                            let (hour, pairs) = (*hour as i64, t.pairs as i64);
+                            let (native, translated) = (&t.native_event_id, &t.translated_event_id);
+                            if grow.execute(params![route, hour, p, pairs])? > 0 {
+                                continue;
+                            }
+                            let bound = MAX_STORED_PATHS as i64;
+                            let row = params![
                                 route,
-                                *hour as i64,
+                                hour,
                                 p,
-                                t.pairs as i64,
-                                t.native_event_id,
-                                t.translated_event_id
-                            ])?;
+                                pairs,
+                                native,
+                                translated,
+                                OTHER_PATHS,
+                                bound
+                            ];
+                            if insert.execute(row)? == 0 {
+                                other.execute(params![
+                                    route,
+                                    hour,
+                                    OTHER_PATHS,
+                                    pairs,
+                                    native,
+                                    translated
+                                ])?;
+                            }
                         }
                     }
                 }
