@@ -4,6 +4,7 @@
 pub mod new_step;
 pub mod send;
 pub mod sign;
+pub mod status;
 pub mod verify;
 
 use std::{
@@ -66,6 +67,9 @@ pub enum Command {
     Shadow(crate::ledger::report::ShadowArgs),
     /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
     Quarantine(crate::ledger::replay::QuarantineArgs),
+    /// Where the migration stands per route (stage, traffic, shadow comparison, problems) and the
+    /// verdict for the next stage, read from the ledger; `--ready-for STAGE` exits 0 only when ready.
+    Status(status::StatusArgs),
 }
 
 /// Options of `serve`.

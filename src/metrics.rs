@@ -662,7 +662,7 @@ pub fn record_uncertain_delivery(route: &str, reason: &'static str) {
 pub const MAX_SHADOW_PATH_LABELS: usize = 200;
 /// The `operation` label values of [`LEDGER_ERRORS`].
 pub const LEDGER_OPERATIONS: &[&str] = &[
-    "open", "shadow", "sweep", "size", "claim", "mark", "release",
+    "open", "shadow", "sweep", "size", "claim", "mark", "release", "history",
 ];
 
 static SHADOW_PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =

@@ -62,6 +62,9 @@ mod ledger_e2e;
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]
 mod ledger_support;
+// `hookshift status` and the status page (rendered by headless Chromium), both backends.
+#[path = "integration/status.rs"]
+mod status;
 
 // The model test of the whole migration (ledger off, file, two replicas on Redis).
 #[path = "integration/migration_model.rs"]

@@ -18,6 +18,7 @@
 //! ledger" and goes on; [`Ledger::note_failure`] counts it and logs at most once per
 //! [`FAILURE_LOG_INTERVAL`].
 
+pub mod history;
 pub mod once;
 pub mod quarantine;
 pub mod redis;
@@ -278,6 +279,8 @@ pub struct Ledger {
     /// `ledger.pair_window_ms`.
     pair_window_ms: u64,
     failures: Failures,
+    /// History hook: where pair results and unpaired copies are counted for `hookshift status`.
+    history: std::sync::OnceLock<std::sync::Arc<history::Recorder>>,
 }
 
 #[derive(Default)]
@@ -333,6 +336,7 @@ impl Ledger {
             max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
             pair_window_ms: crate::config::LedgerConfig::default().pair_window_ms,
             failures: Failures::default(),
+            history: std::sync::OnceLock::new(),
         }
     }
 
@@ -344,6 +348,11 @@ impl Ledger {
     /// Whether fingerprints keep leaf values (`ledger.keep_values`).
     pub fn keep_values(&self) -> bool {
         self.keep_values
+    }
+
+    /// History hook: counts this ledger's pair results and unpaired copies in `recorder` (once).
+    pub fn set_history(&self, recorder: std::sync::Arc<history::Recorder>) {
+        let _ = self.history.set(recorder);
     }
 
     /// The store.
@@ -383,7 +392,10 @@ impl Ledger {
         self.account_removed(&updated.evicted, Removal::Capacity);
         match &updated.value {
             ShadowOutcome::Paired(result) => {
-                crate::metrics::record_shadow_pair(&key.route, event_type, result)
+                crate::metrics::record_shadow_pair(&key.route, event_type, result);
+                if let Some(history) = self.history.get() {
+                    history.pair(&key.route, result);
+                }
             }
             ShadowOutcome::Unreadable(why) => return Err(LedgerError::Task(why.clone())),
             _ => {}
@@ -427,6 +439,9 @@ impl Ledger {
         for entry in removed {
             if let Some(side) = entry.waiting_side() {
                 crate::metrics::record_shadow_unpaired(&entry.route, &entry.event_type, side);
+                if let Some(history) = self.history.get() {
+                    history.count(&entry.route, &history::Counter::Unpaired(side), 1);
+                }
             }
         }
     }
