@@ -78,6 +78,7 @@ pub fn new_step_command(args: &NewStepArgs) -> Result<String, CliError> {
         }
     }
     write(&dir.join(VERSION_ORDER_FILE), &order_text)?;
+    catalogue_entry(&mappings, dir, from, to)?;
     let identities = identity_entries(&mappings, dir, from, to)?;
     let schemas_hint = "the schemas of the new version (the `schemas` folder of the configuration)";
     write(
@@ -160,6 +161,32 @@ fn skeleton(from: &str, to: &str, family: &str, types: &[String]) -> String {
     out
 }
 
+/// Lists TO's event types in `catalogue.toml` as FROM's (created when missing): a step starts from
+/// the event types its source version has; the entry is edited as changes rename, add and remove them.
+fn catalogue_entry(mappings: &Mappings, dir: &Path, from: &str, to: &str) -> Result<(), CliError> {
+    use crate::mapping::catalogue::CATALOGUE_FILE;
+    let path = dir.join(CATALOGUE_FILE);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let listed: Vec<String> = mappings
+        .event_types_of(from)
+        .iter()
+        .map(|t| format!("{t:?}"))
+        .collect();
+    let entry = format!(
+        "# {to}: copied from {from} by `hookshift new-step`; rename, add and remove as the step does.\n{to:?} = [{}]\n",
+        listed.join(", ")
+    );
+    // The entry goes right below the table's header, so it stays in the table whatever follows it.
+    let text = match text.find("[event_types]\n") {
+        Some(at) => {
+            let below = at + "[event_types]\n".len();
+            format!("{}{entry}{}", &text[..below], &text[below..])
+        }
+        None => format!("{text}\n[event_types]\n{entry}"),
+    };
+    write(&path, &text)
+}
+
 /// Appends `[identity."TO"]` to `identity.toml`, FROM's entries copied (to review: a renamed event
 /// type keeps its old name until the entry is edited); returns how many entries it wrote.
 fn identity_entries(
@@ -219,6 +246,10 @@ fn readme(
     let _ = writeln!(
         out,
         "- golden cases of the way back, in `../{to}_to_{from}/golden/` (a {to} event and the {from} event it becomes);"
+    );
+    let _ = writeln!(
+        out,
+        "- the event types of {to} in `catalogue.toml` (copied from {from}): rename, add and remove as the changes do;"
     );
     if identities > 0 {
         let _ = writeln!(
@@ -307,6 +338,8 @@ mod tests {
         );
         let readme = std::fs::read_to_string(folder.join("README.md")).unwrap();
         assert!(readme.contains("`task.toml`: task.done"), "{readme}");
+        let catalogue = std::fs::read_to_string(dir.path().join("catalogue.toml")).unwrap();
+        assert!(catalogue.contains("\"c\" = [\"task.done\"]"), "{catalogue}");
 
         // The result loads; what is missing is listed, and nothing else.
         let m = Mappings::load(dir.path()).unwrap();

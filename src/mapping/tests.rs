@@ -1267,8 +1267,9 @@ fn the_shipped_catalogue_lists_every_type_the_rules_take_and_give() {
                     rule.name,
                     step.from
                 );
+                // A change without counterpart gives nothing in the target version.
                 assert!(
-                    catalogue.lists(&step.to, new),
+                    rule.no_counterpart.is_some() || catalogue.lists(&step.to, new),
                     "{}: {new} in {}",
                     rule.name,
                     step.to
