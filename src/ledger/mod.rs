@@ -672,4 +672,95 @@ mod tests {
         );
         assert_eq!(after - before, 2.0);
     }
+
+    /// What the ledger keeps of a 5 KB event once its twin came and was compared: the delivery record
+    /// and the comparison's result, each a row of the file (key and body), without `keep_values`.
+    #[test]
+    fn a_compared_pair_keeps_under_512_bytes_per_record() {
+        use crate::mapping::{Delivery, Mappings};
+        use once::{decide_step, Asked, Claim, Decision, Intent};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mappings = Mappings::load(&root.join("mappings")).unwrap();
+        let golden = |which: &str| -> crate::json::Value {
+            let path = root.join(format!(
+                "mappings/2025-04-21_to_2026-02-09/golden/extract_processed.{which}.json"
+            ));
+            crate::json::parse(&std::fs::read(path).unwrap()).unwrap()
+        };
+        let delivery = Delivery {
+            timestamp: 1_771_000_000,
+        };
+        let (old, new) = ("2025-04-21", "2026-02-09");
+        let read = |version: &str, event| {
+            stage::AtHandler::read(&mappings, new, &[old], version, event, &delivery).unwrap()
+        };
+        let (translated, native) = (read(old, golden("input")), read(new, golden("output")));
+        let key = Key {
+            route: "extend".into(),
+            identity: translated.identity.key.clone(),
+        };
+        let asked = |copy: &stage::AtHandler, version: &str, intent| Asked {
+            version: version.into(),
+            event_id: copy.event_id.clone(),
+            digest: copy.digest,
+            intent,
+            pair_window_ms: 300_000,
+            claim: Claim {
+                token: "0123456789abcdef0123456789abcdef".into(),
+                until_ms: 2_000,
+            },
+        };
+        let fresh = Entry::new(&key, "extract_run.processed", 1_000);
+        let Change::Put(mut record) = decide_step(
+            fresh.clone(),
+            &asked(&translated, old, Intent::Deliver),
+            1_000,
+        )
+        .0
+        else {
+            panic!("a first copy is recorded");
+        };
+        let first = &mut record.occurrences[0];
+        first.claim = None;
+        first.copies[0].delivered = true;
+        let (change, (decision, _)) =
+            decide_step(*record.clone(), &asked(&native, new, Intent::Hold), 1_100);
+        assert_eq!(decision, Decision::Duplicate);
+        let record = match change {
+            Change::Put(record) => record,
+            Change::Keep => record,
+        };
+        let shadow_copy = |copy: &stage::AtHandler, side, version: &str| ShadowCopy {
+            side,
+            version: version.into(),
+            event_id: copy.event_id.clone(),
+            fingerprint: Kept::of(&copy.event, false),
+        };
+        let waiting = shadow_copy(&translated, Side::Translated, old);
+        let Change::Put(first_copy) =
+            shadow_step(fresh.clone(), &waiting, &translated.expected, 1_000).0
+        else {
+            panic!("the first copy waits");
+        };
+        let (change, outcome) = shadow_step(
+            *first_copy.clone(),
+            &shadow_copy(&native, Side::Native, new),
+            &native.expected,
+            1_100,
+        );
+        assert!(
+            matches!(&outcome, ShadowOutcome::Paired(r) if r.matched),
+            "{outcome:?}"
+        );
+        let Change::Put(compared) = change else {
+            panic!("the pair is recorded");
+        };
+        let size =
+            |key: &Key, entry: &Entry| key.text().len() + serde_json::to_vec(entry).unwrap().len();
+        let (delivery_bytes, shadow_bytes) = (size(&key, &record), size(&key.shadow(1), &compared));
+        let waiting_bytes = size(&key.shadow(1), &first_copy);
+        println!("delivery record {delivery_bytes} B, compared pair {shadow_bytes} B, first copy waiting {waiting_bytes} B");
+        assert!(delivery_bytes < 512, "delivery record {delivery_bytes} B");
+        assert!(shadow_bytes < 512, "compared pair {shadow_bytes} B");
+    }
 }
