@@ -48,8 +48,8 @@ pub struct Offered {
     /// The version the sender delivered it in.
     pub version: String,
     pub event_id: String,
-    /// The event at the handler's version: as received, or translated.
-    pub at_handler: Value,
+    /// The fingerprint of the event at the handler's version ([`Shadow::fingerprint`]).
+    pub fingerprint: Kept,
     pub translated: bool,
     /// Per version a translated twin may come from, the paths its translation synthesises.
     pub expected: BTreeMap<String, Expected>,
@@ -75,6 +75,12 @@ impl Shadow {
         crate::metrics::register_shadow(route, mappings.identities().event_types(handler_version));
     }
 
+    /// The fingerprint an [`Offered`] copy carries: taken on the request path from the event it
+    /// already holds (cheaper than a copy of the event for a background task to read).
+    pub fn fingerprint(&self, at_handler: &Value) -> Kept {
+        Kept::of(at_handler, self.ledger.keep_values())
+    }
+
     /// Offers a copy to the comparison in the background; returns at once.
     pub fn offer(&self, route: &str, copy: Offered) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
@@ -90,7 +96,7 @@ impl Shadow {
                 event_type,
                 version,
                 event_id,
-                at_handler,
+                fingerprint,
                 translated,
                 expected,
             } = copy;
@@ -102,9 +108,8 @@ impl Shadow {
                 },
                 version,
                 event_id,
-                fingerprint: Kept::of(&at_handler, ledger.keep_values()),
+                fingerprint,
             };
-            drop(at_handler);
             if let Err(error) = ledger
                 .observe_shadow(&key, &event_type, copy, expected)
                 .await

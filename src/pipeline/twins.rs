@@ -166,7 +166,7 @@ impl Pipeline {
                     event_type: copy.identity.event_type.clone(),
                     version: version.to_owned(),
                     event_id: copy.event_id.clone(),
-                    at_handler: copy.event.clone(),
+                    fingerprint: shadow.fingerprint(&copy.event),
                     translated: copy.translated,
                     expected: copy.expected,
                 },
