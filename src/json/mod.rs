@@ -48,6 +48,8 @@ pub struct Envelope {
     pub is_object: bool,
     /// Top-level `eventType`, when it is a string.
     pub event_type: Option<String>,
+    /// Top-level `type`, when it is a string (Standard Webhooks' event type).
+    pub type_member: Option<String>,
     /// Top-level `eventId`, when it is a string.
     pub event_id: Option<String>,
     /// The kind of the top-level `payload` value, when the key is there.

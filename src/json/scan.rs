@@ -327,6 +327,7 @@ impl<'de> Visitor<'de> for TopLevelScan {
             match &*key {
                 "eventType" => envelope.event_type = access.next_value_seed(MaybeString(inner))?,
                 "eventId" => envelope.event_id = access.next_value_seed(MaybeString(inner))?,
+                "type" => envelope.type_member = access.next_value_seed(MaybeString(inner))?,
                 "payload" => envelope.payload = Some(access.next_value_seed(ShapeScan(inner))?),
                 "data" => envelope.data = Some(access.next_value_seed(ShapeScan(inner))?),
                 _ => access.next_value_seed(inner)?,
@@ -380,7 +381,7 @@ impl<'a> FastScanner<'a> {
             let key = self.key()?;
             self.keys.push(key);
             match key {
-                b"eventType" | b"eventId" => {
+                b"eventType" | b"eventId" | b"type" => {
                     let text = match self.cursor.peek() {
                         Some(b'"') => Some(String::from_utf8(self.string()?.to_vec()).ok()?),
                         _ => {
@@ -388,10 +389,10 @@ impl<'a> FastScanner<'a> {
                             None
                         }
                     };
-                    if key == b"eventType" {
-                        envelope.event_type = text;
-                    } else {
-                        envelope.event_id = text;
+                    match key {
+                        b"eventType" => envelope.event_type = text,
+                        b"eventId" => envelope.event_id = text,
+                        _ => envelope.type_member = text,
                     }
                 }
                 b"payload" | b"data" => {
