@@ -1672,10 +1672,16 @@ secret = "wss_out"
             ],
         );
         for error in &errs {
-            assert!(!error.contains("notbase64") && !error.contains("wss_in"), "{error}");
+            assert!(
+                !error.contains("notbase64") && !error.contains("wss_in"),
+                "{error}"
+            );
         }
         let good = standard
-            .replace("[\"wss_in\"]", "[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]")
+            .replace(
+                "[\"wss_in\"]",
+                "[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]",
+            )
             .replace("whsec_!!notbase64", "whsec_c2VjcmV0LWtleQ==");
         assert_eq!(errors_of(&good, no_env()), Vec::<String>::new());
         let c = Config::parse_str(&good, no_env()).unwrap();

@@ -103,8 +103,6 @@ fn parse_event(
         .event_type_of(&envelope)
         .unwrap_or_default()
         .to_owned();
-    let event_id = provider
-        .event_id_of(verified, &envelope)
-        .map(str::to_owned);
+    let event_id = provider.event_id_of(verified, &envelope).map(str::to_owned);
     Ok((tree, event_type, event_id))
 }

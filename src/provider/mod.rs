@@ -112,7 +112,11 @@ impl Provider {
     }
 
     /// [`Provider::event_id`] from an envelope ([`crate::json::scan`] or [`Provider::envelope_of`]).
-    pub fn event_id_of<'a>(self, verified: &'a Verified, envelope: &'a Envelope) -> Option<&'a str> {
+    pub fn event_id_of<'a>(
+        self,
+        verified: &'a Verified,
+        envelope: &'a Envelope,
+    ) -> Option<&'a str> {
         match self {
             Provider::Extend | Provider::Plextera => envelope.event_id.as_deref(),
             Provider::Standard => verified.signed_id(),

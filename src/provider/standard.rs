@@ -56,7 +56,8 @@ impl HeaderFamily {
     /// The family a delivery uses: `webhook-*` when any of those headers is there, else `svix-*`
     /// when any of those is, else `webhook-*` (whose missing headers are then named).
     pub fn of(headers: &HeaderMap) -> HeaderFamily {
-        let has_any = |family: HeaderFamily| family.names().iter().any(|n| headers.contains_key(*n));
+        let has_any =
+            |family: HeaderFamily| family.names().iter().any(|n| headers.contains_key(*n));
         if !has_any(HeaderFamily::Webhook) && has_any(HeaderFamily::Svix) {
             HeaderFamily::Svix
         } else {
@@ -197,5 +198,307 @@ pub(super) fn check_envelope(envelope: &Envelope) -> Result<(), EnvelopeError> {
         Some(Shape::Null) => Err(EnvelopeError("data is null")),
         Some(Shape::Other) => Err(EnvelopeError("data must be an object")),
         Some(Shape::EmptyObject | Shape::Object) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::config::Secret;
+    use crate::provider::{sign_event, standard_signature, verify, Provider, VerifyParams};
+
+    /// The example of the Standard Webhooks specification (and Svix's documentation).
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TIMESTAMP: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIGNATURE: &str = "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn headers(family: HeaderFamily, id: &str, timestamp: &str, signature: &str) -> HeaderMap {
+        let [id_name, timestamp_name, signature_name] = family.names();
+        let mut headers = HeaderMap::new();
+        headers.insert(id_name, id.parse().unwrap());
+        headers.insert(timestamp_name, timestamp.parse().unwrap());
+        headers.insert(signature_name, signature.parse().unwrap());
+        headers
+    }
+
+    fn check(secrets: &[&str], headers: &HeaderMap, body: &[u8]) -> Result<String, SignatureError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::inline(*s)).collect();
+        let params = VerifyParams {
+            provider: Provider::Standard,
+            secrets: &secrets,
+            tolerance_secs: 300,
+            now: TIMESTAMP + 10,
+        };
+        verify(params, headers, Bytes::copy_from_slice(body))
+            .map(|v| v.signed_id().unwrap().to_owned())
+    }
+
+    fn signed(signature: &str) -> HeaderMap {
+        headers(HeaderFamily::Webhook, ID, &TIMESTAMP.to_string(), signature)
+    }
+
+    #[test]
+    fn the_specification_example_signs_and_verifies_under_both_header_names() {
+        let ts = TIMESTAMP.to_string();
+        assert_eq!(
+            standard_signature(SECRET.as_bytes(), ID, &ts, BODY).as_deref(),
+            Some(SIGNATURE)
+        );
+        for family in [HeaderFamily::Webhook, HeaderFamily::Svix] {
+            let h = headers(family, ID, &ts, &format!("v1,{SIGNATURE}"));
+            assert_eq!(check(&[SECRET], &h, BODY), Ok(ID.to_owned()), "{family:?}");
+            assert_eq!(
+                check(&[SECRET], &h, br#"{"test": 2432232315}"#),
+                Err(SignatureError::Mismatch)
+            );
+        }
+        // The id is signed: another id with the same signature does not verify.
+        let other = headers(
+            HeaderFamily::Webhook,
+            "msg_other",
+            &ts,
+            &format!("v1,{SIGNATURE}"),
+        );
+        assert_eq!(
+            check(&[SECRET], &other, BODY),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn any_v1_candidate_and_any_secret_verify_and_other_versions_are_skipped() {
+        let good = format!("v1,{SIGNATURE}");
+        let wrong = format!("v1,{}", BASE64.encode([7u8; 32]));
+        let list = format!("v1a,c29tZSBlZDI1NTE5 v2,whatever {wrong}  {good}");
+        assert_eq!(check(&[SECRET], &signed(&list), BODY), Ok(ID.to_owned()));
+        let rotated = ["whsec_c2VjcmV0LWtleQ==", SECRET];
+        assert_eq!(check(&rotated, &signed(&good), BODY), Ok(ID.to_owned()));
+        assert_eq!(
+            check(&["whsec_c2VjcmV0LWtleQ=="], &signed(&good), BODY),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    fn malformed(header: &str) -> Result<String, SignatureError> {
+        check(&[SECRET], &signed(header), BODY)
+    }
+
+    #[test]
+    fn an_empty_v1_entry_is_refused_even_beside_a_valid_one() {
+        let refused = Err(SignatureError::MalformedHeader(SIGNATURE_HEADER));
+        assert_eq!(malformed("v1,"), refused);
+        assert_eq!(malformed(&format!("v1, v1,{SIGNATURE}")), refused);
+    }
+
+    #[test]
+    fn a_bare_v1_is_refused() {
+        let refused = Err(SignatureError::MalformedHeader(SIGNATURE_HEADER));
+        assert_eq!(malformed("v1"), refused);
+        assert_eq!(malformed(&format!("v1 v1,{SIGNATURE}")), refused);
+    }
+
+    #[test]
+    fn bad_base64_is_refused() {
+        let refused = Err(SignatureError::MalformedHeader(SIGNATURE_HEADER));
+        for bad in [
+            "v1,!!!!",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE==",
+            // Valid base64, but not a SHA-256 MAC: a truncated signature.
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJE",
+        ] {
+            assert_eq!(malformed(bad), refused, "{bad}");
+        }
+        // Only unknown versions: nothing to check.
+        assert_eq!(malformed("v1a,g0hM9SsE"), refused);
+        assert_eq!(malformed(""), refused);
+    }
+
+    #[test]
+    fn a_secret_that_is_not_whsec_base64_verifies_nothing() {
+        let good = format!("v1,{SIGNATURE}");
+        // The raw key bytes, the base64 text without its prefix, and a prefix over bad base64.
+        let raw = BASE64.decode(&SECRET[6..]).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        for secret in [&SECRET[6..], raw.as_str(), "whsec_!!", "whsec_", "wss_test"] {
+            assert_eq!(
+                check(&[secret], &signed(&good), BODY),
+                Err(SignatureError::Mismatch),
+                "{secret}"
+            );
+            assert!(secret_problem(secret.as_bytes()).is_some(), "{secret}");
+        }
+        assert_eq!(secret_problem(SECRET.as_bytes()), None);
+        // Such a secret signs nothing rather than something no one can check.
+        let sent = sign_event(
+            Provider::Standard,
+            &Secret::inline("wss_test"),
+            TIMESTAMP,
+            Some(ID),
+            BODY,
+        );
+        assert!(sent.iter().all(|(name, _)| name != SIGNATURE_HEADER));
+    }
+
+    #[test]
+    fn thousands_of_candidates_are_refused_not_searched() {
+        let refused = Err(SignatureError::MalformedHeader(SIGNATURE_HEADER));
+        let wrong = format!("v1,{}", BASE64.encode([7u8; 32]));
+        let good = format!("v1,{SIGNATURE}");
+        let mut many = vec![wrong.as_str(); 5000];
+        many.push(&good);
+        let many = many.join(" ");
+        assert_eq!(malformed(&many), refused);
+        let skipped = vec!["v1a,AAAA"; 5000].join(" ") + &format!(" v1,{SIGNATURE}");
+        assert_eq!(malformed(&skipped), refused);
+        // Up to the limit, every candidate is tried.
+        let mut limit = vec![wrong.as_str(); MAX_SIGNATURES - 1];
+        limit.push(&good);
+        assert_eq!(malformed(&limit.join(" ")), Ok(ID.to_owned()));
+    }
+
+    #[test]
+    fn missing_empty_and_mixed_headers_are_named() {
+        let ts = TIMESTAMP.to_string();
+        let good = format!("v1,{SIGNATURE}");
+        let mut no_id = signed(&good);
+        no_id.remove(ID_HEADER);
+        assert_eq!(
+            check(&[SECRET], &no_id, BODY),
+            Err(SignatureError::MissingHeader(ID_HEADER))
+        );
+        let empty_id = headers(HeaderFamily::Webhook, " ", &ts, &good);
+        assert_eq!(
+            check(&[SECRET], &empty_id, BODY),
+            Err(SignatureError::MalformedHeader(ID_HEADER))
+        );
+        let bad_ts = headers(HeaderFamily::Svix, ID, "16e8", &good);
+        assert_eq!(
+            check(&[SECRET], &bad_ts, BODY),
+            Err(SignatureError::MalformedHeader("svix-timestamp"))
+        );
+        // One family is read whole: a webhook-id does not borrow a svix-signature.
+        let mut mixed = headers(HeaderFamily::Svix, ID, &ts, &good);
+        mixed.insert(ID_HEADER, ID.parse().unwrap());
+        assert_eq!(
+            check(&[SECRET], &mixed, BODY),
+            Err(SignatureError::MissingHeader(TIMESTAMP_HEADER))
+        );
+    }
+
+    #[test]
+    fn freshness_is_the_other_providers_window() {
+        let secrets = [Secret::inline(SECRET)];
+        let h = signed(&format!("v1,{SIGNATURE}"));
+        let at = |now| VerifyParams {
+            provider: Provider::Standard,
+            secrets: &secrets,
+            tolerance_secs: 300,
+            now,
+        };
+        let body = Bytes::from_static(BODY);
+        assert!(verify(at(TIMESTAMP + 300), &h, body.clone()).is_ok());
+        assert!(matches!(
+            verify(at(TIMESTAMP + 301), &h, body.clone()),
+            Err(SignatureError::Expired { age: 301, .. })
+        ));
+        assert!(matches!(
+            verify(at(TIMESTAMP - 61), &h, body),
+            Err(SignatureError::InFuture { ahead: 61 })
+        ));
+    }
+
+    #[test]
+    fn re_signing_keeps_the_id_and_family_and_uses_the_handler_secret() {
+        let handler = "whsec_c2VjcmV0LWtleQ==";
+        for family in [HeaderFamily::Webhook, HeaderFamily::Svix] {
+            let inbound = headers(
+                family,
+                ID,
+                &TIMESTAMP.to_string(),
+                &format!("v1,{SIGNATURE}"),
+            );
+            let delivered = b"{\"type\":\"b\",\"data\":{}}";
+            let out = Provider::Standard.outbound_headers(
+                &inbound,
+                delivered,
+                &Secret::inline(handler),
+                TIMESTAMP + 5,
+                Some(("b", "v2")),
+            );
+            let [id_name, ..] = family.names();
+            assert_eq!(out[id_name], ID);
+            assert_eq!(check(&[handler], &out, delivered), Ok(ID.to_owned()));
+            assert_eq!(
+                check(&[SECRET], &out, delivered),
+                Err(SignatureError::Mismatch)
+            );
+        }
+        // Without an id to keep, the id is derived: the same bytes at the same time get the same one.
+        let once = Provider::Standard.outbound_headers(
+            &HeaderMap::new(),
+            BODY,
+            &Secret::inline(handler),
+            TIMESTAMP,
+            None,
+        );
+        let again = Provider::Standard.outbound_headers(
+            &HeaderMap::new(),
+            BODY,
+            &Secret::inline(handler),
+            TIMESTAMP,
+            None,
+        );
+        assert_eq!(once[ID_HEADER], again[ID_HEADER]);
+        assert!(once[ID_HEADER].to_str().unwrap().starts_with("msg_"));
+    }
+
+    #[test]
+    fn the_event_id_is_the_signed_webhook_id_and_the_envelope_is_type_and_data() {
+        let body = br#"{"type":"invoice.paid","timestamp":"2021-02-25T15:02:10Z","data":{"id":"in_1"},"eventId":"not-this"}"#;
+        let ts = TIMESTAMP.to_string();
+        let sig = standard_signature(SECRET.as_bytes(), ID, &ts, body).unwrap();
+        let secrets = [Secret::inline(SECRET)];
+        let params = VerifyParams {
+            provider: Provider::Standard,
+            secrets: &secrets,
+            tolerance_secs: 300,
+            now: TIMESTAMP,
+        };
+        let h = signed(&format!("v1,{sig}"));
+        let verified = verify(params, &h, Bytes::from_static(body)).unwrap();
+        let event = crate::json::parse(body).unwrap();
+        assert_eq!(Provider::Standard.event_id(&verified, &event), Some(ID));
+        assert_eq!(
+            Provider::Extend.event_id(&verified, &event),
+            Some("not-this")
+        );
+        assert_eq!(Provider::Standard.event_type(&event), Some("invoice.paid"));
+        let envelope = crate::json::scan(body).unwrap();
+        assert_eq!(Provider::Standard.check_envelope(&envelope), Ok(()));
+        assert_eq!(
+            Provider::Standard.event_id_of(&verified, &envelope),
+            Some(ID)
+        );
+        let hole = |body: &str| {
+            Provider::Standard.check_envelope(&crate::json::scan(body.as_bytes()).unwrap())
+        };
+        assert_eq!(hole(r#"{"type":"t","data":{}}"#), Ok(()));
+        assert_eq!(
+            hole(r#"{"eventType":"t","data":{}}"#),
+            Err(EnvelopeError("type must be a string"))
+        );
+        assert_eq!(
+            hole(r#"{"type":"t"}"#),
+            Err(EnvelopeError("data is missing"))
+        );
+        assert_eq!(
+            hole(r#"{"type":"t","data":[]}"#),
+            Err(EnvelopeError("data must be an object"))
+        );
     }
 }
