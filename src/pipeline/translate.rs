@@ -29,7 +29,7 @@ const BLOCKING_TRANSLATION_BYTES: usize = 256 * 1024;
 /// An event ready to be signed and delivered.
 pub(super) struct Outgoing {
     pub body: Bytes,
-    /// `eventType` of the delivered event.
+    /// The event type of the delivered event.
     pub event_type: String,
     /// Whether `body` is a translation (not the received bytes).
     pub translated: bool,
@@ -131,9 +131,9 @@ impl Pipeline {
             }) => {
                 record.translated = true;
                 drift::record_dropped(&route.name, &record.event_type, &unmapped_fields);
-                let out_type = value
-                    .get("eventType")
-                    .and_then(Value::as_str)
+                let out_type = route
+                    .provider
+                    .event_type(&value)
                     .unwrap_or_default()
                     .to_owned();
                 let mode = state.config.schemas.validate_output;
