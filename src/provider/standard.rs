@@ -10,7 +10,8 @@
 //! - Identity: `webhook-id` names the message, and a retry repeats it: it is the event's id.
 //! - Envelope: `{type, timestamp, data}`; `type` is a string and `data` an object (may be `{}`).
 
-use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
+use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
@@ -116,10 +117,16 @@ pub(super) fn parse_signature_header(header: &str) -> Option<Vec<Vec<u8>>> {
     (!signatures.is_empty()).then_some(signatures)
 }
 
+/// Secrets decode with or without their `=` padding, as the official libraries read them.
+const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// The HMAC key of a `whsec_<base64>` secret; `None` for any other text (which verifies nothing).
 pub fn secret_key(secret: &[u8]) -> Option<Vec<u8>> {
     let encoded = secret.strip_prefix(SECRET_PREFIX.as_bytes())?;
-    let key = BASE64.decode(encoded).ok()?;
+    let key = SECRET_BASE64.decode(encoded).ok()?;
     (!key.is_empty()).then_some(key)
 }
 
@@ -333,6 +340,12 @@ mod tests {
             assert!(secret_problem(secret.as_bytes()).is_some(), "{secret}");
         }
         assert_eq!(secret_problem(SECRET.as_bytes()), None);
+        // Padding is optional in a secret, as the official libraries read it.
+        assert_eq!(
+            secret_key(b"whsec_c2VjcmV0LWtleQ"),
+            secret_key(b"whsec_c2VjcmV0LWtleQ==")
+        );
+        assert_eq!(secret_key(b"whsec_c2VjcmV0LWtleQ").unwrap(), b"secret-key");
         // Such a secret signs nothing rather than something no one can check.
         let sent = sign_event(
             Provider::Standard,
