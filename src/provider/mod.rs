@@ -95,7 +95,7 @@ impl Provider {
     }
 
     /// The event type of a parsed event, read from this provider's member.
-    pub fn event_type<'a>(self, event: &'a Value) -> Option<&'a str> {
+    pub fn event_type(self, event: &Value) -> Option<&str> {
         event.get(self.event_type_key()).and_then(Value::as_str)
     }
 
