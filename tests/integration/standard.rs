@@ -400,3 +400,88 @@ fn the_example_set_declares_its_envelope_and_identities() {
         "{errors}"
     );
 }
+
+mod properties {
+    use base64::Engine as _;
+    use bytes::Bytes;
+    use hookshift::config::Secret;
+    use hookshift::signature::{self, Provider, SignatureError, VerifyParams};
+    use http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn params(secrets: &[Secret]) -> VerifyParams<'_> {
+        VerifyParams {
+            provider: Provider::Standard,
+            secrets,
+            tolerance_secs: 300,
+            now: NOW,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// What `sign_event` writes under any key and id, `verify` accepts with that id; any change
+        /// to the body or the id is a mismatch.
+        #[test]
+        fn signatures_verify_exactly_the_signed_id_and_bytes(
+            key in proptest::collection::vec(any::<u8>(), 1..64),
+            id in "[!-~]{1,64}",
+            body in proptest::collection::vec(any::<u8>(), 0..256),
+            flip in any::<usize>(),
+        ) {
+            let secret = Secret::inline(format!(
+                "whsec_{}",
+                base64::engine::general_purpose::STANDARD.encode(&key)
+            ));
+            let mut headers = HeaderMap::new();
+            for (name, value) in signature::sign_event(Provider::Standard, &secret, NOW, Some(&id), &body) {
+                headers.insert(name, value);
+            }
+            let secrets = [secret];
+            let verified = signature::verify(params(&secrets), &headers, Bytes::from(body.clone()));
+            prop_assert_eq!(verified.as_ref().ok().and_then(|v| v.signed_id()), Some(id.as_str()));
+            if !body.is_empty() {
+                let mut changed = body.clone();
+                changed[flip % body.len()] ^= 1;
+                prop_assert_eq!(
+                    signature::verify(params(&secrets), &headers, Bytes::from(changed)).unwrap_err(),
+                    SignatureError::Mismatch
+                );
+            }
+            headers.insert("webhook-id", HeaderValue::from_str(&format!("{id}x")).unwrap());
+            prop_assert_eq!(
+                signature::verify(params(&secrets), &headers, Bytes::from(body)).unwrap_err(),
+                SignatureError::Mismatch
+            );
+        }
+
+        /// Arbitrary signature headers: always an answer, never a panic, never a success without the
+        /// key.
+        #[test]
+        fn arbitrary_signature_headers_never_verify(
+            entries in proptest::collection::vec(
+                prop_oneof![
+                    Just("v1".to_owned()),
+                    Just("v1,".to_owned()),
+                    "v1,[A-Za-z0-9+/=]{0,48}",
+                    "v1a,[A-Za-z0-9+/=]{0,8}",
+                    "[ -~]{0,12}",
+                ],
+                0..24,
+            ),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let secrets = [Secret::inline("whsec_cHJvcC1rZXk="), Secret::inline("not-whsec")];
+            let mut headers = HeaderMap::new();
+            headers.insert("webhook-id", HeaderValue::from_static("msg_prop"));
+            headers.insert("webhook-timestamp", HeaderValue::from_static("1700000000"));
+            if let Ok(value) = HeaderValue::from_str(&entries.join(" ")) {
+                headers.insert("webhook-signature", value);
+            }
+            prop_assert!(signature::verify(params(&secrets), &headers, Bytes::from(body)).is_err());
+        }
+    }
+}
