@@ -123,6 +123,17 @@ impl Provider {
         }
     }
 
+    /// The inbound headers that carry a stored event's id, for re-signing it later under that id with
+    /// [`Provider::outbound_headers`] (a replay): Standard Webhooks' `webhook-id`; none for the
+    /// providers whose id is in the body.
+    pub fn id_headers(self, event_id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let (Provider::Standard, Ok(id)) = (self, HeaderValue::from_str(event_id)) {
+            headers.insert(standard::ID_HEADER, id);
+        }
+        headers
+    }
+
     /// Why a configured secret cannot sign or verify this provider's deliveries, naming no part of it.
     pub fn secret_problem(self, secret: &Secret) -> Option<&'static str> {
         match self {
@@ -209,12 +220,15 @@ impl Provider {
                 plextera::delivery_headers(inbound, &mut headers, translated);
                 sign(self, secret, now, body)
             }
-            Provider::Standard => signature::sign_standard(
-                standard::HeaderFamily::of(inbound),
-                secret,
-                now,
-                standard::inbound_id(inbound),
-                body,
+            Provider::Standard => standard::in_families_of(
+                inbound,
+                signature::sign_standard(
+                    standard::HeaderFamily::of(inbound),
+                    secret,
+                    now,
+                    standard::inbound_id(inbound),
+                    body,
+                ),
             ),
         };
         for (name, value) in signature {

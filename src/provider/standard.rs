@@ -184,6 +184,28 @@ pub(super) fn signature_headers(
     headers
 }
 
+/// Signature headers named in one family, repeated under the other family's names when the
+/// delivery came with both (a sender that sends both spellings has handlers reading either).
+pub(super) fn in_families_of(
+    inbound: &HeaderMap,
+    signed: Vec<(HeaderName, HeaderValue)>,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let both = [HeaderFamily::Webhook, HeaderFamily::Svix]
+        .iter()
+        .all(|family| inbound.contains_key(family.names()[0]));
+    if !both {
+        return signed;
+    }
+    let [from, to] = [HeaderFamily::Webhook.names(), HeaderFamily::Svix.names()];
+    let mut out = signed.clone();
+    for (name, value) in signed {
+        if let Some(i) = from.iter().position(|n| *n == name.as_str()) {
+            out.push((HeaderName::from_static(to[i]), value));
+        }
+    }
+    out
+}
+
 /// The id a delivery carries (`webhook-id`, else `svix-id`), for re-signing under the same id.
 pub(super) fn inbound_id(headers: &HeaderMap) -> Option<&str> {
     let [id_name, ..] = HeaderFamily::of(headers).names();
@@ -468,6 +490,35 @@ mod tests {
         );
         assert_eq!(once[ID_HEADER], again[ID_HEADER]);
         assert!(once[ID_HEADER].to_str().unwrap().starts_with("msg_"));
+        // A replay re-signs a stored event under its id.
+        let replayed = Provider::Standard.outbound_headers(
+            &Provider::Standard.id_headers(ID),
+            BODY,
+            &Secret::inline(handler),
+            TIMESTAMP,
+            None,
+        );
+        assert_eq!(check(&[handler], &replayed, BODY), Ok(ID.to_owned()));
+        assert!(Provider::Extend.id_headers(ID).is_empty());
+        // A delivery that came under both spellings goes out under both, signed alike.
+        let mut both = signed(&format!("v1,{SIGNATURE}"));
+        for (name, value) in headers(HeaderFamily::Svix, ID, "1", "v1,x").iter() {
+            both.insert(name, value.clone());
+        }
+        let out = Provider::Standard.outbound_headers(
+            &both,
+            BODY,
+            &Secret::inline(handler),
+            TIMESTAMP,
+            None,
+        );
+        for [id, timestamp, signature] in
+            [HeaderFamily::Webhook.names(), HeaderFamily::Svix.names()]
+        {
+            assert_eq!(out[id], ID);
+            assert_eq!(out[timestamp], TIMESTAMP.to_string().as_str());
+            assert_eq!(out[signature], out[SIGNATURE_HEADER]);
+        }
     }
 
     #[test]
