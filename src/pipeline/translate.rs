@@ -141,7 +141,9 @@ impl Pipeline {
                 let deferred = mode == ValidateOutput::Observe && self.scanner.is_running();
                 if let (Some(schemas), false) = (&state.schemas, deferred) {
                     let target = &route.downstream.version;
-                    if let Some(invalid) = crate::output_check::check(schemas, mode, target, &value)
+                    let type_key = route.provider.event_type_key();
+                    if let Some(invalid) =
+                        crate::output_check::check(schemas, mode, target, type_key, &value)
                     {
                         crate::metrics::record_invalid_output(
                             &route.name,
@@ -164,6 +166,7 @@ impl Pipeline {
                     version: route.downstream.version.clone(),
                     body: bytes.clone(),
                     event_type_label: route.event_types.label(&out_type).to_string(),
+                    event_type_key: route.provider.event_type_key(),
                 });
                 self.hand_off(
                     state,
