@@ -42,6 +42,8 @@ impl std::fmt::Debug for Shadow {
 pub struct Offered {
     /// The version the sender delivered it in.
     pub version: String,
+    /// The sender's id of this copy ([`crate::provider::Provider::event_id`]).
+    pub event_id: String,
     /// The event as received (parsed), in `version`.
     pub received: Value,
     /// Its translation to the handler's version, when the delivery made one.
@@ -152,6 +154,7 @@ fn prepare(
 ) -> Option<Prepared> {
     let Offered {
         version,
+        event_id,
         received,
         translated,
         delivery,
@@ -187,11 +190,6 @@ fn prepare(
             Some((source.to_owned(), Expected::new(patterns)))
         })
         .collect();
-    let event_id = at_handler
-        .get("eventId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
     Some(Prepared {
         event_type: identity.event_type,
         identity: identity.key,
@@ -239,6 +237,7 @@ mod tests {
             &other,
             Offered {
                 version: "2025-04-21".into(),
+                event_id: "e".into(),
                 received: old,
                 translated: None,
                 delivery,
@@ -252,6 +251,7 @@ mod tests {
             &other,
             Offered {
                 version: "2026-02-09".into(),
+                event_id: "e".into(),
                 received: new,
                 translated: None,
                 delivery,
@@ -298,6 +298,7 @@ mod tests {
             &[],
             Offered {
                 version: "2026-02-09".into(),
+                event_id: "e".into(),
                 received: event,
                 translated: None,
                 delivery: Delivery { timestamp: 0 },

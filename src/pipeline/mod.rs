@@ -165,7 +165,7 @@ impl Pipeline {
             twins::Step::Answer(answer) => return answer,
             twins::Step::DeliverForTwin(claimed, event, translated) => {
                 let receive::Authentic { verified, held } = verified;
-                let outgoing = twins::for_twin(verified, held, event, translated, record);
+                let outgoing = twins::for_twin(route, verified, held, event, translated, record);
                 let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
                 let result = self.deliver(route, signed, record).await;
                 return self.settle(Some(claimed), result).await;

@@ -31,6 +31,7 @@ use crate::ledger::once::{Copy, Decision, Intent};
 use crate::ledger::quarantine::{Quarantined, Stored};
 use crate::ledger::stage::{Offered, Shadow};
 use crate::ledger::{Key, Ledger};
+use crate::mapping::identity::Identity;
 use crate::mapping::Delivery;
 use crate::metrics::Outcome;
 use crate::provider::Verified;
@@ -117,7 +118,10 @@ impl Pipeline {
         };
         let handler = route.downstream.version.as_str();
         let identities = route.mappings.identities();
-        if identities.event_types(handler).is_empty() || verified.body().len() > MAX_LEDGER_BODY {
+        let keyed_by_id = route.provider.event_id_is_signed();
+        if (identities.event_types(handler).is_empty() && !keyed_by_id)
+            || verified.body().len() > MAX_LEDGER_BODY
+        {
             return Step::Go(None);
         }
         // Errors here are decide's to report (or the policy's to answer): the ledger steps aside.
@@ -140,36 +144,43 @@ impl Pipeline {
         } else {
             received.clone()
         };
-        let Some(identity) = identities.of(handler, &at_handler) else {
-            return Step::Go(None);
-        };
-        let event_id = received
-            .get("eventId")
-            .and_then(Value::as_str)
+        let event_id = route
+            .provider
+            .event_id(verified, &received)
             .unwrap_or_default()
             .to_owned();
+        let (identity, paired) = match identities.of(handler, &at_handler) {
+            Some(identity) => (identity, true),
+            None => match id_identity(route, &at_handler, &event_id) {
+                Some(identity) => (identity, false),
+                None => return Step::Go(None),
+            },
+        };
         // What decide would fill: an answer given here is counted and logged like any other.
-        if let Some(sent_type) = received.get("eventType").and_then(Value::as_str) {
+        if let Some(sent_type) = route.provider.event_type(&received) {
             record.event_type = route.event_types.label(sent_type);
         }
         record.event_id = Some(super::record::loggable_id(&event_id));
-        let other_versions = route
-            .policy_versions()
-            .filter(|v| *v != handler)
-            .map(str::to_owned)
-            .collect();
-        shadow.offer(
-            &route.name,
-            handler,
-            other_versions,
-            &route.mappings,
-            Offered {
-                version: version.to_owned(),
-                received,
-                translated: translated.then(|| at_handler.clone()),
-                delivery,
-            },
-        );
+        if paired {
+            let other_versions = route
+                .policy_versions()
+                .filter(|v| *v != handler)
+                .map(str::to_owned)
+                .collect();
+            shadow.offer(
+                &route.name,
+                handler,
+                other_versions,
+                &route.mappings,
+                Offered {
+                    version: version.to_owned(),
+                    event_id: event_id.clone(),
+                    received,
+                    translated: translated.then(|| at_handler.clone()),
+                    delivery,
+                },
+            );
+        }
 
         let ledger = shadow.ledger();
         let key = Key {
@@ -253,6 +264,21 @@ impl Pipeline {
         }
         result
     }
+}
+
+/// The ledger identity of a copy whose type declares none, for a provider whose signature covers the
+/// event's id (Standard Webhooks' `webhook-id`): that id, so that a sender's retry of a delivered
+/// event is answered `duplicate`. Such a copy pairs with no twin (the other endpoint's copy has its
+/// own id) and is not offered to the shadow comparison. `None` for the other providers, or without
+/// an id.
+fn id_identity(route: &Route, at_handler: &Value, event_id: &str) -> Option<Identity> {
+    if !route.provider.event_id_is_signed() || event_id.is_empty() {
+        return None;
+    }
+    let event_type = route.provider.event_type(at_handler)?.to_owned();
+    // Declared identities join JSON texts after the type; `webhook-id` is none, so no key collides.
+    let key = format!("{event_type}\u{1f}webhook-id\u{1f}{event_id}");
+    Some(Identity { event_type, key })
 }
 
 /// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
@@ -339,15 +365,16 @@ impl Pipeline {
 /// The outgoing event of a copy delivered for its twin: its exact bytes in the handler's version, or
 /// its translation.
 pub(super) fn for_twin(
+    route: &Route,
     verified: Verified,
     held: BudgetPermit,
     at_handler: Value,
     translated: bool,
     record: &mut Record<'_>,
 ) -> Outgoing {
-    let event_type = at_handler
-        .get("eventType")
-        .and_then(Value::as_str)
+    let event_type = route
+        .provider
+        .event_type(&at_handler)
         .unwrap_or_default()
         .to_owned();
     let body = if translated {

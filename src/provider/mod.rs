@@ -111,6 +111,13 @@ impl Provider {
         }
     }
 
+    /// Whether the signature covers the event's id apart from the body (Standard Webhooks'
+    /// `webhook-id`): the ledger then keys an event whose type declares no identity by that id, so
+    /// that a retry of a delivered event is a duplicate.
+    pub fn event_id_is_signed(self) -> bool {
+        matches!(self, Provider::Standard)
+    }
+
     /// [`Provider::event_id`] from an envelope ([`crate::json::scan`] or [`Provider::envelope_of`]).
     pub fn event_id_of<'a>(
         self,

@@ -49,8 +49,19 @@ fn with_mappings(route: &RouteSpec, mappings: &Path) -> String {
 
 /// A whole configuration whose global mappings are the shipped Extend set, with `routes` (TOML).
 fn config_with(dir: &Path, routes: &[String]) -> std::path::PathBuf {
+    config_with_ledger(dir, routes, None)
+}
+
+/// [`config_with`], with a file ledger at `ledger` when given.
+fn config_with_ledger(dir: &Path, routes: &[String], ledger: Option<&Path>) -> std::path::PathBuf {
     let mut spec = ConfigSpec::new(&repo_path("mappings"), Vec::new());
     spec.extra_toml.clear();
+    if let Some(path) = ledger {
+        spec.ledger = format!(
+            "[ledger]\nbackend = \"file\"\npath = {:?}\n",
+            path.display()
+        );
+    }
     let mut text = spec.toml();
     for route in routes {
         text.push_str(route);
@@ -223,6 +234,58 @@ async fn a_standard_webhooks_route_translates_its_example_step_end_to_end() {
         delivered,
         "refused events are not delivered"
     );
+}
+
+#[tokio::test]
+async fn the_ledger_knows_an_event_by_its_webhook_id_and_pairs_twins_by_declared_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = Downstream::start().await;
+    let route = standard_route("standard_ledger", &down.url(), true);
+    let config = config_with_ledger(
+        dir.path(),
+        &[with_mappings(&route, &repo_path(STANDARD_MAPPINGS))],
+        Some(&dir.path().join("hookshift.ledger")),
+    );
+    let hs = Binary::start(&config, &[]);
+    let url = |version: &str| format!("{}/hooks/standard_ledger?api_version={version}", hs.base);
+    let send = |version: &'static str, id: &'static str, body: &'static [u8]| {
+        let url = url(version);
+        async move { post(&url, body.to_vec(), &signed_headers(id, body, false)).await }
+    };
+    let status = |answer: &Answer| {
+        (
+            answer.status,
+            answer.json["status"].as_str().map(str::to_owned),
+        )
+    };
+    let delivered = || (200, Some("delivered".to_owned()));
+    let duplicate = || (200, Some("duplicate".to_owned()));
+
+    // An invoice payment sent to both endpoints, each copy under its own webhook-id: the identity
+    // declared in identity.toml (the invoice) pairs them, and the handler gets it once.
+    let v1 = br#"{"type":"invoice.paid","timestamp":"2026-03-02T09:15:00Z","data":{"id":"in_led","amount_cents":1250,"currency":"EUR","status":"paid"}}"#;
+    let v2 = br#"{"type":"invoice.payment.succeeded","timestamp":"2026-03-02T09:15:00Z","data":{"invoice":{"id":"in_led"},"amount":{"value":1250,"currency":"EUR"},"outcome":"succeeded"}}"#;
+    assert_eq!(status(&send("v1", "msg_v1_copy", v1).await), delivered());
+    let received = down.wait_for(1).await.pop().unwrap();
+    assert_eq!(received.headers["webhook-id"], "msg_v1_copy");
+    assert_eq!(status(&send("v2", "msg_v2_copy", v2).await), duplicate());
+    // The sender's retry of the delivered copy (same webhook-id) is a duplicate too.
+    assert_eq!(status(&send("v1", "msg_v1_copy", v1).await), duplicate());
+
+    // A type with no declared identity is known by its webhook-id: a retry is a duplicate, while
+    // another id with the same bytes is another event, delivered.
+    let plain =
+        br#"{"type":"customer.created","timestamp":"2026-03-02T09:15:00Z","data":{"id":"cus_1"}}"#;
+    assert_eq!(status(&send("v2", "msg_plain", plain).await), delivered());
+    assert_eq!(status(&send("v2", "msg_plain", plain).await), duplicate());
+    assert_eq!(status(&send("v2", "msg_plain_2", plain).await), delivered());
+    let all = down.wait_for(3).await;
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["msg_v1_copy", "msg_plain", "msg_plain_2"]);
+    assert_eq!(down.requests().len(), 3, "each event delivered once");
 }
 
 #[tokio::test]
