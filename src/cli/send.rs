@@ -244,6 +244,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn standard_webhooks_sends_under_the_given_id_and_refuses_a_non_whsec_secret() {
+        let (url, seen) = handler(200, "{\"status\":\"delivered\"}\n").await;
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("event.json");
+        let body =
+            br#"{"type":"invoice.paid","timestamp":"2026-03-02T09:15:00Z","data":{"id":"in_1"}}"#;
+        std::fs::write(&input, body).unwrap();
+        let secret = "whsec_c2VuZC1rZXk=";
+        let standard = |secret: &str| SendArgs {
+            secret: secret.into(),
+            provider: Provider::Standard,
+            id: Some("msg_cli_send".into()),
+            ..args(input.clone(), url.clone(), Some("v1"))
+        };
+        send_command(&standard(secret)).await.unwrap();
+        {
+            let seen = seen.lock().unwrap();
+            let (_, headers, sent) = &seen[0];
+            assert_eq!(sent.as_ref(), body.as_slice());
+            assert_eq!(headers["webhook-id"], "msg_cli_send");
+            let secrets = [crate::config::Secret::inline(secret)];
+            let params = signature::VerifyParams {
+                provider: Provider::Standard,
+                secrets: &secrets,
+                tolerance_secs: 300,
+                now: crate::pipeline::system_clock(),
+            };
+            let verified = signature::verify(params, headers, sent.clone()).unwrap();
+            assert_eq!(verified.signed_id(), Some("msg_cli_send"));
+        }
+        // A secret that is not whsec_ base64 is refused before anything is sent, never quoted.
+        let err = send_command(&standard("wss_send")).await.unwrap_err();
+        assert!(err.to_string().contains("whsec_"), "{err}");
+        assert!(!err.to_string().contains("wss_send"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_refusal_is_an_error_carrying_the_answer() {
         let (url, seen) = handler(400, "{\"error\":\"version_rejected\"}\n").await;
         let (_dir, input) = event();
