@@ -30,7 +30,7 @@ use crate::json::Value;
 use crate::ledger::once::{Copy, Decision, Intent};
 use crate::ledger::quarantine::{Quarantined, Stored};
 use crate::ledger::stage::{Offered, Shadow};
-use crate::ledger::{Key, Ledger};
+use crate::ledger::{Key, Ledger, LedgerError};
 use crate::mapping::identity::Identity;
 use crate::mapping::Delivery;
 use crate::metrics::Outcome;
@@ -133,16 +133,8 @@ impl Pipeline {
         };
         let version = record.version.as_str();
         let translated = version != handler;
-        let at_handler = if translated {
-            let Ok(plan) = route.mappings.plan(version, handler) else {
-                return Step::Go(None);
-            };
-            match crate::mapping::translate(plan, received.clone(), &delivery) {
-                Ok(event) => event,
-                Err(_) => return Step::Go(None),
-            }
-        } else {
-            received.clone()
+        let Some(at_handler) = at_handler(route, version, &received, &delivery) else {
+            return Step::Go(None);
         };
         let event_id = route
             .provider
@@ -162,16 +154,9 @@ impl Pipeline {
         }
         record.event_id = Some(super::record::loggable_id(&event_id));
         if paired {
-            let other_versions = route
-                .policy_versions()
-                .filter(|v| *v != handler)
-                .map(str::to_owned)
-                .collect();
-            shadow.offer(
-                &route.name,
-                handler,
-                other_versions,
-                &route.mappings,
+            offer_to_shadow(
+                shadow,
+                route,
                 Offered {
                     version: version.to_owned(),
                     event_id: event_id.clone(),
@@ -200,32 +185,13 @@ impl Pipeline {
             )
             .await;
         let claimed = |token| Claimed {
-            key: key.clone(),
+            key,
             token,
             version: version.to_owned(),
-            event_id: event_id.clone(),
+            event_id,
         };
-        match decided {
-            Err(error) => {
-                ledger.note_failure("claim", &error);
-                // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
-                // acknowledged copy the ledger never heard of strands its event once the next stage
-                // rejects the twin, so it is answered 503 and comes back when the ledger answers.
-                // A rejection is retried by the sender anyway.
-                if matches!(record.action, Some(Action::Ack)) {
-                    Step::Answer(Err(ProxyError::LedgerUnavailable))
-                } else {
-                    Step::Go(None)
-                }
-            }
-            Ok(Decision::Policy) => Step::Go(None),
-            Ok(Decision::Deliver { token }) => Step::Go(Some(claimed(token))),
-            Ok(Decision::DeliverForTwin { token }) => {
-                Step::DeliverForTwin(claimed(token), at_handler, translated)
-            }
-            Ok(Decision::Duplicate) => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
-            Ok(Decision::InFlight) => Step::Answer(Err(ProxyError::TwinInFlight)),
-        }
+        let acked = matches!(record.action, Some(Action::Ack));
+        step_of(decided, ledger, acked, claimed, at_handler, translated)
     }
 
     /// Marks the claimed event delivered after the handler's 2xx, or releases the claim so that the
@@ -264,6 +230,67 @@ impl Pipeline {
         }
         result
     }
+}
+
+/// The stage's answer to the ledger's decision on a copy (`acked`: its policy says ack; `claimed`
+/// makes the claim a delivery settles).
+fn step_of(
+    decided: Result<Decision, LedgerError>,
+    ledger: &Ledger,
+    acked: bool,
+    claimed: impl FnOnce(String) -> Claimed,
+    at_handler: Value,
+    translated: bool,
+) -> Step {
+    match decided {
+        Err(error) => {
+            ledger.note_failure("claim", &error);
+            // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
+            // acknowledged copy the ledger never heard of strands its event once the next stage
+            // rejects the twin, so it is answered 503 and comes back when the ledger answers.
+            // A rejection is retried by the sender anyway.
+            if acked {
+                Step::Answer(Err(ProxyError::LedgerUnavailable))
+            } else {
+                Step::Go(None)
+            }
+        }
+        Ok(Decision::Policy) => Step::Go(None),
+        Ok(Decision::Deliver { token }) => Step::Go(Some(claimed(token))),
+        Ok(Decision::DeliverForTwin { token }) => {
+            Step::DeliverForTwin(claimed(token), at_handler, translated)
+        }
+        Ok(Decision::Duplicate) => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
+        Ok(Decision::InFlight) => Step::Answer(Err(ProxyError::TwinInFlight)),
+    }
+}
+
+/// Offers a copy to the shadow comparison with its twin (from any other version the route's policy
+/// names).
+fn offer_to_shadow(shadow: &Shadow, route: &Route, copy: Offered) {
+    let handler = route.downstream.version.as_str();
+    let other_versions = route
+        .policy_versions()
+        .filter(|v| *v != handler)
+        .map(str::to_owned)
+        .collect();
+    shadow.offer(&route.name, handler, other_versions, &route.mappings, copy);
+}
+
+/// The copy as the handler's version has it: as received, or translated. `None` when it cannot be
+/// translated (the delivery path reports why).
+fn at_handler(
+    route: &Route,
+    version: &str,
+    received: &Value,
+    delivery: &Delivery,
+) -> Option<Value> {
+    let handler = route.downstream.version.as_str();
+    if version == handler {
+        return Some(received.clone());
+    }
+    let plan = route.mappings.plan(version, handler).ok()?;
+    crate::mapping::translate(plan, received.clone(), delivery).ok()
 }
 
 /// The ledger identity of a copy whose type declares none, for a provider whose signature covers the
