@@ -24,9 +24,13 @@ The bench configuration sets timestamp_tolerance_secs = 3600 so that a body sign
 stays valid through long runs (signatures are still fully verified). hookshift runs with its default
 logging (RUST_LOG=info, one line per request) written to /dev/null.
 
+With --ledger off,file,redis it measures the ledger instead (bench/ledger_load.py): unique pre-signed
+events, one hookshift per configuration and run on an empty ledger, at the first --connections count.
+
 Usage: bench/load.py [--duration 10] [--rounds 3] [--connections 32,64] [--soak 0]
                      [--direction auto] [--skip-build] [--markdown FILE]
-Needs wrk and nginx (Debian: apt-get install -y wrk nginx) and cargo.
+       bench/load.py --ledger off,file,redis [--connections 32] [--duration 6] [--rounds 3]
+Needs wrk and nginx (Debian: apt-get install -y wrk nginx), redis-server for --ledger redis, and cargo.
 """
 
 import argparse
@@ -309,7 +313,16 @@ def main():
     parser.add_argument("--baseline-server", help="[server] extras of the baseline (default: --server's)")
     parser.add_argument("--server", default="", help="extra [server] lines for hookshift, e.g. 'workers = 1'")
     parser.add_argument("--rust-log", default="info", help="RUST_LOG of hookshift (default: info, a line per request)")
+    parser.add_argument("--ledger", help="ledger mode: the configurations to measure, of off,file,redis")
+    parser.add_argument("--ledger-max-rate", type=int, default=15000,
+                        help="ledger mode: req/s the pre-signed requests must last for (a run that "
+                        "runs out of them stops the benchmark)")
+    parser.add_argument("--ledger-warmup", type=int, default=1, help="ledger mode: seconds of warm-up per run")
     args = parser.parse_args()
+    if args.ledger:
+        import ledger_load
+        args.connections_ledger = int(args.connections.split(",")[0])
+        return ledger_load.main(args)
     for tool in ("wrk", "nginx", "cargo"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             raise SystemExit(f"{tool} is missing (apt-get install -y wrk nginx)")

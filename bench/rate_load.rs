@@ -10,6 +10,13 @@
 //! `cargo run --release --example bench_rate_load -- --url http://127.0.0.1:18003/webhooks/extend
 //!  --body bench/events/processor_run_5k.json --rate 2000 --duration 10 --connections 32
 //!  --secret wss_dev_old_endpoint_replace_in_production`
+//!
+//! With `--requests FILE` (written by `bench/presign.py`: per record `<length>\n` and a complete
+//! HTTP/1.1 request) request i is record i, headers and body as written (pre-signed unique events for
+//! the ledger benchmarks), each sent once; the run refuses to start when the file holds fewer records
+//! than `(warmup + duration) x rate`. `--send-all` sends every record of the file (the duration follows
+//! from the rate) and ends when all are answered: with a rate above what the server sustains, a closed
+//! loop of `--connections` requests in flight that sends exactly the file (`bench/ledger_size.py`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,22 +28,31 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Mutex};
 
+/// One request as sent: its headers (besides `host`) and body.
+struct Prepared {
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
 struct Args {
     url: Uri,
-    body: Bytes,
+    /// `--body` (one body for every request, signed at start) or `--requests` (one per request).
+    requests: Vec<Prepared>,
+    send_all: bool,
     rate: f64,
     duration: f64,
     warmup: f64,
     connections: usize,
-    secret: Option<String>,
 }
 
 fn parse_args() -> Args {
     let mut args = std::env::args().skip(1);
     let mut url = None;
     let mut body = None;
+    let mut requests = None;
+    let mut send_all = false;
     let (mut rate, mut duration, mut warmup, mut connections) = (1000.0, 10.0, 2.0, 32);
-    let mut secret = None;
+    let mut secret: Option<String> = None;
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -45,6 +61,8 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--url" => url = Some(value().parse().expect("--url")),
             "--body" => body = Some(std::fs::read(value()).expect("--body file")),
+            "--requests" => requests = Some(read_requests(&value())),
+            "--send-all" => send_all = true,
             "--rate" => rate = value().parse().expect("--rate"),
             "--duration" => duration = value().parse().expect("--duration"),
             "--warmup" => warmup = value().parse().expect("--warmup"),
@@ -53,19 +71,96 @@ fn parse_args() -> Args {
             other => panic!("unknown option {other}"),
         }
     }
+    let url: Uri = url.expect("--url is required");
+    let requests = match (requests, body) {
+        (Some(requests), None) => requests,
+        (None, Some(body)) => vec![signed_once(&url, Bytes::from(body), secret.as_deref())],
+        _ => panic!("give one of --body and --requests"),
+    };
+    if send_all {
+        duration = requests.len() as f64 / rate - warmup;
+        assert!(
+            duration > 0.0,
+            "--send-all: fewer records than --warmup x --rate"
+        );
+    }
     Args {
-        url: url.expect("--url is required"),
-        body: Bytes::from(body.expect("--body is required")),
+        url,
+        requests,
+        send_all,
         rate,
         duration,
         warmup,
         connections,
-        secret,
     }
 }
 
-/// One request to send: its scheduled time, and whether it is measured (past the warm-up).
-type Token = (Instant, bool);
+/// The headers of `--body` requests: content type and, with `--secret`, an Extend signature made now.
+fn signed_once(url: &Uri, body: Bytes, secret: Option<&str>) -> Prepared {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert(
+        "host",
+        HeaderValue::from_str(url.authority().unwrap().as_str()).unwrap(),
+    );
+    if let Some(secret) = secret {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let sig = hookshift::signature::extend_signature(secret.as_bytes(), &ts, &body);
+        headers.insert(
+            "x-extend-request-timestamp",
+            HeaderValue::from_str(&ts).unwrap(),
+        );
+        headers.insert(
+            "x-extend-request-signature",
+            HeaderValue::from_str(&sig).unwrap(),
+        );
+    }
+    Prepared { headers, body }
+}
+
+/// Reads a `bench/presign.py` file: records of `<length>\n` and a complete HTTP/1.1 request. The
+/// request line is dropped (`--url` says where requests go); `host` and `content-length` are set from
+/// `--url` and the body.
+fn read_requests(path: &str) -> Vec<Prepared> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("--requests {path}: {e}"));
+    let mut records = Vec::new();
+    let mut rest = &data[..];
+    while !rest.is_empty() {
+        let newline = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("record length line");
+        let length: usize = std::str::from_utf8(&rest[..newline])
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .expect("record length");
+        let request = &rest[newline + 1..newline + 1 + length];
+        rest = &rest[newline + 1 + length..];
+        let head_end = request
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("request head");
+        let head = std::str::from_utf8(&request[..head_end]).expect("ASCII head");
+        let mut headers = http::HeaderMap::new();
+        for line in head.split("\r\n").skip(1) {
+            let (name, value) = line.split_once(':').expect("header line");
+            let name = http::HeaderName::from_bytes(name.trim().as_bytes()).expect("header name");
+            if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
+                headers.insert(name, HeaderValue::from_str(value.trim()).unwrap());
+            }
+        }
+        let body = Bytes::copy_from_slice(&request[head_end + 4..]);
+        records.push(Prepared { headers, body });
+    }
+    records
+}
+
+/// One request to send: its scheduled time, whether it is measured (past the warm-up), and which.
+type Token = (Instant, bool, usize);
 
 #[derive(Default)]
 struct Samples {
@@ -79,7 +174,7 @@ struct Samples {
 
 async fn connection(
     args: Arc<Args>,
-    headers: Arc<http::HeaderMap>,
+    host: HeaderValue,
     tokens: Arc<Mutex<mpsc::UnboundedReceiver<Token>>>,
 ) -> Samples {
     let mut samples = Samples::default();
@@ -91,7 +186,7 @@ async fn connection(
         .to_owned();
     let mut sender = None;
     loop {
-        let Some((scheduled, measured)) = tokens.lock().await.recv().await else {
+        let Some((scheduled, measured, index)) = tokens.lock().await.recv().await else {
             return samples;
         };
         if sender.is_none() {
@@ -109,10 +204,14 @@ async fn connection(
             samples.errors += measured as u64;
             continue;
         };
-        let mut request = Request::new(Full::new(args.body.clone()));
+        let prepared = &args.requests[index % args.requests.len()];
+        let mut request = Request::new(Full::new(prepared.body.clone()));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = args.url.clone();
-        *request.headers_mut() = (*headers).clone();
+        *request.headers_mut() = prepared.headers.clone();
+        request
+            .headers_mut()
+            .insert(http::header::HOST, host.clone());
         let sent = Instant::now();
         let good = match s.send_request(request).await {
             Ok(response) => {
@@ -149,29 +248,21 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 fn main() {
     let args = Arc::new(parse_args());
-    let mut headers = http::HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert(
-        "host",
-        HeaderValue::from_str(args.url.authority().unwrap().as_str()).unwrap(),
-    );
-    if let Some(secret) = &args.secret {
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            .to_string();
-        let sig = hookshift::signature::extend_signature(secret.as_bytes(), &ts, &args.body);
-        headers.insert(
-            "x-extend-request-timestamp",
-            HeaderValue::from_str(&ts).unwrap(),
+    let host =
+        HeaderValue::from_str(args.url.authority().expect("URL has host:port").as_str()).unwrap();
+    let total = ((args.warmup + args.duration) * args.rate).round() as u64;
+    if args.requests.len() > 1 && !args.send_all && (args.requests.len() as u64) < total {
+        eprintln!(
+            "--requests holds {} records; this run sends {total} (each once): generate more",
+            args.requests.len()
         );
-        headers.insert(
-            "x-extend-request-signature",
-            HeaderValue::from_str(&sig).unwrap(),
-        );
+        std::process::exit(2);
     }
-    let headers = Arc::new(headers);
+    let total = if args.send_all {
+        args.requests.len() as u64
+    } else {
+        total
+    };
 
     let (tx, rx) = mpsc::unbounded_channel::<Token>();
     let rx = Arc::new(Mutex::new(rx));
@@ -180,20 +271,13 @@ fn main() {
         .build()
         .expect("runtime");
     let tasks: Vec<_> = (0..args.connections)
-        .map(|_| {
-            runtime.spawn(connection(
-                Arc::clone(&args),
-                Arc::clone(&headers),
-                Arc::clone(&rx),
-            ))
-        })
+        .map(|_| runtime.spawn(connection(Arc::clone(&args), host.clone(), Arc::clone(&rx))))
         .collect();
 
     // The pacer: an OS thread sleeping to each scheduled time (tokio timers have 1 ms resolution).
     let pacer_args = Arc::clone(&args);
     let pacer = std::thread::spawn(move || {
         let interval = Duration::from_secs_f64(1.0 / pacer_args.rate);
-        let total = ((pacer_args.warmup + pacer_args.duration) * pacer_args.rate) as u64;
         let warm = (pacer_args.warmup * pacer_args.rate) as u64;
         let start = Instant::now() + Duration::from_millis(50);
         let mut late = 0u64;
@@ -205,13 +289,14 @@ fn main() {
             } else if now - at > Duration::from_millis(1) {
                 late += 1;
             }
-            if tx.send((at, i >= warm)).is_err() {
+            if tx.send((at, i >= warm, i as usize)).is_err() {
                 break;
             }
         }
         late
     });
 
+    let began = Instant::now();
     let samples = runtime.block_on(async {
         let mut all = Samples::default();
         for task in tasks {
@@ -223,6 +308,7 @@ fn main() {
         }
         all
     });
+    let elapsed = began.elapsed().as_secs_f64();
     let pacer_late = pacer.join().expect("pacer");
     let mut scheduled = samples.scheduled;
     let mut service = samples.service;
@@ -230,8 +316,9 @@ fn main() {
     service.sort_unstable();
     let achieved = samples.ok as f64 / args.duration;
     println!(
-        "{{\"rate\":{},\"achieved\":{:.1},\"ok\":{},\"errors\":{},\"pacer_late\":{},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"max_ms\":{:.3},\"service_p50_ms\":{:.3},\"service_p99_ms\":{:.3}}}",
+        "{{\"rate\":{},\"elapsed_s\":{:.3},\"achieved\":{:.1},\"ok\":{},\"errors\":{},\"pacer_late\":{},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"max_ms\":{:.3},\"service_p50_ms\":{:.3},\"service_p99_ms\":{:.3}}}",
         args.rate,
+        elapsed,
         achieved,
         samples.ok,
         samples.errors,

@@ -352,6 +352,7 @@ fn drift_handoff(env: &Env, case: &Case) {
         dropped: Vec::new(),
         output: None,
         permit,
+        history: None,
     };
     env.queue.0.try_send(job).expect("the queue has room");
     drop(black_box(env.queue.1.try_recv().expect("queued")));

@@ -27,7 +27,10 @@ README_COMMANDS = [
     ".venv-new/bin/python examples/handler.py",
     "hookshift serve --config config.toml",
     f"hookshift send {EVENT} \\\n  --to http://127.0.0.1:8080/webhooks/extend --secret {OLD_SECRET}",
+    "hookshift status --config config.toml",
 ]
+STATUS_STAGE = "route extend: stage 1/2: "
+STATUS_VERDICT = "verdict: stage 1/2 -> 3: not yet: "
 SEND_OUTPUT = '200 OK\n{"status":"delivered"}\n'
 HANDLER_LINE = re.compile(r"^handler: verified extract_run\.processed evt_7Qm2Lx9RfT4vB8nK1cZ3p \(extract_run, \d+ bytes, signed at \d+\)$", re.M)
 
@@ -73,6 +76,7 @@ def main():
     ok(SEND_OUTPUT.strip() in readme, "shows the answer hookshift send prints")
     ok("handler: verified extract_run.processed evt_7Qm2Lx9RfT4vB8nK1cZ3p (extract_run, " in readme,
        "shows the line the handler prints")
+    ok(STATUS_STAGE in readme and STATUS_VERDICT in readme, "shows what hookshift status prints")
 
     hook_port, admin_port, handler_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKSHIFT__")}
@@ -103,6 +107,21 @@ def main():
         ok(p.returncode == 0 and p.stdout == '200 OK\n{"status":"acked"}\n', f"--api-version 2026-02-09 is acked: {p.stdout!r}")
         p = send("--secret", "wss_not_the_secret")
         ok(p.returncode == 1 and "answered 401 Unauthorized" in p.stderr, f"a wrong secret is refused: {p.stderr.strip()!r}")
+        # Last, `hookshift status` reads the ledger the server writes every 2 s (earlier runs' history
+        # may be there too: only this run's shape is checked).
+        def status(*extra):
+            return subprocess.run([binary, "status", "--config", "config.toml", *extra], cwd=REPO, env=env,
+                                  capture_output=True, text=True, timeout=60)
+        end = time.time() + 15
+        p = status()
+        while time.time() < end and not re.search(r"^    2025-04-21: [1-9]", p.stdout, re.M):
+            time.sleep(0.5)
+            p = status()
+        ok(p.returncode == 0 and STATUS_STAGE in p.stdout and STATUS_VERDICT in p.stdout
+           and re.search(r"^    2025-04-21: [1-9]", p.stdout, re.M),
+           f"hookshift status shows the stage, this run's traffic and the verdict: {p.stdout!r} {p.stderr!r}")
+        p = status("--ready-for", "3")
+        ok(p.returncode == 1 and "ready for 3: no" in p.stdout, f"the gate stays closed: {p.stdout[-200:]!r}")
     finally:
         for proc in procs:
             proc.terminate()

@@ -1,8 +1,10 @@
 //! The `hookshift` command line: `serve` (the default), `check`, `translate`, `reference`, and the
 //! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
 
+pub mod new_step;
 pub mod send;
 pub mod sign;
+pub mod status;
 pub mod verify;
 
 use std::{
@@ -14,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigErrors, Secret};
 use crate::mapping::{translate, Delivery, LoadErrors, Mappings, NoPath, TranslateError};
+use crate::provider::{EnvelopeError, Provider};
 use crate::state;
 
 /// Reverse proxy that verifies, translates and re-signs webhooks across API versions.
@@ -50,6 +53,10 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Print the mapping reference (Markdown), or rewrite it inside a file (docs/mapping-reference.md).
     Reference(ReferenceArgs),
+    /// Start the step from the newest (or oldest) version FROM to a new version TO: the step folder
+    /// with a change skeleton per event family, the version order, golden inputs, identity entries and
+    /// a README of what is left; `check` then lists what is missing.
+    NewStep(new_step::NewStepArgs),
     /// Print the signature headers the provider would send with a body.
     Sign(sign::SignArgs),
     /// Check a body against received signature headers; non-zero exit when they do not verify.
@@ -60,6 +67,9 @@ pub enum Command {
     Shadow(crate::ledger::report::ShadowArgs),
     /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
     Quarantine(crate::ledger::replay::QuarantineArgs),
+    /// Where the migration stands per route (stage, traffic, shadow comparison, problems) and the
+    /// verdict for the next stage, read from the ledger; `--ready-for STAGE` exits 0 only when ready.
+    Status(status::StatusArgs),
 }
 
 /// Options of `serve`.
@@ -96,6 +106,10 @@ pub struct TranslateArgs {
     /// Print on one line instead of indented.
     #[arg(long)]
     pub compact: bool,
+    /// The sender whose envelope rules the event must meet, as a route's `provider`: the server
+    /// answers 400 `not_an_event` to a body that breaks them, and so does this command.
+    #[arg(long, default_value = "extend", value_parser = parse_provider)]
+    pub provider: Provider,
     /// Translate every `NAME.input.json` of this folder instead of one event: writes `NAME.output.json`
     /// (one line) and `NAME.unmapped.json` (the unmapped field paths), or `NAME.error.txt`; prints a count.
     #[arg(long, conflicts_with = "input")]
@@ -103,6 +117,11 @@ pub struct TranslateArgs {
     /// Event file; `-` or nothing reads standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
+}
+
+/// A `--provider` name, as a route's `provider` is written.
+fn parse_provider(name: &str) -> Result<Provider, String> {
+    Provider::try_from(name.to_owned())
 }
 
 /// Options of `reference`.
@@ -138,6 +157,8 @@ pub enum CliError {
     },
     #[error("{path}: {message}")]
     Json { path: String, message: String },
+    #[error("{path}: body is not an event: {source}")]
+    NotAnEvent { path: String, source: EnvelopeError },
     #[error("invalid mappings:\n{0}")]
     Mappings(#[from] LoadErrors),
     #[error(transparent)]
@@ -155,6 +176,8 @@ pub enum CliError {
         path: String,
         source: std::io::Error,
     },
+    #[error("new-step: {0}")]
+    NewStep(String),
     #[error("--secret: {0}")]
     Secret(String),
     #[error("--header {header}: {reason}")]
@@ -267,9 +290,12 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
     }
     let (name, text) = read_input(&args.input)?;
     let event = crate::json::parse(&text).map_err(|e| CliError::Json {
-        path: name,
+        path: name.clone(),
         message: e.to_string(),
     })?;
+    args.provider
+        .check_event(&event)
+        .map_err(|source| CliError::NotAnEvent { path: name, source })?;
     let output = if args.from == args.to {
         event
     } else {
@@ -306,6 +332,9 @@ fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError
         let result = crate::json::parse(&text)
             .map_err(|e| format!("not JSON: {e}"))
             .and_then(|event| {
+                args.provider
+                    .check_event(&event)
+                    .map_err(|e| format!("body is not an event: {e}"))?;
                 crate::mapping::translate_reporting(plan, event, &delivery)
                     .map_err(|e| e.to_string())
             });
@@ -445,6 +474,7 @@ mod tests {
             mappings: dir.path().join("none"),
             timestamp: None,
             compact: true,
+            provider: Provider::Extend,
             batch_dir: None,
             input,
         };
@@ -452,5 +482,122 @@ mod tests {
             translate_command(&args).unwrap(),
             r#"{"eventId":"e","eventType":"x.y","payload":{"n":1.50}}"#
         );
+    }
+
+    /// The body of a shipped golden case with one envelope member changed.
+    fn golden_event_with(change: impl FnOnce(&mut crate::json::Map)) -> Vec<u8> {
+        let text =
+            std::fs::read("mappings/2025-04-21_to_2026-02-09/golden/extract_processed.input.json")
+                .unwrap();
+        let mut event = crate::json::parse(&text).unwrap();
+        change(event.as_object_mut().unwrap());
+        event.to_vec()
+    }
+
+    fn translate_args(input: PathBuf, batch_dir: Option<PathBuf>) -> TranslateArgs {
+        TranslateArgs {
+            from: "2025-04-21".into(),
+            to: "2026-02-09".into(),
+            mappings: PathBuf::from("mappings"),
+            timestamp: Some(1_771_000_000),
+            compact: true,
+            provider: Provider::Extend,
+            batch_dir,
+            input,
+        }
+    }
+
+    #[test]
+    fn translate_refuses_what_the_server_answers_not_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        type Change = Box<dyn FnOnce(&mut crate::json::Map)>;
+        let cases: [(&str, Change, &str); 3] = [
+            (
+                "no_id",
+                Box::new(|e| {
+                    e.shift_remove("eventId");
+                }),
+                "eventId must be a string",
+            ),
+            (
+                "empty_payload",
+                Box::new(|e| {
+                    e.insert(
+                        "payload",
+                        crate::json::Value::Object(crate::json::Map::new()),
+                    );
+                }),
+                "payload is an empty object",
+            ),
+            ("whole", Box::new(|_| {}), ""),
+        ];
+        let batch = dir.path().join("batch");
+        std::fs::create_dir(&batch).unwrap();
+        for (name, change, refusal) in cases {
+            let body = golden_event_with(change);
+            let input = dir.path().join(format!("{name}.json"));
+            std::fs::write(&input, &body).unwrap();
+            std::fs::write(batch.join(format!("{name}.input.json")), &body).unwrap();
+            let answer = translate_command(&translate_args(input.clone(), None));
+            if refusal.is_empty() {
+                assert!(answer.unwrap().contains("extract_run.processed"));
+                continue;
+            }
+            let message = answer.unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!("{}: body is not an event: {refusal}", input.display())
+            );
+            // The same words the server answers with (its `not_an_event` error).
+            let server = crate::error::ProxyError::NotAnEvent(refusal.to_owned()).to_string();
+            assert!(message.ends_with(&server), "{message} / {server}");
+            assert!(
+                crate::json::scan(&body)
+                    .map(|envelope| Provider::Extend.check_envelope(&envelope).is_err())
+                    .unwrap(),
+                "the server's check refuses it too"
+            );
+        }
+        let summary =
+            translate_command(&translate_args(PathBuf::from("-"), Some(batch.clone()))).unwrap();
+        assert_eq!(summary, "1 translated, 2 refused");
+        assert_eq!(
+            std::fs::read_to_string(batch.join("no_id.error.txt")).unwrap(),
+            "body is not an event: eventId must be a string"
+        );
+        assert_eq!(
+            std::fs::read_to_string(batch.join("empty_payload.error.txt")).unwrap(),
+            "body is not an event: payload is an empty object"
+        );
+    }
+
+    #[test]
+    fn translate_takes_the_provider_of_the_route() {
+        let cli = Cli::try_parse_from([
+            "hookshift",
+            "translate",
+            "--from",
+            "a",
+            "--to",
+            "b",
+            "--provider",
+            "plextera",
+        ])
+        .unwrap();
+        let Command::Translate(args) = cli.command() else {
+            panic!("not translate")
+        };
+        assert_eq!(args.provider, Provider::Plextera);
+        assert!(Cli::try_parse_from([
+            "hookshift",
+            "translate",
+            "--from",
+            "a",
+            "--to",
+            "b",
+            "--provider",
+            "stripe",
+        ])
+        .is_err());
     }
 }

@@ -215,6 +215,12 @@ pub struct LedgerConfig {
     /// full, a failing event is answered 422 again (counted).
     #[serde(default = "default_max_quarantine_bytes")]
     pub max_quarantine_bytes: u64,
+    /// Copies from two endpoints are taken for twins (one event) only when their first arrivals are
+    /// at most this far apart; a sender sends one event to its endpoints at about the same moment.
+    /// Events about one run further apart (a run processed again, a delivery sent again from the
+    /// sender's dashboard) are told apart by it even with the same content.
+    #[serde(default = "default_pair_window_ms")]
+    pub pair_window_ms: u64,
 }
 
 /// `routes.on_translation_failure`.
@@ -301,6 +307,9 @@ fn default_retention_hours() -> u64 {
 fn default_max_entries() -> u64 {
     1_000_000
 }
+fn default_pair_window_ms() -> u64 {
+    300_000
+}
 
 impl Default for LedgerConfig {
     fn default() -> Self {
@@ -312,6 +321,7 @@ impl Default for LedgerConfig {
             max_entries: default_max_entries(),
             keep_values: false,
             max_quarantine_bytes: default_max_quarantine_bytes(),
+            pair_window_ms: default_pair_window_ms(),
         }
     }
 }
@@ -332,6 +342,12 @@ impl LedgerConfig {
         if self.max_entries == 0 {
             problems.push(ConfigError::invalid(
                 "ledger.max_entries",
+                "must be greater than 0",
+            ));
+        }
+        if self.pair_window_ms == 0 {
+            problems.push(ConfigError::invalid(
+                "ledger.pair_window_ms",
                 "must be greater than 0",
             ));
         }
@@ -393,10 +409,84 @@ pub struct RouteConfig {
     /// `mappings.dir`. A route of another provider than the global set's names its own.
     #[serde(default)]
     pub mappings: Option<PathBuf>,
+    /// The thresholds of `hookshift status`'s verdict for the next migration stage.
+    #[serde(default)]
+    pub readiness: ReadinessConfig,
     /// The variables of `env?:` entries of `inbound_secrets` that were unset or empty at load, and so
     /// left out of the list.
     #[serde(skip)]
     pub skipped_secrets: Vec<String>,
+}
+
+/// `[routes.readiness]`: when `hookshift status` (and `GET /status`) call a route ready for its next
+/// migration stage. Every count is over the last `window_hours` hourly buckets of the ledger's history.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessConfig {
+    /// Fewest twin pairs compared before stage 1/2 may move on (default 1000).
+    #[serde(default = "default_min_pairs")]
+    pub min_pairs: u64,
+    /// Lowest share of matched pairs, 0 to 1 (default 0.999: 99.9 %).
+    #[serde(default = "default_min_match_ratio")]
+    pub min_match_ratio: f64,
+    /// Highest share of the handler's answers that are not 2xx (or no answer), 0 to 1 (default 0.01).
+    #[serde(default = "default_max_handler_error_ratio")]
+    pub max_handler_error_ratio: f64,
+    /// The window the verdict reads, in hours (default 24).
+    #[serde(default = "default_readiness_window_hours")]
+    pub window_hours: u64,
+}
+
+/// Longest `routes.readiness.window_hours`: the history the page charts and keeps at least.
+pub const MAX_READINESS_WINDOW_HOURS: u64 = 24 * 30;
+
+fn default_min_pairs() -> u64 {
+    1_000
+}
+fn default_min_match_ratio() -> f64 {
+    0.999
+}
+fn default_max_handler_error_ratio() -> f64 {
+    0.01
+}
+fn default_readiness_window_hours() -> u64 {
+    24
+}
+
+impl Default for ReadinessConfig {
+    fn default() -> Self {
+        ReadinessConfig {
+            min_pairs: default_min_pairs(),
+            min_match_ratio: default_min_match_ratio(),
+            max_handler_error_ratio: default_max_handler_error_ratio(),
+            window_hours: default_readiness_window_hours(),
+        }
+    }
+}
+
+impl ReadinessConfig {
+    /// The problems of one route's `[routes.readiness]`, keys under `prefix` (`routes[0].readiness`).
+    fn problems(&self, prefix: &str) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        for (key, ratio) in [
+            ("min_match_ratio", self.min_match_ratio),
+            ("max_handler_error_ratio", self.max_handler_error_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&ratio) {
+                problems.push(ConfigError::invalid(
+                    format!("{prefix}.{key}"),
+                    format!("{ratio} must be between 0 and 1 (0.999 is 99.9 %)"),
+                ));
+            }
+        }
+        if self.window_hours == 0 || self.window_hours > MAX_READINESS_WINDOW_HOURS {
+            problems.push(ConfigError::invalid(
+                format!("{prefix}.window_hours"),
+                format!("must be between 1 and {MAX_READINESS_WINDOW_HOURS}"),
+            ));
+        }
+        problems
+    }
 }
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
@@ -1057,6 +1147,7 @@ impl Config {
                     "\"quarantine\" keeps events in the ledger: [ledger] backend must not be \"off\"",
                 ));
             }
+            problems.extend(route.readiness.problems(&key("readiness")));
             if route.policy.is_empty() {
                 problems.push(ConfigError::invalid(
                     key("policy"),
@@ -2247,6 +2338,31 @@ secret = "wss_out"
         assert_eq!(c.ledger.retention_hours, 72);
         assert_eq!(c.ledger.max_entries, 1_000_000);
         assert!(!c.ledger.keep_values);
+    }
+
+    #[test]
+    fn readiness_defaults_and_bad_values_with_their_lines() {
+        let c = Config::parse_str(VALID, no_env()).unwrap();
+        assert_eq!(c.routes[0].readiness, ReadinessConfig::default());
+        assert_eq!(c.routes[0].readiness.min_pairs, 1_000);
+        let text = format!(
+            "{VALID}[routes.readiness]\nmin_pairs = 10\nmin_match_ratio = 99.9\nwindow_hours = 0\n"
+        );
+        let line_of = |key: &str| text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+        let errs = errors_of(&text, no_env());
+        assert_eq!(
+            errs,
+            vec![
+                format!(
+                    "routes[0].readiness.min_match_ratio: 99.9 must be between 0 and 1 (0.999 is 99.9 %) (line {})",
+                    line_of("min_match_ratio")
+                ),
+                format!(
+                    "routes[0].readiness.window_hours: must be between 1 and 720 (line {})",
+                    line_of("window_hours")
+                ),
+            ]
+        );
     }
 
     #[test]

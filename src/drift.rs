@@ -20,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::budget::{BodyBudget, BudgetPermit};
+use crate::ledger::history::Counter;
 use crate::metrics::{self, FieldFate};
 use crate::schema::Schemas;
 
@@ -63,6 +64,8 @@ pub struct ScanJob {
     pub output: Option<crate::output_check::Deferred>,
     /// The bytes and working memory of the scan, held in the body budget until it is done.
     pub permit: BudgetPermit,
+    /// Where invalid outputs and carried unknown fields are counted for `hookshift status`.
+    pub history: Option<Arc<crate::ledger::history::Recorder>>,
 }
 
 impl ScanJob {
@@ -181,7 +184,10 @@ pub fn record_dropped(route: &str, event_type_label: &str, dropped: &[String]) {
 /// runs the output check the job carries.
 fn scan(job: ScanJob) {
     if let Some(output) = &job.output {
-        output.run(&job.schemas, &job.route);
+        let invalid = output.run(&job.schemas, &job.route);
+        if let (true, Some(history)) = (invalid, &job.history) {
+            history.count(&job.route, &Counter::InvalidOutput, 1);
+        }
     }
     let event: serde_json::Value = match &job.input {
         ScanInput::Body(bytes) => match serde_json::from_slice(bytes) {
@@ -198,13 +204,17 @@ fn scan(job: ScanJob) {
             Err(_) => return,
         },
     };
-    for path in carried(
+    let carried = carried(
         &job.schemas,
         &job.version,
         &job.event_type,
         &event,
         &job.dropped,
-    ) {
+    );
+    if let Some(history) = &job.history {
+        history.count(&job.route, &Counter::UnmappedField, carried.len() as u64);
+    }
+    for path in carried {
         metrics::record_unmapped_field(
             &job.route,
             &job.event_type_label,
@@ -264,6 +274,7 @@ mod tests {
             dropped: Vec::new(),
             output: None,
             permit: BodyBudget::new(1 << 20).try_reserve(2).unwrap(),
+            history: None,
         }
     }
 

@@ -36,6 +36,9 @@
 //! - [`ledger`]: the one piece of state (SQLite file or Redis): twin pairing, exactly-once claims,
 //!   quarantine, and the `shadow report` / `quarantine` commands.
 //! - [`shadow`]: per-path hash trees of an event and the comparison of twins.
+//! - [`status`]: where the migration stands per route (stage named from the policy, traffic, shadow
+//!   comparison, problems, a verdict for the next stage), from the ledger's hourly history
+//!   ([`ledger::history`]); `hookshift status` and the admin listener's `/status` page.
 //! - [`output_check`]: the runtime check of translated events against the target schema.
 //! - [`budget`]: the memory budget of buffered request bodies (`server.max_buffered_bytes`) and the
 //!   lingering close after an early answer.
@@ -110,6 +113,7 @@ pub mod server;
 pub mod shadow;
 pub mod signed_url;
 pub mod state;
+pub mod status;
 
 /// The signing helpers ([`provider::sign`], [`provider::verify`], [`provider::extend_signature`], …)
 /// under the name tests, benchmarks and tools know them by.
@@ -197,6 +201,15 @@ pub async fn run(
     };
 
     let pipeline = pipeline::Pipeline::new(Arc::clone(&shared));
+    // The migration's history for `hookshift status` (ledger on), written every few seconds.
+    let history = open_history(&shared.load().config);
+    let pipeline = match &history {
+        Some(history) => pipeline.with_history(Arc::clone(history)),
+        None => pipeline,
+    };
+    let history_task = history
+        .clone()
+        .map(|history| tokio::spawn(history.run(stop_rx.clone())));
     let workers = server_config.worker_count();
     // Each worker its own pipeline (its own handler connections, on its runtime) behind its own
     // reference count, so that a request touches nothing another worker writes but the shared budget.
@@ -214,14 +227,15 @@ pub async fn run(
         },
     )?;
     tracing::info!(workers, "webhook workers started");
-    let admin = http::admin::Admin::new(metrics_handle, Arc::clone(&shared));
+    let admin =
+        http::admin::Admin::new(metrics_handle, Arc::clone(&shared)).with_history(history.clone());
     let admin_server = tokio::spawn(server::serve(
         "admin",
         admin_listener,
         serving(server_config.max_connections),
         move |request| {
-            let response = admin.handle(&request);
-            async move { response }
+            let admin = admin.clone();
+            async move { admin.respond(request).await }
         },
     ));
 
@@ -238,6 +252,13 @@ pub async fn run(
     );
     webhooks?;
     admin_server?;
+    // The requests drained after the stop signal are counted too.
+    if let Some(task) = history_task {
+        task.await?;
+    }
+    if let Some(history) = &history {
+        history.flush_logged().await;
+    }
     watcher?;
     upkeep?;
     follow_limits?;
@@ -289,6 +310,19 @@ fn log_startup(shared: &Shared, listener: &TcpListener, admin_listener: &TcpList
         version = env!("CARGO_PKG_VERSION"),
         "hookshift serving"
     );
+}
+
+/// The history recorder of the configured ledger; `None` when it is off or cannot be opened (logged:
+/// serving goes on without it).
+fn open_history(config: &Config) -> Option<Arc<ledger::history::Recorder>> {
+    match ledger::history::Recorder::open(config) {
+        Ok(recorder) => recorder.map(Arc::new),
+        Err(error) => {
+            metrics::record_ledger_error(config.ledger.backend.as_str(), "history");
+            tracing::error!(error = %error, "migration history unavailable; `hookshift status` will not see this process");
+            None
+        }
+    }
 }
 
 /// Periodic maintenance of the Prometheus recorder (drains histogram buffers).

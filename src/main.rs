@@ -14,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse().command()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("hookshift: {error}");
             ExitCode::FAILURE
@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<()> {
+async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve(args) => cli::serve(args).await?,
         Command::Check(args) => cli::check(&args)?,
@@ -32,6 +32,7 @@ async fn run(command: Command) -> Result<()> {
                 print!("{markdown}");
             }
         }
+        Command::NewStep(args) => println!("{}", cli::new_step::new_step_command(&args)?),
         Command::Sign(args) => print!("{}", cli::sign::sign_command(&args)?),
         Command::Verify(args) => println!("{}", cli::verify::verify_command(&args)?),
         Command::Send(args) => println!("{}", cli::send::send_command(&args).await?),
@@ -43,11 +44,18 @@ async fn run(command: Command) -> Result<()> {
                 print!("{}", hookshift::ledger::replay::replay(replay).await?)
             }
         },
+        Command::Status(args) => {
+            let output = cli::status::run(&args).await?;
+            print!("{}", output.text);
+            if !output.ready {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Shadow(args) => match &args.command {
             hookshift::ledger::report::ShadowCommand::Report(report) => {
                 print!("{}", hookshift::ledger::report::run(report).await?)
             }
         },
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

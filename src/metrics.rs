@@ -2,7 +2,7 @@
 //!
 //! The names below are a contract (dashboards and alerts use them): do not rename. Every label value
 //! comes from a bounded set: route names and versions from the configuration, event types from the
-//! mappings or a fixed catalogue (else `other`), outcomes and status classes from the enums here.
+//! mapping set's rules and catalogue (else `other`), outcomes and status classes from the enums here.
 //!
 //! A global recorder can be installed once per process, so [`install`] does it once and hands every
 //! server in the process the same [`PrometheusHandle`]. Servers label by route, so several servers in one
@@ -17,7 +17,6 @@ use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, SharedString
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::config::RouteConfig;
-use crate::mapping::Mappings;
 
 /// `hookshift_events_received_total{route,api_version,event_type}`: requests that reached a route.
 pub const EVENTS_RECEIVED: &str = "hookshift_events_received_total";
@@ -77,58 +76,6 @@ const DELIVERY_BUCKETS: &[f64] = &[
 /// Translation histogram buckets: 10 µs to 1 s.
 const TRANSLATION_BUCKETS: &[f64] = &[
     0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0,
-];
-
-/// Event types of both Extend API versions (2025-04-21 and 2026-02-09): labelled as themselves even when
-/// no mapping names them.
-pub const EVENT_TYPE_CATALOGUE: &[&str] = &[
-    "workflow_run.completed",
-    "workflow_run.failed",
-    "workflow_run.needs_review",
-    "workflow_run.rejected",
-    "workflow_run.cancelled",
-    "workflow_run.step_run.processed",
-    "processor_run.processed",
-    "processor_run.failed",
-    "parser_run.processed",
-    "parser_run.failed",
-    "workflow.created",
-    "workflow.deployed",
-    "workflow.deleted",
-    "processor.created",
-    "processor.updated",
-    "processor.deleted",
-    "processor.draft.updated",
-    "processor.version.published",
-    "extract_run.processed",
-    "extract_run.failed",
-    "classify_run.processed",
-    "classify_run.failed",
-    "split_run.processed",
-    "split_run.failed",
-    "parse_run.processed",
-    "parse_run.failed",
-    "edit_run.processed",
-    "edit_run.failed",
-    "batch_processor_run.processed",
-    "batch_processor_run.failed",
-    "batch_parse_run.processed",
-    "batch_parse_run.failed",
-    "extractor.created",
-    "extractor.updated",
-    "extractor.deleted",
-    "extractor.draft.updated",
-    "extractor.version.published",
-    "classifier.created",
-    "classifier.updated",
-    "classifier.deleted",
-    "classifier.draft.updated",
-    "classifier.version.published",
-    "splitter.created",
-    "splitter.updated",
-    "splitter.deleted",
-    "splitter.draft.updated",
-    "splitter.version.published",
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -464,27 +411,24 @@ impl StatusClass {
     }
 }
 
-/// The bounded `event_type` label for an event type read from a verified body.
-/// The `event_type` label value of every event type a mapping set or the catalogue knows, resolved
-/// once per mapping set: the request path looks a type up instead of building a label string.
+/// The `event_type` label value of every event type a mapping set knows (its rules and its catalogue),
+/// resolved once per mapping set: the request path looks a type up instead of building a label string.
+/// Any other type is labelled `other`, so senders cannot grow the label set.
 #[derive(Debug, Default)]
 pub struct EventTypeLabels {
     known: HashMap<Box<str>, SharedString>,
 }
 
 impl EventTypeLabels {
-    /// The labels of the catalogue and of every event type `mappings` names.
-    pub fn new(mappings: &Mappings) -> EventTypeLabels {
-        let mut known: HashMap<Box<str>, SharedString> = EVENT_TYPE_CATALOGUE
-            .iter()
-            .map(|&t| (Box::from(t), SharedString::const_str(t)))
-            .collect();
-        for event_type in mappings.known_event_types() {
-            known
+    /// The labels of `known`: the event types the mapping set names or lists.
+    pub fn new<'a>(known: impl IntoIterator<Item = &'a str>) -> EventTypeLabels {
+        let mut labels: HashMap<Box<str>, SharedString> = HashMap::new();
+        for event_type in known {
+            labels
                 .entry(Box::from(event_type))
                 .or_insert_with(|| SharedString::from_shared(Arc::from(event_type)));
         }
-        EventTypeLabels { known }
+        EventTypeLabels { known: labels }
     }
 
     /// The label of `event_type`: itself when known, else `other`.
@@ -702,11 +646,23 @@ pub const LEDGER_ENTRIES: &str = "hookshift_ledger_entries";
 pub const LEDGER_ERRORS: &str = "hookshift_ledger_errors_total";
 /// `hookshift_ledger_evicted_total{backend,reason}`: entries removed, `reason` `retention` or `capacity`.
 pub const LEDGER_EVICTED: &str = "hookshift_ledger_evicted_total";
+/// `hookshift_ledger_uncertain_deliveries_total{route,reason}`: copies delivered although their event
+/// may have reached the handler already, rather than risk never delivering it: `ambiguous_twin` (a copy
+/// paired unsure: several events about one run within the pairing window, no content to tell which) or `occurrence_limit` (past the occurrences the
+/// ledger keeps per identity, delivered untracked whatever the policy).
+pub const LEDGER_UNCERTAIN: &str = "hookshift_ledger_uncertain_deliveries_total";
+/// The `reason` values of [`LEDGER_UNCERTAIN`].
+pub const UNCERTAIN_REASONS: [&str; 2] = ["ambiguous_twin", "occurrence_limit"];
+
+/// Counts a copy delivered with [`LEDGER_UNCERTAIN`]'s `reason`.
+pub fn record_uncertain_delivery(route: &str, reason: &'static str) {
+    counter!(LEDGER_UNCERTAIN, "route" => route.to_owned(), "reason" => reason).increment(1);
+}
 /// Most distinct `path` values of [`SHADOW_MISMATCHED_PATHS`] in one process.
 pub const MAX_SHADOW_PATH_LABELS: usize = 200;
 /// The `operation` label values of [`LEDGER_ERRORS`].
 pub const LEDGER_OPERATIONS: &[&str] = &[
-    "open", "shadow", "sweep", "size", "claim", "mark", "release",
+    "open", "shadow", "sweep", "size", "claim", "mark", "release", "history",
 ];
 
 static SHADOW_PATH_LABELS: std::sync::Mutex<std::collections::BTreeSet<String>> =
@@ -847,6 +803,13 @@ pub const QUARANTINE_REPLAYS: &str = "hookshift_quarantine_replays_total";
 /// Registers the quarantine series of a route at zero.
 pub fn register_quarantine(route: &str) {
     metrics::describe_counter!(
+        LEDGER_UNCERTAIN,
+        "Copies delivered although their event may have reached the handler already, by reason"
+    );
+    for reason in UNCERTAIN_REASONS {
+        counter!(LEDGER_UNCERTAIN, "route" => route.to_owned(), "reason" => reason).increment(0);
+    }
+    metrics::describe_counter!(
         QUARANTINED,
         "Failed translations offered to the quarantine, by result"
     );
@@ -951,10 +914,18 @@ mod tests {
     }
 
     #[test]
-    fn catalogue_holds_both_versions() {
-        assert!(EVENT_TYPE_CATALOGUE.contains(&"processor_run.processed"));
-        assert!(EVENT_TYPE_CATALOGUE.contains(&"extract_run.processed"));
-        assert!(!EVENT_TYPE_CATALOGUE.contains(&"anything.else"));
+    fn event_types_outside_the_known_set_fold_into_other() {
+        let labels = EventTypeLabels::new(["extract_run.processed", "run.archived"]);
+        assert_eq!(labels.label("run.archived").as_ref(), "run.archived");
+        assert_eq!(
+            labels.label("extract_run.processed").as_ref(),
+            "extract_run.processed"
+        );
+        assert_eq!(labels.label("made.up").as_ref(), OTHER);
+        assert_eq!(
+            EventTypeLabels::default().label("run.archived").as_ref(),
+            OTHER
+        );
     }
 
     #[test]

@@ -63,20 +63,28 @@ pub struct Deferred {
 }
 
 impl Deferred {
-    /// Validates the delivered bytes and counts what breaks the schema.
-    pub fn run(&self, schemas: &Schemas, route: &str) {
+    /// Validates the delivered bytes and counts what breaks the schema; whether something did.
+    pub fn run(&self, schemas: &Schemas, route: &str) -> bool {
         // The bytes were written from a tree that was strict JSON: they parse.
         let Ok(event) = serde_json::from_slice::<serde_json::Value>(&self.body) else {
-            return;
+            return false;
         };
         let Some(event_type) = event
             .get(self.event_type_key)
             .and_then(serde_json::Value::as_str)
         else {
-            return;
+            return false;
         };
-        if let Some(invalid) = check_instance(schemas, &self.version, event_type, &event) {
-            crate::metrics::record_invalid_output(route, &self.event_type_label, &invalid.paths);
+        match check_instance(schemas, &self.version, event_type, &event) {
+            Some(invalid) => {
+                crate::metrics::record_invalid_output(
+                    route,
+                    &self.event_type_label,
+                    &invalid.paths,
+                );
+                true
+            }
+            None => false,
         }
     }
 }

@@ -125,6 +125,7 @@ fn to_serde_json(value: &crate::json::Value) -> Json {
             .map(Json::Number)
             .unwrap_or(Json::Null),
         Value::String(s) => Json::String(s.as_str().to_owned()),
+        Value::RawString(raw) => Json::String(crate::json::raw_string_lossy(raw)),
         Value::Array(items) => Json::Array(items.iter().map(to_serde_json).collect()),
         Value::Object(map) => {
             let mut out = serde_json::Map::with_capacity(map.len());

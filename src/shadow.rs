@@ -12,9 +12,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::json::Value;
+
+mod codec;
 
 /// Most nodes one fingerprint keeps (the root's children first, then theirs, ...).
 pub const MAX_NODES: usize = 1024;
@@ -45,7 +46,7 @@ impl Kind {
             Value::Null => Kind::Null,
             Value::Bool(_) => Kind::Bool,
             Value::Number(_) => Kind::Number,
-            Value::String(_) => Kind::String,
+            Value::String(_) | Value::RawString(_) => Kind::String,
             Value::Array(_) => Kind::Array,
             Value::Object(_) => Kind::Object,
         }
@@ -87,10 +88,74 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// The hash tree of one event, as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The hash tree of one event, as the ledger keeps it: in the compact text of [`crate::shadow::codec`]
+/// (a few bytes a node beside its key), since it is written for every first copy of a pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub root: Node,
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&codec::encode(&self.root))
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        codec::decode(&text)
+            .map(|root| Fingerprint { root })
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A fingerprint as the ledger keeps it: its text (see [`codec`]), written straight from the event
+/// on the request path's side and read back into a [`Fingerprint`] only when its twin comes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Kept(String);
+
+impl Kept {
+    /// The kept fingerprint of an event, as [`Fingerprint::of`] would keep it.
+    pub fn of(event: &Value, keep_values: bool) -> Kept {
+        if node_count(event, MAX_NODES + 1) <= MAX_NODES {
+            return Kept(codec::encode_event(event, keep_values));
+        }
+        Kept(codec::encode(&Fingerprint::of(event, keep_values).root))
+    }
+
+    /// The fingerprint it holds; an error when the text is not one (a ledger edited by hand).
+    pub fn read(&self) -> Result<Fingerprint, String> {
+        codec::decode(&self.0).map(|root| Fingerprint { root })
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How many nodes `value`'s tree has, counting no further than `limit`.
+fn node_count(value: &Value, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        count += 1;
+        if count >= limit {
+            return count;
+        }
+        match value {
+            Value::Object(map) => stack.extend(map.iter().map(|(_, v)| v)),
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    count
 }
 
 impl Fingerprint {
@@ -113,8 +178,9 @@ impl Fingerprint {
 
 fn full_tree(value: &Value, keep_values: bool) -> Node {
     let kind = Kind::of(value);
-    let mut hasher = Sha256::new();
-    hasher.update([kind as u8]);
+    // Not a cryptographic hash: twins come from one verified sender, and a 64-bit FNV hash spread by
+    // splitmix tells their subtrees apart at a fraction of SHA-256's cost.
+    let mut hash = fnv(FNV_OFFSET, &[kind as u8]);
     let (children, leaf_text) = match value {
         Value::Object(map) => {
             let mut children: Vec<(String, Node)> = map
@@ -124,9 +190,9 @@ fn full_tree(value: &Value, keep_values: bool) -> Node {
             // Key order carries no meaning in JSON: a translation may emit another order.
             children.sort_by(|a, b| a.0.cmp(&b.0));
             for (key, child) in &children {
-                hasher.update((key.len() as u64).to_le_bytes());
-                hasher.update(key.as_bytes());
-                hasher.update(child.hash.to_le_bytes());
+                hash = fnv(hash, &(key.len() as u64).to_le_bytes());
+                hash = fnv(hash, key.as_bytes());
+                hash = fnv(hash, &child.hash.to_le_bytes());
             }
             (children, None)
         }
@@ -137,26 +203,20 @@ fn full_tree(value: &Value, keep_values: bool) -> Node {
                 .map(|(i, v)| (i.to_string(), full_tree(v, keep_values)))
                 .collect();
             for (_, child) in &children {
-                hasher.update(child.hash.to_le_bytes());
+                hash = fnv(hash, &child.hash.to_le_bytes());
             }
             (children, None)
         }
         leaf => {
             let text = leaf.to_vec();
-            hasher.update(&text);
+            hash = fnv(hash, &text);
             (Vec::new(), Some(text))
         }
     };
-    let digest = hasher.finalize();
-    let hash = u64::from_le_bytes(
-        digest[..8]
-            .try_into()
-            .expect("a SHA-256 digest has 32 bytes"),
-    );
     let expanded = matches!(kind, Kind::Object | Kind::Array);
     Node {
         kind,
-        hash,
+        hash: mix(hash),
         children,
         expanded,
         value: leaf_text
@@ -422,6 +482,114 @@ pub fn compare(
         native_event_id: native_event_id.to_owned(),
         translated_event_id: translated_event_id.to_owned(),
         translated_from: translated_from.to_owned(),
+    }
+}
+
+/// The pairing digest of a copy at the handler's version: a stable 64-bit hash of every leaf (its
+/// path, JSON type and exact text) outside `eventId` and the paths `expected` covers (what a
+/// translation synthesises), independent of key order; empty objects and arrays add nothing. Twins whose translation matches have the same
+/// digest; the ledger pairs occurrences by it (see [`crate::ledger::once`]). Much cheaper than a
+/// [`Fingerprint`]: no tree is built, no SHA-256.
+pub fn pair_digest(event: &Value, expected: &Expected) -> u64 {
+    let patterns: Vec<Vec<&str>> = expected.0.iter().map(|p| split(p)).collect();
+    let active: Vec<usize> = (0..patterns.len()).collect();
+    let mut sum = 0u64;
+    if let Value::Object(map) = event {
+        for (key, value) in map.iter() {
+            if key.as_str() != EVENT_ID_PATH {
+                digest_member(
+                    value,
+                    key.as_str(),
+                    fnv(FNV_OFFSET, key.as_bytes()),
+                    0,
+                    &patterns,
+                    &active,
+                    &mut sum,
+                );
+            }
+        }
+    } else {
+        digest_node(event, FNV_OFFSET, 0, &patterns, &active, &mut sum);
+    }
+    sum
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// splitmix64's finaliser: spreads a leaf's FNV hash before the leaves are summed.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One member (`segment` of its parent at `depth`): skipped when a pattern covers it.
+fn digest_member(
+    value: &Value,
+    segment: &str,
+    path_hash: u64,
+    depth: usize,
+    patterns: &[Vec<&str>],
+    active: &[usize],
+    sum: &mut u64,
+) {
+    let mut next = Vec::new();
+    for &i in active {
+        let pattern = &patterns[i];
+        let Some(p) = pattern.get(depth) else {
+            continue;
+        };
+        if *p == segment || (*p == "*" && segment != "[*]") {
+            if pattern.len() == depth + 1 {
+                return;
+            }
+            next.push(i);
+        }
+    }
+    digest_node(value, path_hash, depth + 1, patterns, &next, sum);
+}
+
+fn digest_node(
+    value: &Value,
+    path_hash: u64,
+    depth: usize,
+    patterns: &[Vec<&str>],
+    active: &[usize],
+    sum: &mut u64,
+) {
+    match value {
+        // An empty container adds nothing: a copy whose members the expected paths all cover must
+        // digest like its twin, which may hold the container empty or not at all.
+        Value::Object(map) => {
+            for (key, child) in map.iter() {
+                let hash = fnv(fnv(path_hash, b"."), key.as_bytes());
+                digest_member(child, key.as_str(), hash, depth, patterns, active, sum);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let hash = fnv(fnv(path_hash, b"["), &(index as u64).to_le_bytes());
+                digest_member(child, "[*]", hash, depth, patterns, active, sum);
+            }
+        }
+        leaf => {
+            let hash = fnv(path_hash, &[Kind::of(leaf) as u8]);
+            let hash = match leaf {
+                Value::Bool(b) => fnv(hash, &[u8::from(*b)]),
+                Value::Number(n) => fnv(hash, n.as_str().as_bytes()),
+                Value::String(s) => fnv(hash, s.as_bytes()),
+                _ => hash,
+            };
+            *sum = sum.wrapping_add(mix(hash));
+        }
     }
 }
 

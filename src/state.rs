@@ -128,7 +128,7 @@ impl MappingSets {
         for dir in config.mappings_dirs() {
             match Mappings::load(&dir) {
                 Ok(mappings) => {
-                    let event_types = Arc::new(EventTypeLabels::new(&mappings));
+                    let event_types = Arc::new(EventTypeLabels::new(mappings.known_event_types()));
                     let set = MappingSet {
                         mappings: Arc::new(mappings),
                         event_types,
@@ -248,12 +248,22 @@ pub fn check(path: &Path) -> CheckReport {
         report
             .warnings
             .extend(mappings.warnings().iter().map(ToString::to_string));
+        report.problems.extend(mappings.check_coverage());
         report.problems.extend(mappings.check_golden());
         report.problems.extend(mappings.check_round_trips());
         report.problems.extend(mappings.check_identities());
         // The schemas describe Extend's events: a set written for another envelope has none.
         if let Some(schemas) = &schemas {
             if mappings.payload_key() == crate::mapping::DEFAULT_PAYLOAD_KEY {
+                for version in mappings.versions() {
+                    if !schemas.versions().any(|v| v == version) {
+                        report.problems.push(format!(
+                            "schemas.dir {}: no schemas for version {version} yet: write {}/{version}/ so the golden events of its steps are validated",
+                            schemas.dir().display(),
+                            schemas.dir().display()
+                        ));
+                    }
+                }
                 report
                     .problems
                     .extend(schema::check_golden(schemas, mappings));

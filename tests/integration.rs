@@ -14,6 +14,8 @@ mod bad_input;
 mod downstream;
 #[path = "integration/drift.rs"]
 mod drift;
+#[path = "integration/example_step.rs"]
+mod example_step;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
 #[path = "integration/observability.rs"]
@@ -54,12 +56,17 @@ mod operator;
 // The ledger: the same cases on the file backend and a real redis-server.
 #[path = "integration/ledger.rs"]
 mod ledger;
+#[path = "integration/ledger_crash.rs"]
+mod ledger_crash;
 #[path = "integration/ledger_e2e.rs"]
 mod ledger_e2e;
 #[path = "integration/ledger_once.rs"]
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]
 mod ledger_support;
+// `hookshift status` and the status page (rendered by headless Chromium), both backends.
+#[path = "integration/status.rs"]
+mod status;
 
 // The model test of the whole migration (ledger off, file, two replicas on Redis).
 #[path = "integration/migration_model.rs"]

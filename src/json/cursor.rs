@@ -7,11 +7,28 @@ use super::MAX_DEPTH;
 pub(crate) struct Cursor<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) at: usize,
+    /// Why the walk stopped, when it stopped short of the end.
+    pub(crate) refusal: Refusal,
+}
+
+/// Why a fast path refused a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Not valid JSON (or a repeated key): the serde path words the error.
+    Invalid,
+    /// An array or object would nest deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// An object key holds a lone surrogate escape, at this byte offset.
+    SurrogateKey(usize),
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Cursor<'a> {
-        Cursor { bytes, at: 0 }
+        Cursor {
+            bytes,
+            at: 0,
+            refusal: Refusal::Invalid,
+        }
     }
 
     pub(crate) fn peek(&self) -> Option<u8> {
@@ -26,9 +43,10 @@ impl<'a> Cursor<'a> {
 
     /// Steps into the object or array at the cursor, with `depth` containers around it:
     /// `Some(true)` when it closes at once (`close` consumed), `Some(false)` when members follow,
-    /// `None` when it would nest to [`MAX_DEPTH`] (the serde path decides those).
+    /// `None` when it would nest deeper than [`MAX_DEPTH`] (recorded as [`Refusal::TooDeep`]).
     pub(crate) fn open(&mut self, depth: usize, close: u8) -> Option<bool> {
-        if depth + 1 >= MAX_DEPTH {
+        if depth >= MAX_DEPTH {
+            self.refusal = Refusal::TooDeep;
             return None;
         }
         self.at += 1;
@@ -80,55 +98,114 @@ impl<'a> Cursor<'a> {
     }
 
     /// Walks a string at its opening quote to its closing quote (returned; the cursor is left after
-    /// it), checking every escape. `None` for invalid escapes, lone surrogates, control characters.
+    /// it), checking every escape. `None` for invalid escapes and control characters; lone surrogate
+    /// escapes are valid JSON text.
     pub(crate) fn skip_string(&mut self) -> Option<usize> {
-        let mut i = self.at + 1;
-        loop {
-            i = skip_plain(self.bytes, i);
-            match *self.bytes.get(i)? {
-                b'"' => {
-                    self.at = i + 1;
-                    return Some(i);
-                }
-                b'\\' => i += escape(self.bytes, i)?.1,
-                _ => return None,
-            }
+        let end = string_end(self.bytes, self.at + 1)?;
+        self.at = end + 1;
+        Some(end)
+    }
+}
+
+/// The index of the closing quote of the string whose text starts at `i`, every escape checked.
+/// `None` for invalid escapes and control characters.
+pub(crate) fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i = skip_plain(bytes, i);
+        match *bytes.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => i += escape(bytes, i)?.1,
+            _ => return None,
         }
     }
 }
 
-/// The character an escape at `bytes[i] == b'\\'` stands for, and the escape's length. `None` for
-/// invalid escapes and lone surrogates (the serde path words the error).
-pub(crate) fn escape(bytes: &[u8], i: usize) -> Option<(char, usize)> {
-    Some(match *bytes.get(i + 1)? {
-        b'"' => ('"', 2),
-        b'\\' => ('\\', 2),
-        b'/' => ('/', 2),
-        b'b' => ('\u{8}', 2),
-        b'f' => ('\u{c}', 2),
-        b'n' => ('\n', 2),
-        b'r' => ('\r', 2),
-        b't' => ('\t', 2),
+/// The character an escape at `bytes[i] == b'\\'` stands for (`None` for a lone surrogate: a
+/// `\uD800`-`\uDFFF` escape that is not half of a pair, which no Rust string can hold), and the
+/// escape's length. `None` for invalid escapes (the serde path words the error).
+#[inline]
+pub(crate) fn escape(bytes: &[u8], i: usize) -> Option<(Option<char>, usize)> {
+    let simple = |c: char| Some((Some(c), 2));
+    match *bytes.get(i + 1)? {
+        b'"' => simple('"'),
+        b'\\' => simple('\\'),
+        b'/' => simple('/'),
+        b'b' => simple('\u{8}'),
+        b'f' => simple('\u{c}'),
+        b'n' => simple('\n'),
+        b'r' => simple('\r'),
+        b't' => simple('\t'),
         b'u' => {
             let unit = hex4(bytes, i + 2)?;
-            match unit {
+            Some(match unit {
                 0xD800..=0xDBFF => {
-                    if bytes.get(i + 6..i + 8)? != b"\\u" {
-                        return None;
+                    let low = match bytes.get(i + 6..i + 8) {
+                        Some(b"\\u") => hex4(bytes, i + 8),
+                        _ => None,
+                    };
+                    match low {
+                        Some(low @ 0xDC00..=0xDFFF) => {
+                            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                            (char::from_u32(code), 12)
+                        }
+                        _ => (None, 6),
                     }
-                    let low = hex4(bytes, i + 8)?;
-                    if !(0xDC00..=0xDFFF).contains(&low) {
-                        return None;
-                    }
-                    let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                    (char::from_u32(code)?, 12)
                 }
-                0xDC00..=0xDFFF => return None,
-                _ => (char::from_u32(unit)?, 6),
-            }
+                0xDC00..=0xDFFF => (None, 6),
+                _ => (Some(char::from_u32(unit)?), 6),
+            })
         }
-        _ => return None,
-    })
+        _ => None,
+    }
+}
+
+/// The text of the checked string `bytes[start..end]` (between its quotes) with its escapes decoded;
+/// `None` when it holds a lone surrogate escape.
+pub(crate) fn decoded(bytes: &[u8], start: usize, end: usize) -> Option<String> {
+    let text = &bytes[start..end];
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'\\' {
+            let (c, len) = escape(text, i)?;
+            out.extend_from_slice(c?.encode_utf8(&mut [0; 4]).as_bytes());
+            i += len;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `bytes` with every lone surrogate escape (`\ud800`) turned into `\ufffd`, the same length: what
+/// serde_json (which refuses lone surrogates) reads to word the error of a body the fast paths
+/// refused, at the same line and column.
+pub(crate) fn mask_lone_surrogates(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut masked: Option<Vec<u8>> = None;
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                let len = match escape(bytes, i) {
+                    Some((None, len)) => {
+                        let out = masked.get_or_insert_with(|| bytes.to_vec());
+                        out[i + 2..i + 6].copy_from_slice(b"fffd");
+                        len
+                    }
+                    Some((Some(_), len)) => len,
+                    None => 2,
+                };
+                i += len;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    masked.map_or(std::borrow::Cow::Borrowed(bytes), std::borrow::Cow::Owned)
 }
 
 fn hex4(bytes: &[u8], at: usize) -> Option<u32> {

@@ -15,7 +15,7 @@ mod write;
 
 pub use parse::parse;
 pub use scan::scan;
-pub use value::{Map, Number, Str, Value};
+pub use value::{raw_string_lossy, Map, Number, Str, Value};
 
 /// `serde_json::json!`, as a [`Value`] (for tests).
 #[cfg(test)]
@@ -27,8 +27,10 @@ macro_rules! json {
 #[cfg(test)]
 pub(crate) use json;
 
-/// Deepest nesting of arrays and objects accepted in a body.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest nesting of arrays and objects accepted in a body: above the 200 levels both Extend SDKs
+/// take, well within what the recursive walks of a tree (parse, translate, write, compare, drop)
+/// hold on a 2 MiB server thread even in a debug build (measured: bench/README.md).
+pub const MAX_DEPTH: usize = 256;
 
 /// Why a body is not acceptable JSON.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,55 @@ pub enum JsonError {
     DuplicateKey(String),
     #[error("body nests arrays and objects deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// Accepted in string values (kept as received), not in keys: an object's keys are text.
+    #[error("body has an object key with a lone surrogate escape (\\ud800-\\udfff not half of a pair) at line {line} column {column}; such escapes are kept in string values only")]
+    SurrogateKey { line: usize, column: usize },
+}
+
+impl JsonError {
+    /// The error of a body a fast path refused (stopping at byte `at`): serde_json words an invalid
+    /// one, reading it with its lone surrogate escapes masked (it would refuse those first), so the
+    /// line and column are the body's own.
+    fn of_refusal(
+        bytes: &[u8],
+        (refusal, at): (cursor::Refusal, usize),
+        serde: fn(&[u8]) -> Result<(), JsonError>,
+    ) -> JsonError {
+        match refusal {
+            cursor::Refusal::TooDeep => JsonError::TooDeep,
+            cursor::Refusal::SurrogateKey(key) => {
+                let (line, column) = line_and_column(bytes, key);
+                JsonError::SurrogateKey { line, column }
+            }
+            cursor::Refusal::Invalid => match serde(&cursor::mask_lone_surrogates(bytes)) {
+                // serde_json stops recursing at 128 levels, short of [`MAX_DEPTH`]: past them it
+                // cannot see the error, which is where the fast path stopped.
+                Err(JsonError::Syntax(text)) if text.starts_with("recursion limit exceeded") => {
+                    let (line, column) = line_and_column(bytes, at);
+                    JsonError::Syntax(format!("invalid JSON at line {line} column {column}"))
+                }
+                Err(error) => error,
+                // Unreachable: the fast paths accept every valid body.
+                Ok(()) => {
+                    let (line, column) = line_and_column(bytes, at);
+                    JsonError::Syntax(format!("invalid JSON at line {line} column {column}"))
+                }
+            },
+        }
+    }
+}
+
+/// 1-based line and column (in bytes) of `at`, as serde_json counts them.
+fn line_and_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1)
+        + 1;
+    (line, column)
 }
 
 /// The envelope fields of a body, read by [`scan`] without building a [`Value`].
@@ -52,6 +103,13 @@ pub struct Envelope {
     pub type_member: Option<String>,
     /// Top-level `eventId`, when it is a string.
     pub event_id: Option<String>,
+    /// Whether `eventType` is a string holding a lone surrogate escape: a string with no text to
+    /// name the event by (`event_type` is then `None`).
+    pub event_type_lone_surrogate: bool,
+    /// Whether `eventId` is a string holding a lone surrogate escape (`event_id` is then `None`).
+    pub event_id_lone_surrogate: bool,
+    /// Whether `type` is a string holding a lone surrogate escape (`type_member` is then `None`).
+    pub type_member_lone_surrogate: bool,
     /// The kind of the top-level `payload` value, when the key is there.
     pub payload: Option<Shape>,
     /// The kind of the top-level `data` value, when the key is there.

@@ -14,18 +14,17 @@ use super::{read, JsonError, MAX_DEPTH};
 /// serde_json's private token for a number kept as text (feature `arbitrary_precision`).
 pub(super) const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 /// Parses a body, refusing duplicate keys, nesting deeper than [`MAX_DEPTH`] and trailing data.
-/// Numbers keep their exact text.
+/// Numbers keep their exact text; so do strings holding a lone surrogate escape
+/// ([`Value::RawString`]).
 ///
-/// The fast reader ([`read::read`]) takes the common body; whatever it is not sure of goes through
-/// serde_json, which words the error (or builds the tree, for the rare valid body the reader leaves).
+/// The fast reader ([`read::read`]) decides; serde_json words the error of a body it refuses.
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    match read::read(bytes) {
-        Some(value) => Ok(value),
-        None => parse_serde(bytes),
-    }
+    read::read(bytes)
+        .map_err(|refusal| JsonError::of_refusal(bytes, refusal, |b| parse_serde(b).map(drop)))
 }
 
-/// [`parse`] through serde_json alone: the reference the fast reader is tested against.
+/// [`parse`] through serde_json alone: the reference the fast reader is tested against (on bodies
+/// without lone surrogate escapes, which serde_json refuses), and what words its errors.
 pub(super) fn parse_serde(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = deserializer
@@ -121,7 +120,7 @@ impl<'de> Visitor<'de> for StrictValue {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let first = match access.next_key_seed(KeyClassifier)? {
-            None => return Ok(Value::Object(Map::new())),
+            None => return self.deeper().map(|_| Value::Object(Map::new())),
             Some(Key::Number) => return access.next_value_seed(NumberText).map(Value::Number),
             Some(Key::Field(key)) => key,
         };

@@ -1,24 +1,39 @@
 //! The fast reader behind [`super::parse`]: one pass over the bytes building a [`Value`].
 //!
-//! It answers only what it is sure of: a body it accepts is one the serde path accepts with the
-//! same tree. Every body it refuses (all invalid ones, and rare valid ones: nesting near the limit,
-//! lone surrogate escapes) goes to the serde path, which gives the exact error or the tree.
+//! It decides every body: a body it accepts is valid strict JSON (one the serde path accepts with the
+//! same tree, lone surrogate escapes aside: serde_json refuses those, this reader keeps them as
+//! [`Value::RawString`]). A body it refuses says why ([`Refusal`]); the serde path then words the
+//! error of an invalid one.
 
-use super::cursor::{escape, repeated_key, skip_plain, Cursor};
+use super::cursor::{escape, repeated_key, skip_plain, string_end, Cursor, Refusal};
 use super::value::{Map, Number, Str, Value};
 
-/// Parses `bytes` if it is a strict JSON document this reader is sure of; `None` otherwise.
-pub(crate) fn read(bytes: &[u8]) -> Option<Value> {
-    let text = std::str::from_utf8(bytes).ok()?;
+/// Parses `bytes` if it is a strict JSON document; else why not, and the byte offset it stopped at.
+pub(crate) fn read(bytes: &[u8]) -> Result<Value, (Refusal, usize)> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err((Refusal::Invalid, 0));
+    };
     let mut reader = Reader {
         text,
         cursor: Cursor::new(bytes),
         members: Vec::new(),
         elements: Vec::new(),
     };
-    let value = reader.value(0)?;
+    let Some(value) = reader.value(0) else {
+        return Err((reader.cursor.refusal, reader.cursor.at));
+    };
     reader.cursor.skip_whitespace();
-    (reader.cursor.at == bytes.len()).then_some(value)
+    if reader.cursor.at == bytes.len() {
+        Ok(value)
+    } else {
+        Err((Refusal::Invalid, reader.cursor.at))
+    }
+}
+
+/// A string as read: text, or the JSON text of one holding a lone surrogate escape.
+enum Text {
+    Plain(Str),
+    Raw(Str),
 }
 
 struct Reader<'a> {
@@ -38,7 +53,10 @@ impl Reader<'_> {
         let cursor = &mut self.cursor;
         cursor.skip_whitespace();
         Some(match cursor.peek()? {
-            b'"' => Value::String(self.string()?),
+            b'"' => match self.string()? {
+                Text::Plain(text) => Value::String(text),
+                Text::Raw(text) => Value::RawString(text),
+            },
             b'{' => self.object(depth)?,
             b'[' => self.array(depth)?,
             b't' => cursor.literal(b"true").map(|()| Value::Bool(true))?,
@@ -61,7 +79,14 @@ impl Reader<'_> {
             if self.cursor.peek() != Some(b'"') {
                 return None;
             }
-            let key = self.string()?;
+            let at = self.cursor.at;
+            let key = match self.string()? {
+                Text::Plain(key) => key,
+                Text::Raw(_) => {
+                    self.cursor.refusal = Refusal::SurrogateKey(at);
+                    return None;
+                }
+            };
             self.cursor.colon()?;
             let value = self.value(depth + 1)?;
             self.members.push((key, value));
@@ -91,22 +116,23 @@ impl Reader<'_> {
     }
 
     /// A string at its opening quote.
-    fn string(&mut self) -> Option<Str> {
+    fn string(&mut self) -> Option<Text> {
         let bytes = self.cursor.bytes;
         let start = self.cursor.at + 1;
         let end = skip_plain(bytes, start);
         match *bytes.get(end)? {
             b'"' => {
                 self.cursor.at = end + 1;
-                Some(Str::from(&self.text[start..end]))
+                Some(Text::Plain(Str::from(&self.text[start..end])))
             }
             b'\\' => self.escaped_string(start, end),
             _ => None,
         }
     }
 
-    /// The rest of a string from its first escape at `first_escape`.
-    fn escaped_string(&mut self, start: usize, first_escape: usize) -> Option<Str> {
+    /// The rest of a string from its first escape at `first_escape`. A string with a lone surrogate
+    /// escape is kept as its JSON text, as received (UTF-8 cannot hold it).
+    fn escaped_string(&mut self, start: usize, first_escape: usize) -> Option<Text> {
         let bytes = self.cursor.bytes;
         let mut out = String::with_capacity(first_escape - start + 16);
         out.push_str(&self.text[start..first_escape]);
@@ -118,11 +144,16 @@ impl Reader<'_> {
                 b'"' => {
                     out.push_str(&self.text[plain..i]);
                     self.cursor.at = i + 1;
-                    return Some(out.into());
+                    return Some(Text::Plain(out.into()));
                 }
                 b'\\' => {
                     out.push_str(&self.text[plain..i]);
                     let (decoded, len) = escape(bytes, i)?;
+                    let Some(decoded) = decoded else {
+                        let end = string_end(bytes, i + len)?;
+                        self.cursor.at = end + 1;
+                        return Some(Text::Raw(Str::from(&self.text[start..end])));
+                    };
                     out.push(decoded);
                     i += len;
                     plain = i;

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
 
-use super::cursor::{self, skip_plain, Cursor};
+use super::cursor::{self, decoded, skip_plain, Cursor, Refusal};
 use super::parse::{classify, duplicate, SeenKeys, NUMBER_TOKEN};
 use super::{Envelope, JsonError, Shape, MAX_DEPTH};
 
@@ -16,14 +16,12 @@ use super::{Envelope, JsonError, Shape, MAX_DEPTH};
 /// For bodies forwarded as received, where nothing needs the parsed tree: it allocates only for keys
 /// with escapes, the key sets of large objects and the two strings it returns.
 pub fn scan(bytes: &[u8]) -> Result<Envelope, JsonError> {
-    match fast_scan(bytes) {
-        Some(envelope) => Ok(envelope),
-        None => scan_serde(bytes),
-    }
+    fast_scan(bytes)
+        .map_err(|refusal| JsonError::of_refusal(bytes, refusal, |b| scan_serde(b).map(drop)))
 }
 
-/// [`scan`] through serde_json and the same deserializer as [`parse`]: the reference, and the path
-/// for every body the fast path is not sure about.
+/// [`scan`] through serde_json and the same deserializer as [`parse`]: the reference (on bodies
+/// without lone surrogate escapes, which serde_json refuses), and what words the errors.
 pub(super) fn scan_serde(bytes: &[u8]) -> Result<Envelope, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let envelope = deserializer
@@ -122,7 +120,7 @@ impl<'de> Visitor<'de> for StrictScan {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         let Some(first) = access.next_key::<ScanKey<'de>>()? else {
-            return Ok(());
+            return self.deeper().map(drop);
         };
         if first.0 == NUMBER_TOKEN {
             access.next_value::<de::IgnoredAny>()?;
@@ -201,7 +199,7 @@ impl<'de> Visitor<'de> for ShapeScan {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Shape, A::Error> {
         let Some(first) = access.next_key::<ScanKey<'de>>()? else {
-            return Ok(Shape::EmptyObject);
+            return self.0.deeper().map(|_| Shape::EmptyObject);
         };
         if first.0 == NUMBER_TOKEN {
             access.next_value::<de::IgnoredAny>()?;
@@ -341,25 +339,34 @@ impl<'de> Visitor<'de> for TopLevelScan {
     }
 }
 
-/// The fast path of [`scan`]: a byte-level validator for the common body (UTF-8, no escapes in keys,
-/// no lone `\u` surrogates, nesting well under [`MAX_DEPTH`]). It answers only when it is sure that the
-/// serde path would accept the body and read the same envelope; anything else (every invalid body
-/// included) returns `None`, and [`scan`] runs the serde path, which gives the exact error.
-pub(super) fn fast_scan(bytes: &[u8]) -> Option<Envelope> {
-    std::str::from_utf8(bytes).ok()?;
+/// The fast path of [`scan`]: a byte-level validator that decides every body, reading the envelope
+/// the serde path reads (a string holding a lone surrogate escape, which serde_json refuses, is no
+/// envelope string, as [`super::Value::as_str`] has none for it). A body it refuses says why; the
+/// serde path then words the error of an invalid one.
+pub(super) fn fast_scan(bytes: &[u8]) -> Result<Envelope, (Refusal, usize)> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err((Refusal::Invalid, 0));
+    }
     let mut scanner = FastScanner {
         cursor: Cursor::new(bytes),
         keys: Vec::new(),
     };
-    let envelope = scanner.top_level()?;
+    let Some(envelope) = scanner.top_level() else {
+        return Err((scanner.cursor.refusal, scanner.cursor.at));
+    };
     scanner.cursor.skip_whitespace();
-    (scanner.cursor.at == bytes.len()).then_some(envelope)
+    if scanner.cursor.at == bytes.len() {
+        Ok(envelope)
+    } else {
+        Err((Refusal::Invalid, scanner.cursor.at))
+    }
 }
 
 struct FastScanner<'a> {
     cursor: Cursor<'a>,
-    /// The keys of the objects being read, innermost last (checked for repeats when an object ends).
-    keys: Vec<&'a [u8]>,
+    /// The keys of the objects being read, innermost last (checked for repeats when an object ends):
+    /// borrowed from the body, decoded when they hold escapes.
+    keys: Vec<Cow<'a, [u8]>>,
 }
 
 impl<'a> FastScanner<'a> {
@@ -379,20 +386,39 @@ impl<'a> FastScanner<'a> {
         }
         loop {
             let key = self.key()?;
+            let member: &[u8] = match &*key {
+                b"eventType" => b"eventType",
+                b"eventId" => b"eventId",
+                b"type" => b"type",
+                b"payload" => b"payload",
+                b"data" => b"data",
+                _ => b"",
+            };
             self.keys.push(key);
-            match key {
+            match member {
                 b"eventType" | b"eventId" | b"type" => {
                     let text = match self.cursor.peek() {
-                        Some(b'"') => Some(String::from_utf8(self.string()?.to_vec()).ok()?),
+                        Some(b'"') => Some(self.string()?),
                         _ => {
                             self.value(1)?;
                             None
                         }
                     };
-                    match key {
-                        b"eventType" => envelope.event_type = text,
-                        b"eventId" => envelope.event_id = text,
-                        _ => envelope.type_member = text,
+                    let lone_surrogate = matches!(text, Some(None));
+                    let text = text.flatten();
+                    match member {
+                        b"eventType" => {
+                            envelope.event_type = text;
+                            envelope.event_type_lone_surrogate = lone_surrogate;
+                        }
+                        b"eventId" => {
+                            envelope.event_id = text;
+                            envelope.event_id_lone_surrogate = lone_surrogate;
+                        }
+                        _ => {
+                            envelope.type_member = text;
+                            envelope.type_member_lone_surrogate = lone_surrogate;
+                        }
                     }
                 }
                 b"payload" | b"data" => {
@@ -400,7 +426,7 @@ impl<'a> FastScanner<'a> {
                     let start = self.cursor.at;
                     self.value(1)?;
                     let shape = Some(Shape::of_text(&self.cursor.bytes[start..self.cursor.at]));
-                    if key == b"payload" {
+                    if member == b"payload" {
                         envelope.payload = shape;
                     } else {
                         envelope.data = shape;
@@ -416,40 +442,51 @@ impl<'a> FastScanner<'a> {
 
     /// Whether the keys pushed since `base` (one object's) are all different; pops them.
     fn keys_unique(&mut self, base: usize) -> bool {
-        let unique = cursor::repeated_key(&self.keys[base..], |k| k).is_none();
+        let unique = cursor::repeated_key(&self.keys[base..], |k| &**k).is_none();
         self.keys.truncate(base);
         unique
     }
 
-    /// An object key without escapes (its bytes: the body is valid UTF-8, and keys without escapes
-    /// are equal exactly when their bytes are), and the `:` after it.
-    fn key(&mut self) -> Option<&'a [u8]> {
+    /// An object key, and the `:` after it: its bytes when it has no escapes (the body is valid
+    /// UTF-8, and keys without escapes are equal exactly when their bytes are), else its decoded
+    /// text. A key holding a lone surrogate escape is refused ([`Refusal::SurrogateKey`]).
+    fn key(&mut self) -> Option<Cow<'a, [u8]>> {
         self.cursor.skip_whitespace();
         if self.cursor.peek() != Some(b'"') {
             return None;
         }
         let bytes = self.cursor.bytes;
-        let start = self.cursor.at + 1;
+        let at = self.cursor.at;
+        let start = at + 1;
         let end = skip_plain(bytes, start);
-        if *bytes.get(end)? != b'"' {
-            // An escape or a control character: the serde path decides.
-            return None;
-        }
-        self.cursor.at = end + 1;
+        let key = if *bytes.get(end)? == b'"' {
+            self.cursor.at = end + 1;
+            Cow::Borrowed(&bytes[start..end])
+        } else {
+            let end = self.cursor.skip_string()?;
+            match decoded(bytes, start, end) {
+                Some(text) => Cow::Owned(text.into_bytes()),
+                None => {
+                    self.cursor.refusal = Refusal::SurrogateKey(at);
+                    return None;
+                }
+            }
+        };
         self.cursor.colon()?;
-        Some(&bytes[start..end])
+        Some(key)
     }
 
-    /// A string value without escapes (returned), or with escapes (`None` for the text: only the
-    /// envelope reads strings, and it bails out on escapes).
-    fn string(&mut self) -> Option<&'a [u8]> {
+    /// An envelope string value: `Some(None)` when it holds a lone surrogate escape (no text).
+    fn string(&mut self) -> Option<Option<String>> {
         let bytes = self.cursor.bytes;
         let start = self.cursor.at + 1;
         let end = self.cursor.skip_string()?;
-        if bytes[start..end].contains(&b'\\') {
-            return None;
-        }
-        Some(&bytes[start..end])
+        let text = &bytes[start..end];
+        Some(if text.contains(&b'\\') {
+            decoded(bytes, start, end)
+        } else {
+            Some(std::str::from_utf8(text).ok()?.to_owned())
+        })
     }
 
     /// Any value at nesting `depth` (containers opened around it).

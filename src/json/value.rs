@@ -21,6 +21,11 @@ pub enum Value {
     Bool(bool),
     Number(Number),
     String(Str),
+    /// A string holding a lone surrogate escape (`"\ud800"`: valid JSON text, as a sender that cuts a
+    /// string inside a surrogate pair sends it, but no Rust string can hold it), kept as its JSON
+    /// text between the quotes, escapes and all, exactly as received; written back unchanged. It is
+    /// no [`Value::as_str`] string: a mapping can move or copy it, not read it as text.
+    RawString(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -499,6 +504,7 @@ impl From<Value> for serde_json::Value {
                 serde_json::Value::Number(n.0.parse().expect("a Number holds JSON number text"))
             }
             Value::String(s) => serde_json::Value::String(s.into()),
+            Value::RawString(raw) => serde_json::Value::String(raw_string_lossy(&raw)),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
@@ -507,6 +513,15 @@ impl From<Value> for serde_json::Value {
             ),
         }
     }
+}
+
+/// The text of a [`Value::RawString`] with each lone surrogate as U+FFFD (and the other escapes
+/// decoded): for a `serde_json::Value` or a serializer, which cannot hold a lone surrogate.
+/// Schemas validate this (a string, of the same length in UTF-16 units); the body keeps the escape.
+pub fn raw_string_lossy(raw: &str) -> String {
+    let quoted = [b"\"".as_slice(), raw.as_bytes(), b"\""].concat();
+    serde_json::from_slice(&super::cursor::mask_lone_surrogates(&quoted))
+        .expect("a raw string is checked JSON string text")
 }
 
 impl PartialEq<str> for Value {
@@ -533,6 +548,7 @@ impl serde::Serialize for Value {
                     .serialize(serializer)
             }
             Value::String(s) => serializer.serialize_str(s),
+            Value::RawString(raw) => serializer.serialize_str(&raw_string_lossy(raw)),
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {

@@ -25,6 +25,11 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => out.extend_from_slice(n.as_str().as_bytes()),
         Value::String(s) => write_string(out, s),
+        Value::RawString(raw) => {
+            out.push(b'"');
+            out.extend_from_slice(raw.as_bytes());
+            out.push(b'"');
+        }
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -120,6 +125,12 @@ fn write_owned(out: &mut Chunks, value: Value) {
             out.room(text.len()).extend_from_slice(text);
         }
         Value::String(s) => write_string(out.room(s.len() + 2), &s),
+        Value::RawString(raw) => {
+            let buf = out.room(raw.len() + 2);
+            buf.push(b'"');
+            buf.extend_from_slice(raw.as_bytes());
+            buf.push(b'"');
+        }
         Value::Array(items) => {
             out.room(1).push(b'[');
             for (i, item) in items.into_iter().enumerate() {

@@ -18,6 +18,7 @@
 //! ledger" and goes on; [`Ledger::note_failure`] counts it and logs at most once per
 //! [`FAILURE_LOG_INTERVAL`].
 
+pub mod history;
 pub mod once;
 pub mod quarantine;
 pub mod redis;
@@ -34,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, LedgerBackend};
-use crate::shadow::{compare, Expected, Fingerprint, PairResult};
+use crate::shadow::{compare, Expected, Kept, PairResult};
 
 /// `ledger.max_quarantine_bytes` of a ledger made by [`Ledger::with_store`].
 pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 256 * 1024 * 1024;
@@ -98,6 +99,15 @@ impl Key {
     pub fn text(&self) -> String {
         format!("{}\u{1f}{}", self.route, self.identity)
     }
+
+    /// Where the shadow comparison of occurrence `n` of this identity is kept (the identity and the
+    /// number joined by a record separator, which no identity holds).
+    pub fn shadow(&self, n: u32) -> Key {
+        Key {
+            route: self.route.clone(),
+            identity: format!("{}\u{1e}{n}", self.identity),
+        }
+    }
 }
 
 /// One copy of an event as the shadow comparison keeps it.
@@ -108,7 +118,7 @@ pub struct ShadowCopy {
     pub version: String,
     pub event_id: String,
     /// Of the copy at the handler's version (the translation, for a translated copy).
-    pub fingerprint: Fingerprint,
+    pub fingerprint: Kept,
 }
 
 /// The shadow comparison's part of an entry.
@@ -121,7 +131,10 @@ pub enum ShadowState {
     Paired { result: PairResult, at_ms: u64 },
 }
 
-/// Everything the ledger knows of one logical event on one route.
+/// What the ledger keeps of one identity on one route: a delivery record (its occurrences, see
+/// [`once`]) or the shadow comparison of one occurrence (kept apart, at [`Key::shadow`], so that the
+/// hash tree of a first copy is written once and dropped once its twin is compared, and the delivery
+/// record that every copy rewrites stays small).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub route: String,
@@ -132,16 +145,9 @@ pub struct Entry {
     pub created_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowState>,
-    /// Exactly-once delivery: set once the handler answered 2xx to one copy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered: Option<once::DeliveredMark>,
-    /// A copy being delivered now (by this process or another).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim: Option<once::Claim>,
-    /// Copies answered without a delivery (their policy said ack or reject), to be delivered for
-    /// when a twin comes whose policy says ack or reject too.
+    /// The events the sender told apart about this identity, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held: Vec<once::HeldCopy>,
+    pub occurrences: Vec<once::Occurrence>,
 }
 
 impl Entry {
@@ -152,9 +158,7 @@ impl Entry {
             identity: key.identity.clone(),
             created_ms: now_ms,
             shadow: None,
-            delivered: None,
-            claim: None,
-            held: Vec::new(),
+            occurrences: Vec::new(),
         }
     }
 
@@ -193,10 +197,13 @@ impl Store {
     /// Reads the entry at `key`, lets `decide` choose, and applies its change atomically: no other
     /// update of the same entry (in this process or another) happens in between. `decide` may run more
     /// than once (Redis retries it when the entry changed meanwhile), so it must be pure.
+    /// `durable` says of a decision whether its answer waits until it would survive a power loss
+    /// (the file backend then syncs its log; on Redis that is Redis's persistence setting).
     pub async fn update<R, F>(
         &self,
         key: &Key,
         decide: F,
+        durable: sqlite::Durable<R>,
         max_entries: u64,
         retention_ms: u64,
     ) -> Result<Updated<R>, LedgerError>
@@ -205,7 +212,7 @@ impl Store {
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
         match self {
-            Store::Sqlite(s) => s.update(key.text(), decide, max_entries).await,
+            Store::Sqlite(s) => s.update(key.text(), decide, durable, max_entries).await,
             Store::Redis(s) => {
                 s.update(&key.text(), decide, max_entries, retention_ms)
                     .await
@@ -257,6 +264,8 @@ pub enum ShadowOutcome {
     Paired(PairResult),
     /// The pair was compared already (a retry of one of the twins).
     AlreadyPaired,
+    /// A kept fingerprint could not be read (a ledger edited by hand): not compared.
+    Unreadable(String),
 }
 
 /// The ledger of one process: its store, bounds, and failure accounting.
@@ -267,7 +276,11 @@ pub struct Ledger {
     max_entries: u64,
     keep_values: bool,
     max_quarantine_bytes: u64,
+    /// `ledger.pair_window_ms`.
+    pair_window_ms: u64,
     failures: Failures,
+    /// History hook: where pair results and unpaired copies are counted for `hookshift status`.
+    history: std::sync::OnceLock<std::sync::Arc<history::Recorder>>,
 }
 
 #[derive(Default)]
@@ -301,6 +314,7 @@ impl Ledger {
             l.keep_values,
         );
         ledger.max_quarantine_bytes = l.max_quarantine_bytes;
+        ledger.pair_window_ms = l.pair_window_ms;
         Ok(Some(ledger))
     }
 
@@ -320,7 +334,9 @@ impl Ledger {
             max_entries,
             keep_values,
             max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
+            pair_window_ms: crate::config::LedgerConfig::default().pair_window_ms,
             failures: Failures::default(),
+            history: std::sync::OnceLock::new(),
         }
     }
 
@@ -332,6 +348,11 @@ impl Ledger {
     /// Whether fingerprints keep leaf values (`ledger.keep_values`).
     pub fn keep_values(&self) -> bool {
         self.keep_values
+    }
+
+    /// History hook: counts this ledger's pair results and unpaired copies in `recorder` (once).
+    pub fn set_history(&self, recorder: std::sync::Arc<history::Recorder>) {
+        let _ = self.history.set(recorder);
     }
 
     /// The store.
@@ -363,13 +384,21 @@ impl Ledger {
                         now,
                     )
                 },
+                sqlite::no_fsync,
                 self.max_entries,
                 self.retention_ms,
             )
             .await?;
         self.account_removed(&updated.evicted, Removal::Capacity);
-        if let ShadowOutcome::Paired(result) = &updated.value {
-            crate::metrics::record_shadow_pair(&key.route, event_type, result);
+        match &updated.value {
+            ShadowOutcome::Paired(result) => {
+                crate::metrics::record_shadow_pair(&key.route, event_type, result);
+                if let Some(history) = self.history.get() {
+                    history.pair(&key.route, result);
+                }
+            }
+            ShadowOutcome::Unreadable(why) => return Err(LedgerError::Task(why.clone())),
+            _ => {}
         }
         Ok(updated.value)
     }
@@ -410,6 +439,9 @@ impl Ledger {
         for entry in removed {
             if let Some(side) = entry.waiting_side() {
                 crate::metrics::record_shadow_unpaired(&entry.route, &entry.event_type, side);
+                if let Some(history) = self.history.get() {
+                    history.count(&entry.route, &history::Counter::Unpaired(side), 1);
+                }
             }
         }
     }
@@ -483,9 +515,16 @@ fn shadow_step(
             };
             let none = Expected::default();
             let expected = expected.get(&translated.version).unwrap_or(&none);
+            let (native_tree, translated_tree) =
+                match (native.fingerprint.read(), translated.fingerprint.read()) {
+                    (Ok(n), Ok(t)) => (n, t),
+                    (Err(why), _) | (_, Err(why)) => {
+                        return (Change::Keep, ShadowOutcome::Unreadable(why))
+                    }
+                };
             let result = compare(
-                &native.fingerprint,
-                &translated.fingerprint,
+                &native_tree,
+                &translated_tree,
                 expected,
                 &native.event_id,
                 &translated.event_id,
@@ -503,7 +542,7 @@ fn shadow_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shadow::Fingerprint;
+    use crate::shadow::Kept;
 
     fn copy(side: Side, status: &str) -> ShadowCopy {
         let event = serde_json::from_str(&format!(
@@ -517,7 +556,7 @@ mod tests {
                 Side::Translated => "2025-04-21".into(),
             },
             event_id: format!("evt_{}", side.as_str()),
-            fingerprint: Fingerprint::of(&event, false),
+            fingerprint: Kept::of(&event, false),
         }
     }
 

@@ -197,6 +197,22 @@ async fn replay_one(
         Ok(event) => event,
         Err(e) => return Replayed::Kept(format!("not JSON: {e}")),
     };
+    // Read as a live copy is, for its identity and pairing digest.
+    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
+    let read = super::stage::AtHandler::read(
+        &route.mappings,
+        route.provider,
+        handler,
+        &others,
+        super::stage::Sent {
+            version: &item.version,
+            event_id: item.event_id.clone(),
+            event: event.clone(),
+            delivery: Delivery {
+                timestamp: item.timestamp,
+            },
+        },
+    );
     let translated = if item.version == handler {
         event
     } else {
@@ -216,37 +232,38 @@ async fn replay_one(
         return Replayed::WouldDeliver;
     }
     // Exactly once with the live copies: claim the event like a copy whose policy says deliver.
-    let identity = route.mappings.identities().of(handler, &translated);
-    let claim = match &identity {
-        Some(identity) => {
+    let claim = match read {
+        Some(copy) => {
             let key = Key {
                 route: route.name.clone(),
-                identity: identity.key.clone(),
+                identity: copy.identity.key.clone(),
             };
             let decided = ledger
                 .decide(
                     &key,
                     Copy {
-                        event_type: &identity.event_type,
+                        event_type: &copy.identity.event_type,
                         version: &item.version,
                         event_id: &item.event_id,
+                        digest: copy.digest,
                         intent: Intent::Deliver,
                         claim_ms: route.downstream.timeout.as_millis() as u64 + 10_000,
                     },
                 )
                 .await;
             match decided {
-                Ok(Decision::Duplicate) => {
+                Ok((Decision::Duplicate, _)) => {
                     let _ = ledger.store().quarantine_remove(&item.id).await;
                     return Replayed::Duplicate;
                 }
-                Ok(Decision::InFlight) => {
+                Ok((Decision::InFlight, _)) => {
                     return Replayed::Kept("another copy is being delivered now".to_owned())
                 }
-                Ok(Decision::Deliver { token } | Decision::DeliverForTwin { token }) => {
-                    Some((key, token))
-                }
-                Ok(Decision::Policy) | Err(_) => None,
+                Ok((
+                    Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
+                    Some(placed),
+                )) => Some((key, placed, token)),
+                Ok(_) | Err(_) => None,
             }
         }
         None => None,
@@ -286,9 +303,9 @@ async fn replay_one(
         .await;
     match delivered {
         Ok(_) => {
-            if let Some((key, token)) = &claim {
+            if let Some((key, placed, token)) = &claim {
                 let _ = ledger
-                    .mark_delivered(key, token, &item.version, &item.event_id)
+                    .mark_delivered(key, *placed, token, &item.version, &item.event_id)
                     .await;
             }
             match ledger.store().quarantine_remove(&item.id).await {
@@ -297,8 +314,8 @@ async fn replay_one(
             }
         }
         Err(e) => {
-            if let Some((key, token)) = &claim {
-                let _ = ledger.release(key, token).await;
+            if let Some((key, placed, token)) = &claim {
+                let _ = ledger.release(key, *placed, token).await;
             }
             Replayed::Kept(format!("the handler did not take it: {e}"))
         }

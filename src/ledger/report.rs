@@ -270,7 +270,7 @@ pub async fn run(args: &ReportArgs) -> Result<String, ReportError> {
 mod tests {
     use super::*;
     use crate::ledger::ShadowCopy;
-    use crate::shadow::{compare, Expected, Fingerprint};
+    use crate::shadow::{compare, Expected, Fingerprint, Kept};
 
     fn entry(route: &str, id: &str, native: &str, translated: Option<&str>) -> Entry {
         let fp = |text: &str| Fingerprint::of(&serde_json::from_str(text).unwrap(), false);
@@ -291,7 +291,7 @@ mod tests {
                     side: Side::Native,
                     version: "2026-02-09".into(),
                     event_id: format!("n_{id}"),
-                    fingerprint: fp(native),
+                    fingerprint: Kept::of(&serde_json::from_str(native).unwrap(), false),
                 },
                 at_ms: 1,
             },
@@ -302,9 +302,7 @@ mod tests {
             identity: id.into(),
             created_ms: 1,
             shadow: Some(shadow),
-            delivered: None,
-            claim: None,
-            held: Vec::new(),
+            occurrences: Vec::new(),
         }
     }
 

@@ -1,11 +1,27 @@
-//! The file backend: one SQLite database (WAL mode, `synchronous = FULL`: a committed update survives
-//! a crash or power loss), created `0600`.
+//! The file backend: one SQLite database in WAL mode, created `0600`.
+//!
+//! Every write is committed before its caller hears back, so a crash of hookshift (kill -9 included)
+//! loses no answered write. An answer that tells the sender it need not send again without the handler
+//! having got the event (an ack recorded for a held copy, a duplicate, a quarantined event) waits
+//! also for the write-ahead log's fsync, so it survives a power loss too. Claims, delivery marks and
+//! shadow comparisons are committed without an fsync of their own (`synchronous = NORMAL`): a power
+//! loss may forget the last of them, which can only make hookshift deliver an event again, never
+//! lose one.
 //!
 //! SQLite rather than a single-process store so that `hookshift shadow report` can read the file of a
 //! running server; writers (this process's tasks and any other process) are serialised by SQLite's
 //! write lock (`BEGIN IMMEDIATE`), which makes [`SqliteStore::update`] atomic.
+//!
+//! Group commit: every write of this process goes to one writer thread, which runs the writes that
+//! queued up while the previous batch committed in one transaction (each in a savepoint of its own, so
+//! one failing write does not undo the others), answers the callers that need no fsync once it
+//! committed, then, when any write of the batch needs one, makes the log durable with one fsync
+//! (a one-row write at `synchronous = FULL`, which syncs every frame before it) and answers the
+//! rest. Under load the fsync is shared by the batch; alone, a write commits at once. Reads use a
+//! connection of their own.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,11 +36,81 @@ const REPLAYS_PREFIX: &str = "replays:";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most entries one sweep removes (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 10_000;
+/// Most writes one transaction takes.
+const MAX_BATCH: usize = 512;
+
+/// What a queued write answers once its batch committed (or failed to).
+type Reply = Box<dyn FnOnce(Result<(), LedgerError>) + Send>;
+/// A queued write.
+type Job = Box<dyn Write>;
+/// Whether the answer to a write waits for the fsync, given what the write decided.
+pub type Durable<R> = fn(&R) -> bool;
+
+/// Writes whose answer waits for the fsync whatever they decided.
+pub fn wait_fsync<R>(_: &R) -> bool {
+    true
+}
+
+/// Writes answered once committed, without an fsync of their own.
+pub fn no_fsync<R>(_: &R) -> bool {
+    false
+}
+
+/// One write run inside a batch's transaction.
+struct Ran {
+    /// `false` when it failed (its savepoint is then rolled back).
+    ok: bool,
+    /// Whether its answer waits for the fsync.
+    durable: bool,
+    /// The answer to send once the batch is over.
+    reply: Reply,
+}
+
+/// A write the writer thread runs inside a batch's transaction.
+trait Write: Send {
+    fn run(self: Box<Self>, connection: &Connection) -> Ran;
+    /// Answers without running it: the batch's transaction could not start.
+    fn refuse(self: Box<Self>, error: LedgerError);
+}
+
+struct Queued<F, D, R> {
+    work: F,
+    durable: D,
+    answer: tokio::sync::oneshot::Sender<Result<R, LedgerError>>,
+}
+
+impl<F, D, R> Write for Queued<F, D, R>
+where
+    F: FnOnce(&Connection) -> Result<R, LedgerError> + Send,
+    D: FnOnce(&R) -> bool + Send,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> Ran {
+        let Queued {
+            work,
+            durable,
+            answer,
+        } = *self;
+        let result = work(connection);
+        let ok = result.is_ok();
+        // A failed write changed nothing: its error needs no fsync.
+        let durable = result.as_ref().is_ok_and(durable);
+        let reply: Reply = Box::new(move |committed| {
+            let _ = answer.send(committed.and(result));
+        });
+        Ran { ok, durable, reply }
+    }
+
+    fn refuse(self: Box<Self>, error: LedgerError) {
+        let _ = self.answer.send(Err(error));
+    }
+}
 
 /// The file backend.
 #[derive(Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: mpsc::Sender<Job>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -34,10 +120,7 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         })?;
-        let connection = Connection::open(path)?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        let connection = connect(path)?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
                  key TEXT PRIMARY KEY,
@@ -60,16 +143,24 @@ impl SqliteStore {
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [],
         )?;
+        let reader = connect(path)?;
+        let (writer, jobs) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("hookshift-ledger".into())
+            .spawn(move || write_batches(connection, jobs))
+            .map_err(|e| LedgerError::Task(e.to_string()))?;
         Ok(SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
+    /// Runs a read on the reading connection, on the blocking pool.
     async fn with<R: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
     ) -> Result<R, LedgerError> {
-        let connection = Arc::clone(&self.connection);
+        let connection = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
             let mut connection = connection
                 .lock()
@@ -80,23 +171,44 @@ impl SqliteStore {
         .map_err(|e| LedgerError::Task(e.to_string()))?
     }
 
+    /// Queues a write for the writer thread; answers once the batch holding it committed, and its
+    /// log is synced to disk when `durable` says so of what the write decided.
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, LedgerError> + Send + 'static,
+        durable: impl FnOnce(&R) -> bool + Send + 'static,
+    ) -> Result<R, LedgerError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(Queued {
+            work,
+            durable,
+            answer,
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?;
+        answered
+            .await
+            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?
+    }
+
     /// See [`super::Store::update`].
     pub async fn update<R, F>(
         &self,
         key: String,
         mut decide: F,
+        durable: Durable<R>,
         max_entries: u64,
     ) -> Result<Updated<R>, LedgerError>
     where
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let durable = move |updated: &Updated<R>| durable(&updated.value);
+        self.write(move |tx| {
             let current: Option<Vec<u8>> = tx
-                .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
-                    row.get(0)
-                })
+                .prepare_cached("SELECT body FROM entries WHERE key = ?1")?
+                .query_row([&key], |row| row.get(0))
                 .optional()?;
             let existed = current.is_some();
             let current = current
@@ -105,37 +217,34 @@ impl SqliteStore {
             let (change, value) = decide(current);
             let mut evicted = Vec::new();
             if let Change::Put(entry) = change {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO entries (key, created_ms, body) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO UPDATE SET body = excluded.body",
-                    params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?],
-                )?;
+                )?
+                .execute(params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?])?;
                 if !existed {
-                    let count: i64 = tx.query_row(
-                        "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
-                        [],
-                        |row| row.get(0),
-                    )?;
+                    let count: i64 = tx
+                        .prepare_cached(
+                            "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
+                        )?
+                        .query_row([], |row| row.get(0))?;
                     let over = (count as u64).saturating_sub(max_entries);
                     if over > 0 {
-                        evicted = remove_oldest(&tx, None, over as usize)?;
+                        evicted = remove_oldest(tx, None, over as usize)?;
                     }
                 }
             }
-            tx.commit()?;
             Ok(Updated { value, evicted })
-        })
+        }, durable)
         .await
     }
 
     /// See [`super::Store::sweep`].
     pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let removed = remove_oldest(&tx, Some(before_ms), SWEEP_BATCH)?;
-            tx.commit()?;
-            Ok(removed)
-        })
+        self.write(
+            move |tx| remove_oldest(tx, Some(before_ms), SWEEP_BATCH),
+            no_fsync,
+        )
         .await
     }
 
@@ -192,36 +301,37 @@ impl SqliteStore {
         max_bytes: u64,
     ) -> Result<super::quarantine::Stored, LedgerError> {
         use super::quarantine::Stored;
-        self.with(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: Option<i64> = tx
-                .query_row("SELECT 1 FROM quarantine WHERE id = ?1", [&item.id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if exists.is_some() {
-                return Ok(Stored::Exists);
-            }
-            let held: i64 = tx.query_row(
-                "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
-                [],
-                |r| r.get(0),
-            )?;
-            if held as u64 + body.len() as u64 > max_bytes {
-                return Ok(Stored::Full);
-            }
-            tx.execute(
-                "INSERT INTO quarantine (id, received_ms, meta, body) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    item.id,
-                    item.received_ms as i64,
-                    serde_json::to_vec(&item)?,
-                    body
-                ],
-            )?;
-            tx.commit()?;
-            Ok(Stored::New)
-        })
+        self.write(
+            move |tx| {
+                let exists: Option<i64> = tx
+                    .query_row("SELECT 1 FROM quarantine WHERE id = ?1", [&item.id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if exists.is_some() {
+                    return Ok(Stored::Exists);
+                }
+                let held: i64 = tx.query_row(
+                    "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM quarantine",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if held as u64 + body.len() as u64 > max_bytes {
+                    return Ok(Stored::Full);
+                }
+                tx.execute(
+                    "INSERT INTO quarantine (id, received_ms, meta, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        item.id,
+                        item.received_ms as i64,
+                        serde_json::to_vec(&item)?,
+                        body
+                    ],
+                )?;
+                Ok(Stored::New)
+            },
+            wait_fsync,
+        )
         .await
     }
 
@@ -257,22 +367,28 @@ impl SqliteStore {
 
     /// See [`super::Store::quarantine_remove`].
     pub async fn quarantine_remove(&self, id: String) -> Result<bool, LedgerError> {
-        self.with(move |connection| {
-            Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
-        })
+        self.write(
+            move |connection| {
+                Ok(connection.execute("DELETE FROM quarantine WHERE id = ?1", [&id])? > 0)
+            },
+            wait_fsync,
+        )
         .await
     }
 
     /// See [`super::Store::count_replay`]: a row of the counters table per route and result.
     pub async fn count_replay(&self, field: String) -> Result<(), LedgerError> {
-        self.with(move |connection| {
-            connection.execute(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
+        self.write(
+            move |connection| {
+                connection.execute(
+                    "INSERT INTO counters (name, value) VALUES (?1, 1)
                  ON CONFLICT (name) DO UPDATE SET value = value + 1",
-                [format!("{REPLAYS_PREFIX}{field}")],
-            )?;
-            Ok(())
-        })
+                    [format!("{REPLAYS_PREFIX}{field}")],
+                )?;
+                Ok(())
+            },
+            no_fsync,
+        )
         .await
     }
 
@@ -312,7 +428,7 @@ impl SqliteStore {
 /// Removes up to `limit` of the oldest entries (only those created before `before_ms`, when given),
 /// keeping the count in step; returns them.
 fn remove_oldest(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     before_ms: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Entry>, LedgerError> {
@@ -340,6 +456,108 @@ fn remove_oldest(
         .collect())
 }
 
+/// A connection to the ledger file as both the writer and the readers use it.
+fn connect(path: &Path) -> Result<Connection, LedgerError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(connection)
+}
+
+/// The writer thread: one transaction per batch of the writes queued meanwhile, until every store
+/// handle is dropped.
+fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ran, committed) = run_batch(&mut connection, batch);
+        let answer = |reply: Reply, outcome: &Result<(), String>| {
+            reply(outcome.clone().map_err(LedgerError::Task));
+        };
+        let committed = committed.map_err(|e| format!("ledger commit failed: {e}"));
+        let mut waiting = Vec::new();
+        for ran in ran {
+            if ran.durable && committed.is_ok() {
+                waiting.push(ran.reply);
+            } else {
+                answer(ran.reply, &committed);
+            }
+        }
+        if !waiting.is_empty() {
+            let synced = sync(&mut connection).map_err(|e| format!("ledger fsync failed: {e}"));
+            for reply in waiting {
+                answer(reply, &synced);
+            }
+        }
+    }
+}
+
+/// Makes every committed write durable: one write at `synchronous = FULL` syncs the write-ahead
+/// log, and with it every frame committed before it.
+fn sync(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let written = connection.execute(
+        "INSERT INTO counters (name, value) VALUES ('syncs', 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1",
+        [],
+    );
+    let restored = connection.pragma_update(None, "synchronous", "NORMAL");
+    written?;
+    restored
+}
+
+/// Runs a batch in one transaction, each write in its own savepoint: what each write answers once
+/// it is over, and whether the transaction committed (when not, every write of it is undone).
+fn run_batch(
+    connection: &mut Connection,
+    batch: Vec<Job>,
+) -> (Vec<Ran>, Result<(), rusqlite::Error>) {
+    let tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for job in batch {
+                job.refuse(LedgerError::Task(format!(
+                    "ledger write could not start: {message}"
+                )));
+            }
+            return (Vec::new(), Ok(()));
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            job.refuse(e.into());
+            break;
+        }
+        let ran = job.run(&tx);
+        let ended = if ran.ok {
+            tx.execute_batch("RELEASE job")
+        } else {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        done.push(ran);
+        if let Err(e) = ended {
+            for job in jobs {
+                job.refuse(LedgerError::Task(format!("ledger write not run: {e}")));
+            }
+            return (done, Err(e));
+        }
+    }
+    for job in jobs {
+        job.refuse(LedgerError::Task("ledger write not run".to_owned()));
+    }
+    let committed = tx.commit();
+    (done, committed)
+}
+
 /// Creates the file readable and writable by its owner only, before SQLite opens it (SQLite gives
 /// its `-wal` and `-shm` files the same mode).
 fn create_private(path: &Path) -> std::io::Result<()> {
@@ -351,4 +569,64 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            route: "r".into(),
+            event_type: "t".into(),
+            identity: key.into(),
+            created_ms: 1,
+            shadow: None,
+            occurrences: Vec::new(),
+        }
+    }
+
+    fn syncs(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM counters WHERE name = 'syncs'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// Only a write whose decision says so waits for the log's fsync; every write is committed
+    /// (visible to another connection) before its caller hears back.
+    #[tokio::test]
+    async fn only_answers_that_need_it_wait_for_the_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let store = SqliteStore::open(&path).unwrap();
+        let put = |key: &'static str, answer: bool| {
+            move |_: Option<Entry>| (Change::Put(Box::new(entry(key))), answer)
+        };
+        let said_so: Durable<bool> = |answer| *answer;
+        store
+            .update("a".into(), put("a", false), said_so, 100)
+            .await
+            .unwrap();
+        assert_eq!(syncs(&path), 0);
+        assert!(Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT 1 FROM entries WHERE key = 'a'", [], |_| Ok(()))
+            .is_ok());
+        store
+            .update("b".into(), put("b", true), said_so, 100)
+            .await
+            .unwrap();
+        assert_eq!(syncs(&path), 1);
+        // A decision that writes nothing but answers for the handler still syncs what came before.
+        store
+            .update("a".into(), |_| (Change::Keep, true), said_so, 100)
+            .await
+            .unwrap();
+        assert_eq!(syncs(&path), 2);
+    }
 }

@@ -15,8 +15,10 @@ use tokio::sync::Semaphore;
 
 use super::{Key, Ledger, ShadowCopy, Side};
 use crate::json::Value;
+use crate::mapping::identity::Identity;
 use crate::mapping::{Delivery, Mappings};
-use crate::shadow::{Expected, Fingerprint};
+use crate::provider::Provider;
+use crate::shadow::{Expected, Kept};
 
 /// Most comparisons (fingerprint, ledger round trip) running at once per process.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -38,18 +40,20 @@ impl std::fmt::Debug for Shadow {
     }
 }
 
-/// One verified copy as the request path has it.
+/// One verified copy as the request path has it, at the handler's version.
 pub struct Offered {
+    /// Where its occurrence's comparison is kept ([`Key::shadow`]).
+    pub key: Key,
+    /// At the handler's version.
+    pub event_type: String,
     /// The version the sender delivered it in.
     pub version: String,
-    /// The sender's id of this copy ([`crate::provider::Provider::event_id`]).
     pub event_id: String,
-    /// The event as received (parsed), in `version`.
-    pub received: Value,
-    /// Its translation to the handler's version, when the delivery made one.
-    pub translated: Option<Value>,
-    /// The sender's signature timestamp (what a translation made here reads as the delivery time).
-    pub delivery: Delivery,
+    /// The event at the handler's version: as received, or translated.
+    pub at_handler: Value,
+    pub translated: bool,
+    /// Per version a translated twin may come from, the paths its translation synthesises.
+    pub expected: BTreeMap<String, Expected>,
 }
 
 impl Shadow {
@@ -72,41 +76,38 @@ impl Shadow {
         crate::metrics::register_shadow(route, mappings.identities().event_types(handler_version));
     }
 
-    /// Offers a copy to the comparison in the background; returns at once. `other_versions`: the
-    /// versions other than the handler's a twin may come from.
-    pub fn offer(
-        &self,
-        route: &str,
-        handler_version: &str,
-        other_versions: Vec<String>,
-        mappings: &Arc<Mappings>,
-        copy: Offered,
-    ) {
+    /// Offers a copy to the comparison in the background; returns at once.
+    pub fn offer(&self, route: &str, copy: Offered) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             crate::metrics::record_shadow_skipped(route, "overloaded");
             return;
         };
         let ledger = Arc::clone(&self.ledger);
-        let mappings = Arc::clone(mappings);
         let route_name = route.to_owned();
-        let handler_version = handler_version.to_owned();
         tokio::spawn(async move {
             let _permit = permit;
-            let Some(prepared) = prepare(
-                &mappings,
-                &handler_version,
-                &other_versions,
-                copy,
-                ledger.keep_values(),
-            ) else {
-                return;
+            let Offered {
+                key,
+                event_type,
+                version,
+                event_id,
+                at_handler,
+                translated,
+                expected,
+            } = copy;
+            let copy = ShadowCopy {
+                side: if translated {
+                    Side::Translated
+                } else {
+                    Side::Native
+                },
+                version,
+                event_id,
+                fingerprint: Kept::of(&at_handler, ledger.keep_values()),
             };
-            let key = Key {
-                route: route_name.clone(),
-                identity: prepared.identity,
-            };
+            drop(at_handler);
             if let Err(error) = ledger
-                .observe_shadow(&key, &prepared.event_type, prepared.copy, prepared.expected)
+                .observe_shadow(&key, &event_type, copy, expected)
                 .await
             {
                 ledger.note_failure("shadow", &error);
@@ -135,77 +136,124 @@ impl Shadow {
     }
 }
 
-struct Prepared {
-    identity: String,
-    event_type: String,
-    copy: ShadowCopy,
-    expected: BTreeMap<String, Expected>,
+/// A verified copy as the sender sent it.
+pub struct Sent<'a> {
+    /// The version the sender delivered it in (its endpoint).
+    pub version: &'a str,
+    /// The sender's id of this copy ([`Provider::event_id`]: Standard Webhooks' signed
+    /// `webhook-id`, the body's `eventId` for the others); empty when it carries none.
+    pub event_id: String,
+    /// The event as received (parsed).
+    pub event: Value,
+    /// The sender's signature timestamp (what a translation made here reads as the delivery time).
+    pub delivery: Delivery,
 }
 
-/// The copy at the handler's version, its identity, fingerprint and the differences its translation
-/// (or its twin's) is expected to show. `None`: no identity there (never paired), or a translation
-/// that failed (the delivery path reports that).
-fn prepare(
-    mappings: &Mappings,
-    handler_version: &str,
-    other_versions: &[String],
-    copy: Offered,
-    keep_values: bool,
-) -> Option<Prepared> {
-    let Offered {
-        version,
-        event_id,
-        received,
-        translated,
-        delivery,
-    } = copy;
-    let (side, at_handler) = if version == handler_version {
-        (Side::Native, received)
-    } else {
-        let event = match translated {
-            Some(event) => event,
-            None => {
-                let plan = mappings.plan(&version, handler_version).ok()?;
-                crate::mapping::translate(plan, received.clone(), &delivery).ok()?
-            }
-        };
-        (Side::Translated, event)
-    };
-    let identity = mappings.identities().of(handler_version, &at_handler)?;
-    // What a translation from each version cannot carry, read on the copy at the handler's version:
-    // for a translated copy, its own source version; for a native one, every version its twin may
-    // come from.
-    let sources: Vec<&str> = match side {
-        Side::Translated => vec![version.as_str()],
-        Side::Native => other_versions.iter().map(String::as_str).collect(),
-    };
-    let expected = sources
-        .into_iter()
-        .filter_map(|source| {
-            let back = mappings.plan(handler_version, source).ok()?;
-            let patterns = back
-                .lossy_paths(&at_handler, &delivery)
-                .into_iter()
-                .map(|(path, _)| path);
-            Some((source.to_owned(), Expected::new(patterns)))
-        })
-        .collect();
-    Some(Prepared {
-        event_type: identity.event_type,
-        identity: identity.key,
-        copy: ShadowCopy {
-            side,
+/// A copy read at the handler's version, with what the ledger needs of it.
+pub struct AtHandler {
+    /// The event type as sent (read from the provider's member: `eventType`, `type`).
+    pub sent_type: String,
+    /// The sender's id of this copy ([`Sent::event_id`]).
+    pub event_id: String,
+    /// The event at the handler's version: as received, or translated.
+    pub event: Value,
+    pub translated: bool,
+    pub identity: Identity,
+    /// Whether the identity is one `identity.toml` declares, which pairs the copy with its twin
+    /// from the other endpoint and offers it to the shadow comparison; else the copy is kept by its
+    /// signed id alone ([`id_identity`]).
+    pub declared: bool,
+    /// Per version a translated twin may come from, the paths its translation synthesises.
+    pub expected: BTreeMap<String, Expected>,
+    /// [`crate::shadow::pair_digest`] outside every expected path.
+    pub digest: u64,
+}
+
+impl AtHandler {
+    /// Reads a copy sent by `provider` at `handler_version` (translating it when sent in another).
+    /// `other_versions`: the versions other than the handler's a twin may come from. `None`: no
+    /// identity there (never paired), or a translation that failed (the delivery path reports it).
+    pub fn read(
+        mappings: &Mappings,
+        provider: Provider,
+        handler_version: &str,
+        other_versions: &[&str],
+        sent: Sent<'_>,
+    ) -> Option<AtHandler> {
+        let Sent {
             version,
             event_id,
-            fingerprint: Fingerprint::of(&at_handler, keep_values),
-        },
-        expected,
-    })
+            event: received,
+            delivery,
+        } = sent;
+        let sent_type = provider
+            .event_type(&received)
+            .unwrap_or_default()
+            .to_owned();
+        let translated = version != handler_version;
+        let event = if translated {
+            let plan = mappings.plan(version, handler_version).ok()?;
+            crate::mapping::translate(plan, received, &delivery).ok()?
+        } else {
+            received
+        };
+        let (identity, declared) = match mappings.identities().of(handler_version, &event) {
+            Some(identity) => (identity, true),
+            None => (id_identity(provider, &event, &event_id)?, false),
+        };
+        // What a translation from each version cannot carry, read on the copy at the handler's
+        // version: for a translated copy, its own source version; for a native one, every version its
+        // twin may come from. The same paths leave the pairing digest and the shadow comparison. A
+        // copy kept by its id has no twin to compare with.
+        let sources: &[&str] = match (declared, translated) {
+            (false, _) => &[],
+            (true, true) => &[version],
+            (true, false) => other_versions,
+        };
+        let expected: BTreeMap<String, Expected> = sources
+            .iter()
+            .filter_map(|source| {
+                let back = mappings.plan(handler_version, source).ok()?;
+                let patterns = back
+                    .lossy_paths(&event, &delivery)
+                    .into_iter()
+                    .map(|(path, _)| path);
+                Some(((*source).to_owned(), Expected::new(patterns)))
+            })
+            .collect();
+        let all = Expected::new(expected.values().flat_map(|e| e.patterns().iter().cloned()));
+        let digest = crate::shadow::pair_digest(&event, &all);
+        Some(AtHandler {
+            sent_type,
+            event_id,
+            event,
+            translated,
+            identity,
+            declared,
+            expected,
+            digest,
+        })
+    }
+}
+
+/// The ledger identity of a copy whose type declares none, for a provider whose signature covers the
+/// event's id (Standard Webhooks' `webhook-id`): that id, so that a sender's retry of a delivered
+/// event is answered `duplicate` while another id is another event. Such a copy pairs with no twin
+/// (the other endpoint's copy has its own id). `None` for the other providers, or without an id.
+fn id_identity(provider: Provider, at_handler: &Value, event_id: &str) -> Option<Identity> {
+    if !provider.event_id_is_signed() || event_id.is_empty() {
+        return None;
+    }
+    let event_type = provider.event_type(at_handler)?.to_owned();
+    // Declared identities join JSON texts after the type; `webhook-id` is none, so no key collides.
+    let key = format!("{event_type}\u{1f}webhook-id\u{1f}{event_id}");
+    Some(Identity { event_type, key })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shadow::Fingerprint;
 
     fn mappings() -> Mappings {
         Mappings::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings")).unwrap()
@@ -220,52 +268,51 @@ mod tests {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     }
 
+    /// An Extend copy, named by its body's `eventId`.
+    fn sent(version: &str, event: Value) -> Sent<'_> {
+        Sent {
+            version,
+            event_id: event
+                .get("eventId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            event,
+            delivery: Delivery {
+                timestamp: 1_771_000_000,
+            },
+        }
+    }
+
+    fn read(mappings: &Mappings, version: &str, event: Value) -> Option<AtHandler> {
+        AtHandler::read(
+            mappings,
+            Provider::Extend,
+            "2026-02-09",
+            &["2025-04-21"],
+            sent(version, event),
+        )
+    }
+
     #[test]
-    fn a_golden_pair_has_one_identity_and_matches_but_for_synthesised_paths() {
+    fn a_golden_pair_has_one_identity_one_digest_and_matches_but_for_synthesised_paths() {
         let mappings = mappings();
-        let delivery = Delivery {
-            timestamp: 1_771_000_000,
-        };
         // A real 2026-02-09 event and its 2025-04-21 twin (the golden case of the way down): the old
         // twin, translated up, lacks what 2025-04-21 cannot carry (timestamps, version objects).
         let new = golden("2026-02-09_to_2025-04-21", "extract_processed", "input");
         let old = golden("2026-02-09_to_2025-04-21", "extract_processed", "output");
-        let other = ["2025-04-21".to_owned()];
-        let translated = prepare(
-            &mappings,
-            "2026-02-09",
-            &other,
-            Offered {
-                version: "2025-04-21".into(),
-                event_id: "e".into(),
-                received: old,
-                translated: None,
-                delivery,
-            },
-            false,
-        )
-        .unwrap();
-        let native = prepare(
-            &mappings,
-            "2026-02-09",
-            &other,
-            Offered {
-                version: "2026-02-09".into(),
-                event_id: "e".into(),
-                received: new,
-                translated: None,
-                delivery,
-            },
-            false,
-        )
-        .unwrap();
+        let translated = read(&mappings, "2025-04-21", old.clone()).unwrap();
+        let native = read(&mappings, "2026-02-09", new.clone()).unwrap();
         assert_eq!(translated.identity, native.identity);
-        assert_eq!(translated.copy.side, Side::Translated);
-        assert_eq!(native.copy.side, Side::Native);
+        assert!(translated.translated && !native.translated);
+        assert_eq!(native.event_id, "evt_Ex1aQ9zR3mP7");
         assert!(native.expected["2025-04-21"].covers("payload.createdAt"));
+        // The twins pair by content: the same digest outside what the translation synthesises.
+        assert_eq!(translated.digest, native.digest);
+        let fingerprint = |copy: &AtHandler| Fingerprint::of(&copy.event, false);
         let result = crate::shadow::compare(
-            &native.copy.fingerprint,
-            &translated.copy.fingerprint,
+            &fingerprint(&native),
+            &fingerprint(&translated),
             &native.expected["2025-04-21"],
             "n",
             "t",
@@ -275,36 +322,154 @@ mod tests {
         assert!(result.expected > 0, "the translation synthesises fields");
         // Without the expected paths the same pair mismatches: the filter is what makes it match.
         let strict = crate::shadow::compare(
-            &native.copy.fingerprint,
-            &translated.copy.fingerprint,
+            &fingerprint(&native),
+            &fingerprint(&translated),
             &Expected::default(),
             "n",
             "t",
             "2025-04-21",
         );
         assert!(!strict.matched);
+        // Another event about the same run (another status) has the same identity, another digest.
+        let mut other = new;
+        other
+            .get_mut("payload")
+            .and_then(Value::as_object_mut)
+            .unwrap()
+            .insert("status", Value::String("FAILED".into()));
+        let other = read(&mappings, "2026-02-09", other).unwrap();
+        assert_eq!(other.identity, native.identity);
+        assert_ne!(other.digest, native.digest);
     }
 
     #[test]
-    fn an_event_type_without_identity_is_not_prepared() {
+    fn an_event_type_without_identity_is_not_read() {
         let mappings = mappings();
         let event: Value = serde_json::from_str(
             r#"{"eventId":"e","eventType":"edit_run.processed","payload":{"id":"x"}}"#,
         )
         .unwrap();
-        let prepared = prepare(
-            &mappings,
-            "2026-02-09",
-            &[],
-            Offered {
-                version: "2026-02-09".into(),
-                event_id: "e".into(),
-                received: event,
-                translated: None,
-                delivery: Delivery { timestamp: 0 },
-            },
-            false,
+        assert!(read(&mappings, "2026-02-09", event).is_none());
+    }
+
+    /// Standard Webhooks signs each copy's `webhook-id`: a type with a declared identity pairs by it,
+    /// one without is kept by that id (so a retry is a duplicate, another id another event), and the
+    /// type is read from `type`.
+    #[test]
+    fn a_standard_webhooks_copy_is_named_by_its_webhook_id() {
+        let mappings = Mappings::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mappings-standard"),
+        )
+        .unwrap();
+        let read = |version: &str, id: &str, body: &str| {
+            AtHandler::read(
+                &mappings,
+                Provider::Standard,
+                "v2",
+                &["v1"],
+                Sent {
+                    version,
+                    event_id: id.to_owned(),
+                    event: serde_json::from_str(body).unwrap(),
+                    delivery: Delivery { timestamp: 0 },
+                },
+            )
+        };
+        let old = read(
+            "v1",
+            "msg_1",
+            r#"{"type":"invoice.paid","timestamp":"2026-03-02T09:15:00Z","data":{"id":"in_1","amount_cents":1250,"currency":"EUR","status":"paid"}}"#,
+        )
+        .unwrap();
+        let new = read(
+            "v2",
+            "msg_2",
+            r#"{"type":"invoice.payment.succeeded","timestamp":"2026-03-02T09:15:00Z","data":{"invoice":{"id":"in_1"},"amount":{"value":1250,"currency":"EUR"},"outcome":"succeeded"}}"#,
+        )
+        .unwrap();
+        assert!(old.declared && new.declared);
+        assert_eq!(old.identity, new.identity);
+        assert_eq!(
+            (old.sent_type.as_str(), old.event_id.as_str()),
+            ("invoice.paid", "msg_1")
         );
-        assert!(prepared.is_none());
+        assert_eq!(old.digest, new.digest);
+
+        let plain =
+            r#"{"type":"customer.created","timestamp":"2026-03-02T09:15:00Z","data":{"id":"c"}}"#;
+        let first = read("v2", "msg_3", plain).unwrap();
+        let retry = read("v2", "msg_3", plain).unwrap();
+        let another = read("v2", "msg_4", plain).unwrap();
+        assert!(!first.declared && first.expected.is_empty());
+        assert_eq!(first.identity.event_type, "customer.created");
+        assert_eq!(first.identity, retry.identity);
+        assert_ne!(first.identity, another.identity);
+        // Without a signed id there is nothing to keep it by.
+        assert!(read("v2", "", plain).is_none());
+    }
+}
+#[cfg(test)]
+mod golden_digests {
+    use super::*;
+    use crate::shadow::Fingerprint;
+
+    /// Each golden pair is one event as both endpoints send it. Where the shadow
+    /// comparison finds the pair equal, the pairing digest must agree too, or
+    /// twins that are equal would fail to pair.
+    #[test]
+    fn twins_the_shadow_finds_equal_have_equal_pairing_digests() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        let mappings = Mappings::load(&root).unwrap();
+        let delivery = Delivery {
+            timestamp: 1_771_000_000,
+        };
+        let (mut equal, mut unequal) = (0, Vec::new());
+        for (step, from, to) in [
+            ("2025-04-21_to_2026-02-09", "2025-04-21", "2026-02-09"),
+            ("2026-02-09_to_2025-04-21", "2026-02-09", "2025-04-21"),
+        ] {
+            for entry in std::fs::read_dir(root.join(step).join("golden")).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                let Some(base) = name.strip_suffix(".input.json") else {
+                    continue;
+                };
+                let output = path.with_file_name(format!("{base}.output.json"));
+                let (Ok(input), Ok(output)) = (std::fs::read(&path), std::fs::read(&output)) else {
+                    continue;
+                };
+                let input: Value = serde_json::from_slice(&input).unwrap();
+                let output: Value = serde_json::from_slice(&output).unwrap();
+                let read = |version, event: Value| {
+                    let sent = Sent {
+                        version,
+                        event_id: String::new(),
+                        event,
+                        delivery,
+                    };
+                    AtHandler::read(&mappings, Provider::Extend, from, &[to], sent)
+                };
+                let (native, translated) = (read(from, input), read(to, output));
+                let (Some(native), Some(translated)) = (native, translated) else {
+                    continue;
+                };
+                let report = crate::shadow::compare(
+                    &Fingerprint::of(&native.event, false),
+                    &Fingerprint::of(&translated.event, false),
+                    &native.expected[to],
+                    "native",
+                    "translated",
+                    to,
+                );
+                if report.mismatched.is_empty() {
+                    equal += 1;
+                    if native.digest != translated.digest {
+                        unequal.push(format!("{step}/{base}"));
+                    }
+                }
+            }
+        }
+        assert!(equal >= 20, "only {equal} golden pairs compared equal");
+        assert!(unequal.is_empty(), "digests differ: {unequal:?}");
     }
 }

@@ -87,6 +87,15 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
     let mut exercised: HashSet<(String, String, String)> = HashSet::new();
     for case in mappings.golden_cases() {
         let label = format!("golden {}_to_{}/{}", case.from, case.to, case.name);
+        if !case.output.exists() {
+            failures.push(format!(
+                "{label}: no expected output yet: write {} (the {} event {} becomes)",
+                case.output.display(),
+                case.to,
+                case.input.display()
+            ));
+            continue;
+        }
         let (input, expected) = match (case.read_input(), case.read_output()) {
             (Ok(i), Ok(o)) => (i, o),
             (Err(e), _) | (_, Err(e)) => {
@@ -309,7 +318,8 @@ fn remove_matching(value: &mut Value, parts: &[&str]) {
                 remove_matching(item, rest);
             }
         }
-        (Value::Object(map), "*") => {
+        // `[*]` under an `each` that walked a map (keys not known in advance) means any key.
+        (Value::Object(map), "*" | "[*]") => {
             if rest.is_empty() {
                 map.clear();
             } else {

@@ -87,13 +87,14 @@ impl Default for Identities {
 
 impl Identities {
     /// Reads `identity.toml` in `dir` (none: no identities, nothing is paired). Versions must be ones
-    /// the steps know; event types ones a rule names (or Extend's catalogue lists). `event_type_key`
-    /// is the envelope member naming an event's type.
+    /// the steps know; event types ones a rule names in that version or the catalogue lists for it
+    /// (`is_known_event_type(version, event_type)`). `event_type_key` is the envelope member naming
+    /// an event's type.
     pub(crate) fn load(
         dir: &Path,
         versions: &[&str],
         event_type_key: &Arc<str>,
-        is_known_event_type: impl Fn(&str) -> bool,
+        is_known_event_type: impl Fn(&str, &str) -> bool,
         errors: &mut Vec<LoadError>,
     ) -> Identities {
         let none = || Identities {
@@ -164,11 +165,11 @@ impl Identities {
                 for (event_type, fields) in types.iter() {
                     let place = format!("{place}.{event_type:?}");
                     let at = line(types.key(event_type).and_then(|k| k.span()));
-                    if !is_known_event_type(event_type) {
+                    if !is_known_event_type(version, event_type) {
                         errors.push(error(
                             at,
                             &place,
-                            format!("{event_type:?} is not an event type any mapping or Extend's catalogue names"),
+                            format!("{event_type:?} is not an event type of {version}: no rule names it and catalogue.toml does not list it"),
                         ));
                         continue;
                     }
@@ -329,7 +330,7 @@ mod tests {
             dir.path(),
             &["2025-04-21", "2026-02-09"],
             &Arc::from(crate::mapping::DEFAULT_EVENT_TYPE_KEY),
-            |t| t.ends_with(".processed") || t.ends_with(".updated"),
+            |_, t| t.ends_with(".processed") || t.ends_with(".updated"),
             &mut errors,
         );
         (identities, errors)

@@ -5,6 +5,8 @@
 //! [`Plan`] for every pair of versions the steps connect. [`translate`] runs a plan on one event: no IO,
 //! no clock (the delivery's timestamp comes in as [`Delivery`]).
 
+pub mod catalogue;
+mod coverage;
 mod golden;
 pub mod identity;
 mod load;
@@ -36,7 +38,9 @@ pub struct Mappings {
     dir: PathBuf,
     steps: Vec<Arc<Step>>,
     plans: HashMap<(String, String), Plan>,
+    /// Every event type a rule names or the catalogue lists: the ones metric labels name.
     known_event_types: HashSet<String>,
+    catalogue: catalogue::Catalogue,
     /// The envelope member the rules rewrite (`payload`, Plextera's `data`): `versions.toml`'s
     /// `payload`, else [`DEFAULT_PAYLOAD_KEY`].
     payload_key: Arc<str>,
@@ -134,81 +138,103 @@ impl Mappings {
             }
         };
         folders.sort();
-        let mut steps = Vec::new();
-        let mut warnings = Vec::new();
-        let mut seen = HashSet::new();
-        for folder in folders {
-            let name = folder
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
-            }
-            let Some((from, to)) = name
-                .split_once("_to_")
-                .filter(|(f, t)| !f.is_empty() && !t.is_empty() && f != t)
-            else {
-                errors.push(LoadError {
-                    file: folder.display().to_string(),
-                    line: 0,
-                    key: "folder name".into(),
-                    message: "a step folder is named FROM_to_TO, e.g. 2025-04-21_to_2026-02-09"
-                        .into(),
-                });
-                continue;
+        // The envelope members are known before the steps load: inverting a change for the way down
+        // writes paths under the payload member.
+        let (payload_key, event_type_key): (Arc<str>, Arc<str>) =
+            if dir.join(VERSION_ORDER_FILE).is_file() {
+                (
+                    envelope_member_of(dir, PAYLOAD_MEMBER, &mut errors),
+                    envelope_member_of(dir, EVENT_TYPE_MEMBER, &mut errors),
+                )
+            } else {
+                (
+                    Arc::from(DEFAULT_PAYLOAD_KEY),
+                    Arc::from(DEFAULT_EVENT_TYPE_KEY),
+                )
             };
-            if !seen.insert((from.to_owned(), to.to_owned())) {
-                continue;
+        let folder_files = read_step_folders(&folders, &mut errors);
+        let mut warnings = Vec::new();
+        let mut steps = Vec::new();
+        for (from, to) in step_pairs(&folder_files) {
+            let mut sources: Vec<(&load::SourceFile, load::Direction)> = Vec::new();
+            if let Some(files) = folder_files.get(&(from.clone(), to.clone())) {
+                sources.extend(files.iter().map(|f| {
+                    let direction = if f.two_way {
+                        load::Direction::Up
+                    } else {
+                        load::Direction::OneWay
+                    };
+                    (f, direction)
+                }));
             }
-            if let Some(step) = load::load_step(&folder, from, to, &mut errors, &mut warnings) {
+            if let Some(files) = folder_files.get(&(to.clone(), from.clone())) {
+                sources.extend(
+                    files
+                        .iter()
+                        .filter(|f| f.two_way)
+                        .map(|f| (f, load::Direction::Down)),
+                );
+            }
+            let step = load::load_step(
+                &sources,
+                &from,
+                &to,
+                &payload_key,
+                &mut errors,
+                &mut warnings,
+            );
+            if let Some(step) = step {
                 steps.push(Arc::new(step));
             }
         }
+        dedup_errors(&mut errors);
+        dedup_errors(&mut warnings);
         warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         let order = load_version_order(dir, &steps, &mut errors);
-        let (payload_key, event_type_key): (Arc<str>, Arc<str>) = match order {
-            Some(_) => (
-                envelope_member_of(dir, PAYLOAD_MEMBER, &mut errors),
-                envelope_member_of(dir, EVENT_TYPE_MEMBER, &mut errors),
-            ),
-            None => (
-                Arc::from(DEFAULT_PAYLOAD_KEY),
-                Arc::from(DEFAULT_EVENT_TYPE_KEY),
-            ),
-        };
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
-        let mut known_event_types = HashSet::new();
+        // Each version's event types the rules name: a rule takes its old types in the step's
+        // `from` version and gives its new ones in `to`.
+        let mut named: HashSet<(&str, &str)> = HashSet::new();
         for step in &steps {
             for rule in &step.rules {
                 for (old, new) in &rule.events {
-                    known_event_types.insert(old.clone());
-                    known_event_types.insert(new.clone());
+                    named.insert((step.from.as_str(), old.as_str()));
+                    named.insert((step.to.as_str(), new.as_str()));
                 }
             }
         }
-        let versions: BTreeSet<&str> = steps
+        let versions: Vec<&str> = steps
             .iter()
             .flat_map(|s| [s.from.as_str(), s.to.as_str()])
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
             .collect();
+        let catalogue = catalogue::Catalogue::load(dir, &versions, &mut errors);
         let identities = identity::Identities::load(
             dir,
-            &versions.into_iter().collect::<Vec<_>>(),
+            &versions,
             &event_type_key,
-            |t| known_event_types.contains(t) || crate::metrics::EVENT_TYPE_CATALOGUE.contains(&t),
+            |version, t| named.contains(&(version, t)) || catalogue.lists(version, t),
             &mut errors,
         );
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
+        let known_event_types: HashSet<String> = named
+            .iter()
+            .map(|&(_, t)| t)
+            .chain(catalogue.all())
+            .map(str::to_owned)
+            .collect();
         let plans = all_plans(&steps, order.as_deref(), (&payload_key, &event_type_key));
         Ok(Mappings {
             dir: dir.to_owned(),
             steps,
             plans,
             known_event_types,
+            catalogue,
             payload_key,
             event_type_key,
             warnings,
@@ -239,14 +265,21 @@ impl Mappings {
         &self.event_type_key
     }
 
-    /// Every event type some rule names (as input or output).
+    /// Every event type some rule names (as input or output) or the catalogue lists, in any version:
+    /// the `event_type` label values of routes using this set (anything else is `other`).
     pub fn known_event_types(&self) -> impl Iterator<Item = &str> {
         self.known_event_types.iter().map(String::as_str)
     }
 
-    /// Whether an event type is named by any rule (as input or output); metric labels use this to stay bounded.
+    /// Whether an event type is named by any rule (as input or output) or listed by the catalogue;
+    /// metric labels use this to stay bounded.
     pub fn is_known_event_type(&self, event_type: &str) -> bool {
         self.known_event_types.contains(event_type)
+    }
+
+    /// Each version's event types as `catalogue.toml` lists them.
+    pub fn catalogue(&self) -> &catalogue::Catalogue {
+        &self.catalogue
     }
 
     /// Every version some step starts or ends at.
@@ -287,6 +320,63 @@ impl Mappings {
     pub fn check_round_trips(&self) -> Vec<String> {
         golden::check_round_trips(self)
     }
+}
+
+/// The parsed files of every step folder (`FROM_to_TO`), by `(FROM, TO)`; a badly named folder is an
+/// error, a second folder for one pair is ignored.
+fn read_step_folders(
+    folders: &[PathBuf],
+    errors: &mut Vec<LoadError>,
+) -> std::collections::BTreeMap<(String, String), Vec<load::SourceFile>> {
+    let mut out = std::collections::BTreeMap::new();
+    for folder in folders {
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let Some((from, to)) = name
+            .split_once("_to_")
+            .filter(|(f, t)| !f.is_empty() && !t.is_empty() && f != t)
+        else {
+            errors.push(LoadError {
+                file: folder.display().to_string(),
+                line: 0,
+                key: "folder name".into(),
+                message: "a step folder is named FROM_to_TO, e.g. 2025-04-21_to_2026-02-09".into(),
+            });
+            continue;
+        };
+        let pair = (from.to_owned(), to.to_owned());
+        if out.contains_key(&pair) {
+            continue;
+        }
+        if let Some(files) = load::read_folder(folder, errors) {
+            out.insert(pair, files);
+        }
+    }
+    out
+}
+
+/// The steps the folders make: each folder's own, and the way back of a folder with two-way files.
+fn step_pairs(
+    folder_files: &std::collections::BTreeMap<(String, String), Vec<load::SourceFile>>,
+) -> BTreeSet<(String, String)> {
+    let mut pairs: BTreeSet<(String, String)> = folder_files.keys().cloned().collect();
+    for ((from, to), files) in folder_files {
+        if files.iter().any(|f| f.two_way) {
+            pairs.insert((to.clone(), from.clone()));
+        }
+    }
+    pairs
+}
+
+/// A two-way file is compiled in both directions: a problem both see is reported once.
+fn dedup_errors(errors: &mut Vec<LoadError>) {
+    let mut seen = HashSet::new();
+    errors.retain(|e| seen.insert((e.file.clone(), e.line, e.key.clone(), e.message.clone())));
 }
 
 /// The file at the top of the mappings folder that lists the versions in order.
@@ -365,10 +455,9 @@ const EVENT_TYPE_MEMBER: EnvelopeMember = EnvelopeMember {
     message: "must name the envelope member holding the event type, e.g. event_type = \"type\"",
 };
 
-/// A key of `versions.toml` naming an envelope member (read after [`load::version_order`] accepted
-/// the file): `payload`, the member the set's rules rewrite, or `event_type`, the one naming the
-/// event type. The file is small, so it is read again rather than threading the keys through the
-/// order parser.
+/// A key of `versions.toml` naming an envelope member: `payload`, the member the set's rules
+/// rewrite, or `event_type`, the one naming the event type. The file is small, so it is read apart
+/// from the order parser.
 fn envelope_member_of(dir: &Path, member: EnvelopeMember, errors: &mut Vec<LoadError>) -> Arc<str> {
     let default = || Arc::from(member.default);
     let Ok(text) = std::fs::read_to_string(dir.join(VERSION_ORDER_FILE)) else {
@@ -471,14 +560,19 @@ impl Plan {
     /// Used by round-trip checks and the mapping reference.
     pub fn lossy_paths(&self, event: &Value, delivery: &Delivery) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let mut current = event.clone();
-        for step in &self.steps {
+        let mut current = std::borrow::Cow::Borrowed(event);
+        for (i, step) in self.steps.iter().enumerate() {
             let Ok(rule) = find_rule(step, self.keys(), &current) else {
                 break;
             };
             out.extend(step.rules[rule].lossy.iter().cloned());
-            match run_step(step, self.keys(), current, delivery) {
-                Ok(next) => current = next,
+            // Only a later step needs the event this one makes: the last is not run (the ledger
+            // reads these paths for every copy).
+            if i + 1 == self.steps.len() {
+                break;
+            }
+            match run_step(step, self.keys(), current.into_owned(), delivery) {
+                Ok(next) => current = std::borrow::Cow::Owned(next),
                 Err(_) => break,
             }
         }
@@ -733,3 +827,6 @@ fn rendered(location: &ops::Location, payload_key: &str, depth: usize) -> String
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod change_tests;

@@ -243,7 +243,7 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
-        Value::String(_) => "a string",
+        Value::String(_) | Value::RawString(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }

@@ -12,6 +12,8 @@ enum Entry {
     Dropped {
         path: String,
         why: String,
+        /// A drop the other direction of a two-way step does not write back.
+        loss: bool,
     },
     Synthesized {
         path: String,
@@ -60,6 +62,9 @@ fn rule_section(step: &Step, rule: &Rule, payload_key: &str, out: &mut String) {
         let _ = write!(out, ", when {}", conditions.join(" and "));
     }
     out.push('\n');
+    if let Some(description) = rule.description.as_ref().filter(|d| **d != rule.name) {
+        let _ = writeln!(out, "  - {description}");
+    }
     if let Some(reason) = &rule.no_counterpart {
         let _ = writeln!(out, "  - no counterpart (unmapped): {reason}");
         return;
@@ -69,7 +74,7 @@ fn rule_section(step: &Step, rule: &Rule, payload_key: &str, out: &mut String) {
     let (mut dropped, mut synthesized) = (Vec::new(), Vec::new());
     for entry in entries {
         match entry {
-            Entry::Dropped { path, why } => dropped.push(format!("`{path}` ({why})")),
+            Entry::Dropped { path, why, .. } => dropped.push(format!("`{path}` ({why})")),
             Entry::Synthesized { path, source, why } => synthesized.push(match why {
                 Some(why) => format!("`{path}` ← {source} ({why})"),
                 None => format!("`{path}` ← {source}"),
@@ -115,15 +120,37 @@ fn walk(step: &Step, transform: usize, prefix: &str, out: &mut Vec<Entry>, depth
         return;
     }
     let t = &step.transforms[transform];
-    for (op, why) in t.ops.iter().zip(&t.notes) {
+    for ((op, why), &loss) in t.ops.iter().zip(&t.notes).zip(&t.losses) {
         op.describe(&mut Describe {
             step,
             prefix,
             why,
+            loss,
             out,
             depth,
         });
     }
+}
+
+/// The losses of a rule's transforms (and those they call), as `(path from the event root, reason)`:
+/// what a change unit's rule declares lossy without the author writing it again.
+pub(crate) fn losses(step: &Step, rule: &Rule, payload_key: &str) -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    walk(step, rule.body, payload_key, &mut entries, 0);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for entry in entries {
+        if let Entry::Dropped {
+            path,
+            why,
+            loss: true,
+        } = entry
+        {
+            if !out.iter().any(|(p, _)| *p == path) {
+                out.push((path, why));
+            }
+        }
+    }
+    out
 }
 
 /// What one op adds to the reference: each verb describes itself through this.
@@ -133,6 +160,8 @@ pub(crate) struct Describe<'a> {
     prefix: &'a str,
     /// The op's `reason` or `note`.
     why: &'a Option<String>,
+    /// The op is a loss (see [`losses`]).
+    loss: bool,
     out: &'a mut Vec<Entry>,
     depth: usize,
 }
@@ -156,7 +185,11 @@ impl Describe<'_> {
     /// The op removes what is at `path`, for its reason.
     pub(crate) fn dropped(&mut self, path: String) {
         let why = self.why.clone().unwrap_or_default();
-        self.out.push(Entry::Dropped { path, why });
+        self.out.push(Entry::Dropped {
+            path,
+            why,
+            loss: self.loss,
+        });
     }
 
     /// The op writes at `path` a value made from `source`.

@@ -1193,3 +1193,140 @@ fn every_verb_has_its_row_in_the_ops_table() {
     unique.dedup();
     assert_eq!(unique.len(), ops::VERBS.len(), "a verb is listed twice");
 }
+
+#[test]
+fn an_event_type_added_to_the_catalogue_is_known_and_may_have_an_identity() {
+    let rule =
+        "[[rule]]\nname = \"r\"\nevents = { \"e.old\" = \"e.new\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let identity = "[identity.b]\n\"e.added\" = [\"payload.id\"]\n";
+    let err = load(&[("a_to_b", "m.toml", rule), ("", "identity.toml", identity)])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "identity.toml:2: identity.\"b\".\"e.added\": \"e.added\" is not an event type of b: no rule names it and catalogue.toml does not list it"
+    );
+    let catalogue = "[event_types]\nb = [\"e.added\", \"e.new\"]\n";
+    let m = load(&[
+        ("a_to_b", "m.toml", rule),
+        ("", "identity.toml", identity),
+        ("", "catalogue.toml", catalogue),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.is_known_event_type("e.added") && m.is_known_event_type("e.old"));
+    assert!(!m.is_known_event_type("made.up"));
+    assert_eq!(m.catalogue().event_types("b"), ["e.added", "e.new"]);
+    assert_eq!(m.identities().event_types("b"), ["e.added"]);
+    // The catalogue is per version: listed for b, the type is still unknown in a.
+    let err = load(&[
+        ("a_to_b", "m.toml", rule),
+        (
+            "",
+            "identity.toml",
+            "[identity.a]\n\"e.added\" = [\"payload.id\"]\n",
+        ),
+        ("", "catalogue.toml", catalogue),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"e.added\" is not an event type of a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_shipped_catalogue_lists_every_type_the_rules_take_and_give() {
+    let m = Mappings::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).unwrap();
+    let catalogue = m.catalogue();
+    // The schemas are generated from each version's SDK models, one file per event type: the
+    // catalogue lists exactly those types.
+    let schemas =
+        crate::schema::Schemas::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    for version in ["2025-04-21", "2026-02-09"] {
+        let mut listed: Vec<&str> = catalogue
+            .event_types(version)
+            .iter()
+            .map(String::as_str)
+            .collect();
+        listed.sort_unstable();
+        let mut generated: Vec<&str> = schemas.event_types(version).collect();
+        generated.sort_unstable();
+        assert_eq!(listed, generated, "{version}");
+    }
+    assert!(catalogue.lists("2025-04-21", "processor_run.processed"));
+    assert!(!catalogue.lists("2025-04-21", "extract_run.processed"));
+    assert!(catalogue.lists("2026-02-09", "batch_parse_run.failed"));
+    for step in &m.steps {
+        for rule in &step.rules {
+            for (old, new) in &rule.events {
+                assert!(
+                    catalogue.lists(&step.from, old),
+                    "{}: {old} in {}",
+                    rule.name,
+                    step.from
+                );
+                // A change without counterpart gives nothing in the target version.
+                assert!(
+                    rule.no_counterpart.is_some() || catalogue.lists(&step.to, new),
+                    "{}: {new} in {}",
+                    rule.name,
+                    step.to
+                );
+            }
+        }
+    }
+    for version in ["2025-04-21", "2026-02-09"] {
+        for event_type in m.identities().event_types(version) {
+            assert!(
+                catalogue.lists(version, event_type),
+                "{event_type} in {version}"
+            );
+        }
+    }
+}
+
+/// A sender that cuts a string inside a surrogate pair sends a lone surrogate escape: valid JSON both
+/// SDKs accept. The translation carries it as received, up and back down.
+#[test]
+fn lone_surrogate_escapes_are_carried_up_and_down() {
+    let m = Mappings::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).unwrap();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/mappings/2025-04-21_to_2026-02-09/golden/extract_processed.input.json"
+    ))
+    .unwrap();
+    let cut = golden
+        .replacen(r#""Acme Corp""#, r#""Acme \ud83d""#, 1)
+        .replacen(
+            r#""Invoice # INV-2025-0042""#,
+            r#""\uDFFF\u0041 INV-2025-0042""#,
+            1,
+        );
+    assert_ne!(cut, golden);
+    let event = crate::json::parse(cut.as_bytes()).unwrap();
+    let up = translate(m.plan("2025-04-21", "2026-02-09").unwrap(), event, &T).unwrap();
+    let output = &up["payload"]["output"];
+    assert_eq!(
+        output["value"]["vendor_name"],
+        Value::RawString(r"Acme \ud83d".into())
+    );
+    let citation = &output["metadata"]["invoice_number"]["citations"]
+        .as_array()
+        .unwrap()[0];
+    assert_eq!(
+        citation["referenceText"],
+        Value::RawString(r"\uDFFF\u0041 INV-2025-0042".into()),
+        "moved into the new citation shape, escapes as received"
+    );
+    let text = String::from_utf8(up.to_vec()).unwrap();
+    assert!(text.contains(r#""vendor_name":"Acme \ud83d""#), "{text}");
+    let down = translate(m.plan("2026-02-09", "2025-04-21").unwrap(), up, &T).unwrap();
+    let text = String::from_utf8(down.to_vec()).unwrap();
+    assert!(text.contains(r#""vendor_name":"Acme \ud83d""#), "{text}");
+    assert!(
+        text.contains(r#""referenceText":"\uDFFF\u0041 INV-2025-0042""#),
+        "{text}"
+    );
+}

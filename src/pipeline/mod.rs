@@ -67,6 +67,8 @@ pub struct Pipeline {
     scanner: Scanner,
     /// The ledger's twin pairing and exactly-once claims (`[ledger]`; none when off or unavailable).
     ledger: Option<Arc<crate::ledger::stage::Shadow>>,
+    /// History hook: the counters `hookshift status` reads (none when the ledger is off).
+    history: Option<Arc<crate::ledger::history::Recorder>>,
 }
 
 /// A request that ended well for the sender (2xx).
@@ -112,7 +114,17 @@ impl Pipeline {
             budget,
             scanner,
             ledger,
+            history: None,
         }
+    }
+
+    /// History hook: counts every request, pair result and problem in `history` from now on.
+    pub fn with_history(mut self, history: Arc<crate::ledger::history::Recorder>) -> Pipeline {
+        if let Some(shadow) = &self.ledger {
+            shadow.ledger().set_history(Arc::clone(&history));
+        }
+        self.history = Some(history);
+        self
     }
 
     /// A pipeline for one server worker: the same state, body budget and scanner, but connection
@@ -142,7 +154,7 @@ impl Pipeline {
         };
         let mut record = Record::start(route, request.uri().query());
         let result = self.run(&state, route, request, &mut record).await;
-        record.finish(result)
+        record.finish(result, self.history.as_deref())
     }
 
     /// The stages of one request, in order.
@@ -163,12 +175,13 @@ impl Pipeline {
         let claimed = match self.twins(route, &verified.verified, record).await {
             twins::Step::Go(claimed) => claimed,
             twins::Step::Answer(answer) => return answer,
-            twins::Step::DeliverForTwin(claimed, event, translated) => {
+            twins::Step::DeliverAnyway(claimed, event, translated, outcome) => {
                 let receive::Authentic { verified, held } = verified;
-                let outgoing = twins::for_twin(route, verified, held, event, translated, record);
+                let outgoing =
+                    twins::anyway(route, verified, held, event, translated, outcome, record);
                 let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
                 let result = self.deliver(route, signed, record).await;
-                return self.settle(Some(claimed), result).await;
+                return self.settle(claimed, result).await;
             }
         };
         let result = self.proceed(state, route, &parts, verified, record).await;

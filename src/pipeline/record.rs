@@ -11,6 +11,7 @@ use http_body_util::Full;
 
 use super::Done;
 use crate::error::ProxyError;
+use crate::ledger::history::Recorder;
 use crate::metrics::{self, EventLabels, InflightGuard};
 use crate::route::{Action, Route};
 
@@ -59,8 +60,13 @@ impl<'r> Record<'r> {
         }
     }
 
-    /// Counts the request's outcome, writes its log line and hands back the answer to the sender.
-    pub fn finish(self, result: Result<Done, ProxyError>) -> Response<Full<Bytes>> {
+    /// Counts the request's outcome (in `history` too, when given), writes its log line and hands back
+    /// the answer to the sender.
+    pub fn finish(
+        self,
+        result: Result<Done, ProxyError>,
+        history: Option<&Recorder>,
+    ) -> Response<Full<Bytes>> {
         let (outcome, response, error) = match result {
             Ok(done) => (done.outcome, done.response, None),
             Err(e) => (e.outcome(), e.to_response(), Some(e)),
@@ -72,6 +78,14 @@ impl<'r> Record<'r> {
             event_type: self.event_type,
         };
         labels.record(outcome);
+        if let Some(history) = history {
+            history.request(
+                &labels.route,
+                &labels.api_version,
+                outcome,
+                self.downstream_status,
+            );
+        }
 
         let status = response.status().as_u16();
         let duration_ms = self.started.elapsed().as_millis() as u64;

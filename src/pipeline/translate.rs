@@ -16,6 +16,7 @@ use crate::config::{UnmappedAction, ValidateOutput};
 use crate::drift::{self, ScanInput, ScanJob};
 use crate::error::ProxyError;
 use crate::json::Value;
+use crate::ledger::history::Counter;
 use crate::mapping::{translate_reporting, Delivery, Plan, TranslateError, Translated as Output};
 use crate::metrics::{Outcome, ShedReason};
 use crate::output_check::Deferred;
@@ -131,6 +132,7 @@ impl Pipeline {
             }) => {
                 record.translated = true;
                 drift::record_dropped(&route.name, &record.event_type, &unmapped_fields);
+                self.count_history(route, &Counter::UnmappedField, unmapped_fields.len());
                 let out_type = route
                     .provider
                     .event_type(&value)
@@ -150,6 +152,7 @@ impl Pipeline {
                             &route.event_types.label(&out_type),
                             &invalid.paths,
                         );
+                        self.count_history(route, &Counter::InvalidOutput, 1);
                         if mode == ValidateOutput::Enforce {
                             return Err(ProxyError::TranslationFailed(format!(
                                 "the translation breaks the {target} schema of {out_type}: {}",
@@ -300,7 +303,15 @@ impl Pipeline {
             dropped,
             output,
             permit,
+            history: self.history.clone(),
         });
+    }
+
+    /// Adds `n` to a history counter of `route`, when history is kept.
+    fn count_history(&self, route: &Route, counter: &Counter, n: usize) {
+        if let Some(history) = &self.history {
+            history.count(&route.name, counter, n as u64);
+        }
     }
 }
 

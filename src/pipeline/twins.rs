@@ -14,7 +14,9 @@
 //! once per interval, and the copy goes on as without a ledger, but for an ack: a copy whose policy
 //! says ack is answered 503 `ledger_unavailable` (the sender retries), since an acknowledgement the
 //! ledger never recorded strands the event when the next stage rejects its twin. A copy without an
-//! identity goes on exactly as without a ledger.
+//! identity goes on exactly as without a ledger, but for a provider whose signature covers the
+//! event's id (Standard Webhooks' `webhook-id`): such a copy is kept by that id, so that a retry of
+//! a delivered event is answered `duplicate`; it pairs with no twin and is not compared.
 
 use std::sync::Arc;
 
@@ -27,11 +29,11 @@ use crate::budget::BudgetPermit;
 use crate::config::{Config, TranslationFailure};
 use crate::error::ProxyError;
 use crate::json::Value;
-use crate::ledger::once::{Copy, Decision, Intent};
+
+use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, Stored};
-use crate::ledger::stage::{Offered, Shadow};
-use crate::ledger::{Key, Ledger, LedgerError};
-use crate::mapping::identity::Identity;
+use crate::ledger::stage::{AtHandler, Offered, Sent, Shadow};
+use crate::ledger::{Key, Ledger};
 use crate::mapping::Delivery;
 use crate::metrics::Outcome;
 use crate::provider::Verified;
@@ -85,6 +87,7 @@ pub(crate) fn register_route_series(state: &State) {
 /// A delivery this copy claimed, to be marked or released once the handler answered.
 pub(super) struct Claimed {
     key: Key,
+    placed: Placed,
     token: String,
     version: String,
     event_id: String,
@@ -96,9 +99,9 @@ pub(super) enum Step {
     Go(Option<Claimed>),
     /// Answer now.
     Answer(Result<Done, ProxyError>),
-    /// Deliver this copy for its twin: the event at the handler's version, and whether it is a
-    /// translation.
-    DeliverForTwin(Claimed, Value, bool),
+    /// Deliver this copy although its policy says ack or reject: the event at the handler's version,
+    /// whether it is a translation, and the outcome its delivery is counted under.
+    DeliverAnyway(Option<Claimed>, Value, bool, Outcome),
 }
 
 impl Pipeline {
@@ -116,85 +119,81 @@ impl Pipeline {
             Some(Action::Ack | Action::Reject) => Intent::Hold,
             Some(Action::Pass | Action::Translate(_)) => Intent::Deliver,
         };
-        let handler = route.downstream.version.as_str();
-        let identities = route.mappings.identities();
-        let keyed_by_id = route.provider.event_id_is_signed();
-        if (identities.event_types(handler).is_empty() && !keyed_by_id)
-            || verified.body().len() > MAX_LEDGER_BODY
-        {
+        let Some(copy) = at_handler(route, verified, record) else {
             return Step::Go(None);
-        }
-        // Errors here are decide's to report (or the policy's to answer): the ledger steps aside.
-        let Ok(received) = crate::json::parse(verified.body()) else {
-            return Step::Go(None);
-        };
-        let delivery = Delivery {
-            timestamp: verified.timestamp(),
-        };
-        let version = record.version.as_str();
-        let translated = version != handler;
-        let Some(at_handler) = at_handler(route, version, &received, &delivery) else {
-            return Step::Go(None);
-        };
-        let event_id = route
-            .provider
-            .event_id(verified, &received)
-            .unwrap_or_default()
-            .to_owned();
-        let (identity, paired) = match identities.of(handler, &at_handler) {
-            Some(identity) => (identity, true),
-            None => match id_identity(route, &at_handler, &event_id) {
-                Some(identity) => (identity, false),
-                None => return Step::Go(None),
-            },
         };
         // What decide would fill: an answer given here is counted and logged like any other.
-        if let Some(sent_type) = route.provider.event_type(&received) {
-            record.event_type = route.event_types.label(sent_type);
-        }
-        record.event_id = Some(super::record::loggable_id(&event_id));
-        if paired {
-            offer_to_shadow(
-                shadow,
-                route,
-                Offered {
-                    version: version.to_owned(),
-                    event_id: event_id.clone(),
-                    received,
-                    translated: translated.then(|| at_handler.clone()),
-                    delivery,
-                },
-            );
-        }
-
+        record.event_type = route.event_types.label(&copy.sent_type);
+        record.event_id = Some(super::record::loggable_id(&copy.event_id));
         let ledger = shadow.ledger();
         let key = Key {
             route: route.name.clone(),
-            identity: identity.key,
+            identity: copy.identity.key.clone(),
         };
+        let version = record.version.as_str();
         let decided = ledger
             .decide(
                 &key,
                 Copy {
-                    event_type: &identity.event_type,
+                    event_type: &copy.identity.event_type,
                     version,
-                    event_id: &event_id,
+                    event_id: &copy.event_id,
+                    digest: copy.digest,
                     intent,
                     claim_ms: route.downstream.timeout.as_millis() as u64 + CLAIM_SLACK_MS,
                 },
             )
             .await;
-        let claimed = |token| Claimed {
+        let (decision, placed) = match decided {
+            Ok(decided) => decided,
+            Err(error) => {
+                ledger.note_failure("claim", &error);
+                crate::metrics::record_shadow_skipped(&route.name, "ledger_error");
+                // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
+                // acknowledged copy the ledger never heard of strands its event once the next stage
+                // rejects the twin, so it is answered 503 and comes back when the ledger answers.
+                // A rejection is retried by the sender anyway.
+                return if matches!(record.action, Some(Action::Ack)) {
+                    Step::Answer(Err(ProxyError::LedgerUnavailable))
+                } else {
+                    Step::Go(None)
+                };
+            }
+        };
+        // A copy kept by its signed id has no twin to be compared with.
+        if let Some(placed) = placed.filter(|_| copy.declared) {
+            shadow.offer(
+                &route.name,
+                Offered {
+                    key: key.shadow(placed.occurrence),
+                    event_type: copy.identity.event_type.clone(),
+                    version: version.to_owned(),
+                    event_id: copy.event_id.clone(),
+                    at_handler: copy.event.clone(),
+                    translated: copy.translated,
+                    expected: copy.expected,
+                },
+            );
+        }
+        let event_id = copy.event_id;
+        let claimed = move |token| Claimed {
             key,
+            placed: placed.expect("a claim is placed in an occurrence"),
             token,
             version: version.to_owned(),
             event_id,
         };
-        let acked = matches!(record.action, Some(Action::Ack));
-        step_of(decided, ledger, acked, claimed, at_handler, translated)
+        step_of(
+            &route.name,
+            decision,
+            intent,
+            claimed,
+            copy.event,
+            copy.translated,
+        )
     }
 
-    /// Marks the claimed event delivered after the handler's 2xx, or releases the claim so that the
+    /// Marks the claimed copy delivered after the handler's 2xx, or releases the claim so that the
     /// next copy or retry delivers; hands the result back unchanged.
     pub(super) async fn settle(
         &self,
@@ -213,6 +212,7 @@ impl Pipeline {
             ledger
                 .mark_delivered(
                     &claimed.key,
+                    claimed.placed,
                     &claimed.token,
                     &claimed.version,
                     &claimed.event_id,
@@ -221,7 +221,7 @@ impl Pipeline {
                 .map_err(|e| ("mark", e))
         } else {
             ledger
-                .release(&claimed.key, &claimed.token)
+                .release(&claimed.key, claimed.placed, &claimed.token)
                 .await
                 .map_err(|e| ("release", e))
         };
@@ -232,80 +232,80 @@ impl Pipeline {
     }
 }
 
-/// The stage's answer to the ledger's decision on a copy (`acked`: its policy says ack; `claimed`
-/// makes the claim a delivery settles).
+/// The stage's answer to the ledger's decision on a copy: `claimed` makes the claim a delivery
+/// settles; `event` is the copy at the handler's version (`translated`: a translation).
 fn step_of(
-    decided: Result<Decision, LedgerError>,
-    ledger: &Ledger,
-    acked: bool,
+    route: &str,
+    decision: Decision,
+    intent: Intent,
     claimed: impl FnOnce(String) -> Claimed,
-    at_handler: Value,
+    event: Value,
     translated: bool,
 ) -> Step {
-    match decided {
-        Err(error) => {
-            ledger.note_failure("claim", &error);
-            // A delivery goes on as without a ledger (at worst a duplicate). An ack does not: an
-            // acknowledged copy the ledger never heard of strands its event once the next stage
-            // rejects the twin, so it is answered 503 and comes back when the ledger answers.
-            // A rejection is retried by the sender anyway.
-            if acked {
-                Step::Answer(Err(ProxyError::LedgerUnavailable))
-            } else {
-                Step::Go(None)
+    match decision {
+        Decision::Policy => Step::Go(None),
+        Decision::Deliver { token, again } => {
+            if again {
+                crate::metrics::record_uncertain_delivery(route, "ambiguous_twin");
+            }
+            Step::Go(Some(claimed(token)))
+        }
+        Decision::DeliverForTwin { token, again } => {
+            if again {
+                crate::metrics::record_uncertain_delivery(route, "ambiguous_twin");
+            }
+            Step::DeliverAnyway(
+                Some(claimed(token)),
+                event,
+                translated,
+                Outcome::DeliveredForTwin,
+            )
+        }
+        Decision::Untracked => {
+            crate::metrics::record_uncertain_delivery(route, "occurrence_limit");
+            match intent {
+                Intent::Deliver => Step::Go(None),
+                Intent::Hold => Step::DeliverAnyway(None, event, translated, Outcome::Delivered),
             }
         }
-        Ok(Decision::Policy) => Step::Go(None),
-        Ok(Decision::Deliver { token }) => Step::Go(Some(claimed(token))),
-        Ok(Decision::DeliverForTwin { token }) => {
-            Step::DeliverForTwin(claimed(token), at_handler, translated)
-        }
-        Ok(Decision::Duplicate) => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
-        Ok(Decision::InFlight) => Step::Answer(Err(ProxyError::TwinInFlight)),
+        Decision::Duplicate => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
+        Decision::InFlight => Step::Answer(Err(ProxyError::TwinInFlight)),
     }
 }
 
-/// Offers a copy to the shadow comparison with its twin (from any other version the route's policy
-/// names).
-fn offer_to_shadow(shadow: &Shadow, route: &Route, copy: Offered) {
+/// The copy at the handler's version with what the ledger needs of it; `None` when the ledger steps
+/// aside: no identity declared or found (and, for a provider that signs the event's id, no id to keep
+/// it by), a body over [`MAX_LEDGER_BODY`], or a body decide and translate will refuse (theirs to
+/// report).
+fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<AtHandler> {
     let handler = route.downstream.version.as_str();
-    let other_versions = route
-        .policy_versions()
-        .filter(|v| *v != handler)
-        .map(str::to_owned)
-        .collect();
-    shadow.offer(&route.name, handler, other_versions, &route.mappings, copy);
-}
-
-/// The copy as the handler's version has it: as received, or translated. `None` when it cannot be
-/// translated (the delivery path reports why).
-fn at_handler(
-    route: &Route,
-    version: &str,
-    received: &Value,
-    delivery: &Delivery,
-) -> Option<Value> {
-    let handler = route.downstream.version.as_str();
-    if version == handler {
-        return Some(received.clone());
-    }
-    let plan = route.mappings.plan(version, handler).ok()?;
-    crate::mapping::translate(plan, received.clone(), delivery).ok()
-}
-
-/// The ledger identity of a copy whose type declares none, for a provider whose signature covers the
-/// event's id (Standard Webhooks' `webhook-id`): that id, so that a sender's retry of a delivered
-/// event is answered `duplicate`. Such a copy pairs with no twin (the other endpoint's copy has its
-/// own id) and is not offered to the shadow comparison. `None` for the other providers, or without
-/// an id.
-fn id_identity(route: &Route, at_handler: &Value, event_id: &str) -> Option<Identity> {
-    if !route.provider.event_id_is_signed() || event_id.is_empty() {
+    let keyed_by_id = route.provider.event_id_is_signed();
+    if (route.mappings.identities().event_types(handler).is_empty() && !keyed_by_id)
+        || verified.body().len() > MAX_LEDGER_BODY
+    {
         return None;
     }
-    let event_type = route.provider.event_type(at_handler)?.to_owned();
-    // Declared identities join JSON texts after the type; `webhook-id` is none, so no key collides.
-    let key = format!("{event_type}\u{1f}webhook-id\u{1f}{event_id}");
-    Some(Identity { event_type, key })
+    let received = crate::json::parse(verified.body()).ok()?;
+    let event_id = route
+        .provider
+        .event_id(verified, &received)
+        .unwrap_or_default()
+        .to_owned();
+    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
+    AtHandler::read(
+        &route.mappings,
+        route.provider,
+        handler,
+        &others,
+        Sent {
+            version: &record.version,
+            event_id,
+            event: received,
+            delivery: Delivery {
+                timestamp: verified.timestamp(),
+            },
+        },
+    )
 }
 
 /// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
@@ -389,14 +389,15 @@ impl Pipeline {
     }
 }
 
-/// The outgoing event of a copy delivered for its twin: its exact bytes in the handler's version, or
-/// its translation.
-pub(super) fn for_twin(
+/// The outgoing event of a copy delivered although its policy says ack or reject (for its twin, or
+/// past the ledger's bound): its exact bytes in the handler's version, or its translation.
+pub(super) fn anyway(
     route: &Route,
     verified: Verified,
     held: BudgetPermit,
     at_handler: Value,
     translated: bool,
+    outcome: Outcome,
     record: &mut Record<'_>,
 ) -> Outgoing {
     let event_type = route
@@ -417,7 +418,7 @@ pub(super) fn for_twin(
         body,
         event_type,
         translated,
-        outcome: Outcome::DeliveredForTwin,
+        outcome,
         held,
     }
 }

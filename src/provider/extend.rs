@@ -51,6 +51,11 @@ pub(super) fn signature_headers(timestamp: &str, hex_mac: &str) -> Vec<(HeaderNa
 
 /// Whether an envelope is an Extend event.
 pub(super) fn check_envelope(envelope: &Envelope) -> Result<(), EnvelopeError> {
+    if envelope.event_id_lone_surrogate {
+        return Err(EnvelopeError(
+            "eventId holds a lone surrogate escape: no text to key the event by",
+        ));
+    }
     if envelope.event_id.is_none() {
         return Err(EnvelopeError("eventId must be a string"));
     }

@@ -94,6 +94,15 @@ impl Provider {
         }
     }
 
+    /// Whether this provider's event-type member is a string holding a lone surrogate escape (no
+    /// text to name the event type by, so [`Provider::event_type_of`] has none).
+    fn event_type_lone_surrogate(self, envelope: &Envelope) -> bool {
+        match self {
+            Provider::Extend | Provider::Plextera => envelope.event_type_lone_surrogate,
+            Provider::Standard => envelope.type_member_lone_surrogate,
+        }
+    }
+
     /// The event type of a parsed event, read from this provider's member.
     pub fn event_type(self, event: &Value) -> Option<&str> {
         event.get(self.event_type_key()).and_then(Value::as_str)
@@ -169,6 +178,16 @@ impl Provider {
         if !envelope.is_object {
             return Err(EnvelopeError("the body is not a JSON object"));
         }
+        if self.event_type_lone_surrogate(envelope) {
+            return Err(EnvelopeError(match self {
+                Provider::Standard => {
+                    "type holds a lone surrogate escape: no text to name the event type by"
+                }
+                Provider::Extend | Provider::Plextera => {
+                    "eventType holds a lone surrogate escape: no text to name the event type by"
+                }
+            }));
+        }
         if self.event_type_of(envelope).is_none() {
             return Err(EnvelopeError(match self {
                 Provider::Standard => "type must be a string",
@@ -182,17 +201,27 @@ impl Provider {
         }
     }
 
+    /// [`Provider::check_envelope`] on a parsed body: what the server answers `not_an_event` to, for
+    /// callers that hold the tree (`hookshift translate`).
+    pub fn check_event(self, event: &Value) -> Result<(), EnvelopeError> {
+        self.check_envelope(&Provider::envelope_of(event))
+    }
+
     /// The envelope of a parsed body, as [`crate::json::scan`] reads it from the bytes.
     pub fn envelope_of(event: &Value) -> Envelope {
         let Some(object) = event.as_object() else {
             return Envelope::default();
         };
         let string = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        let lone_surrogate = |key: &str| matches!(object.get(key), Some(Value::RawString(_)));
         Envelope {
             is_object: true,
             event_type: string(EVENT_TYPE_KEY),
             type_member: string(standard::EVENT_TYPE_KEY),
             event_id: string(EVENT_ID_KEY),
+            event_type_lone_surrogate: lone_surrogate(EVENT_TYPE_KEY),
+            event_id_lone_surrogate: lone_surrogate(EVENT_ID_KEY),
+            type_member_lone_surrogate: lone_surrogate(standard::EVENT_TYPE_KEY),
             payload: object.get(extend::PAYLOAD_KEY).map(Shape::of),
             data: object.get(plextera::PAYLOAD_KEY).map(Shape::of),
         }
@@ -290,6 +319,56 @@ mod tests {
         assert_eq!(
             plextera(r#"{"eventType":"t","data":null}"#),
             Err(EnvelopeError("data is null"))
+        );
+    }
+
+    /// A string cut inside a surrogate pair is JSON, but has no text to name an event by: the refusal
+    /// says so instead of calling it no string, from the bytes and from the parsed tree alike.
+    #[test]
+    fn an_envelope_string_holding_a_lone_surrogate_is_named_as_such() {
+        for (body, provider, refusal) in [
+            (
+                r#"{"eventId":"evt_\ud83d","eventType":"t","payload":{"a":1}}"#,
+                Provider::Extend,
+                "eventId holds a lone surrogate escape: no text to key the event by",
+            ),
+            (
+                r#"{"eventId":"e","eventType":"t\udfff","payload":{"a":1}}"#,
+                Provider::Extend,
+                "eventType holds a lone surrogate escape: no text to name the event type by",
+            ),
+            (
+                r#"{"eventType":"\uDC00","data":{}}"#,
+                Provider::Plextera,
+                "eventType holds a lone surrogate escape: no text to name the event type by",
+            ),
+            (
+                r#"{"type":"invoice.\ud800","timestamp":"2026-03-02T09:15:00Z","data":{}}"#,
+                Provider::Standard,
+                "type holds a lone surrogate escape: no text to name the event type by",
+            ),
+        ] {
+            assert_eq!(
+                provider.check_envelope(&scanned(body)),
+                Err(EnvelopeError(refusal)),
+                "{body}"
+            );
+            let parsed = crate::json::parse(body.as_bytes()).unwrap();
+            assert_eq!(provider.check_event(&parsed), Err(EnvelopeError(refusal)));
+        }
+        // Escapes that make whole characters are text like any other.
+        assert_eq!(
+            Provider::Extend.check_envelope(&scanned(
+                r#"{"eventId":"evt_\ud83d\ude00","eventType":"t","payload":{"a":1}}"#
+            )),
+            Ok(())
+        );
+        // Plextera keys events by the webhook-id header: an eventId it does not read is not checked.
+        assert_eq!(
+            Provider::Plextera.check_envelope(&scanned(
+                r#"{"eventId":"\ud800","eventType":"t","data":{"a":1}}"#
+            )),
+            Ok(())
         );
     }
 

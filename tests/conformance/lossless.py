@@ -140,15 +140,21 @@ class Step:
         self.rules: list[dict] = []
         # `[lossy.NAME]` tables: entries the rules that name them in `lossy_sets` share
         self.lossy_sets: dict[str, dict] = {}
-        for toml_file in sorted(folder.glob("*.toml")):
+        # One-way files (`[[rule]]`) of this folder; two-way files (`[[change]]`) of this folder read
+        # up, and those of the opposite folder read down (the engine compiles them the same way).
+        start, _, end = folder.name.partition("_to_")
+        opposite = folder.parent / f"{end}_to_{start}"
+        sources = [(f, "up") for f in sorted(folder.glob("*.toml"))]
+        if opposite.is_dir():
+            sources += [(f, "down") for f in sorted(opposite.glob("*.toml"))]
+        for toml_file, way in sources:
             doc = tomllib.loads(toml_file.read_text(encoding="utf-8"))
-            for name, body in doc.get("transforms", {}).items():
-                self.transforms[name] = body.get("ops", [])
-            self.lossy_sets.update(doc.get("lossy", {}))
-            for rule in doc.get("rule", []):
-                rule = dict(rule)
-                rule["_file"] = toml_file.name
-                self.rules.append(rule)
+            two_way = "change" in doc or "direction" in doc or doc.get("two_way") is True
+            if not two_way:
+                if way == "up":
+                    self._read_one_way(doc, toml_file.name)
+                continue
+            self._read_two_way(doc, toml_file.name, way)
 
         # The step README's machine-readable "dropped paths" block, when there is one: per rule name,
         # input paths whose values do not reach the output as they were (including values the way
@@ -184,6 +190,41 @@ class Step:
             if ok:
                 return rule
         return None
+
+    def _read_one_way(self, doc: dict, name: str) -> None:
+        for transform, body in doc.get("transforms", {}).items():
+            self.transforms[transform] = body.get("ops", [])
+        self.lossy_sets.update(doc.get("lossy", {}))
+        for rule in doc.get("rule", []):
+            rule = dict(rule)
+            rule["_file"] = name
+            self.rules.append(rule)
+
+    def _read_two_way(self, doc: dict, name: str, way: str) -> None:
+        file_way = doc.get("direction")
+        self.lossy_sets.update(doc.get("lossy", {}))
+        for transform, body in doc.get("transforms", {}).items():
+            written = body.get("direction", file_way)
+            if written in (None, way):
+                self.transforms[transform] = directed_ops(body.get("ops", []), way, written is not None)
+        for change in doc.get("change", []):
+            written = change.get("direction", file_way)
+            if written not in (None, way):
+                continue
+            rule = {k: v for k, v in change.items() if k not in ("up", "down", "ops", "events")}
+            rule["_file"] = name
+            events = change.get("events", {})
+            if isinstance(events, list):
+                events = {e: e for e in events}
+            if written is None:
+                rule.pop("when", None)
+                rule.update(change.get(way, {}))
+                if way == "down":
+                    events = {new: old for old, new in events.items()}
+            rule["events"] = events
+            if "ops" in change:
+                rule["ops"] = directed_ops(change["ops"], way, written is not None)
+            self.rules.append(rule)
 
     def drop_patterns(self, rule: dict) -> list[Pattern]:
         out: list[Pattern] = []
@@ -233,6 +274,27 @@ class Step:
                         names.append(op[key])
                 for name in dict.fromkeys(names):
                     self._walk(self.transforms.get(name, []), prefix, out, depth + 1)
+
+
+def directed_ops(ops: list, way: str, one_way: bool) -> list:
+    """The ops of a two-way list as they run `way`: going down in reverse, each two-way op inverted
+    (only what this check follows: a copy or a constant without `was` becomes a drop)."""
+    if one_way:
+        return ops
+    out = []
+    for op in ops if way == "up" else reversed(ops):
+        only = op.get("only")
+        if only not in (None, way):
+            continue
+        if only is None and way == "down":
+            if "copy" in op:
+                op = {"drop": op["to"], "reason": f"a copy of {op['copy']}"}
+            elif "set" in op and "was" not in op:
+                op = {"drop": op["set"], "reason": op.get("note", "a constant")}
+            elif "rename" in op:
+                op = {"rename": op["to"], "to": op["rename"]}
+        out.append(op)
+    return out
 
 
 class RestPattern(Pattern):

@@ -482,12 +482,20 @@ async fn non_utf8_bytes_are_refused() {
             "{what}: {answer:?}"
         );
     }
-    // An escaped lone surrogate is valid JSON text; serde_json refuses it as a Rust string.
-    let escaped = br#"{"eventId":"\ud800","eventType":"extract_run.processed","payload":{}}"#;
+    // An escaped lone surrogate is valid JSON text (not bytes): an eventId holding one is no
+    // string hookshift can key an event by, so the body is not an event.
+    let escaped = br#"{"eventId":"\ud800","eventType":"extract_run.processed","payload":{"a":1}}"#;
     let answer = post_signed(&hs, &path, IN_SECRET, escaped).await;
     assert_eq!(
         (answer.status, answer.error()),
-        (400, "invalid_json"),
+        (400, "not_an_event"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("eventId holds a lone surrogate escape: no text to key the event by"),
         "{answer:?}"
     );
     // A version parameter that is not UTF-8 once decoded: no policy for it.
@@ -525,22 +533,46 @@ async fn json_nested_too_deep_is_400_without_crashing() {
         )
         .into_bytes()
     };
-    // The envelope and the payload object use 2 levels: 62 more arrays reach the limit of 64.
+    // The envelope and the payload object use 2 levels: 254 more arrays reach the bound, 256.
     assert_eq!(
-        post_signed(&hs, &path, IN_SECRET, &nested(62)).await.status,
+        post_signed(&hs, &path, IN_SECRET, &nested(254))
+            .await
+            .status,
         200
     );
-    let answer = post_signed(&hs, &path, IN_SECRET, &nested(63)).await;
+    let answer = post_signed(&hs, &path, IN_SECRET, &nested(255)).await;
     assert_eq!(
         (answer.status, answer.error()),
         (400, "invalid_json"),
         "{answer:?}"
     );
+    assert_eq!(
+        answer.json["message"].as_str().unwrap(),
+        "body nests arrays and objects deeper than 256 levels",
+        "{answer:?}"
+    );
+    // Translated at the bound, on the server's own threads (this is a debug build): the run's
+    // free-form output value nests 253 levels under the envelope, payload and output objects.
+    let old_nested = |levels: usize| {
+        format!(
+            r#"{{"eventId":"evt_deep_old","eventType":"processor_run.processed","payload":{{"object":"document_processor_run","id":"dpr_deep","type":"EXTRACT","output":{{"value":{}1{}}}}}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+        .into_bytes()
+    };
+    let answer = post_signed(&hs, "/hooks/hostile_deep", IN_SECRET, &old_nested(253)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let delivered = down.wait_for(2).await;
     assert!(
-        answer.json["message"]
-            .as_str()
-            .unwrap()
-            .contains("deeper than 64"),
+        String::from_utf8_lossy(&delivered[1].body)
+            .contains(&format!("\"value\":{}1", "[".repeat(253))),
+        "translated with its nesting whole"
+    );
+    let answer = post_signed(&hs, "/hooks/hostile_deep", IN_SECRET, &old_nested(254)).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_json"),
         "{answer:?}"
     );
     // Far deeper than any stack would take, unbalanced, and objects: refused quickly.
@@ -558,7 +590,7 @@ async fn json_nested_too_deep_is_400_without_crashing() {
         );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
-    assert_eq!(down.wait_for(1).await.len(), 1);
+    assert_eq!(down.wait_for(2).await.len(), 2);
     still_serves(&hs, "hostile_deep").await;
     hs.stop().await.unwrap();
 }
@@ -1201,5 +1233,90 @@ async fn idle_http2_connections_are_closed_and_connections_are_bounded() {
         waited >= Duration::from_millis(200),
         "the third connection was served at once ({waited:?}): the limit did not hold"
     );
+    hs.stop().await.unwrap();
+}
+
+/// A sender's backend that cuts a string inside a surrogate pair sends a lone surrogate escape
+/// (`"\ud83d"`), JSON both SDKs accept: forwarded byte for byte, translated with the escape as
+/// received. A key holding one is refused, by name.
+#[tokio::test]
+async fn lone_surrogate_escapes_are_forwarded_and_translated_as_received() {
+    let Harness { hs, down, .. } = start(RouteSpec::extend("hostile_surrogate").forward(NEW)).await;
+    let forwarded = br#"{"eventId":"evt_cut","eventType":"extract_run.processed","payload":{"object":"extract_run","id":"exr_1","note":"cut here \ud83d","tail":"\uDE00 and \u00e9"}}"#;
+    let path = format!("/hooks/hostile_surrogate?api_version={NEW}");
+    let answer = post_signed(&hs, &path, IN_SECRET, forwarded).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let received = down.wait_for(1).await;
+    assert_eq!(
+        &received[0].body[..],
+        &forwarded[..],
+        "forwarded byte for byte"
+    );
+
+    let old = br#"{"eventId":"evt_cut_old","eventType":"processor_run.processed","payload":{"object":"document_processor_run","id":"dpr_cut","type":"EXTRACT","output":{"note":"cut here \ud83d","list":["\udfff"]}}}"#;
+    let answer = post_signed(&hs, "/hooks/hostile_surrogate", IN_SECRET, old).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let received = down.wait_for(2).await;
+    let body = String::from_utf8(received[1].body.to_vec()).unwrap();
+    assert!(
+        body.contains(r#""eventType":"extract_run.processed""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#""output":{"note":"cut here \ud83d","list":["\udfff"]}"#),
+        "translated with the escapes as received: {body}"
+    );
+    received[1].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+
+    let key =
+        br#"{"eventId":"evt_key","eventType":"extract_run.processed","payload":{"\ud83d":1}}"#;
+    let answer = post_signed(&hs, &path, IN_SECRET, key).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_json"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("object key with a lone surrogate escape"),
+        "{answer:?}"
+    );
+    still_serves(&hs, "hostile_surrogate").await;
+    hs.stop().await.unwrap();
+}
+
+/// The other way: a 2025-04-21 handler receives a 2026-02-09 event whose strings were cut inside a
+/// surrogate pair; translated down with each escape as received, re-signed for the handler's SDK.
+#[tokio::test]
+async fn lone_surrogate_escapes_are_translated_down_as_received() {
+    let mut route = RouteSpec::extend("hostile_surrogate_down").forward(NEW);
+    route.downstream_version = OLD.to_owned();
+    let Harness { hs, down, .. } = Harness::setup(route)
+        .shipped_mappings()
+        .config(limits)
+        .start()
+        .await;
+    let golden = std::fs::read_to_string(repo_path(
+        "mappings/2025-04-21_to_2026-02-09/golden/extract_processed.output.json",
+    ))
+    .unwrap();
+    let cut = golden.replacen(r#""Acme Corp""#, r#""Acme \ud83d""#, 1);
+    assert_ne!(cut, golden);
+    let path = format!("/hooks/hostile_surrogate_down?api_version={NEW}");
+    let answer = post_signed(&hs, &path, IN_SECRET, cut.as_bytes()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let received = down.wait_for(1).await;
+    let body = String::from_utf8(received[0].body.to_vec()).unwrap();
+    assert!(
+        body.contains(r#""eventType":"processor_run.processed""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#""vendor_name":"Acme \ud83d""#),
+        "translated down with the escape as received: {body}"
+    );
+    received[0].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
     hs.stop().await.unwrap();
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hookshift::json::Value;
 use hookshift::ledger::{Key, Ledger, ShadowCopy, ShadowOutcome, Side};
-use hookshift::shadow::{Expected, Fingerprint};
+use hookshift::shadow::{Expected, Kept};
 
 use crate::ledger_support::{both_backends, free_port, Backend};
 
@@ -35,7 +35,7 @@ fn copy(side: Side, id: &str, status: &str, created_at: &str) -> ShadowCopy {
         side,
         version: version.to_owned(),
         event_id: format!("evt_{id}_{}", side.as_str()),
-        fingerprint: Fingerprint::of(&event(id, status, created_at), false),
+        fingerprint: Kept::of(&event(id, status, created_at), false),
     }
 }
 

@@ -464,3 +464,77 @@ both_backends!(
         hs.stop().await.unwrap();
     }
 );
+
+/// The golden 2025-04-21 EXTRACT event of the way up with another `eventId`: one run, told apart by
+/// the sender as another event.
+fn old_event_with_id(event_id: &str) -> Vec<u8> {
+    let body = std::fs::read(repo_path(&format!(
+        "mappings/{OLD}_to_{NEW}/golden/extract_processed.input.json"
+    )))
+    .unwrap();
+    let mut event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    event["eventId"] = serde_json::Value::String(event_id.to_owned());
+    serde_json::to_vec(&event).unwrap()
+}
+
+both_backends!(
+    distinct_events_about_one_run_are_each_delivered_through_handler_failures,
+    |backend: Backend| async move {
+        // Events the sender tells apart (each its own eventId) about one run, the handler failing a
+        // fifth of first deliveries and the sender retrying every non-2xx: each one reaches the
+        // handler exactly once, past the occurrences the ledger keeps too (delivered and counted).
+        const EVENTS: usize = 45;
+        let route = format!("e2e-occurrences-{}", backend.kind.as_str());
+        let harness = start(&backend, RouteSpec::extend(&route).forward(OLD).ack(NEW)).await;
+        for i in 0..EVENTS {
+            let body = old_event_with_id(&format!("evt_run1_{i}"));
+            if i % 5 == 0 {
+                harness.down.set(Behaviour::Status(500));
+                let answer = send(&harness.hs, &route, OLD, &body).await;
+                assert_eq!(answer.status, 502, "event {i}: {:?}", answer.json);
+                harness.down.set(Behaviour::Status(200));
+            }
+            let answer = send(&harness.hs, &route, OLD, &body).await;
+            assert_eq!(answer.json["status"], "delivered", "event {i}");
+            // A retry after the 2xx is the sender's duplicate: answered, not delivered again.
+            if i % 7 == 0 {
+                let again = send(&harness.hs, &route, OLD, &body).await;
+                let tracked = i < hookshift::ledger::once::MAX_OCCURRENCES;
+                let expected = if tracked { "duplicate" } else { "delivered" };
+                assert_eq!(again.json["status"], expected, "retry of event {i}");
+            }
+        }
+        let mut delivered: std::collections::BTreeMap<String, usize> = Default::default();
+        for request in harness.down.requests() {
+            if request.answered == 200 {
+                *delivered
+                    .entry(request.json()["eventId"].as_str().unwrap().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        let untracked = EVENTS - hookshift::ledger::once::MAX_OCCURRENCES;
+        let retried_untracked = (hookshift::ledger::once::MAX_OCCURRENCES..EVENTS)
+            .filter(|i| i % 7 == 0)
+            .count();
+        assert_eq!(delivered.len(), EVENTS, "every event reached the handler");
+        assert_eq!(
+            delivered.values().filter(|&&n| n > 1).count(),
+            retried_untracked,
+            "only untracked events' retries are delivered again: {delivered:?}"
+        );
+        // Every attempt at an untracked event counts: the failed first ones too.
+        let failed_untracked = (hookshift::ledger::once::MAX_OCCURRENCES..EVENTS)
+            .filter(|i| i % 5 == 0)
+            .count();
+        let page = harness.hs.metrics().await;
+        assert_eq!(
+            metric_sum(
+                &page,
+                "hookshift_ledger_uncertain_deliveries_total",
+                &[("route", route.as_str()), ("reason", "occurrence_limit")]
+            ),
+            (untracked + retried_untracked + failed_untracked) as f64
+        );
+        harness.hs.stop().await.unwrap();
+    }
+);

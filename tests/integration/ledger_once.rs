@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hookshift::ledger::once::{Copy, Decision, Intent};
+use hookshift::ledger::once::{Copy, Decision, Intent, Placed};
 use hookshift::ledger::{Key, Ledger};
 
 use crate::ledger_support::{both_backends, Backend};
@@ -21,6 +21,8 @@ fn copy<'a>(version: &'a str, event_id: &'a str, intent: Intent) -> Copy<'a> {
         event_type: "extract_run.processed",
         version,
         event_id,
+        // One content for every copy here: they are twins and retries of one event.
+        digest: 1,
         intent,
         claim_ms: 30_000,
     }
@@ -31,14 +33,22 @@ const NEW: &str = "2026-02-09";
 
 /// The ledger's decision on one copy (the backend must answer).
 async fn decide(ledger: &Ledger, k: &Key, copy: Copy<'_>) -> Decision {
-    ledger.decide(k, copy).await.unwrap()
+    ledger.decide(k, copy).await.unwrap().0
 }
 
-fn token(decision: &Decision) -> String {
-    match decision {
-        Decision::Deliver { token } | Decision::DeliverForTwin { token } => token.clone(),
+fn claim_of(decided: (Decision, Option<Placed>)) -> (Placed, String) {
+    match decided {
+        (
+            Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
+            Some(placed),
+        ) => (placed, token),
         other => panic!("expected a claim, got {other:?}"),
     }
+}
+
+/// Decides and expects a claim: its occurrence and token.
+async fn claim(ledger: &Ledger, k: &Key, copy: Copy<'_>) -> (Placed, String) {
+    claim_of(ledger.decide(k, copy).await.unwrap())
 }
 
 both_backends!(
@@ -46,16 +56,18 @@ both_backends!(
     |backend: Backend| async move {
         let ledger = backend.ledger(HOUR_MS, 1000);
         let k = key("once-dup", "exr_1");
-        let first = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
-        let t = token(&first);
-        ledger.mark_delivered(&k, &t, OLD, "evt_old").await.unwrap();
+        let (placed, t) = claim(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
+        ledger
+            .mark_delivered(&k, placed, &t, OLD, "evt_old")
+            .await
+            .unwrap();
         for (version, id, intent) in [
             (OLD, "evt_old", Intent::Deliver),
             (NEW, "evt_new", Intent::Deliver),
             (NEW, "evt_new", Intent::Hold),
         ] {
             assert_eq!(
-                ledger.decide(&k, copy(version, id, intent)).await.unwrap(),
+                decide(&ledger, &k, copy(version, id, intent)).await,
                 Decision::Duplicate
             );
         }
@@ -78,13 +90,17 @@ both_backends!(
             decide(&ledger, &k, copy(NEW, "evt_new", Intent::Hold)).await,
             Decision::Policy
         );
-        let decision = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Hold)).await;
+        let decided = ledger
+            .decide(&k, copy(OLD, "evt_old", Intent::Hold))
+            .await
+            .unwrap();
         assert!(
-            matches!(decision, Decision::DeliverForTwin { .. }),
-            "{decision:?}"
+            matches!(decided.0, Decision::DeliverForTwin { .. }),
+            "{decided:?}"
         );
+        let (placed, token) = claim_of(decided);
         ledger
-            .mark_delivered(&k, &token(&decision), OLD, "evt_old")
+            .mark_delivered(&k, placed, &token, OLD, "evt_old")
             .await
             .unwrap();
         assert_eq!(
@@ -99,17 +115,17 @@ both_backends!(
     |backend: Backend| async move {
         let ledger = backend.ledger(HOUR_MS, 1000);
         let k = key("once-release", "exr_1");
-        let first = decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
+        let first = claim(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await;
         // While the first delivery runs, its twin is told to come back.
         assert_eq!(
             decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await,
             Decision::InFlight
         );
-        ledger.release(&k, &token(&first)).await.unwrap();
+        ledger.release(&k, first.0, &first.1).await.unwrap();
         let retry = decide(&ledger, &k, copy(NEW, "evt_new", Intent::Deliver)).await;
         assert!(matches!(retry, Decision::Deliver { .. }), "{retry:?}");
         // A stale release (the first holder's token) does not free the new claim.
-        ledger.release(&k, &token(&first)).await.unwrap();
+        ledger.release(&k, first.0, &first.1).await.unwrap();
         assert_eq!(
             decide(&ledger, &k, copy(OLD, "evt_old", Intent::Deliver)).await,
             Decision::InFlight
@@ -160,5 +176,36 @@ both_backends!(
             }
         }
         assert!(claims.iter().all(|&c| c == 1), "{claims:?}");
+    }
+);
+
+both_backends!(
+    distinct_events_about_one_run_are_each_delivered_and_each_deduplicated,
+    |backend: Backend| async move {
+        // Three events the sender told apart (three event ids) about one run, each retried, each with
+        // a twin from the other endpoint: three deliveries, never a fourth.
+        let ledger = backend.ledger(HOUR_MS, 1000);
+        let k = key("once-occurrences", "exr_1");
+        for (i, digest) in [10, 20, 30].into_iter().enumerate() {
+            let old_id = format!("evt_old_{i}");
+            let mut old = copy(OLD, &old_id, Intent::Deliver);
+            old.digest = digest;
+            let (placed, token) = claim(&ledger, &k, old.clone()).await;
+            assert_eq!(placed.occurrence, i as u32 + 1);
+            ledger
+                .mark_delivered(&k, placed, &token, OLD, &old_id)
+                .await
+                .unwrap();
+            assert_eq!(decide(&ledger, &k, old).await, Decision::Duplicate);
+        }
+        // The twins come in another order; each is the duplicate of its own occurrence.
+        for (i, digest) in [(2, 30), (0, 10), (1, 20)] {
+            let new_id = format!("evt_new_{i}");
+            let mut new = copy(NEW, &new_id, Intent::Hold);
+            new.digest = digest;
+            let (decision, placed) = ledger.decide(&k, new).await.unwrap();
+            assert_eq!(decision, Decision::Duplicate);
+            assert_eq!(placed.unwrap().occurrence, i + 1);
+        }
     }
 );

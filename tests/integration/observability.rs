@@ -168,3 +168,68 @@ async fn metrics_show_the_expected_series() {
     assert_eq!(ready["routes"][0], "observed");
     hs.stop().await.unwrap();
 }
+
+/// A sender's new event type is a data edit: listed in the mapping set's `catalogue.toml` (and given
+/// an identity in `identity.toml`), it loads with its identity and is labelled as itself; a type the
+/// set does not know still folds into `other`.
+#[tokio::test]
+async fn an_event_type_added_to_the_catalogue_gets_its_own_series() {
+    let files = Harness::setup(RouteSpec::extend("catalogued").forward(NEW))
+        .write()
+        .await;
+    let mappings = &files.spec.mappings_dir;
+    std::fs::write(
+        mappings.join("catalogue.toml"),
+        format!("[event_types]\n\"{NEW}\" = [\"extract_run.archived\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        mappings.join("identity.toml"),
+        format!("[identity.\"{NEW}\"]\n\"extract_run.archived\" = [\"payload.id\"]\n"),
+    )
+    .unwrap();
+    let loaded = hookshift::mapping::Mappings::load(mappings).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.identities().event_types(NEW),
+        ["extract_run.archived"]
+    );
+    let hs = Hookshift::start(files.dir.path(), &files.spec).await;
+
+    let path = format!("/hooks/catalogued?api_version={NEW}");
+    for event_type in ["extract_run.archived", "extract_run.invented"] {
+        let body = format!(
+            r#"{{"eventId":"evt_{event_type}","eventType":"{event_type}","payload":{{"id":"exr_1"}}}}"#
+        );
+        let answer = post_signed(&hs, &path, IN_SECRET, body.as_bytes()).await;
+        assert_eq!(answer.status, 200, "{event_type}");
+    }
+    files.down.wait_for(2).await;
+
+    let page = hs.metrics().await;
+    let delivered = |event_type: &str| {
+        metric_sum(
+            &page,
+            "hookshift_events_total",
+            &[
+                ("route", "catalogued"),
+                ("api_version", NEW),
+                ("event_type", event_type),
+                ("outcome", "delivered"),
+            ],
+        )
+    };
+    assert_eq!(delivered("extract_run.archived"), 1.0, "{page}");
+    assert_eq!(delivered("other"), 1.0, "{page}");
+    assert!(!page.contains("extract_run.invented"), "{page}");
+    assert_eq!(
+        metric_sum(
+            &page,
+            "hookshift_events_received_total",
+            &[
+                ("route", "catalogued"),
+                ("event_type", "extract_run.archived")
+            ],
+        ),
+        1.0
+    );
+}

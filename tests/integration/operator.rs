@@ -262,3 +262,80 @@ async fn event_series_exist_at_zero_before_the_first_event() {
     );
     hs.stop().await.unwrap();
 }
+
+/// `hookshift translate` refuses what the server answers 400 `not_an_event`, with the server's words,
+/// and translates a string cut inside a surrogate pair as the server does.
+#[tokio::test]
+async fn translate_refuses_what_the_server_refuses_in_the_same_words() {
+    let Harness { hs, down, .. } = Harness::setup(RouteSpec::extend("operator_translate"))
+        .shipped_mappings()
+        .start()
+        .await;
+    let golden = std::fs::read_to_string(repo_path(
+        "mappings/2025-04-21_to_2026-02-09/golden/extract_processed.input.json",
+    ))
+    .unwrap();
+    let id = r#""eventId": "evt_7Qm2Lx9RfT4vB8nK1cZ3p","#;
+    assert!(golden.contains(id), "{golden}");
+    let refused = [
+        golden.replacen(id, "", 1),
+        golden.replacen(id, r#""eventId": "evt_\ud83d","#, 1),
+        {
+            let start = golden.find(r#""payload": {"#).unwrap();
+            format!("{}\"payload\": {{}}\n}}\n", &golden[..start])
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = repo_path("mappings");
+    let translate = |body: &str| {
+        let input = dir.path().join("event.json");
+        std::fs::write(&input, body).unwrap();
+        hookshift_binary(&[
+            "translate",
+            "--from",
+            OLD,
+            "--to",
+            NEW,
+            "--mappings",
+            mappings.to_str().unwrap(),
+            "--timestamp",
+            "1771000000",
+            "--compact",
+            input.to_str().unwrap(),
+        ])
+    };
+    for body in &refused {
+        let answer =
+            post_signed(&hs, "/hooks/operator_translate", IN_SECRET, body.as_bytes()).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (400, "not_an_event"),
+            "{body}"
+        );
+        let server = answer.json["message"].as_str().unwrap().to_owned();
+        let out = translate(body);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{body}");
+        assert!(out.stdout.is_empty(), "{body}");
+        assert!(stderr.trim_end().ends_with(&server), "{stderr} / {server}");
+    }
+
+    let cut = golden.replacen(r#""Acme Corp""#, r#""Acme \ud83d""#, 1);
+    assert_ne!(cut, golden);
+    let answer = post_signed(&hs, "/hooks/operator_translate", IN_SECRET, cut.as_bytes()).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let delivered = down.wait_for(1).await;
+    let out = translate(&cut);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.contains(r#""vendor_name":"Acme \ud83d""#),
+        "{printed}"
+    );
+    let served = String::from_utf8(delivered[0].body.to_vec()).unwrap();
+    assert!(
+        served.contains(r#""vendor_name":"Acme \ud83d""#),
+        "{served}"
+    );
+    hs.stop().await.unwrap();
+}

@@ -60,6 +60,9 @@ pub struct Recorded {
     pub body: Bytes,
     /// The status the handler answered it with.
     pub answered: u16,
+    /// When the handler received it (unix seconds): freshness is judged then, not when a test
+    /// looks at it.
+    pub received_at: i64,
 }
 
 impl Recorded {
@@ -74,14 +77,14 @@ impl Recorded {
             provider,
             secrets: &secrets,
             tolerance_secs: 30,
-            now: now(),
+            now: self.received_at,
         };
         let verified =
             signature::verify(params, &self.headers, self.body.clone()).unwrap_or_else(|e| {
                 panic!("forwarded request does not verify with the handler secret: {e}")
             });
         assert!(
-            (now() - verified.timestamp()).abs() <= 30,
+            (self.received_at - verified.timestamp()).abs() <= 30,
             "outbound timestamp is not fresh"
         );
     }
@@ -127,6 +130,7 @@ impl Downstream {
                                 headers: parts.headers,
                                 body,
                                 answered,
+                                received_at: now(),
                             });
                             let status = match behaviour {
                                 Behaviour::Status(status) => status,

@@ -10,9 +10,12 @@ use super::ops::{Op, Step, Transform, VERBS};
 use super::path::FieldPath;
 use super::LoadError;
 
+mod change;
 mod checks;
+mod invert;
 mod reader;
 mod rules;
+mod units;
 mod versions;
 
 use checks::{check_cycles, check_overlaps, reachable_inputs};
@@ -27,6 +30,8 @@ pub(crate) struct SourceFile {
     relative: Arc<str>,
     text: String,
     doc: ImDocument<String>,
+    /// Holds `[[change]]` units: compiled forward in its own step and inverted in the opposite one.
+    pub(crate) two_way: bool,
 }
 
 impl SourceFile {
@@ -57,16 +62,20 @@ impl Errors<'_> {
     }
 }
 
-/// Compiles every `*.toml` file of one step folder. `from`/`to` come from the folder name. Old
-/// spellings the language still accepts go to `warnings`, each naming the new spelling.
-pub(crate) fn load_step(
-    dir: &Path,
-    from: &str,
-    to: &str,
-    errors: &mut Vec<LoadError>,
-    warnings: &mut Vec<LoadError>,
-) -> Option<Step> {
-    let before = errors.len();
+/// Which way a file's ops run in the step being compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// A one-way file (`[[rule]]`) of the step's own folder: its ops as written.
+    OneWay,
+    /// A two-way file (`[[change]]`) of the step's own folder: its changes read forward.
+    Up,
+    /// A two-way file of the opposite folder: its changes inverted.
+    Down,
+}
+
+/// Reads and parses every `*.toml` file of one step folder; each unreadable or invalid file is an
+/// error naming it. A file that holds `[[change]]` units (or says `two_way = true`) is two-way.
+pub(crate) fn read_folder(dir: &Path, errors: &mut Vec<LoadError>) -> Option<Vec<SourceFile>> {
     let mut files = Vec::new();
     let mut entries: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
@@ -105,12 +114,16 @@ pub(crate) fn load_step(
             }
         };
         match ImDocument::parse(text.clone()) {
-            Ok(doc) => files.push(SourceFile {
-                name,
-                relative,
-                text,
-                doc,
-            }),
+            Ok(doc) => {
+                let two_way = change::is_two_way(&doc);
+                files.push(SourceFile {
+                    name,
+                    relative,
+                    text,
+                    doc,
+                    two_way,
+                })
+            }
             Err(e) => {
                 let line = e.span().map_or(0, |s| {
                     text[..s.start.min(text.len())].matches('\n').count() + 1
@@ -124,26 +137,33 @@ pub(crate) fn load_step(
             }
         }
     }
+    Some(files)
+}
 
+/// Compiles one step `from` → `to` from its files: the one-way and two-way files of its own folder
+/// and the two-way files of the opposite folder (their changes inverted). Old spellings the
+/// language still accepts go to `warnings`, each naming the new spelling.
+pub(crate) fn load_step(
+    files: &[(&SourceFile, Direction)],
+    from: &str,
+    to: &str,
+    payload_key: &str,
+    errors: &mut Vec<LoadError>,
+    warnings: &mut Vec<LoadError>,
+) -> Option<Step> {
+    let before = errors.len();
     // Pass 1: name every transform and lossy set of the step, so files may use each other's.
     let mut names: HashMap<String, (usize, Arc<str>, usize)> = HashMap::new();
     let mut lossy_sets: HashMap<String, LossySet> = HashMap::new();
     let mut transforms = Vec::new();
-    for file in &files {
+    for &(file, direction) in files {
         let mut errs = Errors {
             all: errors,
             file: file.name.clone(),
         };
         let root = file.doc.as_table();
-        for (key, _) in root.iter() {
-            if !matches!(key, "rule" | "transforms" | "lossy" | "description") {
-                let line = file.line(root.key(key).and_then(|k| k.span()));
-                errs.push(
-                    line,
-                    key,
-                    "unknown key (expected `rule`, `transforms`, `lossy` or `description`)",
-                );
-            }
+        if direction != Direction::Down {
+            change::check_root_keys(file, &mut errs);
         }
         if let Some(item) = root.get("lossy") {
             read_lossy_sets(file, &mut errs, item, &mut lossy_sets);
@@ -151,7 +171,10 @@ pub(crate) fn load_step(
         if let Some(item) = root.get("transforms") {
             match item.as_table() {
                 Some(table) => {
-                    for (name, _) in table.iter() {
+                    for (name, body) in table.iter() {
+                        if file.two_way && !change::transform_runs(body, file, direction) {
+                            continue;
+                        }
                         let line = file.line(table.key(name).and_then(|k| k.span()));
                         if let Some((_, other_file, other_line)) = names.get(name) {
                             errs.push(
@@ -166,11 +189,7 @@ pub(crate) fn load_step(
                                 name.to_owned(),
                                 (transforms.len(), file.name.clone(), line),
                             );
-                            transforms.push(Transform {
-                                name: name.to_owned(),
-                                ops: Vec::new(),
-                                notes: Vec::new(),
-                            });
+                            transforms.push(Transform::new(name.to_owned()));
                         }
                     }
                 }
@@ -192,7 +211,7 @@ pub(crate) fn load_step(
         warnings: Vec::new(),
     };
     let mut rules = Vec::new();
-    for file in &files {
+    for &(file, direction) in files {
         let mut errs = Errors {
             all: errors,
             file: file.name.clone(),
@@ -207,9 +226,19 @@ pub(crate) fn load_step(
                     continue;
                 }
                 let key = format!("transforms.{name}");
-                let compiled = compiler.transform_body(file, &mut errs, &key, item, index);
-                (transforms[index].ops, transforms[index].notes) = compiled.into_iter().unzip();
+                if file.two_way {
+                    let compiled =
+                        compiler.directed_body(file, &mut errs, &key, item, index, direction);
+                    transforms[index].set_directed_ops(compiled);
+                } else {
+                    let compiled = compiler.transform_body(file, &mut errs, &key, item, index);
+                    transforms[index].set_ops(compiled);
+                }
             }
+        }
+        if file.two_way {
+            compiler.changes(file, &mut errs, direction, &mut transforms, &mut rules);
+            continue;
         }
         match root.get("rule") {
             None => {}
@@ -246,17 +275,20 @@ pub(crate) fn load_step(
     for rule in &mut rules {
         rule.captures = reachable_inputs(rule.body, &transforms, &edges);
     }
+
     if errors.len() > before {
         return None;
     }
-    Some(Step {
+    let mut step = Step {
         from: from.to_owned(),
         to: to.to_owned(),
         transforms,
         rules,
         by_event,
         inputs: inputs.into_iter().map(|(p, _)| p).collect(),
-    })
+    };
+    change::derive_lossy(&mut step, payload_key);
+    Some(step)
 }
 
 pub(crate) struct Compiler<'n> {
@@ -328,7 +360,8 @@ impl Compiler<'_> {
             let op_key = format!("{key}[{i}]");
             match value.as_inline_table() {
                 Some(table) => {
-                    if let Some(op) = self.op(file, errs, &op_key, table, owner) {
+                    let line = file.line(table.span());
+                    if let Some(op) = self.op(file, errs, &op_key, table, owner, line) {
                         // The why of an op, for the mapping reference: its `reason`, else its `note`.
                         let why = ["reason", "note"]
                             .iter()
@@ -354,8 +387,8 @@ impl Compiler<'_> {
         key: &str,
         table: &InlineTable,
         owner: usize,
+        line: usize,
     ) -> Option<Op> {
-        let line = file.line(table.span());
         let mut op = OpReader {
             file,
             errs,

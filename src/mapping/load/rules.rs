@@ -289,11 +289,7 @@ impl Compiler<'_> {
         }
         let body = match (table.get(transform_key), table.get("ops")) {
             (None, None) if no_counterpart.is_some() => {
-                transforms.push(Transform {
-                    name: format!("{name} (no counterpart)"),
-                    ops: Vec::new(),
-                    notes: Vec::new(),
-                });
+                transforms.push(Transform::new(format!("{name} (no counterpart)")));
                 self.edges.push(Vec::new());
                 transforms.len() - 1
             }
@@ -318,14 +314,10 @@ impl Compiler<'_> {
             },
             (None, Some(ops)) => {
                 let index = transforms.len();
-                transforms.push(Transform {
-                    name: format!("{name} (inline)"),
-                    ops: Vec::new(),
-                    notes: Vec::new(),
-                });
+                transforms.push(Transform::new(format!("{name} (inline)")));
                 self.edges.push(Vec::new());
                 let compiled = self.ops(file, errs, &format!("{key}.ops"), ops, index);
-                (transforms[index].ops, transforms[index].notes) = compiled.into_iter().unzip();
+                transforms[index].set_ops(compiled);
                 index
             }
             _ => {
@@ -347,12 +339,14 @@ impl Compiler<'_> {
             captures: Vec::new(),
             lossy,
             no_counterpart,
+            description: None,
+            derives_lossy: false,
         })
     }
 
     /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. A path the rule
     /// lists itself or gets from two sets is an error: each loss has one reason.
-    fn expand_lossy_sets(
+    pub(super) fn expand_lossy_sets(
         &self,
         errs: &mut Errors,
         key: &str,

@@ -41,7 +41,7 @@ impl Kind {
     fn matches(self, value: &Value) -> bool {
         matches!(
             (self, value),
-            (Kind::String, Value::String(_))
+            (Kind::String, Value::String(_) | Value::RawString(_))
                 | (Kind::Number, Value::Number(_))
                 | (Kind::Bool, Value::Bool(_))
                 | (Kind::Object, Value::Object(_))

@@ -223,6 +223,38 @@ pub(crate) struct Transform {
     pub(crate) ops: Vec<Op>,
     /// Each op's `reason` or `note`, for the mapping reference.
     pub(crate) notes: Vec<Option<String>>,
+    /// Each op: a one-way drop of a two-way step that the other direction does not write back,
+    /// so a round trip loses it (the rule's lossy entries are derived from these).
+    pub(crate) losses: Vec<bool>,
+}
+
+impl Transform {
+    pub(crate) fn new(name: String) -> Transform {
+        Transform {
+            name,
+            ops: Vec::new(),
+            notes: Vec::new(),
+            losses: Vec::new(),
+        }
+    }
+
+    /// The compiled ops of a one-way file: none derives a lossy entry.
+    pub(crate) fn set_ops(&mut self, compiled: Vec<(Op, Option<String>)>) {
+        self.losses = vec![false; compiled.len()];
+        (self.ops, self.notes) = compiled.into_iter().unzip();
+    }
+
+    /// The compiled ops of a two-way file, each with whether it is a loss.
+    pub(crate) fn set_directed_ops(&mut self, compiled: Vec<(Op, Option<String>, bool)>) {
+        self.ops = Vec::with_capacity(compiled.len());
+        self.notes = Vec::with_capacity(compiled.len());
+        self.losses = Vec::with_capacity(compiled.len());
+        for (op, note, loss) in compiled {
+            self.ops.push(op);
+            self.notes.push(note);
+            self.losses.push(loss);
+        }
+    }
 }
 
 /// A rule: which events it takes and the transform that rewrites their payload.
@@ -242,6 +274,10 @@ pub(crate) struct Rule {
     /// `counterpart = false`: the events this rule takes have none in the target version (the
     /// reason, for the mapping reference); they are unmapped, not translated.
     pub(crate) no_counterpart: Option<String>,
+    /// A change unit's `description` (rules of one-way files have none).
+    pub(crate) description: Option<String>,
+    /// A change unit: its lossy entries also come from the losses of its transforms.
+    pub(crate) derives_lossy: bool,
 }
 
 /// One compiled version step (`FROM_to_TO`).
