@@ -327,7 +327,13 @@ fn validate_output(
         .next()
         .and_then(|step| step.split_once("_to_"))
         .map_or("", |(_, to)| to);
-    hookshift::output_check::check(&env.schemas, ValidateOutput::Observe, target, translated)
+    hookshift::output_check::check(
+        &env.schemas,
+        ValidateOutput::Observe,
+        target,
+        hookshift::mapping::DEFAULT_EVENT_TYPE_KEY,
+        translated,
+    )
 }
 
 /// What a translated request does on its own thread for the drift scan (the proxy's

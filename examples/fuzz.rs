@@ -104,12 +104,18 @@ fn class(result: Result<impl Sized, impl std::fmt::Display>) -> Outcome {
 }
 
 /// Signature input: `provider byte | timestamp header \0 signature header \0 body` for Extend, the
-/// first segment as the whole `X-Plextera-Signature` for Plextera.
+/// first segment as the whole `X-Plextera-Signature` for Plextera, and `webhook-signature \0
+/// webhook-id \0 body` (at a fixed `webhook-timestamp`) for Standard Webhooks.
 fn run_signature(input: &[u8]) -> Outcome {
-    let secrets = [Secret::inline("wss_fuzz"), Secret::inline("wss_fuzz_2")];
+    let secrets = [
+        Secret::inline("wss_fuzz"),
+        Secret::inline("wss_fuzz_2"),
+        Secret::inline("whsec_ZnV6ei1zZWNyZXQta2V5"),
+    ];
     let (provider, rest) = match input.split_first() {
-        Some((b, rest)) if b % 2 == 0 => (Provider::Extend, rest),
-        Some((_, rest)) => (Provider::Plextera, rest),
+        Some((b, rest)) if b % 3 == 0 => (Provider::Extend, rest),
+        Some((b, rest)) if b % 3 == 1 => (Provider::Plextera, rest),
+        Some((_, rest)) => (Provider::Standard, rest),
         None => (Provider::Extend, input),
     };
     let mut parts = rest.splitn(3, |b| *b == 0);
@@ -130,6 +136,19 @@ fn run_signature(input: &[u8]) -> Outcome {
             if let Ok(v) = HeaderValue::from_bytes(first) {
                 headers.insert(signature::PLEXTERA_SIGNATURE_HEADER, v);
             }
+        }
+        Provider::Standard => {
+            use hookshift::provider::standard;
+            if let Ok(v) = HeaderValue::from_bytes(first) {
+                headers.insert(standard::SIGNATURE_HEADER, v);
+            }
+            if let Ok(v) = HeaderValue::from_bytes(second) {
+                headers.insert(standard::ID_HEADER, v);
+            }
+            headers.insert(
+                standard::TIMESTAMP_HEADER,
+                HeaderValue::from_static("1700000000"),
+            );
         }
     }
     let params = VerifyParams {
@@ -156,6 +175,7 @@ fn run_json(input: &[u8]) -> Outcome {
             let string = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
             assert_eq!(envelope.event_type, string("eventType"), "scan: eventType");
             assert_eq!(envelope.event_id, string("eventId"), "scan: eventId");
+            assert_eq!(envelope.type_member, string("type"), "scan: type");
             let shape = |key: &str| value.get(key).map(hookshift::json::Shape::of);
             assert_eq!(envelope.payload, shape("payload"), "scan: payload shape");
             assert_eq!(envelope.data, shape("data"), "scan: data shape");

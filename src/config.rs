@@ -1075,6 +1075,11 @@ impl Config {
                         key(&format!("inbound_secrets[{j}]")),
                         problem,
                     ));
+                } else if let Some(problem) = route.provider.secret_problem(secret) {
+                    problems.push(ConfigError::invalid(
+                        key(&format!("inbound_secrets[{j}]")),
+                        problem,
+                    ));
                 }
             }
             if route.downstream.secret.is_optional() {
@@ -1084,6 +1089,8 @@ impl Config {
                      deliveries must be signed",
                 ));
             } else if let Some(problem) = route.downstream.secret.problem() {
+                problems.push(ConfigError::invalid(key("downstream.secret"), problem));
+            } else if let Some(problem) = route.provider.secret_problem(&route.downstream.secret) {
                 problems.push(ConfigError::invalid(key("downstream.secret"), problem));
             }
             if route.downstream.ca_file.is_some()
@@ -1735,6 +1742,41 @@ secret = "wss_out"
         assert_eq!(r.policy["2026-02-09"], Policy::Ack);
         assert_eq!(r.downstream.url, "http://127.0.0.1:3000/webhooks");
         assert_eq!(c.route_for_path("/webhooks/extend").unwrap().name, "extend");
+    }
+
+    #[test]
+    fn standard_webhooks_secrets_must_be_whsec_base64_and_errors_name_the_line() {
+        let standard = VALID
+            .replace(
+                "path = \"/webhooks/extend\"",
+                "path = \"/webhooks/extend\"\nprovider = \"standard\"",
+            )
+            .replace("secret = \"wss_out\"", "secret = \"whsec_!!notbase64\"");
+        let errs = errors_of(&standard, no_env());
+        assert_eq!(
+            errs,
+            vec![
+                "routes[0].inbound_secrets[0]: a Standard Webhooks secret starts with whsec_ \
+                 (whsec_<base64 key>) (line 13)",
+                "routes[0].downstream.secret: the part after whsec_ must be the base64 of a \
+                 non-empty key (line 18)",
+            ],
+        );
+        for error in &errs {
+            assert!(
+                !error.contains("notbase64") && !error.contains("wss_in"),
+                "{error}"
+            );
+        }
+        let good = standard
+            .replace(
+                "[\"wss_in\"]",
+                "[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]",
+            )
+            .replace("whsec_!!notbase64", "whsec_c2VjcmV0LWtleQ==");
+        assert_eq!(errors_of(&good, no_env()), Vec::<String>::new());
+        let c = Config::parse_str(&good, no_env()).unwrap();
+        assert_eq!(c.routes[0].provider, Provider::Standard);
     }
 
     #[test]

@@ -336,6 +336,7 @@ mod tests {
             version: "2026-02-09".to_owned(),
             body: Bytes::from_static(b"{}"),
             event_type_label: "other".to_owned(),
+            event_type_key: "eventType",
         });
         off.submit(with_check);
         let page = metrics::install().render();
@@ -361,6 +362,7 @@ mod tests {
             version: "2026-02-09".to_owned(),
             body: Bytes::from(serde_json::to_vec(&bad).unwrap()),
             event_type_label: "extract_run.processed".to_owned(),
+            event_type_key: "eventType",
         });
         scan(scan_job);
         let page = metrics::install().render();

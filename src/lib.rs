@@ -1,8 +1,9 @@
 //! hookshift: a reverse proxy for webhook API-version migrations.
 //!
-//! It receives a provider's webhooks (Extend, Plextera), verifies their signature, applies the migration
-//! stage's policy for the sending API version, translates the event to the version the handler speaks
-//! with declarative mapping files, re-signs it with the handler's secret and delivers it.
+//! It receives a provider's webhooks (Extend, Plextera, Standard Webhooks senders), verifies their
+//! signature, applies the migration stage's policy for the sending API version, translates the event
+//! to the version the handler speaks with declarative mapping files, re-signs it with the handler's
+//! secret and delivers it.
 //!
 //! # Layout
 //!
@@ -13,7 +14,8 @@
 //! - `route`: a `[[routes]]` table compiled once per loaded state: per sending version an action
 //!   (ack, reject, pass, translate with its plan), the handler, resolved metric labels and handles.
 //! - [`provider`]: what each sender's webhooks look like: signature scheme ([`provider::signature`]),
-//!   envelope and payload member, delivery headers; [`provider::extend`], [`provider::plextera`].
+//!   envelope and payload member, delivery headers; [`provider::extend`], [`provider::plextera`],
+//!   [`provider::standard`].
 //! - `error`: request errors → HTTP status, JSON body and metric outcome, in one place.
 //!
 //! What it runs on:
@@ -29,8 +31,8 @@
 //! - [`pipeline`]: the request path, one file per stage (below).
 //! - `route`: a route compiled once per loaded configuration: per sending version its action and
 //!   plan, its handler, its metric handles.
-//! - [`provider`]: one module per provider (Extend, Plextera): signatures, envelope and payload member,
-//!   delivery headers; [`provider::Verified`] bodies.
+//! - [`provider`]: one module per provider (Extend, Plextera, Standard Webhooks): signatures, envelope
+//!   and payload member, delivery headers; [`provider::Verified`] bodies.
 //! - [`ledger`]: the one piece of state (SQLite file or Redis): twin pairing, exactly-once claims,
 //!   quarantine, and the `shadow report` / `quarantine` commands.
 //! - [`shadow`]: per-path hash trees of an event and the comparison of twins.

@@ -32,18 +32,20 @@ pub struct InvalidOutput {
     pub first: String,
 }
 
-/// Validates `event` (in `version`) per `mode`; `None` when it passes, is not checked, or the version
-/// has no schema for its type (nothing to hold it to).
+/// Validates `event` (in `version`, its type in the envelope member `event_type_key`) per `mode`;
+/// `None` when it passes, is not checked, or the version has no schema for its type (nothing to hold
+/// it to).
 pub fn check(
     schemas: &Schemas,
     mode: ValidateOutput,
     version: &str,
+    event_type_key: &str,
     event: &Value,
 ) -> Option<InvalidOutput> {
     if mode == ValidateOutput::Off {
         return None;
     }
-    let event_type = event.get("eventType")?.as_str()?;
+    let event_type = event.get(event_type_key)?.as_str()?;
     check_instance(schemas, version, event_type, event)
 }
 
@@ -56,6 +58,8 @@ pub struct Deferred {
     pub body: Bytes,
     /// The bounded `event_type` label of the translated event.
     pub event_type_label: String,
+    /// The envelope member naming the event type (the route's provider's).
+    pub event_type_key: &'static str,
 }
 
 impl Deferred {
@@ -65,7 +69,10 @@ impl Deferred {
         let Ok(event) = serde_json::from_slice::<serde_json::Value>(&self.body) else {
             return false;
         };
-        let Some(event_type) = event.get("eventType").and_then(serde_json::Value::as_str) else {
+        let Some(event_type) = event
+            .get(self.event_type_key)
+            .and_then(serde_json::Value::as_str)
+        else {
             return false;
         };
         match check_instance(schemas, &self.version, event_type, &event) {
@@ -147,7 +154,13 @@ mod tests {
         let schemas = schemas();
         let good = golden_output("extract_processed");
         assert_eq!(
-            check(&schemas, ValidateOutput::Observe, "2026-02-09", &good),
+            check(
+                &schemas,
+                ValidateOutput::Observe,
+                "2026-02-09",
+                "eventType",
+                &good
+            ),
             None
         );
         let mut bad = good.clone();
@@ -157,7 +170,14 @@ mod tests {
             Value::Number(crate::json::Number::from_text("7").unwrap()),
         );
         payload.shift_remove("id");
-        let found = check(&schemas, ValidateOutput::Enforce, "2026-02-09", &bad).unwrap();
+        let found = check(
+            &schemas,
+            ValidateOutput::Enforce,
+            "2026-02-09",
+            "eventType",
+            &bad,
+        )
+        .unwrap();
         assert!(
             found.paths.contains(&"payload.status".to_owned()),
             "{found:?}"
@@ -165,7 +185,13 @@ mod tests {
         assert!(!found.first.is_empty());
         // Off: not checked at all.
         assert_eq!(
-            check(&schemas, ValidateOutput::Off, "2026-02-09", &bad),
+            check(
+                &schemas,
+                ValidateOutput::Off,
+                "2026-02-09",
+                "eventType",
+                &bad
+            ),
             None
         );
     }
@@ -179,7 +205,14 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .shift_remove("id");
-        let on_path = check(&schemas, ValidateOutput::Observe, "2026-02-09", &bad).unwrap();
+        let on_path = check(
+            &schemas,
+            ValidateOutput::Observe,
+            "2026-02-09",
+            "eventType",
+            &bad,
+        )
+        .unwrap();
         let event = serde_json::from_slice::<serde_json::Value>(&bad.to_vec()).unwrap();
         let deferred = check_instance(&schemas, "2026-02-09", "extract_run.processed", &event);
         assert_eq!(deferred, Some(on_path));

@@ -145,6 +145,20 @@ impl Route {
                 ),
             });
         }
+        let event_type_key = config.provider.event_type_key();
+        if translates && mappings.event_type_key() != event_type_key {
+            problems.push(ConfigError::Invalid {
+                key: format!("routes[{index}].mappings"),
+                message: format!(
+                    "the mappings in {} read the event type from `{}`, but {} events name it in \
+                     `{event_type_key}`: name a mapping set written for {} (mappings = \"DIR\")",
+                    mappings.dir().display(),
+                    mappings.event_type_key(),
+                    config.provider.as_str(),
+                    config.provider.as_str(),
+                ),
+            });
+        }
         if !problems.is_empty() {
             return Err(problems);
         }

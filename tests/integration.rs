@@ -24,6 +24,8 @@ mod observability;
 mod plextera;
 #[path = "integration/policy.rs"]
 mod policy;
+#[path = "integration/standard.rs"]
+mod standard;
 #[path = "integration/tls.rs"]
 mod tls;
 #[path = "integration/workers.rs"]

@@ -10,8 +10,8 @@ use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::sign::provider_arg;
-use super::{read_input, secret_arg, CliError};
+use super::sign::{provider_arg, provider_secret};
+use super::{read_input, CliError};
 use crate::signature::{self, Provider};
 
 /// How much of the answer is read and printed.
@@ -28,9 +28,14 @@ pub struct SendArgs {
     /// Signing secret, inline or `env:VAR_NAME`: the sending endpoint's secret.
     #[arg(long)]
     pub secret: String,
-    /// Signature scheme: `extend` or `plextera`.
+    /// Signature scheme: `extend`, `plextera` or `standard` (Standard Webhooks; its secret is
+    /// `whsec_<base64>`).
     #[arg(long, default_value = "extend", value_parser = provider_arg)]
     pub provider: Provider,
+    /// The message id a Standard Webhooks signature covers (`webhook-id`): send the same id again
+    /// to act as the sender's retry. Defaults to one derived from the timestamp and the body.
+    #[arg(long)]
+    pub id: Option<String>,
     /// Sending endpoint's API version, added to the URL as `?api_version=V` (Extend's second
     /// endpoint carries it); omitted: the route's `default_version` applies.
     #[arg(long)]
@@ -48,7 +53,7 @@ pub struct SendArgs {
 
 /// `hookshift send`: the answer's status line and body when it is 2xx, else [`CliError::Answered`].
 pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
-    let secret = secret_arg(&args.secret)?;
+    let secret = provider_secret(args.provider, &args.secret)?;
     let url = target_url(&args.to, args.api_version.as_deref(), &args.version_param)?;
     let (_, body) = read_input(&args.input)?;
     let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
@@ -61,7 +66,8 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    for (name, value) in signature::sign(args.provider, &secret, timestamp, &body) {
+    let id = args.id.as_deref();
+    for (name, value) in signature::sign_event(args.provider, &secret, timestamp, id, &body) {
         headers.insert(name, value);
     }
 
@@ -197,6 +203,7 @@ mod tests {
             api_version: version.map(str::to_owned),
             version_param: "api_version".into(),
             timestamp: None,
+            id: None,
             timeout_ms: 5_000,
         }
     }
@@ -234,6 +241,44 @@ mod tests {
         };
         signature::verify(params, headers, body.clone())
             .expect("hookshift verifies what send signs");
+    }
+
+    #[tokio::test]
+    async fn standard_webhooks_sends_under_the_given_id_and_refuses_a_non_whsec_secret() {
+        let (url, seen) = handler(200, "{\"status\":\"delivered\"}\n").await;
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("event.json");
+        let body =
+            br#"{"type":"invoice.paid","timestamp":"2026-03-02T09:15:00Z","data":{"id":"in_1"}}"#;
+        std::fs::write(&input, body).unwrap();
+        let secret = "whsec_c2VuZC1rZXk=";
+        let standard = |secret: &str| SendArgs {
+            secret: secret.into(),
+            provider: Provider::Standard,
+            id: Some("msg_cli_send".into()),
+            ..args(input.clone(), url.clone(), Some("v1"))
+        };
+        send_command(&standard(secret)).await.unwrap();
+        {
+            let seen = seen.lock().unwrap();
+            let (_, headers, sent) = &seen[0];
+            assert_eq!(sent.as_ref(), body.as_slice());
+            assert_eq!(headers["webhook-id"], "msg_cli_send");
+            let secrets = [crate::config::Secret::inline(secret)];
+            let params = signature::VerifyParams {
+                provider: Provider::Standard,
+                secrets: &secrets,
+                tolerance_secs: 300,
+                now: crate::pipeline::system_clock(),
+            };
+            let verified = signature::verify(params, headers, sent.clone()).unwrap();
+            assert_eq!(verified.signed_id(), Some("msg_cli_send"));
+        }
+        // A secret that is not whsec_ base64 is refused before anything is sent, never quoted.
+        let err = send_command(&standard("wss_send")).await.unwrap_err();
+        assert!(err.to_string().contains("whsec_"), "{err}");
+        assert!(!err.to_string().contains("wss_send"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{read_input, secret_arg, CliError};
+use crate::config::Secret;
 use crate::signature::{self, Provider};
 
 /// Options of `sign`.
@@ -14,12 +15,17 @@ pub struct SignArgs {
     /// Signing secret, inline or `env:VAR_NAME` (keeps it out of the process list and shell history).
     #[arg(long)]
     pub secret: String,
-    /// Signature scheme: `extend` or `plextera`.
+    /// Signature scheme: `extend`, `plextera` or `standard` (Standard Webhooks; its secret is
+    /// `whsec_<base64>`).
     #[arg(long, default_value = "extend", value_parser = provider_arg)]
     pub provider: Provider,
     /// Signature timestamp (unix seconds); defaults to now.
     #[arg(long)]
     pub timestamp: Option<i64>,
+    /// The message id a Standard Webhooks signature covers (`webhook-id`; a retry repeats it);
+    /// defaults to one derived from the timestamp and the body. Other schemes sign no id.
+    #[arg(long)]
+    pub id: Option<String>,
     /// The exact body to sign; `-` or nothing reads standard input.
     #[arg(default_value = "-")]
     pub input: PathBuf,
@@ -30,20 +36,32 @@ pub(crate) fn provider_arg(text: &str) -> Result<Provider, String> {
     Provider::try_from(text.to_owned())
 }
 
+/// A `--secret` that `provider` can sign and verify with (a Standard Webhooks one is `whsec_` base64).
+pub(crate) fn provider_secret(provider: Provider, spec: &str) -> Result<Secret, CliError> {
+    let secret = secret_arg(spec)?;
+    match provider.secret_problem(&secret) {
+        Some(problem) => Err(CliError::Secret(problem.to_owned())),
+        None => Ok(secret),
+    }
+}
+
 /// `hookshift sign`: one `name: value` line per header.
 pub fn sign_command(args: &SignArgs) -> Result<String, CliError> {
-    let secret = secret_arg(&args.secret)?;
+    let secret = provider_secret(args.provider, &args.secret)?;
     let (_, body) = read_input(&args.input)?;
     let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
-    Ok(signature::sign(args.provider, &secret, timestamp, &body)
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{name}: {}\n",
-                value.to_str().expect("signature headers are ASCII")
-            )
-        })
-        .collect())
+    let id = args.id.as_deref();
+    Ok(
+        signature::sign_event(args.provider, &secret, timestamp, id, &body)
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    "{name}: {}\n",
+                    value.to_str().expect("signature headers are ASCII")
+                )
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -65,6 +83,7 @@ mod tests {
             secret: "wss_test".into(),
             provider: Provider::Extend,
             timestamp: Some(1_771_000_000),
+            id: None,
             input,
         })
         .unwrap();
@@ -84,6 +103,7 @@ mod tests {
             secret: "env:HOOKSHIFT_TEST_SIGN_SECRET".into(),
             provider: provider_arg("plextera").unwrap(),
             timestamp: Some(5),
+            id: None,
             input,
         })
         .unwrap();
@@ -99,6 +119,7 @@ mod tests {
             secret: "env:HOOKSHIFT_TEST_SIGN_SECRET_UNSET".into(),
             provider: Provider::Extend,
             timestamp: None,
+            id: None,
             input,
         })
         .unwrap_err();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::sign::provider_arg;
-use super::{read_input, secret_arg, CliError};
+use super::sign::{provider_arg, provider_secret};
+use super::{read_input, CliError};
 use crate::signature::{self, Provider, VerifyParams};
 
 /// Options of `verify`.
@@ -16,10 +16,11 @@ pub struct VerifyArgs {
     /// Secret to verify with, inline or `env:VAR_NAME`; repeat for several (any one verifies).
     #[arg(long, required = true)]
     pub secret: Vec<String>,
-    /// A received header, `name: value`; repeat for each (Extend sends two).
+    /// A received header, `name: value`; repeat for each (Extend sends two, Standard Webhooks three).
     #[arg(long = "header", short = 'H', required = true)]
     pub headers: Vec<String>,
-    /// Signature scheme: `extend` or `plextera`.
+    /// Signature scheme: `extend`, `plextera` or `standard` (Standard Webhooks: `webhook-*` or
+    /// `svix-*` headers, a `whsec_` secret).
     #[arg(long, default_value = "extend", value_parser = provider_arg)]
     pub provider: Provider,
     /// Largest accepted age of the signature timestamp, in seconds (a route's
@@ -36,7 +37,7 @@ pub fn verify_command(args: &VerifyArgs) -> Result<String, CliError> {
     let secrets = args
         .secret
         .iter()
-        .map(|spec| secret_arg(spec))
+        .map(|spec| provider_secret(args.provider, spec))
         .collect::<Result<Vec<_>, _>>()?;
     let headers = parse_headers(&args.headers)?;
     let (_, body) = read_input(&args.input)?;
@@ -57,8 +58,12 @@ pub fn verify_command(args: &VerifyArgs) -> Result<String, CliError> {
     };
     let verified = signature::verify(params, &headers, body.into())
         .map_err(|e| CliError::Signature(e.to_string()))?;
+    let id = verified
+        .signed_id()
+        .map(|id| format!(", id {id}"))
+        .unwrap_or_default();
     Ok(format!(
-        "ok: {} signature valid, timestamp {}",
+        "ok: {} signature valid, timestamp {}{id}",
         args.provider.as_str(),
         verified.timestamp()
     ))
@@ -98,6 +103,7 @@ mod tests {
             secret: "wss_right".into(),
             provider,
             timestamp: Some(timestamp),
+            id: None,
             input: input.clone(),
         })
         .unwrap()
@@ -145,6 +151,55 @@ mod tests {
         assert!(err.to_string().contains("3600 s old"), "{err}");
         // --tolerance 0: only the MAC counts.
         assert!(verify_command(&args("wss_right", old, input, 0)).is_ok());
+    }
+
+    #[test]
+    fn standard_webhooks_sign_names_the_id_and_verify_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("event.json");
+        std::fs::write(&input, BODY).unwrap();
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let now = crate::pipeline::system_clock();
+        let sign = |secret: &str| {
+            sign_command(&SignArgs {
+                secret: secret.into(),
+                provider: Provider::Standard,
+                timestamp: Some(now),
+                id: Some("msg_retry_1".into()),
+                input: input.clone(),
+            })
+        };
+        let headers: Vec<String> = sign(secret).unwrap().lines().map(str::to_owned).collect();
+        assert_eq!(headers[0], "webhook-id: msg_retry_1");
+        assert_eq!(headers[1], format!("webhook-timestamp: {now}"));
+        let expected =
+            signature::standard_signature(secret.as_bytes(), "msg_retry_1", &now.to_string(), BODY)
+                .unwrap();
+        assert_eq!(headers[2], format!("webhook-signature: v1,{expected}"));
+        // The same headers under Svix's names verify too.
+        let svix: Vec<String> = headers
+            .iter()
+            .map(|h| h.replace("webhook-", "svix-"))
+            .collect();
+        for headers in [headers, svix] {
+            let out = verify_command(&VerifyArgs {
+                secret: vec![secret.into()],
+                headers,
+                provider: Provider::Standard,
+                tolerance: 300,
+                input: input.clone(),
+            })
+            .unwrap();
+            assert_eq!(
+                out,
+                format!("ok: standard signature valid, timestamp {now}, id msg_retry_1")
+            );
+        }
+        // A secret that is not whsec_ base64 is refused up front, not turned into an unsigned request.
+        assert_eq!(
+            sign("wss_right").unwrap_err().to_string(),
+            "--secret: a Standard Webhooks secret starts with whsec_ (whsec_<base64 key>)"
+        );
     }
 
     #[test]

@@ -99,6 +99,8 @@ pub struct Envelope {
     pub is_object: bool,
     /// Top-level `eventType`, when it is a string.
     pub event_type: Option<String>,
+    /// Top-level `type`, when it is a string (Standard Webhooks' event type).
+    pub type_member: Option<String>,
     /// Top-level `eventId`, when it is a string.
     pub event_id: Option<String>,
     /// Whether `eventType` is a string holding a lone surrogate escape: a string with no text to
@@ -106,6 +108,8 @@ pub struct Envelope {
     pub event_type_lone_surrogate: bool,
     /// Whether `eventId` is a string holding a lone surrogate escape (`event_id` is then `None`).
     pub event_id_lone_surrogate: bool,
+    /// Whether `type` is a string holding a lone surrogate escape (`type_member` is then `None`).
+    pub type_member_lone_surrogate: bool,
     /// The kind of the top-level `payload` value, when the key is there.
     pub payload: Option<Shape>,
     /// The kind of the top-level `data` value, when the key is there.

@@ -325,6 +325,7 @@ impl<'de> Visitor<'de> for TopLevelScan {
             match &*key {
                 "eventType" => envelope.event_type = access.next_value_seed(MaybeString(inner))?,
                 "eventId" => envelope.event_id = access.next_value_seed(MaybeString(inner))?,
+                "type" => envelope.type_member = access.next_value_seed(MaybeString(inner))?,
                 "payload" => envelope.payload = Some(access.next_value_seed(ShapeScan(inner))?),
                 "data" => envelope.data = Some(access.next_value_seed(ShapeScan(inner))?),
                 _ => access.next_value_seed(inner)?,
@@ -388,13 +389,14 @@ impl<'a> FastScanner<'a> {
             let member: &[u8] = match &*key {
                 b"eventType" => b"eventType",
                 b"eventId" => b"eventId",
+                b"type" => b"type",
                 b"payload" => b"payload",
                 b"data" => b"data",
                 _ => b"",
             };
             self.keys.push(key);
             match member {
-                b"eventType" | b"eventId" => {
+                b"eventType" | b"eventId" | b"type" => {
                     let text = match self.cursor.peek() {
                         Some(b'"') => Some(self.string()?),
                         _ => {
@@ -404,12 +406,19 @@ impl<'a> FastScanner<'a> {
                     };
                     let lone_surrogate = matches!(text, Some(None));
                     let text = text.flatten();
-                    if member == b"eventType" {
-                        envelope.event_type = text;
-                        envelope.event_type_lone_surrogate = lone_surrogate;
-                    } else {
-                        envelope.event_id = text;
-                        envelope.event_id_lone_surrogate = lone_surrogate;
+                    match member {
+                        b"eventType" => {
+                            envelope.event_type = text;
+                            envelope.event_type_lone_surrogate = lone_surrogate;
+                        }
+                        b"eventId" => {
+                            envelope.event_id = text;
+                            envelope.event_id_lone_surrogate = lone_surrogate;
+                        }
+                        _ => {
+                            envelope.type_member = text;
+                            envelope.type_member_lone_surrogate = lone_surrogate;
+                        }
                     }
                 }
                 b"payload" | b"data" => {

@@ -11,13 +11,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use http::{header, HeaderMap, HeaderValue};
+use http::{header, HeaderValue};
 
 use super::once::{Copy, Decision, Intent};
 use super::quarantine::{Quarantined, ReplayResult};
 use super::{Key, Ledger, LedgerError};
 use crate::http::deliver::{Deliverer, Outbound};
-use crate::json::Value;
 use crate::mapping::Delivery;
 use crate::state::{State, StateError};
 
@@ -202,12 +201,16 @@ async fn replay_one(
     let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
     let read = super::stage::AtHandler::read(
         &route.mappings,
+        route.provider,
         handler,
         &others,
-        &item.version,
-        event.clone(),
-        &Delivery {
-            timestamp: item.timestamp,
+        super::stage::Sent {
+            version: &item.version,
+            event_id: item.event_id.clone(),
+            event: event.clone(),
+            delivery: Delivery {
+                timestamp: item.timestamp,
+            },
         },
     );
     let translated = if item.version == handler {
@@ -265,9 +268,9 @@ async fn replay_one(
         }
         None => None,
     };
-    let out_type = translated
-        .get("eventType")
-        .and_then(Value::as_str)
+    let out_type = route
+        .provider
+        .event_type(&translated)
         .unwrap_or_default()
         .to_owned();
     let bytes = if item.version == handler {
@@ -275,7 +278,9 @@ async fn replay_one(
     } else {
         bytes::Bytes::from(translated.into_json())
     };
-    let mut inbound = HeaderMap::new();
+    // Re-signed under the id the sender gave it (Standard Webhooks' `webhook-id`, the handler's
+    // deduplication key), not a new one.
+    let mut inbound = route.provider.id_headers(&item.event_id);
     inbound.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

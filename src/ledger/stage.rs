@@ -17,6 +17,7 @@ use super::{Key, Ledger, ShadowCopy, Side};
 use crate::json::Value;
 use crate::mapping::identity::Identity;
 use crate::mapping::{Delivery, Mappings};
+use crate::provider::Provider;
 use crate::shadow::{Expected, Kept};
 
 /// Most comparisons (fingerprint, ledger round trip) running at once per process.
@@ -140,16 +141,33 @@ impl Shadow {
     }
 }
 
+/// A verified copy as the sender sent it.
+pub struct Sent<'a> {
+    /// The version the sender delivered it in (its endpoint).
+    pub version: &'a str,
+    /// The sender's id of this copy ([`Provider::event_id`]: Standard Webhooks' signed
+    /// `webhook-id`, the body's `eventId` for the others); empty when it carries none.
+    pub event_id: String,
+    /// The event as received (parsed).
+    pub event: Value,
+    /// The sender's signature timestamp (what a translation made here reads as the delivery time).
+    pub delivery: Delivery,
+}
+
 /// A copy read at the handler's version, with what the ledger needs of it.
 pub struct AtHandler {
-    /// `eventType` as sent.
+    /// The event type as sent (read from the provider's member: `eventType`, `type`).
     pub sent_type: String,
-    /// `eventId` as sent (empty when missing).
+    /// The sender's id of this copy ([`Sent::event_id`]).
     pub event_id: String,
     /// The event at the handler's version: as received, or translated.
     pub event: Value,
     pub translated: bool,
     pub identity: Identity,
+    /// Whether the identity is one `identity.toml` declares, which pairs the copy with its twin
+    /// from the other endpoint and offers it to the shadow comparison; else the copy is kept by its
+    /// signed id alone ([`id_identity`]).
+    pub declared: bool,
     /// Per version a translated twin may come from, the paths its translation synthesises.
     pub expected: BTreeMap<String, Expected>,
     /// [`crate::shadow::pair_digest`] outside every expected path.
@@ -157,47 +175,52 @@ pub struct AtHandler {
 }
 
 impl AtHandler {
-    /// Reads a copy sent in `version` at `handler_version` (translating it when they differ).
+    /// Reads a copy sent by `provider` at `handler_version` (translating it when sent in another).
     /// `other_versions`: the versions other than the handler's a twin may come from. `None`: no
     /// identity there (never paired), or a translation that failed (the delivery path reports it).
     pub fn read(
         mappings: &Mappings,
+        provider: Provider,
         handler_version: &str,
         other_versions: &[&str],
-        version: &str,
-        received: Value,
-        delivery: &Delivery,
+        sent: Sent<'_>,
     ) -> Option<AtHandler> {
-        let text = |key: &str| {
-            received
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let (sent_type, event_id) = (text("eventType"), text("eventId"));
+        let Sent {
+            version,
+            event_id,
+            event: received,
+            delivery,
+        } = sent;
+        let sent_type = provider
+            .event_type(&received)
+            .unwrap_or_default()
+            .to_owned();
         let translated = version != handler_version;
         let event = if translated {
             let plan = mappings.plan(version, handler_version).ok()?;
-            crate::mapping::translate(plan, received, delivery).ok()?
+            crate::mapping::translate(plan, received, &delivery).ok()?
         } else {
             received
         };
-        let identity = mappings.identities().of(handler_version, &event)?;
+        let (identity, declared) = match mappings.identities().of(handler_version, &event) {
+            Some(identity) => (identity, true),
+            None => (id_identity(provider, &event, &event_id)?, false),
+        };
         // What a translation from each version cannot carry, read on the copy at the handler's
         // version: for a translated copy, its own source version; for a native one, every version its
-        // twin may come from. The same paths leave the pairing digest and the shadow comparison.
-        let sources: &[&str] = if translated {
-            &[version]
-        } else {
-            other_versions
+        // twin may come from. The same paths leave the pairing digest and the shadow comparison. A
+        // copy kept by its id has no twin to compare with.
+        let sources: &[&str] = match (declared, translated) {
+            (false, _) => &[],
+            (true, true) => &[version],
+            (true, false) => other_versions,
         };
         let expected: BTreeMap<String, Expected> = sources
             .iter()
             .filter_map(|source| {
                 let back = mappings.plan(handler_version, source).ok()?;
                 let patterns = back
-                    .lossy_paths(&event, delivery)
+                    .lossy_paths(&event, &delivery)
                     .into_iter()
                     .map(|(path, _)| path);
                 Some(((*source).to_owned(), Expected::new(patterns)))
@@ -211,10 +234,25 @@ impl AtHandler {
             event,
             translated,
             identity,
+            declared,
             expected,
             digest,
         })
     }
+}
+
+/// The ledger identity of a copy whose type declares none, for a provider whose signature covers the
+/// event's id (Standard Webhooks' `webhook-id`): that id, so that a sender's retry of a delivered
+/// event is answered `duplicate` while another id is another event. Such a copy pairs with no twin
+/// (the other endpoint's copy has its own id). `None` for the other providers, or without an id.
+fn id_identity(provider: Provider, at_handler: &Value, event_id: &str) -> Option<Identity> {
+    if !provider.event_id_is_signed() || event_id.is_empty() {
+        return None;
+    }
+    let event_type = provider.event_type(at_handler)?.to_owned();
+    // Declared identities join JSON texts after the type; `webhook-id` is none, so no key collides.
+    let key = format!("{event_type}\u{1f}webhook-id\u{1f}{event_id}");
+    Some(Identity { event_type, key })
 }
 
 #[cfg(test)]
@@ -235,17 +273,29 @@ mod tests {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     }
 
+    /// An Extend copy, named by its body's `eventId`.
+    fn sent(version: &str, event: Value) -> Sent<'_> {
+        Sent {
+            version,
+            event_id: event
+                .get("eventId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            event,
+            delivery: Delivery {
+                timestamp: 1_771_000_000,
+            },
+        }
+    }
+
     fn read(mappings: &Mappings, version: &str, event: Value) -> Option<AtHandler> {
-        let delivery = Delivery {
-            timestamp: 1_771_000_000,
-        };
         AtHandler::read(
             mappings,
+            Provider::Extend,
             "2026-02-09",
             &["2025-04-21"],
-            version,
-            event,
-            &delivery,
+            sent(version, event),
         )
     }
 
@@ -306,6 +356,62 @@ mod tests {
         .unwrap();
         assert!(read(&mappings, "2026-02-09", event).is_none());
     }
+
+    /// Standard Webhooks signs each copy's `webhook-id`: a type with a declared identity pairs by it,
+    /// one without is kept by that id (so a retry is a duplicate, another id another event), and the
+    /// type is read from `type`.
+    #[test]
+    fn a_standard_webhooks_copy_is_named_by_its_webhook_id() {
+        let mappings = Mappings::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mappings-standard"),
+        )
+        .unwrap();
+        let read = |version: &str, id: &str, body: &str| {
+            AtHandler::read(
+                &mappings,
+                Provider::Standard,
+                "v2",
+                &["v1"],
+                Sent {
+                    version,
+                    event_id: id.to_owned(),
+                    event: serde_json::from_str(body).unwrap(),
+                    delivery: Delivery { timestamp: 0 },
+                },
+            )
+        };
+        let old = read(
+            "v1",
+            "msg_1",
+            r#"{"type":"invoice.paid","timestamp":"2026-03-02T09:15:00Z","data":{"id":"in_1","amount_cents":1250,"currency":"EUR","status":"paid"}}"#,
+        )
+        .unwrap();
+        let new = read(
+            "v2",
+            "msg_2",
+            r#"{"type":"invoice.payment.succeeded","timestamp":"2026-03-02T09:15:00Z","data":{"invoice":{"id":"in_1"},"amount":{"value":1250,"currency":"EUR"},"outcome":"succeeded"}}"#,
+        )
+        .unwrap();
+        assert!(old.declared && new.declared);
+        assert_eq!(old.identity, new.identity);
+        assert_eq!(
+            (old.sent_type.as_str(), old.event_id.as_str()),
+            ("invoice.paid", "msg_1")
+        );
+        assert_eq!(old.digest, new.digest);
+
+        let plain =
+            r#"{"type":"customer.created","timestamp":"2026-03-02T09:15:00Z","data":{"id":"c"}}"#;
+        let first = read("v2", "msg_3", plain).unwrap();
+        let retry = read("v2", "msg_3", plain).unwrap();
+        let another = read("v2", "msg_4", plain).unwrap();
+        assert!(!first.declared && first.expected.is_empty());
+        assert_eq!(first.identity.event_type, "customer.created");
+        assert_eq!(first.identity, retry.identity);
+        assert_ne!(first.identity, another.identity);
+        // Without a signed id there is nothing to keep it by.
+        assert!(read("v2", "", plain).is_none());
+    }
 }
 #[cfg(test)]
 mod golden_digests {
@@ -339,8 +445,16 @@ mod golden_digests {
                 };
                 let input: Value = serde_json::from_slice(&input).unwrap();
                 let output: Value = serde_json::from_slice(&output).unwrap();
-                let native = AtHandler::read(&mappings, from, &[to], from, input, &delivery);
-                let translated = AtHandler::read(&mappings, from, &[to], to, output, &delivery);
+                let read = |version, event: Value| {
+                    let sent = Sent {
+                        version,
+                        event_id: String::new(),
+                        event,
+                        delivery,
+                    };
+                    AtHandler::read(&mappings, Provider::Extend, from, &[to], sent)
+                };
+                let (native, translated) = (read(from, input), read(to, output));
                 let (Some(native), Some(translated)) = (native, translated) else {
                     continue;
                 };

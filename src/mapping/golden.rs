@@ -76,6 +76,7 @@ impl Mappings {
             to: to.to_owned(),
             steps: vec![step.clone()],
             payload_key: self.payload_key.clone(),
+            event_type_key: self.event_type_key.clone(),
         })
     }
 }
@@ -106,7 +107,7 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             continue;
         };
         let step = &plan.steps[0];
-        if let Ok(rule) = find_rule(step, &plan.payload_key, &input) {
+        if let Ok(rule) = find_rule(step, plan.keys(), &input) {
             exercised.insert((
                 case.from.clone(),
                 case.to.clone(),
@@ -130,7 +131,7 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             },
             Err(_) => Vec::new(),
         };
-        match run_step_reporting(step, &plan.payload_key, input, &GOLDEN_DELIVERY) {
+        match run_step_reporting(step, plan.keys(), input, &GOLDEN_DELIVERY) {
             Ok((_, unmapped)) if super::bounded_paths(unmapped.clone()) != expected_unmapped => {
                 failures.push(format!(
                     "{label}: reported unmapped fields {:?}, expected {expected_unmapped:?} ({})",

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use toml_edit::{ImDocument, Item};
 
@@ -68,27 +69,44 @@ pub struct Identity {
 }
 
 /// Every declared identity, per version and event type.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Identities {
     by_version: HashMap<String, BTreeMap<String, Vec<IdentityField>>>,
+    /// The envelope member naming the event type (the mapping set's).
+    event_type_key: Arc<str>,
+}
+
+impl Default for Identities {
+    fn default() -> Identities {
+        Identities {
+            by_version: HashMap::new(),
+            event_type_key: Arc::from(super::DEFAULT_EVENT_TYPE_KEY),
+        }
+    }
 }
 
 impl Identities {
     /// Reads `identity.toml` in `dir` (none: no identities, nothing is paired). Versions must be ones
     /// the steps know; event types ones a rule names in that version or the catalogue lists for it
-    /// (`is_known_event_type(version, event_type)`).
+    /// (`is_known_event_type(version, event_type)`). `event_type_key` is the envelope member naming
+    /// an event's type.
     pub(crate) fn load(
         dir: &Path,
         versions: &[&str],
+        event_type_key: &Arc<str>,
         is_known_event_type: impl Fn(&str, &str) -> bool,
         errors: &mut Vec<LoadError>,
     ) -> Identities {
+        let none = || Identities {
+            event_type_key: Arc::clone(event_type_key),
+            ..Identities::default()
+        };
         let text = match std::fs::read_to_string(dir.join(IDENTITY_FILE)) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Identities::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return none(),
             Err(e) => {
                 errors.push(error(0, "-", format!("cannot read: {e}")));
-                return Identities::default();
+                return none();
             }
         };
         let line = |span: Option<std::ops::Range<usize>>| {
@@ -100,10 +118,10 @@ impl Identities {
             Ok(doc) => doc,
             Err(e) => {
                 errors.push(error(line(e.span()), "-", e.message().to_owned()));
-                return Identities::default();
+                return none();
             }
         };
-        let mut identities = Identities::default();
+        let mut identities = none();
         for (key, item) in doc.iter() {
             if key != "identity" {
                 errors.push(error(
@@ -183,10 +201,15 @@ impl Identities {
             .unwrap_or_default()
     }
 
+    /// The type of `event`, read from the set's event-type member (`eventType`, `type`).
+    pub fn event_type_of<'v>(&self, event: &'v Value) -> Option<&'v str> {
+        event.get(&self.event_type_key)?.as_str()
+    }
+
     /// The identity of `event` (an envelope in `version`): `None` when its type declares none or one
     /// of the fields is absent or `null` (such an event is never paired).
     pub fn of(&self, version: &str, event: &Value) -> Option<Identity> {
-        let event_type = event.get("eventType")?.as_str()?;
+        let event_type = self.event_type_of(event)?;
         let fields = self.fields(version, event_type)?;
         let mut key = event_type.to_owned();
         for field in fields {
@@ -248,7 +271,7 @@ impl Mappings {
                 (&case.to, case.read_output()),
             ] {
                 let Ok(event) = read else { continue };
-                let Some(event_type) = event.get("eventType").and_then(Value::as_str) else {
+                let Some(event_type) = self.identities.event_type_of(&event) else {
                     continue;
                 };
                 let Some(fields) = self.identities.fields(version, event_type) else {
@@ -266,7 +289,7 @@ impl Mappings {
             let Ok(output) = case.read_output() else {
                 continue;
             };
-            let Some(event_type) = output.get("eventType").and_then(Value::as_str) else {
+            let Some(event_type) = self.identities.event_type_of(&output) else {
                 continue;
             };
             let Some(fields) = self.identities.fields(&case.to, event_type) else {
@@ -306,6 +329,7 @@ mod tests {
         let identities = Identities::load(
             dir.path(),
             &["2025-04-21", "2026-02-09"],
+            &Arc::from(crate::mapping::DEFAULT_EVENT_TYPE_KEY),
             |_, t| t.ends_with(".processed") || t.ends_with(".updated"),
             &mut errors,
         );

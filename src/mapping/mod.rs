@@ -44,12 +44,17 @@ pub struct Mappings {
     /// The envelope member the rules rewrite (`payload`, Plextera's `data`): `versions.toml`'s
     /// `payload`, else [`DEFAULT_PAYLOAD_KEY`].
     payload_key: Arc<str>,
+    /// The envelope member naming the event type (`eventType`, Standard Webhooks' `type`):
+    /// `versions.toml`'s `event_type`, else [`DEFAULT_EVENT_TYPE_KEY`].
+    event_type_key: Arc<str>,
     warnings: Vec<LoadError>,
     identities: identity::Identities,
 }
 
 /// The envelope member a mapping set rewrites unless its `versions.toml` names another: Extend's.
 pub const DEFAULT_PAYLOAD_KEY: &str = "payload";
+/// The envelope member naming the event type unless `versions.toml` names another.
+pub const DEFAULT_EVENT_TYPE_KEY: &str = "eventType";
 
 /// The compiled translation from one version to another: the steps to run, in order.
 #[derive(Debug, Clone)]
@@ -59,6 +64,8 @@ pub struct Plan {
     steps: Vec<Arc<Step>>,
     /// The envelope member the steps rewrite.
     payload_key: Arc<str>,
+    /// The envelope member naming the event type.
+    event_type_key: Arc<str>,
 }
 
 /// All problems found while loading mapping files; each names file, line and key.
@@ -131,11 +138,20 @@ impl Mappings {
             }
         };
         folders.sort();
-        let payload_key: Arc<str> = if dir.join(VERSION_ORDER_FILE).is_file() {
-            payload_key_of(dir, &mut errors)
-        } else {
-            Arc::from(DEFAULT_PAYLOAD_KEY)
-        };
+        // The envelope members are known before the steps load: inverting a change for the way down
+        // writes paths under the payload member.
+        let (payload_key, event_type_key): (Arc<str>, Arc<str>) =
+            if dir.join(VERSION_ORDER_FILE).is_file() {
+                (
+                    envelope_member_of(dir, PAYLOAD_MEMBER, &mut errors),
+                    envelope_member_of(dir, EVENT_TYPE_MEMBER, &mut errors),
+                )
+            } else {
+                (
+                    Arc::from(DEFAULT_PAYLOAD_KEY),
+                    Arc::from(DEFAULT_EVENT_TYPE_KEY),
+                )
+            };
         let folder_files = read_step_folders(&folders, &mut errors);
         let mut warnings = Vec::new();
         let mut steps = Vec::new();
@@ -199,6 +215,7 @@ impl Mappings {
         let identities = identity::Identities::load(
             dir,
             &versions,
+            &event_type_key,
             |version, t| named.contains(&(version, t)) || catalogue.lists(version, t),
             &mut errors,
         );
@@ -211,7 +228,7 @@ impl Mappings {
             .chain(catalogue.all())
             .map(str::to_owned)
             .collect();
-        let plans = all_plans(&steps, order.as_deref(), &payload_key);
+        let plans = all_plans(&steps, order.as_deref(), (&payload_key, &event_type_key));
         Ok(Mappings {
             dir: dir.to_owned(),
             steps,
@@ -219,6 +236,7 @@ impl Mappings {
             known_event_types,
             catalogue,
             payload_key,
+            event_type_key,
             warnings,
             identities,
         })
@@ -239,6 +257,12 @@ impl Mappings {
     /// whose events carry their payload there.
     pub fn payload_key(&self) -> &str {
         &self.payload_key
+    }
+
+    /// The envelope member naming the event type: a route translating with this set must be of a
+    /// provider whose events name it there.
+    pub fn event_type_key(&self) -> &str {
+        &self.event_type_key
     }
 
     /// Every event type some rule names (as input or output) or the catalogue lists, in any version:
@@ -412,33 +436,50 @@ fn load_version_order(
     Some(order)
 }
 
-/// The `payload` key of `versions.toml` (read after [`load::version_order`] accepted the file): the
-/// envelope member the set's rules rewrite. The file is small, so it is read again rather than
-/// threading the key through the order parser.
-fn payload_key_of(dir: &Path, errors: &mut Vec<LoadError>) -> Arc<str> {
-    let default = || Arc::from(DEFAULT_PAYLOAD_KEY);
+/// A key of `versions.toml` naming an envelope member, its default and an example for errors.
+struct EnvelopeMember {
+    key: &'static str,
+    default: &'static str,
+    message: &'static str,
+}
+
+const PAYLOAD_MEMBER: EnvelopeMember = EnvelopeMember {
+    key: "payload",
+    default: DEFAULT_PAYLOAD_KEY,
+    message: "must name the envelope member the rules rewrite, e.g. payload = \"data\"",
+};
+
+const EVENT_TYPE_MEMBER: EnvelopeMember = EnvelopeMember {
+    key: "event_type",
+    default: DEFAULT_EVENT_TYPE_KEY,
+    message: "must name the envelope member holding the event type, e.g. event_type = \"type\"",
+};
+
+/// A key of `versions.toml` naming an envelope member: `payload`, the member the set's rules
+/// rewrite, or `event_type`, the one naming the event type. The file is small, so it is read apart
+/// from the order parser.
+fn envelope_member_of(dir: &Path, member: EnvelopeMember, errors: &mut Vec<LoadError>) -> Arc<str> {
+    let default = || Arc::from(member.default);
     let Ok(text) = std::fs::read_to_string(dir.join(VERSION_ORDER_FILE)) else {
         return default();
     };
     let Ok(doc) = text.parse::<toml_edit::ImDocument<String>>() else {
         return default();
     };
-    match doc.get("payload") {
+    match doc.get(member.key) {
         None => default(),
         Some(item) => match item.as_str() {
             Some(key) if !key.is_empty() && !key.contains('.') => Arc::from(key),
             _ => {
                 let line = text
                     .lines()
-                    .position(|l| l.trim_start().starts_with("payload"))
+                    .position(|l| l.trim_start().starts_with(member.key))
                     .map_or(1, |i| i + 1);
                 errors.push(LoadError {
                     file: VERSION_ORDER_FILE.into(),
                     line,
-                    key: "payload".into(),
-                    message:
-                        "must name the envelope member the rules rewrite, e.g. payload = \"data\""
-                            .into(),
+                    key: member.key.into(),
+                    message: member.message.into(),
                 });
                 default()
             }
@@ -452,7 +493,7 @@ fn payload_key_of(dir: &Path, errors: &mut Vec<LoadError>) -> Arc<str> {
 fn all_plans(
     steps: &[Arc<Step>],
     order: Option<&[String]>,
-    payload_key: &Arc<str>,
+    (payload_key, event_type_key): (&Arc<str>, &Arc<str>),
 ) -> HashMap<(String, String), Plan> {
     let plan = |from: &str, to: &str, steps: Vec<Arc<Step>>| {
         (
@@ -462,6 +503,7 @@ fn all_plans(
                 to: to.to_owned(),
                 steps,
                 payload_key: Arc::clone(payload_key),
+                event_type_key: Arc::clone(event_type_key),
             },
         )
     };
@@ -520,7 +562,7 @@ impl Plan {
         let mut out = Vec::new();
         let mut current = std::borrow::Cow::Borrowed(event);
         for (i, step) in self.steps.iter().enumerate() {
-            let Ok(rule) = find_rule(step, &self.payload_key, &current) else {
+            let Ok(rule) = find_rule(step, self.keys(), &current) else {
                 break;
             };
             out.extend(step.rules[rule].lossy.iter().cloned());
@@ -529,7 +571,7 @@ impl Plan {
             if i + 1 == self.steps.len() {
                 break;
             }
-            match run_step(step, &self.payload_key, current.into_owned(), delivery) {
+            match run_step(step, self.keys(), current.into_owned(), delivery) {
                 Ok(next) => current = std::borrow::Cow::Owned(next),
                 Err(_) => break,
             }
@@ -573,7 +615,7 @@ pub fn translate_reporting(
     let mut event = event;
     let mut unmapped = Vec::new();
     for step in &plan.steps {
-        let (next, dropped) = run_step_reporting(step, &plan.payload_key, event, delivery)?;
+        let (next, dropped) = run_step_reporting(step, plan.keys(), event, delivery)?;
         event = next;
         unmapped.extend(dropped);
     }
@@ -596,17 +638,36 @@ fn bounded_paths(mut paths: Vec<String>) -> Vec<String> {
     paths
 }
 
-/// Which rule of the step takes the event, whose payload is the envelope member `payload_key`.
-fn find_rule(step: &Step, payload_key: &str, event: &Value) -> Result<usize, TranslateError> {
+/// The envelope members a plan reads: where the event type and the payload are.
+#[derive(Debug, Clone, Copy)]
+struct EnvelopeKeys<'a> {
+    event_type: &'a str,
+    payload: &'a str,
+}
+
+impl Plan {
+    fn keys(&self) -> EnvelopeKeys<'_> {
+        EnvelopeKeys {
+            event_type: &self.event_type_key,
+            payload: &self.payload_key,
+        }
+    }
+}
+
+/// Which rule of the step takes the event, whose type and payload are the envelope members `keys`
+/// names.
+fn find_rule(step: &Step, keys: EnvelopeKeys, event: &Value) -> Result<usize, TranslateError> {
+    let payload_key = keys.payload;
     let Value::Object(envelope) = event else {
         return Err(TranslateError::NotAnEvent(
             "the body is not a JSON object".into(),
         ));
     };
-    let Some(Value::String(event_type)) = envelope.get("eventType") else {
-        return Err(TranslateError::NotAnEvent(
-            "`eventType` is missing or not a string".into(),
-        ));
+    let Some(Value::String(event_type)) = envelope.get(keys.event_type) else {
+        return Err(TranslateError::NotAnEvent(format!(
+            "`{}` is missing or not a string",
+            keys.event_type
+        )));
     };
     let payload = match envelope.get(payload_key) {
         Some(payload @ Value::Object(_)) => payload,
@@ -684,25 +745,26 @@ fn no_rule_takes(
 
 fn run_step(
     step: &Step,
-    payload_key: &str,
+    keys: EnvelopeKeys,
     event: Value,
     delivery: &Delivery,
 ) -> Result<Value, TranslateError> {
-    run_step_reporting(step, payload_key, event, delivery).map(|(event, _)| event)
+    run_step_reporting(step, keys, event, delivery).map(|(event, _)| event)
 }
 
 fn run_step_reporting(
     step: &Step,
-    payload_key: &str,
+    keys: EnvelopeKeys,
     mut event: Value,
     delivery: &Delivery,
 ) -> Result<(Value, Vec<String>), TranslateError> {
-    let index = find_rule(step, payload_key, &event)?;
+    let payload_key = keys.payload;
+    let index = find_rule(step, keys, &event)?;
     let rule = &step.rules[index];
     if rule.no_counterpart.is_some() {
         return Err(TranslateError::Unmapped {
             event_type: event
-                .get("eventType")
+                .get(keys.event_type)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
@@ -725,7 +787,7 @@ fn run_step_reporting(
     let Value::Object(envelope) = &mut event else {
         unreachable!("find_rule checked the envelope")
     };
-    if let Some(Value::String(event_type)) = envelope.get_mut("eventType") {
+    if let Some(Value::String(event_type)) = envelope.get_mut(keys.event_type) {
         if let Some(new) = rule.events.get(event_type.as_str()) {
             *event_type = new.as_str().into();
         }

@@ -20,7 +20,7 @@ pub(super) struct Event {
     pub held: BudgetPermit,
     /// The parsed tree: built only for an event to translate.
     pub tree: Option<Value>,
-    /// `eventType` as sent.
+    /// The event type as sent (the provider's member: `eventType`, `type`).
     pub event_type: String,
 }
 
@@ -82,7 +82,7 @@ pub(super) fn decide<'r>(
 ///
 /// Only an event that will be translated needs its tree (`keep_tree`); the others are checked just as
 /// strictly by [`crate::json::scan`], which applies the same rules and gives the same errors without
-/// building it. Also returns `eventType` and `eventId` (when a string).
+/// building it. Also returns the event type and the event's id ([`Provider::event_id`]) when a string.
 fn parse_event(
     verified: &Verified,
     provider: Provider,
@@ -99,6 +99,10 @@ fn parse_event(
     provider
         .check_envelope(&envelope)
         .map_err(|e| ProxyError::NotAnEvent(e.to_string()))?;
-    let event_type = envelope.event_type.unwrap_or_default();
-    Ok((tree, event_type, envelope.event_id))
+    let event_type = provider
+        .event_type_of(&envelope)
+        .unwrap_or_default()
+        .to_owned();
+    let event_id = provider.event_id_of(verified, &envelope).map(str::to_owned);
+    Ok((tree, event_type, event_id))
 }

@@ -177,7 +177,8 @@ impl Pipeline {
             twins::Step::Answer(answer) => return answer,
             twins::Step::DeliverAnyway(claimed, event, translated, outcome) => {
                 let receive::Authentic { verified, held } = verified;
-                let outgoing = twins::anyway(verified, held, event, translated, outcome, record);
+                let outgoing =
+                    twins::anyway(route, verified, held, event, translated, outcome, record);
                 let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
                 let result = self.deliver(route, signed, record).await;
                 return self.settle(claimed, result).await;

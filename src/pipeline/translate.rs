@@ -30,7 +30,7 @@ const BLOCKING_TRANSLATION_BYTES: usize = 256 * 1024;
 /// An event ready to be signed and delivered.
 pub(super) struct Outgoing {
     pub body: Bytes,
-    /// `eventType` of the delivered event.
+    /// The event type of the delivered event.
     pub event_type: String,
     /// Whether `body` is a translation (not the received bytes).
     pub translated: bool,
@@ -133,9 +133,9 @@ impl Pipeline {
                 record.translated = true;
                 drift::record_dropped(&route.name, &record.event_type, &unmapped_fields);
                 self.count_history(route, &Counter::UnmappedField, unmapped_fields.len());
-                let out_type = value
-                    .get("eventType")
-                    .and_then(Value::as_str)
+                let out_type = route
+                    .provider
+                    .event_type(&value)
                     .unwrap_or_default()
                     .to_owned();
                 let mode = state.config.schemas.validate_output;
@@ -143,7 +143,9 @@ impl Pipeline {
                 let deferred = mode == ValidateOutput::Observe && self.scanner.is_running();
                 if let (Some(schemas), false) = (&state.schemas, deferred) {
                     let target = &route.downstream.version;
-                    if let Some(invalid) = crate::output_check::check(schemas, mode, target, &value)
+                    let type_key = route.provider.event_type_key();
+                    if let Some(invalid) =
+                        crate::output_check::check(schemas, mode, target, type_key, &value)
                     {
                         crate::metrics::record_invalid_output(
                             &route.name,
@@ -167,6 +169,7 @@ impl Pipeline {
                     version: route.downstream.version.clone(),
                     body: bytes.clone(),
                     event_type_label: route.event_types.label(&out_type).to_string(),
+                    event_type_key: route.provider.event_type_key(),
                 });
                 self.hand_off(
                     state,

@@ -14,7 +14,9 @@
 //! once per interval, and the copy goes on as without a ledger, but for an ack: a copy whose policy
 //! says ack is answered 503 `ledger_unavailable` (the sender retries), since an acknowledgement the
 //! ledger never recorded strands the event when the next stage rejects its twin. A copy without an
-//! identity goes on exactly as without a ledger.
+//! identity goes on exactly as without a ledger, but for a provider whose signature covers the
+//! event's id (Standard Webhooks' `webhook-id`): such a copy is kept by that id, so that a retry of
+//! a delivered event is answered `duplicate`; it pairs with no twin and is not compared.
 
 use std::sync::Arc;
 
@@ -30,7 +32,7 @@ use crate::json::Value;
 
 use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, Stored};
-use crate::ledger::stage::{AtHandler, Offered, Shadow};
+use crate::ledger::stage::{AtHandler, Offered, Sent, Shadow};
 use crate::ledger::{Key, Ledger};
 use crate::mapping::Delivery;
 use crate::metrics::Outcome;
@@ -158,7 +160,8 @@ impl Pipeline {
                 };
             }
         };
-        if let Some(placed) = placed {
+        // A copy kept by its signed id has no twin to be compared with.
+        if let Some(placed) = placed.filter(|_| copy.declared) {
             shadow.offer(
                 &route.name,
                 Offered {
@@ -172,44 +175,22 @@ impl Pipeline {
                 },
             );
         }
-        let claimed = |placed: Option<Placed>, token| Claimed {
-            key: key.clone(),
+        let event_id = copy.event_id;
+        let claimed = move |token| Claimed {
+            key,
             placed: placed.expect("a claim is placed in an occurrence"),
             token,
             version: version.to_owned(),
-            event_id: copy.event_id.clone(),
+            event_id,
         };
-        match decision {
-            Decision::Policy => Step::Go(None),
-            Decision::Deliver { token, again } => {
-                if again {
-                    crate::metrics::record_uncertain_delivery(&route.name, "ambiguous_twin");
-                }
-                Step::Go(Some(claimed(placed, token)))
-            }
-            Decision::DeliverForTwin { token, again } => {
-                if again {
-                    crate::metrics::record_uncertain_delivery(&route.name, "ambiguous_twin");
-                }
-                Step::DeliverAnyway(
-                    Some(claimed(placed, token)),
-                    copy.event,
-                    copy.translated,
-                    Outcome::DeliveredForTwin,
-                )
-            }
-            Decision::Untracked => {
-                crate::metrics::record_uncertain_delivery(&route.name, "occurrence_limit");
-                match intent {
-                    Intent::Deliver => Step::Go(None),
-                    Intent::Hold => {
-                        Step::DeliverAnyway(None, copy.event, copy.translated, Outcome::Delivered)
-                    }
-                }
-            }
-            Decision::Duplicate => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
-            Decision::InFlight => Step::Answer(Err(ProxyError::TwinInFlight)),
-        }
+        step_of(
+            &route.name,
+            decision,
+            intent,
+            claimed,
+            copy.event,
+            copy.translated,
+        )
     }
 
     /// Marks the claimed copy delivered after the handler's 2xx, or releases the claim so that the
@@ -251,26 +232,78 @@ impl Pipeline {
     }
 }
 
+/// The stage's answer to the ledger's decision on a copy: `claimed` makes the claim a delivery
+/// settles; `event` is the copy at the handler's version (`translated`: a translation).
+fn step_of(
+    route: &str,
+    decision: Decision,
+    intent: Intent,
+    claimed: impl FnOnce(String) -> Claimed,
+    event: Value,
+    translated: bool,
+) -> Step {
+    match decision {
+        Decision::Policy => Step::Go(None),
+        Decision::Deliver { token, again } => {
+            if again {
+                crate::metrics::record_uncertain_delivery(route, "ambiguous_twin");
+            }
+            Step::Go(Some(claimed(token)))
+        }
+        Decision::DeliverForTwin { token, again } => {
+            if again {
+                crate::metrics::record_uncertain_delivery(route, "ambiguous_twin");
+            }
+            Step::DeliverAnyway(
+                Some(claimed(token)),
+                event,
+                translated,
+                Outcome::DeliveredForTwin,
+            )
+        }
+        Decision::Untracked => {
+            crate::metrics::record_uncertain_delivery(route, "occurrence_limit");
+            match intent {
+                Intent::Deliver => Step::Go(None),
+                Intent::Hold => Step::DeliverAnyway(None, event, translated, Outcome::Delivered),
+            }
+        }
+        Decision::Duplicate => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
+        Decision::InFlight => Step::Answer(Err(ProxyError::TwinInFlight)),
+    }
+}
+
 /// The copy at the handler's version with what the ledger needs of it; `None` when the ledger steps
-/// aside: no identity declared or found, a body over [`MAX_LEDGER_BODY`], or a body decide and
-/// translate will refuse (theirs to report).
+/// aside: no identity declared or found (and, for a provider that signs the event's id, no id to keep
+/// it by), a body over [`MAX_LEDGER_BODY`], or a body decide and translate will refuse (theirs to
+/// report).
 fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<AtHandler> {
     let handler = route.downstream.version.as_str();
-    if route.mappings.identities().event_types(handler).is_empty()
+    let keyed_by_id = route.provider.event_id_is_signed();
+    if (route.mappings.identities().event_types(handler).is_empty() && !keyed_by_id)
         || verified.body().len() > MAX_LEDGER_BODY
     {
         return None;
     }
     let received = crate::json::parse(verified.body()).ok()?;
+    let event_id = route
+        .provider
+        .event_id(verified, &received)
+        .unwrap_or_default()
+        .to_owned();
     let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
     AtHandler::read(
         &route.mappings,
+        route.provider,
         handler,
         &others,
-        &record.version,
-        received,
-        &Delivery {
-            timestamp: verified.timestamp(),
+        Sent {
+            version: &record.version,
+            event_id,
+            event: received,
+            delivery: Delivery {
+                timestamp: verified.timestamp(),
+            },
         },
     )
 }
@@ -359,6 +392,7 @@ impl Pipeline {
 /// The outgoing event of a copy delivered although its policy says ack or reject (for its twin, or
 /// past the ledger's bound): its exact bytes in the handler's version, or its translation.
 pub(super) fn anyway(
+    route: &Route,
     verified: Verified,
     held: BudgetPermit,
     at_handler: Value,
@@ -366,9 +400,9 @@ pub(super) fn anyway(
     outcome: Outcome,
     record: &mut Record<'_>,
 ) -> Outgoing {
-    let event_type = at_handler
-        .get("eventType")
-        .and_then(Value::as_str)
+    let event_type = route
+        .provider
+        .event_type(&at_handler)
         .unwrap_or_default()
         .to_owned();
     let body = if translated {

@@ -8,10 +8,13 @@
 //! - [`extend`]: `x-extend-request-*` headers, `{eventId, eventType, payload}`, signed-URL payloads.
 //! - [`plextera`]: `X-Plextera-Signature`, `{eventId, eventType, …, data}`, pass-through delivery
 //!   headers.
+//! - [`standard`]: Standard Webhooks (`webhook-*` or `svix-*` headers), `{type, timestamp, data}`,
+//!   the event's id in the `webhook-id` header.
 
 pub mod extend;
 pub mod plextera;
 pub mod signature;
+pub mod standard;
 
 use http::{header, HeaderMap, HeaderValue};
 use serde::Deserialize;
@@ -19,13 +22,18 @@ use serde::Deserialize;
 use crate::config::Secret;
 use crate::json::{Envelope, Shape, Value};
 
+/// The envelope member naming the event type, for the providers that say `eventType`.
+pub const EVENT_TYPE_KEY: &str = "eventType";
+/// The envelope member naming the event's id, for the providers that carry it in the body.
+pub const EVENT_ID_KEY: &str = "eventId";
+
 pub use extend::{
     SIGNATURE_HEADER as EXTEND_SIGNATURE_HEADER, TIMESTAMP_HEADER as EXTEND_TIMESTAMP_HEADER,
 };
 pub use plextera::SIGNATURE_HEADER as PLEXTERA_SIGNATURE_HEADER;
 pub use signature::{
-    check_head, extend_signature, plextera_signature, sign, verify, SignatureError, Verified,
-    VerifyParams, MAX_FUTURE_SKEW_SECS,
+    check_head, extend_signature, plextera_signature, sign, sign_event, standard_signature, verify,
+    SignatureError, Verified, VerifyParams, MAX_FUTURE_SKEW_SECS,
 };
 
 /// The sender of a route's webhooks, used both to verify inbound and to sign outbound deliveries.
@@ -37,6 +45,8 @@ pub enum Provider {
     Extend,
     /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
     Plextera,
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…` (or `svix-*`).
+    Standard,
 }
 
 /// Why a verified body is not an event of its route's provider: names the hole, never a value.
@@ -50,7 +60,10 @@ impl TryFrom<String> for Provider {
         match text.as_str() {
             "extend" => Ok(Provider::Extend),
             "plextera" => Ok(Provider::Plextera),
-            _ => Err(format!("{text:?} is not one of \"extend\", \"plextera\"")),
+            "standard" => Ok(Provider::Standard),
+            _ => Err(format!(
+                "{text:?} is not one of \"extend\", \"plextera\", \"standard\""
+            )),
         }
     }
 }
@@ -61,6 +74,87 @@ impl Provider {
         match self {
             Provider::Extend => "extend",
             Provider::Plextera => "plextera",
+            Provider::Standard => "standard",
+        }
+    }
+
+    /// The envelope member naming the event type: what mapping rules match on and rename.
+    pub fn event_type_key(self) -> &'static str {
+        match self {
+            Provider::Extend | Provider::Plextera => EVENT_TYPE_KEY,
+            Provider::Standard => standard::EVENT_TYPE_KEY,
+        }
+    }
+
+    /// The event type of an envelope, read from this provider's member.
+    pub fn event_type_of(self, envelope: &Envelope) -> Option<&str> {
+        match self {
+            Provider::Extend | Provider::Plextera => envelope.event_type.as_deref(),
+            Provider::Standard => envelope.type_member.as_deref(),
+        }
+    }
+
+    /// Whether this provider's event-type member is a string holding a lone surrogate escape (no
+    /// text to name the event type by, so [`Provider::event_type_of`] has none).
+    fn event_type_lone_surrogate(self, envelope: &Envelope) -> bool {
+        match self {
+            Provider::Extend | Provider::Plextera => envelope.event_type_lone_surrogate,
+            Provider::Standard => envelope.type_member_lone_surrogate,
+        }
+    }
+
+    /// The event type of a parsed event, read from this provider's member.
+    pub fn event_type(self, event: &Value) -> Option<&str> {
+        event.get(self.event_type_key()).and_then(Value::as_str)
+    }
+
+    /// The sender's name for an event, the one its retries repeat (the ledger's key for a retry):
+    /// the signed `webhook-id` header for Standard Webhooks, the body's `eventId` for the others.
+    /// `None` when the event carries none (a Plextera body without `eventId`).
+    pub fn event_id<'a>(self, verified: &'a Verified, event: &'a Value) -> Option<&'a str> {
+        match self {
+            Provider::Extend | Provider::Plextera => {
+                event.get(EVENT_ID_KEY).and_then(Value::as_str)
+            }
+            Provider::Standard => verified.signed_id(),
+        }
+    }
+
+    /// Whether the signature covers the event's id apart from the body (Standard Webhooks'
+    /// `webhook-id`): the ledger then keys an event whose type declares no identity by that id, so
+    /// that a retry of a delivered event is a duplicate.
+    pub fn event_id_is_signed(self) -> bool {
+        matches!(self, Provider::Standard)
+    }
+
+    /// [`Provider::event_id`] from an envelope ([`crate::json::scan`] or [`Provider::envelope_of`]).
+    pub fn event_id_of<'a>(
+        self,
+        verified: &'a Verified,
+        envelope: &'a Envelope,
+    ) -> Option<&'a str> {
+        match self {
+            Provider::Extend | Provider::Plextera => envelope.event_id.as_deref(),
+            Provider::Standard => verified.signed_id(),
+        }
+    }
+
+    /// The inbound headers that carry a stored event's id, for re-signing it later under that id with
+    /// [`Provider::outbound_headers`] (a replay): Standard Webhooks' `webhook-id`; none for the
+    /// providers whose id is in the body.
+    pub fn id_headers(self, event_id: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let (Provider::Standard, Ok(id)) = (self, HeaderValue::from_str(event_id)) {
+            headers.insert(standard::ID_HEADER, id);
+        }
+        headers
+    }
+
+    /// Why a configured secret cannot sign or verify this provider's deliveries, naming no part of it.
+    pub fn secret_problem(self, secret: &Secret) -> Option<&'static str> {
+        match self {
+            Provider::Extend | Provider::Plextera => None,
+            Provider::Standard => standard::secret_problem(secret.expose()),
         }
     }
 
@@ -69,6 +163,7 @@ impl Provider {
         match self {
             Provider::Extend => extend::PAYLOAD_KEY,
             Provider::Plextera => plextera::PAYLOAD_KEY,
+            Provider::Standard => standard::PAYLOAD_KEY,
         }
     }
 
@@ -78,22 +173,31 @@ impl Provider {
     }
 
     /// Whether an envelope (from [`crate::json::scan`] or [`Provider::envelope_of`]) is an event of
-    /// this provider: a JSON object with a string `eventType` and the provider's own rules.
+    /// this provider: a JSON object with a string event type and the provider's own rules.
     pub fn check_envelope(self, envelope: &Envelope) -> Result<(), EnvelopeError> {
         if !envelope.is_object {
             return Err(EnvelopeError("the body is not a JSON object"));
         }
-        if envelope.event_type_lone_surrogate {
-            return Err(EnvelopeError(
-                "eventType holds a lone surrogate escape: no text to name the event type by",
-            ));
+        if self.event_type_lone_surrogate(envelope) {
+            return Err(EnvelopeError(match self {
+                Provider::Standard => {
+                    "type holds a lone surrogate escape: no text to name the event type by"
+                }
+                Provider::Extend | Provider::Plextera => {
+                    "eventType holds a lone surrogate escape: no text to name the event type by"
+                }
+            }));
         }
-        if envelope.event_type.is_none() {
-            return Err(EnvelopeError("eventType must be a string"));
+        if self.event_type_of(envelope).is_none() {
+            return Err(EnvelopeError(match self {
+                Provider::Standard => "type must be a string",
+                Provider::Extend | Provider::Plextera => "eventType must be a string",
+            }));
         }
         match self {
             Provider::Extend => extend::check_envelope(envelope),
             Provider::Plextera => plextera::check_envelope(envelope),
+            Provider::Standard => standard::check_envelope(envelope),
         }
     }
 
@@ -112,10 +216,12 @@ impl Provider {
         let lone_surrogate = |key: &str| matches!(object.get(key), Some(Value::RawString(_)));
         Envelope {
             is_object: true,
-            event_type: string("eventType"),
-            event_id: string("eventId"),
-            event_type_lone_surrogate: lone_surrogate("eventType"),
-            event_id_lone_surrogate: lone_surrogate("eventId"),
+            event_type: string(EVENT_TYPE_KEY),
+            type_member: string(standard::EVENT_TYPE_KEY),
+            event_id: string(EVENT_ID_KEY),
+            event_type_lone_surrogate: lone_surrogate(EVENT_TYPE_KEY),
+            event_id_lone_surrogate: lone_surrogate(EVENT_ID_KEY),
+            type_member_lone_surrogate: lone_surrogate(standard::EVENT_TYPE_KEY),
             payload: object.get(extend::PAYLOAD_KEY).map(Shape::of),
             data: object.get(plextera::PAYLOAD_KEY).map(Shape::of),
         }
@@ -124,7 +230,8 @@ impl Provider {
     /// The headers of a delivery to the handler: content type (as received, else JSON), user agent,
     /// the provider's delivery headers, and a fresh signature of `body` with `secret` at `now`.
     /// `translated` carries the delivered event's type and the handler's version when hookshift
-    /// translated the event.
+    /// translated the event. A Standard Webhooks delivery keeps the id it arrived with (the handler's
+    /// deduplication key) and the header family (`webhook-*` or `svix-*`) it arrived in.
     pub fn outbound_headers(
         self,
         inbound: &HeaderMap,
@@ -143,11 +250,24 @@ impl Provider {
             header::USER_AGENT,
             HeaderValue::from_static(concat!("hookshift/", env!("CARGO_PKG_VERSION"))),
         );
-        match self {
-            Provider::Extend => {}
-            Provider::Plextera => plextera::delivery_headers(inbound, &mut headers, translated),
-        }
-        for (name, value) in sign(self, secret, now, body) {
+        let signature = match self {
+            Provider::Extend => sign(self, secret, now, body),
+            Provider::Plextera => {
+                plextera::delivery_headers(inbound, &mut headers, translated);
+                sign(self, secret, now, body)
+            }
+            Provider::Standard => standard::in_families_of(
+                inbound,
+                signature::sign_standard(
+                    standard::HeaderFamily::of(inbound),
+                    secret,
+                    now,
+                    standard::inbound_id(inbound),
+                    body,
+                ),
+            ),
+        };
+        for (name, value) in signature {
             headers.insert(name, value);
         }
         headers
@@ -221,6 +341,11 @@ mod tests {
                 r#"{"eventType":"\uDC00","data":{}}"#,
                 Provider::Plextera,
                 "eventType holds a lone surrogate escape: no text to name the event type by",
+            ),
+            (
+                r#"{"type":"invoice.\ud800","timestamp":"2026-03-02T09:15:00Z","data":{}}"#,
+                Provider::Standard,
+                "type holds a lone surrogate escape: no text to name the event type by",
             ),
         ] {
             assert_eq!(

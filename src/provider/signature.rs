@@ -1,7 +1,8 @@
 //! Verifying inbound deliveries and signing outbound ones, for every [`Provider`].
 //!
 //! Each provider's module says where its signature travels and what its MAC covers before the body
-//! ([`super::extend`], [`super::plextera`]); this module does the rest the same way for all of them.
+//! ([`super::extend`], [`super::plextera`], [`super::standard`]); this module does the rest the same
+//! way for all of them.
 //! Verification accepts any one of several secrets (rotation), computes one MAC per secret and compares
 //! it in constant time ([`subtle::ConstantTimeEq`]) with every candidate signature, and refuses
 //! timestamps older than the route's tolerance or more than [`MAX_FUTURE_SKEW_SECS`] ahead. A successful
@@ -13,6 +14,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::standard::{self, HeaderFamily};
 use super::{extend, plextera, Provider};
 use crate::config::Secret;
 
@@ -45,6 +47,8 @@ pub enum SignatureError {
 pub struct Verified {
     body: Bytes,
     timestamp: i64,
+    /// The message id the signature covers (Standard Webhooks' `webhook-id`).
+    id: Option<String>,
 }
 
 impl Verified {
@@ -56,6 +60,12 @@ impl Verified {
     /// The sender's signature timestamp (unix seconds).
     pub fn timestamp(&self) -> i64 {
         self.timestamp
+    }
+
+    /// The message id the signature covers, for schemes that sign one (Standard Webhooks'
+    /// `webhook-id`); `None` for the others. [`Provider::event_id`] gives every provider's event id.
+    pub fn signed_id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 }
 
@@ -73,6 +83,8 @@ pub struct VerifyParams<'a> {
 
 /// What the signature headers of a delivery say, once checked for form and freshness.
 struct SignedHead {
+    /// The message id the MAC covers (Standard Webhooks).
+    id: Option<String>,
     /// As sent: the MAC covers this text, not the parsed number.
     timestamp_text: String,
     timestamp: i64,
@@ -87,13 +99,25 @@ pub fn check_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<(), S
 }
 
 fn read_head(params: VerifyParams<'_>, headers: &HeaderMap) -> Result<SignedHead, SignatureError> {
-    let (timestamp_text, signatures) = match params.provider {
-        Provider::Extend => extend::read_head(headers)?,
-        Provider::Plextera => plextera::read_head(headers)?,
+    let (id, timestamp_text, signatures, timestamp_header) = match params.provider {
+        Provider::Extend => {
+            let (timestamp, signatures) = extend::read_head(headers)?;
+            (None, timestamp, signatures, extend::TIMESTAMP_HEADER)
+        }
+        Provider::Plextera => {
+            let (timestamp, signatures) = plextera::read_head(headers)?;
+            (None, timestamp, signatures, plextera::SIGNATURE_HEADER)
+        }
+        Provider::Standard => {
+            let head = standard::read_head(headers)?;
+            let header = head.timestamp_header;
+            (Some(head.id), head.timestamp, head.signatures, header)
+        }
     };
-    let timestamp = parse_timestamp(&timestamp_text, params.provider)?;
+    let timestamp = parse_timestamp(&timestamp_text, timestamp_header)?;
     check_freshness(timestamp, params.tolerance_secs, params.now)?;
     Ok(SignedHead {
+        id,
         timestamp_text,
         timestamp,
         signatures,
@@ -107,16 +131,25 @@ pub fn verify(
     body: Bytes,
 ) -> Result<Verified, SignatureError> {
     let SignedHead {
+        id,
         timestamp_text,
         timestamp,
         signatures,
     } = read_head(params, headers)?;
     // One MAC of the body per secret, compared in constant time with every candidate: a header packed
-    // with thousands of `v1=` candidates must not cost thousands of passes over a large body.
+    // with thousands of `v1=` candidates must not cost thousands of passes over a large body. A secret
+    // that cannot key this scheme (not `whsec_` base64 for Standard Webhooks) matches nothing.
     let matched = params.secrets.iter().any(|secret| {
-        let expected = signing_mac(params.provider, secret.expose(), &timestamp_text, &body)
-            .finalize()
-            .into_bytes();
+        let Some(mac) = signing_mac(
+            params.provider,
+            secret.expose(),
+            id.as_deref(),
+            &timestamp_text,
+            &body,
+        ) else {
+            return false;
+        };
+        let expected = mac.finalize().into_bytes();
         signatures
             .iter()
             .any(|sig| bool::from(expected.as_slice().ct_eq(sig.as_slice())))
@@ -124,32 +157,69 @@ pub fn verify(
     if !matched {
         return Err(SignatureError::Mismatch);
     }
-    Ok(Verified { body, timestamp })
+    Ok(Verified {
+        body,
+        timestamp,
+        id,
+    })
 }
 
-/// The headers that sign `body` for `provider` with `secret` at `timestamp` (unix seconds).
+/// The headers that sign `body` for `provider` with `secret` at `timestamp` (unix seconds). A
+/// Standard Webhooks signature gets an id derived from the timestamp and the body
+/// ([`standard::derived_id`]); [`sign_event`] names it.
 pub fn sign(
     provider: Provider,
     secret: &Secret,
     timestamp: i64,
     body: &[u8],
 ) -> Vec<(HeaderName, HeaderValue)> {
+    sign_event(provider, secret, timestamp, None, body)
+}
+
+/// [`sign`], with the message id a Standard Webhooks signature covers (`webhook-id`); the other
+/// providers sign no id and ignore it.
+pub fn sign_event(
+    provider: Provider,
+    secret: &Secret,
+    timestamp: i64,
+    id: Option<&str>,
+    body: &[u8],
+) -> Vec<(HeaderName, HeaderValue)> {
     let ts = timestamp.to_string();
-    let hex_sig = hex::encode(
-        signing_mac(provider, secret.expose(), &ts, body)
-            .finalize()
-            .into_bytes(),
-    );
+    let hex_sig = |provider| {
+        signing_mac(provider, secret.expose(), None, &ts, body)
+            .map(|mac| hex::encode(mac.finalize().into_bytes()))
+            .expect("HMAC takes keys of any length")
+    };
     match provider {
-        Provider::Extend => extend::signature_headers(&ts, &hex_sig),
-        Provider::Plextera => plextera::signature_headers(&ts, &hex_sig),
+        Provider::Extend => extend::signature_headers(&ts, &hex_sig(provider)),
+        Provider::Plextera => plextera::signature_headers(&ts, &hex_sig(provider)),
+        Provider::Standard => sign_standard(HeaderFamily::Webhook, secret, timestamp, id, body),
     }
+}
+
+/// The Standard Webhooks headers, named in `family`, that sign `body` under `id` (else
+/// [`standard::derived_id`]) with `secret` at `timestamp`. A secret that is not `whsec_` base64 (the
+/// configuration refuses it) signs nothing: the delivery goes without a signature header.
+pub(super) fn sign_standard(
+    family: HeaderFamily,
+    secret: &Secret,
+    timestamp: i64,
+    id: Option<&str>,
+    body: &[u8],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let ts = timestamp.to_string();
+    let id = id.map_or_else(|| standard::derived_id(&ts, body), str::to_owned);
+    let mac = signing_mac(Provider::Standard, secret.expose(), Some(&id), &ts, body)
+        .map(|mac| mac.finalize().into_bytes().to_vec());
+    standard::signature_headers(family, &id, &ts, mac.as_deref())
 }
 
 /// Extend's signature of `body`: lowercase hex HMAC-SHA256 of `v0:{timestamp}:{body}`.
 pub fn extend_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     hex::encode(
-        signing_mac(Provider::Extend, secret, timestamp, body)
+        signing_mac(Provider::Extend, secret, None, timestamp, body)
+            .expect("HMAC takes keys of any length")
             .finalize()
             .into_bytes(),
     )
@@ -158,25 +228,48 @@ pub fn extend_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 /// Plextera's signature of `body`: lowercase hex HMAC-SHA256 of `{timestamp}.{body}`.
 pub fn plextera_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     hex::encode(
-        signing_mac(Provider::Plextera, secret, timestamp, body)
+        signing_mac(Provider::Plextera, secret, None, timestamp, body)
+            .expect("HMAC takes keys of any length")
             .finalize()
             .into_bytes(),
     )
 }
 
-fn signing_mac(provider: Provider, secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+/// Standard Webhooks' `v1` signature of `body`: base64 HMAC-SHA256, keyed by the base64 part of a
+/// `whsec_` secret, of `{id}.{timestamp}.{body}`; `None` when `secret` is not such a secret.
+pub fn standard_signature(secret: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    let mac = signing_mac(Provider::Standard, secret, Some(id), timestamp, body)?;
+    Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// The MAC of `body` as `provider` computes it; `None` when `secret` cannot key the scheme (a
+/// Standard Webhooks secret that is not `whsec_` base64). `id` is the signed message id (Standard
+/// Webhooks; missing, it is signed as empty, which no sender does).
+fn signing_mac(
+    provider: Provider,
+    secret: &[u8],
+    id: Option<&str>,
+    timestamp: &str,
+    body: &[u8],
+) -> Option<HmacSha256> {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
+    let mut mac = match provider {
+        Provider::Extend | Provider::Plextera => HmacSha256::new_from_slice(secret),
+        Provider::Standard => HmacSha256::new_from_slice(&standard::secret_key(secret)?),
+    }
+    .expect("HMAC takes keys of any length");
     match provider {
         Provider::Extend => extend::mac_prefix(&mut mac, timestamp),
         Provider::Plextera => plextera::mac_prefix(&mut mac, timestamp),
+        Provider::Standard => standard::mac_prefix(&mut mac, id.unwrap_or_default(), timestamp),
     }
     mac.update(body);
-    mac
+    Some(mac)
 }
 
 pub(super) fn header_value(text: &str) -> HeaderValue {
-    // Digits, hex, `t=`, `,` and `v1=` only: always a valid header value.
+    // Digits, hex, base64, `t=`, `,` and `v1=` only: always a valid header value.
     HeaderValue::from_str(text).expect("ASCII header value")
 }
 
@@ -192,11 +285,7 @@ pub(super) fn header_str<'h>(
         .map_err(|_| SignatureError::MalformedHeader(name))
 }
 
-fn parse_timestamp(text: &str, provider: Provider) -> Result<i64, SignatureError> {
-    let header = match provider {
-        Provider::Extend => extend::TIMESTAMP_HEADER,
-        Provider::Plextera => plextera::SIGNATURE_HEADER,
-    };
+fn parse_timestamp(text: &str, header: &'static str) -> Result<i64, SignatureError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SignatureError::MalformedHeader(header));
     }

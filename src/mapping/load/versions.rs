@@ -34,13 +34,13 @@ pub(crate) fn version_order(text: &str, errors: &mut Vec<LoadError>) -> Option<V
     let root = doc.as_table();
     if let Some((key, _)) = root
         .iter()
-        .find(|(k, _)| !matches!(*k, "order" | "description" | "payload"))
+        .find(|(k, _)| !matches!(*k, "order" | "description" | "payload" | "event_type"))
     {
         let line = line_at(root.key(key).and_then(|k| k.span()));
         return fail(
             line,
             key,
-            "unknown key (expected `order`, `payload` or `description`)".into(),
+            "unknown key (expected `order`, `payload`, `event_type` or `description`)".into(),
         );
     }
     let Some(item) = root.get("order") else {
