@@ -175,15 +175,7 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
     ) -> Result<R, LedgerError> {
-        let connection = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut connection)
-        })
-        .await
-        .map_err(|e| LedgerError::Task(e.to_string()))?
+        on_blocking_pool(Arc::clone(&self.reader), work).await
     }
 
     /// Queues a write for the writer thread; answers once the batch holding it committed, and its
@@ -469,6 +461,21 @@ fn remove_oldest(
         .iter()
         .filter_map(|body| serde_json::from_slice(body).ok())
         .collect())
+}
+
+/// Runs `work` on `connection` (locked) on tokio's blocking pool.
+pub(super) async fn on_blocking_pool<R: Send + 'static>(
+    connection: Arc<Mutex<Connection>>,
+    work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
+) -> Result<R, LedgerError> {
+    tokio::task::spawn_blocking(move || {
+        let mut connection = connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&mut connection)
+    })
+    .await
+    .map_err(|e| LedgerError::Task(e.to_string()))?
 }
 
 /// A connection to the ledger file as both the writer and the readers use it.
