@@ -687,13 +687,21 @@ mod tests {
             ));
             crate::json::parse(&std::fs::read(path).unwrap()).unwrap()
         };
-        let delivery = Delivery {
-            timestamp: 1_771_000_000,
-        };
         let (old, new) = ("2025-04-21", "2026-02-09");
-        let read = |version: &str, event| {
-            stage::AtHandler::read(&mappings, new, &[old], version, event, &delivery).unwrap()
-        };
+        let read = |version: &str, event: crate::json::Value| {
+            let event_id = event
+                .get("eventId")
+                .and_then(crate::json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let sent = stage::Sent {
+                version,
+                event_id,
+                event,
+                delivery: Delivery {
+                    timestamp: 1_771_000_000,
+                },
+            };
         let (translated, native) = (read(old, golden("input")), read(new, golden("output")));
         let key = Key {
             route: "extend".into(),
