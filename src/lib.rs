@@ -12,7 +12,8 @@
 //! - [`pipeline`]: the stages of a request (receive → verify → decide → translate → sign → deliver →
 //!   record), one file each; [`pipeline::Pipeline::handle`] lists them.
 //! - `route`: a `[[routes]]` table compiled once per loaded state: per sending version an action
-//!   (ack, reject, pass, translate with its plan), the handler, resolved metric labels and handles.
+//!   (ack, reject, pass, translate with its plan), the handler, resolved metric labels and handles
+//!   (every per-route series registered at zero).
 //! - [`provider`]: what each sender's webhooks look like: signature scheme ([`provider::signature`]),
 //!   envelope and payload member, delivery headers; [`provider::extend`], [`provider::plextera`],
 //!   [`provider::standard`].
@@ -53,7 +54,10 @@
 //! - [`signed_url`]: signed-URL payloads: detection, and the fetcher with its SSRF policy.
 //! - `http`: the admin endpoints (`http::admin`), the client delivering to handlers
 //!   (`http::deliver`), the roots TLS deliveries trust (`http::tls`).
-//! - `metrics`: metric names (a contract), bounded labels, the process-wide Prometheus recorder.
+//! - `metrics`: metric names (a contract), bounded labels, the process-wide Prometheus recorder. A
+//!   leaf: it imports nothing from the crate; a module that owns a label set implements
+//!   `metrics::Label` for it. Every per-route series is registered at zero when the route is
+//!   compiled (`metrics::RouteMetrics::register`), at start and after a reload alike.
 //! - `logging`: tracing subscriber setup (text or JSON).
 //! - [`cli`]: the `hookshift` command line (`serve`, `check`, `translate`, `reference`, `sign`,
 //!   `verify`, `send`).
@@ -166,7 +170,6 @@ pub async fn run(
     })
     .await??;
     metrics::record_initial_load(reload::unix_seconds(state.loaded_at));
-    metrics::register_event_series(&state.config.routes);
     let shared = Arc::new(Shared::new(state));
     log_startup(&shared, &listener, &admin_listener);
 

@@ -98,12 +98,8 @@ impl Shared {
                     tracing::warn!("server.log_format changed: not reloadable, restart to apply");
                 }
                 let routes = state.config.routes.len();
-                // A route added by the reload registered its fixed-label series when it was
-                // compiled (`RouteMetrics`); the per-version event series and the shadow and
-                // quarantine series are registered here.
+                // A route added by the reload registered its series when it was compiled.
                 metrics::record_reload(true, unix_seconds(state.loaded_at));
-                metrics::register_event_series(&state.config.routes);
-                crate::pipeline::register_route_series(&state);
                 self.current.store(Arc::new(state));
                 self.swapped.send_replace(());
                 tracing::info!(trigger, routes, "configuration reloaded");

@@ -3,7 +3,8 @@
 //!
 //! [`Route::compile`] resolves each sending version's policy into an [`Action`] (with its translation
 //! plan), checks that the route's mapping set fits its provider's envelope, and resolves every metric
-//! label and handle. A request then looks its version up once and never reads the raw
+//! label and handle: it is where every per-route series is registered at zero, so a route a reload
+//! adds has the same series as one present at start. A request then looks its version up once and never reads the raw
 //! [`RouteConfig`] or builds a label string.
 
 use std::collections::HashMap;
@@ -15,9 +16,12 @@ use http::Uri;
 
 use crate::config::{ConfigError, Policy, RouteConfig, Secret, SignedUrlConfig, UnmappedAction};
 use crate::http::tls::TrustRoots;
+use crate::ledger::quarantine::ReplayResult;
+use crate::ledger::Side;
 use crate::mapping::{Mappings, Plan};
-use crate::metrics::{self, EventTypeLabels, RouteMetrics};
+use crate::metrics::{self, EventTypeLabels, RouteMetrics, RouteSeries};
 use crate::provider::{Provider, VerifyParams};
+use crate::signed_url::FetchResult;
 
 /// What the route does with an event from one sending version.
 #[derive(Debug)]
@@ -162,6 +166,15 @@ impl Route {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let metrics = RouteMetrics::register(&RouteSeries {
+            route: &config.name,
+            target_version: target,
+            api_versions: versions.keys().map(String::as_str).collect(),
+            paired_event_types: mappings.identities().event_types(target),
+            fetch_results: metrics::values::<FetchResult>().collect(),
+            unpaired_sides: metrics::values::<Side>().collect(),
+            replay_results: metrics::values::<ReplayResult>().collect(),
+        });
         Ok(Route {
             name: config.name.clone(),
             path: config.path.clone(),
@@ -181,7 +194,7 @@ impl Route {
             },
             signed_url: config.signed_url.clone(),
             event_types,
-            metrics: RouteMetrics::new(&config.name, target),
+            metrics,
             mappings,
             on_translation_failure: config.on_translation_failure,
         })

@@ -132,6 +132,14 @@ impl FetchResult {
     }
 }
 
+impl crate::metrics::Label for FetchResult {
+    const ALL: &'static [FetchResult] = &FetchResult::ALL;
+
+    fn as_str(self) -> &'static str {
+        FetchResult::as_str(self)
+    }
+}
+
 impl FetchError {
     /// The metric result of this failure.
     pub fn result(&self) -> FetchResult {

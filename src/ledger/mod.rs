@@ -86,6 +86,14 @@ impl Side {
     }
 }
 
+impl crate::metrics::Label for Side {
+    const ALL: &'static [Side] = &Side::ALL;
+
+    fn as_str(self) -> &'static str {
+        Side::as_str(self)
+    }
+}
+
 /// Where an entry is: a route and an event identity at the handler's version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -326,7 +334,7 @@ impl Ledger {
         max_entries: u64,
         keep_values: bool,
     ) -> Ledger {
-        crate::metrics::register_ledger(backend.as_str());
+        register_metrics(backend);
         Ledger {
             store,
             backend,
@@ -392,7 +400,13 @@ impl Ledger {
         self.account_removed(&updated.evicted, Removal::Capacity);
         match &updated.value {
             ShadowOutcome::Paired(result) => {
-                crate::metrics::record_shadow_pair(&key.route, event_type, result);
+                crate::metrics::record_shadow_pair(
+                    &key.route,
+                    event_type,
+                    result.matched,
+                    result.mismatched.iter().map(|d| d.path.as_str()),
+                    result.more_paths,
+                );
                 if let Some(history) = self.history.get() {
                     history.pair(&key.route, result);
                 }
@@ -489,6 +503,20 @@ impl Removal {
     }
 }
 
+impl crate::metrics::Label for Removal {
+    const ALL: &'static [Removal] = &Removal::ALL;
+
+    fn as_str(self) -> &'static str {
+        Removal::as_str(self)
+    }
+}
+
+/// Registers the ledger's series of `backend` at zero (with the ledger off or unavailable too, so
+/// dashboards and alerts read a value).
+pub fn register_metrics(backend: LedgerBackend) {
+    crate::metrics::register_ledger(backend.as_str(), crate::metrics::values::<Removal>());
+}
+
 /// The shadow comparison's state transition for one copy (pure).
 fn shadow_step(
     mut entry: Entry,
@@ -581,7 +609,15 @@ mod tests {
         let store = Store::Sqlite(sqlite::SqliteStore::open(&dir.path().join("l")).unwrap());
         let ledger = Ledger::with_store(store, LedgerBackend::File, 3_600_000, 3, false);
         let route = "ledger-unit-metrics";
-        crate::metrics::register_shadow(route, ["extract_run.processed"]);
+        crate::metrics::RouteMetrics::register(&crate::metrics::RouteSeries {
+            route,
+            target_version: "2026-02-09",
+            api_versions: vec!["2026-02-09"],
+            paired_event_types: vec!["extract_run.processed"],
+            fetch_results: Vec::new(),
+            unpaired_sides: crate::metrics::values::<Side>().collect(),
+            replay_results: Vec::new(),
+        });
         let page = handle.render();
         assert!(page.contains(&format!(
             "hookshift_shadow_pairs_total{{route=\"{route}\",event_type=\"extract_run.processed\",result=\"mismatch\"}} 0"
@@ -687,25 +723,23 @@ mod tests {
             ));
             crate::json::parse(&std::fs::read(path).unwrap()).unwrap()
         };
-        let delivery = Delivery {
-            timestamp: 1_771_000_000,
-        };
         let (old, new) = ("2025-04-21", "2026-02-09");
-        let read = |version, event: crate::json::Value| {
+        let read = |version: &str, event: crate::json::Value| {
+            let event_id = event
+                .get("eventId")
+                .and_then(crate::json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let sent = stage::Sent {
                 version,
-                event_id: event["eventId"].as_str().unwrap().to_owned(),
+                event_id,
                 event,
-                delivery,
+                delivery: Delivery {
+                    timestamp: 1_771_000_000,
+                },
             };
-            stage::AtHandler::read(
-                &mappings,
-                crate::provider::Provider::Extend,
-                new,
-                &[old],
-                sent,
-            )
-            .unwrap()
+            let provider = crate::provider::Provider::Extend;
+            stage::AtHandler::read(&mappings, provider, new, &[old], sent).unwrap()
         };
         let (translated, native) = (read(old, golden("input")), read(new, golden("output")));
         let key = Key {

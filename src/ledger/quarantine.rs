@@ -94,6 +94,14 @@ impl ReplayResult {
     }
 }
 
+impl crate::metrics::Label for ReplayResult {
+    const ALL: &'static [ReplayResult] = &ReplayResult::ALL;
+
+    fn as_str(self) -> &'static str {
+        ReplayResult::as_str(self)
+    }
+}
+
 /// The field under which the ledger counts one route's replays of one result.
 fn replay_field(route: &str, result: ReplayResult) -> String {
     format!("{route}\u{1f}{}", result.as_str())

@@ -70,12 +70,6 @@ impl Shadow {
         &self.ledger
     }
 
-    /// Registers a route's shadow series at zero: one per event type of its handler's version that
-    /// declares an identity.
-    pub fn register_route(route: &str, handler_version: &str, mappings: &Mappings) {
-        crate::metrics::register_shadow(route, mappings.identities().event_types(handler_version));
-    }
-
     /// The fingerprint an [`Offered`] copy carries: taken on the request path from the event it
     /// already holds (cheaper than a copy of the event for a background task to read).
     pub fn fingerprint(&self, at_handler: &Value) -> Kept {

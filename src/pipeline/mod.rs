@@ -20,7 +20,6 @@ mod receive;
 mod record;
 mod translate;
 mod twins;
-pub(crate) use twins::register_route_series;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -98,9 +97,6 @@ impl Pipeline {
     pub fn with_clock(shared: Arc<Shared>, clock: Clock) -> Pipeline {
         let state = shared.load();
         let budget = BodyBudget::new(state.config.server.max_buffered_bytes);
-        for route in &state.config.routes {
-            crate::metrics::register_invalid_output(&route.name);
-        }
         // The queue is sized once; a reload changing `schemas.scan_queue` takes effect on restart.
         let scanner = Scanner::start(state.config.schemas.scan_queue);
         // Opened once: `[ledger]` is not reloadable.

@@ -54,34 +54,22 @@ pub(super) fn open(state: &State) -> Option<Arc<Shadow>> {
         Ok(Some(ledger)) => ledger,
         Ok(None) => {
             // Off: the series still exist (at zero), so dashboards and alerts read a value.
-            crate::metrics::register_ledger(config.ledger.backend.as_str());
-            register_route_series(state);
+            crate::ledger::register_metrics(config.ledger.backend);
             return None;
         }
         Err(error) => {
-            crate::metrics::register_ledger(config.ledger.backend.as_str());
+            crate::ledger::register_metrics(config.ledger.backend);
             crate::metrics::record_ledger_error(config.ledger.backend.as_str(), "open");
-            register_route_series(state);
             tracing::error!(backend = config.ledger.backend.as_str(), error = %error, "ledger unavailable; serving without it");
             return None;
         }
     };
-    register_route_series(state);
     let ledger = Arc::new(ledger);
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(Shadow::upkeep(Arc::downgrade(&ledger)));
     }
     tracing::info!(backend = config.ledger.backend.as_str(), "ledger open");
     Some(Arc::new(Shadow::new(ledger)))
-}
-
-/// Registers at zero the shadow and quarantine series of every route (at start, and again after a
-/// reload for the routes it added): with the ledger off too, so dashboards and alerts read a value.
-pub(crate) fn register_route_series(state: &State) {
-    for route in &state.routes {
-        Shadow::register_route(&route.name, &route.downstream.version, &route.mappings);
-        crate::metrics::register_quarantine(&route.name);
-    }
 }
 
 /// A delivery this copy claimed, to be marked or released once the handler answered.

@@ -233,3 +233,90 @@ async fn an_event_type_added_to_the_catalogue_gets_its_own_series() {
         1.0
     );
 }
+
+/// Every family labelled by route, as its samples are named on the page (a histogram by its count).
+const PER_ROUTE_FAMILIES: [&str; 20] = [
+    "hookshift_events_received_total",
+    "hookshift_events_total",
+    "hookshift_delivery_duration_seconds_count",
+    "hookshift_translation_duration_seconds_count",
+    "hookshift_downstream_responses_total",
+    "hookshift_inflight_requests",
+    "hookshift_signed_url_fetches_total",
+    "hookshift_signed_url_fetch_duration_seconds_count",
+    "hookshift_requests_shed_total",
+    "hookshift_unmapped_fields_total",
+    "hookshift_drift_scans_skipped_total",
+    "hookshift_output_checks_skipped_total",
+    "hookshift_invalid_output_total",
+    "hookshift_shadow_pairs_total",
+    "hookshift_shadow_mismatched_paths_total",
+    "hookshift_shadow_unpaired_total",
+    "hookshift_shadow_skipped_total",
+    "hookshift_ledger_uncertain_deliveries_total",
+    "hookshift_quarantined_total",
+    "hookshift_quarantine_replays_total",
+];
+
+/// The samples of `route` on `page`, by series with the route label blanked, to their values.
+fn samples_of(page: &str, route: &str) -> std::collections::BTreeMap<String, String> {
+    let label = format!("route=\"{route}\"");
+    page.lines()
+        .filter(|line| !line.starts_with('#') && line.contains(&label))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.replace(&label, "route=_"), value.to_owned()))
+        })
+        .collect()
+}
+
+/// A route a reload adds is counted like one present at start: before its first event, every family
+/// labelled by route has its series, at zero, and the same series as a route configured alike that
+/// was there from the start.
+#[tokio::test]
+async fn a_route_added_by_a_reload_has_every_per_route_family_at_zero() {
+    let (started, added) = ("zeroes-from-start", "zeroes-from-reload");
+    let Harness { hs, mut spec, .. } = Harness::setup(RouteSpec::extend(started))
+        .shipped_mappings()
+        .start()
+        .await;
+    let url = spec.routes[0].downstream_url.clone();
+    spec.routes.push(RouteSpec::new(added, &url));
+    std::fs::write(&hs.config_path, spec.toml()).unwrap();
+    let hs_ref = &hs;
+    eventually("the reload serves the added route", move || async move {
+        let ready: serde_json::Value = reqwest::get(format!("{}/readyz", hs_ref.admin))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ready["routes"]
+            .as_array()
+            .is_some_and(|routes| routes.iter().any(|r| r == added))
+    })
+    .await;
+
+    let page = hs.metrics().await;
+    let (from_start, from_reload) = (samples_of(&page, started), samples_of(&page, added));
+    for family in PER_ROUTE_FAMILIES {
+        let prefix = format!("{family}{{");
+        assert!(
+            from_reload.keys().any(|series| series.starts_with(&prefix)),
+            "{family} has no series for the added route:\n{page}"
+        );
+    }
+    for (series, value) in &from_reload {
+        assert_eq!(value, "0", "{series} of the added route:\n{page}");
+    }
+    let missing: Vec<_> = from_start
+        .keys()
+        .filter(|s| !from_reload.contains_key(*s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "series the started route has and the added one lacks: {missing:#?}"
+    );
+    assert_eq!(from_start.len(), from_reload.len(), "{page}");
+    hs.stop().await.unwrap();
+}
