@@ -109,7 +109,7 @@ fn signed_once(url: &Uri, body: Bytes, secret: Option<&str>) -> Prepared {
             .unwrap()
             .as_secs()
             .to_string();
-        let sig = hookshift::signature::extend_signature(secret.as_bytes(), &ts, &body);
+        let sig = hookshift::provider::extend_signature(secret.as_bytes(), &ts, &body);
         headers.insert(
             "x-extend-request-timestamp",
             HeaderValue::from_str(&ts).unwrap(),

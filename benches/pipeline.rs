@@ -44,8 +44,8 @@ use hookshift::config::{Secret, ValidateOutput};
 use hookshift::drift::{self, ScanInput, ScanJob};
 use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
+use hookshift::provider::{self, Provider, VerifyParams};
 use hookshift::schema::Schemas;
-use hookshift::signature::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 
 #[path = "../bench/large_event.rs"]
@@ -150,13 +150,13 @@ fn signed_headers(body: &[u8]) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     headers.insert(
-        signature::EXTEND_TIMESTAMP_HEADER,
+        provider::EXTEND_TIMESTAMP_HEADER,
         HeaderValue::from_str(&TIMESTAMP.to_string()).unwrap(),
     );
     let sig =
-        signature::extend_signature(INBOUND_SECRETS[0].as_bytes(), &TIMESTAMP.to_string(), body);
+        provider::extend_signature(INBOUND_SECRETS[0].as_bytes(), &TIMESTAMP.to_string(), body);
     headers.insert(
-        signature::EXTEND_SIGNATURE_HEADER,
+        provider::EXTEND_SIGNATURE_HEADER,
         HeaderValue::from_str(&sig).unwrap(),
     );
     headers
@@ -244,8 +244,8 @@ fn large_case(mappings: &Mappings) -> Case {
     }
 }
 
-fn verify(env: &Env, case: &Case) -> signature::Verified {
-    signature::verify(
+fn verify(env: &Env, case: &Case) -> provider::Verified {
+    provider::verify(
         VerifyParams {
             provider: Provider::Extend,
             secrets: &env.inbound,
@@ -279,7 +279,7 @@ fn parse_event(body: &[u8]) -> (Value, String, Option<String>) {
 fn sign(env: &Env, body: &[u8]) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
-    for (name, value) in signature::sign(Provider::Extend, &env.handler, TIMESTAMP + 1, body) {
+    for (name, value) in provider::sign(Provider::Extend, &env.handler, TIMESTAMP + 1, body) {
         headers.insert(name, value);
     }
     headers

@@ -26,7 +26,7 @@ use std::{
 use bytes::Bytes;
 use hookshift::config::{Config, Secret};
 use hookshift::mapping::{translate, Delivery, Mappings};
-use hookshift::signature::{self, Provider, VerifyParams};
+use hookshift::provider::{self, Provider, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 
 const TARGETS: &[&str] = &["signature", "json", "config", "mapping", "translate"];
@@ -126,15 +126,15 @@ fn run_signature(input: &[u8]) -> Outcome {
     match provider {
         Provider::Extend => {
             if let Ok(v) = HeaderValue::from_bytes(first) {
-                headers.insert(signature::EXTEND_TIMESTAMP_HEADER, v);
+                headers.insert(provider::EXTEND_TIMESTAMP_HEADER, v);
             }
             if let Ok(v) = HeaderValue::from_bytes(second) {
-                headers.insert(signature::EXTEND_SIGNATURE_HEADER, v);
+                headers.insert(provider::EXTEND_SIGNATURE_HEADER, v);
             }
         }
         Provider::Plextera => {
             if let Ok(v) = HeaderValue::from_bytes(first) {
-                headers.insert(signature::PLEXTERA_SIGNATURE_HEADER, v);
+                headers.insert(provider::PLEXTERA_SIGNATURE_HEADER, v);
             }
         }
         Provider::Standard => {
@@ -157,7 +157,7 @@ fn run_signature(input: &[u8]) -> Outcome {
         tolerance_secs: 300,
         now: 1_700_000_000,
     };
-    let result = signature::verify(params, &headers, Bytes::copy_from_slice(body));
+    let result = provider::verify(params, &headers, Bytes::copy_from_slice(body));
     // Nothing here is signed with the secrets: a success would be a forgery.
     assert!(result.is_err(), "verified without the secret: {headers:?}");
     class(result)
@@ -316,7 +316,7 @@ fn golden_inputs() -> Vec<Vec<u8>> {
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     // Well-formed, but made with a secret the target does not hold: a success is a forgery.
-    let sig = signature::extend_signature(b"wss_not_configured", "1700000000", b"{}");
+    let sig = provider::extend_signature(b"wss_not_configured", "1700000000", b"{}");
     match target {
         "signature" => vec![
             format!("\x001700000000\0{sig}\0{{}}").into_bytes(),

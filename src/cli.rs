@@ -2,7 +2,9 @@
 //! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
 
 pub mod new_step;
+pub mod quarantine;
 pub mod send;
+pub mod shadow_report;
 pub mod sign;
 pub mod status;
 pub mod verify;
@@ -64,9 +66,9 @@ pub enum Command {
     /// Sign an event file and POST it (test a running stage or a handler); non-zero exit unless 2xx.
     Send(send::SendArgs),
     /// The shadow comparison of twins, read from the ledger.
-    Shadow(crate::ledger::report::ShadowArgs),
+    Shadow(shadow_report::ShadowArgs),
     /// The events a mapping failed on, kept in the ledger (`on_translation_failure = "quarantine"`).
-    Quarantine(crate::ledger::replay::QuarantineArgs),
+    Quarantine(quarantine::QuarantineArgs),
     /// Where the migration stands per route (stage, traffic, shadow comparison, problems) and the
     /// verdict for the next stage, read from the ledger; `--ready-for STAGE` exits 0 only when ready.
     Status(status::StatusArgs),

@@ -119,10 +119,6 @@ pub mod signed_url;
 pub mod state;
 pub mod status;
 
-/// The signing helpers ([`provider::sign`], [`provider::verify`], [`provider::extend_signature`], …)
-/// under the name tests, benchmarks and tools know them by.
-pub use provider as signature;
-
 use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};

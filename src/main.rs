@@ -37,11 +37,11 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Verify(args) => println!("{}", cli::verify::verify_command(&args)?),
         Command::Send(args) => println!("{}", cli::send::send_command(&args).await?),
         Command::Quarantine(args) => match &args.command {
-            hookshift::ledger::replay::QuarantineCommand::List(list) => {
-                print!("{}", hookshift::ledger::replay::list(list).await?)
+            hookshift::cli::quarantine::QuarantineCommand::List(list) => {
+                print!("{}", hookshift::cli::quarantine::list(list).await?)
             }
-            hookshift::ledger::replay::QuarantineCommand::Replay(replay) => {
-                print!("{}", hookshift::ledger::replay::replay(replay).await?)
+            hookshift::cli::quarantine::QuarantineCommand::Replay(replay) => {
+                print!("{}", hookshift::cli::quarantine::replay(replay).await?)
             }
         },
         Command::Status(args) => {
@@ -52,8 +52,8 @@ async fn run(command: Command) -> Result<ExitCode> {
             }
         }
         Command::Shadow(args) => match &args.command {
-            hookshift::ledger::report::ShadowCommand::Report(report) => {
-                print!("{}", hookshift::ledger::report::run(report).await?)
+            hookshift::cli::shadow_report::ShadowCommand::Report(report) => {
+                print!("{}", hookshift::cli::shadow_report::run(report).await?)
             }
         },
     }

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 use super::sign::{provider_arg, provider_secret};
 use super::{read_input, CliError};
-use crate::signature::{self, Provider};
+use crate::provider::{self, Provider};
 
 /// How much of the answer is read and printed.
 const ANSWER_LIMIT: usize = 64 * 1024;
@@ -67,7 +67,7 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
         HeaderValue::from_static("application/json"),
     );
     let id = args.id.as_deref();
-    for (name, value) in signature::sign_event(args.provider, &secret, timestamp, id, &body) {
+    for (name, value) in provider::sign_event(args.provider, &secret, timestamp, id, &body) {
         headers.insert(name, value);
     }
 
@@ -233,13 +233,13 @@ mod tests {
         assert_eq!(body.as_ref(), BODY);
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
         let secrets = [crate::config::Secret::inline("wss_send")];
-        let params = signature::VerifyParams {
+        let params = provider::VerifyParams {
             provider: Provider::Extend,
             secrets: &secrets,
             tolerance_secs: 300,
             now: crate::pipeline::system_clock(),
         };
-        signature::verify(params, headers, body.clone())
+        provider::verify(params, headers, body.clone())
             .expect("hookshift verifies what send signs");
     }
 
@@ -265,13 +265,13 @@ mod tests {
             assert_eq!(sent.as_ref(), body.as_slice());
             assert_eq!(headers["webhook-id"], "msg_cli_send");
             let secrets = [crate::config::Secret::inline(secret)];
-            let params = signature::VerifyParams {
+            let params = provider::VerifyParams {
                 provider: Provider::Standard,
                 secrets: &secrets,
                 tolerance_secs: 300,
                 now: crate::pipeline::system_clock(),
             };
-            let verified = signature::verify(params, headers, sent.clone()).unwrap();
+            let verified = provider::verify(params, headers, sent.clone()).unwrap();
             assert_eq!(verified.signed_id(), Some("msg_cli_send"));
         }
         // A secret that is not whsec_ base64 is refused before anything is sent, never quoted.

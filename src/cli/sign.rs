@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{read_input, secret_arg, CliError};
 use crate::config::Secret;
-use crate::signature::{self, Provider};
+use crate::provider::{self, Provider};
 
 /// Options of `sign`.
 #[derive(Debug, Args)]
@@ -52,7 +52,7 @@ pub fn sign_command(args: &SignArgs) -> Result<String, CliError> {
     let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
     let id = args.id.as_deref();
     Ok(
-        signature::sign_event(args.provider, &secret, timestamp, id, &body)
+        provider::sign_event(args.provider, &secret, timestamp, id, &body)
             .iter()
             .map(|(name, value)| {
                 format!(
@@ -107,7 +107,7 @@ mod tests {
             input,
         })
         .unwrap();
-        let expected = signature::plextera_signature(b"whsec_env", "5", b"{}");
+        let expected = provider::plextera_signature(b"whsec_env", "5", b"{}");
         assert_eq!(out, format!("x-plextera-signature: t=5,v1={expected}\n"));
         assert!(provider_arg("svix").is_err());
     }

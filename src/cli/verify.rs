@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::sign::{provider_arg, provider_secret};
 use super::{read_input, CliError};
-use crate::signature::{self, Provider, VerifyParams};
+use crate::provider::{self, Provider, VerifyParams};
 
 /// Options of `verify`.
 #[derive(Debug, Args)]
@@ -56,7 +56,7 @@ pub fn verify_command(args: &VerifyArgs) -> Result<String, CliError> {
             now: crate::pipeline::system_clock(),
         },
     };
-    let verified = signature::verify(params, &headers, body.into())
+    let verified = provider::verify(params, &headers, body.into())
         .map_err(|e| CliError::Signature(e.to_string()))?;
     let id = verified
         .signed_id()
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(headers[0], "webhook-id: msg_retry_1");
         assert_eq!(headers[1], format!("webhook-timestamp: {now}"));
         let expected =
-            signature::standard_signature(secret.as_bytes(), "msg_retry_1", &now.to_string(), BODY)
+            provider::standard_signature(secret.as_bytes(), "msg_retry_1", &now.to_string(), BODY)
                 .unwrap();
         assert_eq!(headers[2], format!("webhook-signature: v1,{expected}"));
         // The same headers under Svix's names verify too.

@@ -22,8 +22,6 @@ pub mod history;
 pub mod once;
 pub mod quarantine;
 pub mod redis;
-pub mod replay;
-pub mod report;
 pub mod sqlite;
 pub mod stage;
 

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use hookshift::ledger::report::{self, ReportArgs};
+use hookshift::cli::shadow_report::{self as report, ReportArgs};
 use hookshift::mapping::Mappings;
+use hookshift::provider::Provider;
 use hookshift::schema::{Schemas, Strictness};
-use hookshift::signature::Provider;
 use serde_json::Value;
 
 use crate::support::*;

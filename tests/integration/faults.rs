@@ -18,7 +18,7 @@ use std::{
 
 use bytes::Bytes;
 use hookshift::config::Secret;
-use hookshift::signature::{self, Provider, VerifyParams};
+use hookshift::provider::{self, Provider, VerifyParams};
 use http::HeaderMap;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -230,7 +230,7 @@ async fn handle_one(
     counter: &AtomicU64,
 ) -> bool {
     let secrets = [Secret::inline(OUT_SECRET)];
-    let verified = signature::verify(
+    let verified = provider::verify(
         VerifyParams {
             provider: Provider::Extend,
             secrets: &secrets,

@@ -93,7 +93,7 @@ async fn missing_or_malformed_signature_headers_are_401() {
         .await;
     let body = event("evt_sig");
     let ts = now().to_string();
-    let good = hookshift::signature::extend_signature(IN_SECRET.as_bytes(), &ts, &body);
+    let good = hookshift::provider::extend_signature(IN_SECRET.as_bytes(), &ts, &body);
     let url = format!("{}/hooks/hostile_sig?api_version={NEW}", hs.base);
     let t = "x-extend-request-timestamp";
     let s = "x-extend-request-signature";
@@ -212,7 +212,7 @@ async fn missing_or_malformed_signature_headers_are_401() {
 
     // Plextera's `t=…,v1=…`.
     let purl = format!("{}/hooks/hostile_plextera?api_version={NEW}", hs.base);
-    let psig = hookshift::signature::plextera_signature(IN_SECRET.as_bytes(), &ts, &body);
+    let psig = hookshift::provider::plextera_signature(IN_SECRET.as_bytes(), &ts, &body);
     let p = "x-plextera-signature";
     let plextera_cases: Vec<(&str, String, &str)> = vec![
         ("empty", String::new(), "malformed"),
@@ -251,7 +251,7 @@ async fn missing_or_malformed_signature_headers_are_401() {
     // The right MAC among junk and unknown schemes verifies (rotation sends several).
     let pbody = br#"{"eventId":"evt_p","eventType":"extract_run.processed","data":{"id":"exr_p"}}"#
         .to_vec();
-    let psig = hookshift::signature::plextera_signature(IN_SECRET.as_bytes(), &ts, &pbody);
+    let psig = hookshift::provider::plextera_signature(IN_SECRET.as_bytes(), &ts, &pbody);
     let answer = post(
         &purl,
         pbody,
@@ -1266,7 +1266,7 @@ async fn lone_surrogate_escapes_are_forwarded_and_translated_as_received() {
         body.contains(r#""output":{"note":"cut here \ud83d","list":["\udfff"]}"#),
         "translated with the escapes as received: {body}"
     );
-    received[1].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+    received[1].assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
 
     let key =
         br#"{"eventId":"evt_key","eventType":"extract_run.processed","payload":{"\ud83d":1}}"#;
@@ -1317,6 +1317,6 @@ async fn lone_surrogate_escapes_are_translated_down_as_received() {
         body.contains(r#""vendor_name":"Acme \ud83d""#),
         "translated down with the escape as received: {body}"
     );
-    received[0].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+    received[0].assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
     hs.stop().await.unwrap();
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hookshift::ledger::report::{self, ReportArgs};
+use hookshift::cli::shadow_report::{self as report, ReportArgs};
 
 use crate::ledger_support::{both_backends, Backend};
 use crate::support::*;
@@ -268,7 +268,7 @@ async fn an_unreachable_redis_holds_back_acks_but_not_deliveries() {
 both_backends!(
     a_failed_translation_is_quarantined_and_replayed_once_fixed,
     |backend: Backend| async move {
-        use hookshift::ledger::replay::{self, ListArgs, ReplayArgs};
+        use hookshift::cli::quarantine::{self as replay, ListArgs, ReplayArgs};
         let route = format!("e2e-quarantine-{}", backend.kind.as_str());
         let ledger = ledger_toml(&backend);
         let Harness { hs, down, spec } = Harness::setup(RouteSpec::extend(&route))
@@ -345,7 +345,7 @@ both_backends!(
         let delivered = down.wait_for(1).await;
         assert_eq!(delivered[0].json()["eventType"], "extract_run.processed");
         assert_eq!(delivered[0].json()["payload"]["id"], 5);
-        delivered[0].assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+        delivered[0].assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
         let listed = replay::list(&ListArgs {
             config: hs.config_path.clone(),
         })
@@ -416,7 +416,7 @@ both_backends!(
         })
         .await;
         assert!(down.requests().is_empty());
-        let listed = hookshift::ledger::replay::list(&hookshift::ledger::replay::ListArgs {
+        let listed = hookshift::cli::quarantine::list(&hookshift::cli::quarantine::ListArgs {
             config: hs.config_path.clone(),
         })
         .await

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookshift::config::LedgerBackend;
-use hookshift::signature::Provider;
+use hookshift::provider::Provider;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;

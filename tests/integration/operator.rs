@@ -59,7 +59,7 @@ async fn a_present_optional_secret_verifies_like_any_other() {
     .await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     downstream.wait_for(1).await[0]
-        .assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+        .assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
     hs.stop().await.unwrap();
 }
 

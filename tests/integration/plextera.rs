@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::faults::Binary;
 use crate::support::*;
-use hookshift::signature::Provider;
+use hookshift::provider::Provider;
 
 const PLEXTERA_MAPPINGS: &str = "tests/mappings-plextera";
 
@@ -57,7 +57,7 @@ fn config_with(dir: &Path, down: &str, routes: &[String]) -> std::path::PathBuf 
 
 fn plextera_headers(body: &[u8], event_type: &str) -> Vec<(String, String)> {
     let ts = now().to_string();
-    let sig = hookshift::signature::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
+    let sig = hookshift::provider::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
     vec![
         (
             "x-plextera-signature".to_owned(),

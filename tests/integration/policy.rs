@@ -1,6 +1,6 @@
 //! Stage policies (forward, ack, reject, none), translation, unmapped events, providers and rotation.
 
-use hookshift::signature::Provider;
+use hookshift::provider::Provider;
 use serde_json::Value;
 
 use crate::support::*;
@@ -77,14 +77,14 @@ async fn forward_translates_resigns_and_delivers() {
     received[0].assert_signed(Provider::Extend, OUT_SECRET);
     // And not with the inbound one.
     let secrets = [hookshift::config::Secret::inline(IN_SECRET)];
-    let params = hookshift::signature::VerifyParams {
+    let params = hookshift::provider::VerifyParams {
         provider: Provider::Extend,
         secrets: &secrets,
         tolerance_secs: 300,
         now: now(),
     };
     assert!(
-        hookshift::signature::verify(params, &received[0].headers, received[0].body.clone())
+        hookshift::provider::verify(params, &received[0].headers, received[0].body.clone())
             .is_err()
     );
     hs.stop().await.unwrap();
@@ -306,7 +306,7 @@ async fn plextera_routes_verify_and_resign_in_their_own_scheme() {
 
     let body = br#"{"eventId":"evt_01JY7M9QWBWCPMZK5QJ7RSE9P4","eventType":"document-insights.job.completed","occurredAt":"2026-04-07T10:22:00Z","apiVersion":"v1","data":{}}"#;
     let ts = now().to_string();
-    let sig = hookshift::signature::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
+    let sig = hookshift::provider::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
     let headers = vec![
         (
             "x-plextera-signature".to_owned(),

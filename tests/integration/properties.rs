@@ -14,7 +14,7 @@ use bytes::Bytes;
 use hookshift::config::{Config, Secret};
 use hookshift::json::{Map, Number, Value};
 use hookshift::mapping::{translate, Delivery, Mappings, TranslateError};
-use hookshift::signature::{self, Provider, SignatureError, VerifyParams};
+use hookshift::provider::{self, Provider, SignatureError, VerifyParams};
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
@@ -421,22 +421,22 @@ proptest! {
         let params = |provider| VerifyParams { provider, secrets: &secrets, tolerance_secs: 300, now: 1_700_000_000 };
         let mut extend = HeaderMap::new();
         if let (Ok(t), Ok(s)) = (HeaderValue::from_bytes(&ts), HeaderValue::from_bytes(&sig)) {
-            extend.insert(signature::EXTEND_TIMESTAMP_HEADER, t);
-            extend.insert(signature::EXTEND_SIGNATURE_HEADER, s);
+            extend.insert(provider::EXTEND_TIMESTAMP_HEADER, t);
+            extend.insert(provider::EXTEND_SIGNATURE_HEADER, s);
         }
-        prop_assert!(signature::verify(params(Provider::Extend), &extend, Bytes::from(body.clone())).is_err());
+        prop_assert!(provider::verify(params(Provider::Extend), &extend, Bytes::from(body.clone())).is_err());
         for value in [parts.join(","), String::from_utf8_lossy(&raw).into_owned()] {
             let mut plextera = HeaderMap::new();
             if let Ok(v) = HeaderValue::from_str(&value) {
-                plextera.insert(signature::PLEXTERA_SIGNATURE_HEADER, v);
+                plextera.insert(provider::PLEXTERA_SIGNATURE_HEADER, v);
             }
-            prop_assert!(signature::verify(params(Provider::Plextera), &plextera, Bytes::from(body.clone())).is_err());
+            prop_assert!(provider::verify(params(Provider::Plextera), &plextera, Bytes::from(body.clone())).is_err());
         }
         let mut raw_plextera = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_bytes(&raw) {
-            raw_plextera.insert(signature::PLEXTERA_SIGNATURE_HEADER, v);
+            raw_plextera.insert(provider::PLEXTERA_SIGNATURE_HEADER, v);
         }
-        prop_assert!(signature::verify(params(Provider::Plextera), &raw_plextera, Bytes::from(body)).is_err());
+        prop_assert!(provider::verify(params(Provider::Plextera), &raw_plextera, Bytes::from(body)).is_err());
     }
 
     /// What `sign` writes, `verify` accepts (both schemes, among junk candidates for Plextera); any
@@ -453,11 +453,11 @@ proptest! {
         let secrets = [Secret::inline(secret.clone())];
         for provider in [Provider::Extend, Provider::Plextera] {
             let mut headers = HeaderMap::new();
-            for (name, value) in signature::sign(provider, &secrets[0], now - age, &body) {
+            for (name, value) in provider::sign(provider, &secrets[0], now - age, &body) {
                 headers.insert(name, value);
             }
             if provider == Provider::Plextera && !junk.is_empty() {
-                let original = headers[signature::PLEXTERA_SIGNATURE_HEADER].to_str().unwrap().to_owned();
+                let original = headers[provider::PLEXTERA_SIGNATURE_HEADER].to_str().unwrap().to_owned();
                 // Only candidates the parser skips or takes as extra `v1`s (no second `t`, no bad hex).
                 let benign = |p: &String| match p.split_once('=') {
                     Some((key, value)) => match key.trim() {
@@ -470,19 +470,19 @@ proptest! {
                 let noisy: Vec<String> = junk.iter().filter(|p| benign(p)).cloned().collect();
                 if !noisy.is_empty() {
                     if let Ok(v) = HeaderValue::from_str(&format!("{original},{}", noisy.join(","))) {
-                        headers.insert(signature::PLEXTERA_SIGNATURE_HEADER, v);
+                        headers.insert(provider::PLEXTERA_SIGNATURE_HEADER, v);
                     }
                 }
             }
             let params = VerifyParams { provider, secrets: &secrets, tolerance_secs: 300, now };
-            let verified = signature::verify(params, &headers, Bytes::from(body.clone()));
+            let verified = provider::verify(params, &headers, Bytes::from(body.clone()));
             prop_assert!(verified.is_ok(), "{:?}: {:?} {:?}", provider, verified.err(), headers);
             if !body.is_empty() {
                 let mut changed = body.clone();
                 let at = flip % changed.len();
                 changed[at] ^= 1 << (flip % 8);
                 prop_assert_eq!(
-                    signature::verify(params, &headers, Bytes::from(changed)).unwrap_err(),
+                    provider::verify(params, &headers, Bytes::from(changed)).unwrap_err(),
                     SignatureError::Mismatch
                 );
             }

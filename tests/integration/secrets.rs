@@ -91,7 +91,7 @@ async fn secrets_never_reach_logs_answers_metrics_or_debug_output() {
         .unwrap();
     assert_eq!(record(&mut answers, response).await, 200);
     for request in down.wait_for(3).await {
-        request.assert_signed(hookshift::signature::Provider::Extend, ENV_OUT);
+        request.assert_signed(hookshift::provider::Provider::Extend, ENV_OUT);
     }
 
     // Every kind of refusal.

@@ -250,7 +250,7 @@ async fn both_forms_are_fetched_translated_and_delivered_inline() {
         .iter()
         .zip([("evt_signed_1", "dpr_1"), ("evt_signed_2", "dpr_2")])
     {
-        request.assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+        request.assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
         let event = request.json();
         // The event the SDK would have rebuilt, translated: the full payload inline.
         assert_eq!(event["eventId"], event_id);
@@ -413,7 +413,7 @@ async fn matching_versions_pass_the_envelope_through_untouched() {
     let delivered = down.wait_for(2).await;
     for request in &delivered {
         assert_eq!(request.body.as_ref(), body.as_slice(), "exact bytes");
-        request.assert_signed(hookshift::signature::Provider::Extend, OUT_SECRET);
+        request.assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
     }
     assert!(payloads.fetches().is_empty(), "nothing fetched");
 }
@@ -803,7 +803,7 @@ async fn envelope_holes_are_400_on_both_paths() {
     let plextera_post = |body: &'static [u8]| {
         let url = format!("{}/hooks/holes_plextera?api_version={NEW}", hs.base);
         let ts = now().to_string();
-        let sig = hookshift::signature::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
+        let sig = hookshift::provider::plextera_signature(IN_SECRET.as_bytes(), &ts, body);
         async move {
             post(
                 &url,

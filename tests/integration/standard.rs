@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::faults::Binary;
 use crate::support::*;
-use hookshift::signature::Provider;
+use hookshift::provider::Provider;
 
 const STANDARD_MAPPINGS: &str = "tests/mappings-standard";
 /// The sender's signing secret (the inbound one) and the handler's.
@@ -75,7 +75,7 @@ fn config_with_ledger(dir: &Path, routes: &[String], ledger: Option<&Path>) -> s
 /// Standard Webhooks headers for `body`, named `webhook-*` or (`svix`) `svix-*`.
 fn signed_headers(id: &str, body: &[u8], svix: bool) -> Vec<(String, String)> {
     let ts = now().to_string();
-    let sig = hookshift::signature::standard_signature(SENDER_SECRET.as_bytes(), id, &ts, body)
+    let sig = hookshift::provider::standard_signature(SENDER_SECRET.as_bytes(), id, &ts, body)
         .expect("a whsec_ secret");
     headers(id, &ts, &format!("v1,{sig}"), svix)
 }
@@ -303,14 +303,14 @@ async fn hostile_signature_headers_are_answered_401_and_never_delivered() {
         br#"{"type":"invoice.payment.succeeded","timestamp":"2026-03-02T09:15:00Z","data":{}}"#;
     let ts = now().to_string();
     let good =
-        hookshift::signature::standard_signature(SENDER_SECRET.as_bytes(), "msg_h", &ts, body)
+        hookshift::provider::standard_signature(SENDER_SECRET.as_bytes(), "msg_h", &ts, body)
             .unwrap();
     let wrong = "v1,".to_owned() + &"A".repeat(43) + "=";
     // Under the server's 64 KiB head limit: 1,200 full candidates, or 9,000 short skipped ones.
     let thousands = vec![wrong.as_str(); 1200].join(" ") + &format!(" v1,{good}");
     let skipped = vec!["v1a,AA"; 9000].join(" ") + &format!(" v1,{good}");
     // Signed with the key bytes as the secret, not with the whsec_ base64 key.
-    let unkeyed = hookshift::signature::standard_signature(
+    let unkeyed = hookshift::provider::standard_signature(
         format!(
             "whsec_{}",
             "d2hzZWNfTWZLUTlyOEdLWXFyVHdqVVBEOElMUFpJbzJMYUxhU3c="
@@ -468,7 +468,7 @@ mod properties {
     use base64::Engine as _;
     use bytes::Bytes;
     use hookshift::config::Secret;
-    use hookshift::signature::{self, Provider, SignatureError, VerifyParams};
+    use hookshift::provider::{self, Provider, SignatureError, VerifyParams};
     use http::{HeaderMap, HeaderValue};
     use proptest::prelude::*;
 
@@ -500,23 +500,23 @@ mod properties {
                 base64::engine::general_purpose::STANDARD.encode(&key)
             ));
             let mut headers = HeaderMap::new();
-            for (name, value) in signature::sign_event(Provider::Standard, &secret, NOW, Some(&id), &body) {
+            for (name, value) in provider::sign_event(Provider::Standard, &secret, NOW, Some(&id), &body) {
                 headers.insert(name, value);
             }
             let secrets = [secret];
-            let verified = signature::verify(params(&secrets), &headers, Bytes::from(body.clone()));
+            let verified = provider::verify(params(&secrets), &headers, Bytes::from(body.clone()));
             prop_assert_eq!(verified.as_ref().ok().and_then(|v| v.signed_id()), Some(id.as_str()));
             if !body.is_empty() {
                 let mut changed = body.clone();
                 changed[flip % body.len()] ^= 1;
                 prop_assert_eq!(
-                    signature::verify(params(&secrets), &headers, Bytes::from(changed)).unwrap_err(),
+                    provider::verify(params(&secrets), &headers, Bytes::from(changed)).unwrap_err(),
                     SignatureError::Mismatch
                 );
             }
             headers.insert("webhook-id", HeaderValue::from_str(&format!("{id}x")).unwrap());
             prop_assert_eq!(
-                signature::verify(params(&secrets), &headers, Bytes::from(body)).unwrap_err(),
+                provider::verify(params(&secrets), &headers, Bytes::from(body)).unwrap_err(),
                 SignatureError::Mismatch
             );
         }
@@ -544,7 +544,7 @@ mod properties {
             if let Ok(value) = HeaderValue::from_str(&entries.join(" ")) {
                 headers.insert("webhook-signature", value);
             }
-            prop_assert!(signature::verify(params(&secrets), &headers, Bytes::from(body)).is_err());
+            prop_assert!(provider::verify(params(&secrets), &headers, Bytes::from(body)).is_err());
         }
     }
 }

@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use hookshift::config::{Config, Secret};
-use hookshift::signature::{self, Provider, VerifyParams};
+use hookshift::provider::{self, Provider, VerifyParams};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -80,7 +80,7 @@ impl Recorded {
             now: self.received_at,
         };
         let verified =
-            signature::verify(params, &self.headers, self.body.clone()).unwrap_or_else(|e| {
+            provider::verify(params, &self.headers, self.body.clone()).unwrap_or_else(|e| {
                 panic!("forwarded request does not verify with the handler secret: {e}")
             });
         assert!(
@@ -630,7 +630,7 @@ pub fn extend_headers(secret: &str, timestamp: i64, body: &[u8]) -> Vec<(String,
         ("x-extend-request-timestamp".to_owned(), ts.clone()),
         (
             "x-extend-request-signature".to_owned(),
-            signature::extend_signature(secret.as_bytes(), &ts, body),
+            provider::extend_signature(secret.as_bytes(), &ts, body),
         ),
         ("content-type".to_owned(), "application/json".to_owned()),
     ]

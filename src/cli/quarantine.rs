@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use http::{header, HeaderValue};
 
-use super::once::{Copy, Decision, Intent};
-use super::quarantine::{Quarantined, ReplayResult};
-use super::{Key, Ledger, LedgerError};
 use crate::http::deliver::{Deliverer, Outbound};
+use crate::ledger::once::{Copy, Decision, Intent};
+use crate::ledger::quarantine::{Quarantined, ReplayResult};
+use crate::ledger::{Key, Ledger, LedgerError};
 use crate::mapping::Delivery;
 use crate::state::{State, StateError};
 
@@ -199,12 +199,12 @@ async fn replay_one(
     };
     // Read as a live copy is, for its identity and pairing digest.
     let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
-    let read = super::stage::AtHandler::read(
+    let read = crate::ledger::stage::AtHandler::read(
         &route.mappings,
         route.provider,
         handler,
         &others,
-        super::stage::Sent {
+        crate::ledger::stage::Sent {
             version: &item.version,
             event_id: item.event_id.clone(),
             event: event.clone(),

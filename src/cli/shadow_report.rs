@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{now_ms, Entry, Ledger, LedgerError, ShadowState, Side};
 use crate::config::{Config, ConfigErrors};
+use crate::ledger::{now_ms, Entry, Ledger, LedgerError, ShadowState, Side};
 
 /// Most mismatched paths listed per event type.
 pub const TOP_PATHS: usize = 10;
