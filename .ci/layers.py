@@ -8,10 +8,10 @@ Layers, from the bottom (lib.rs's layout section says the same):
 
   1. leaves: json, metrics, secret, clock
   2. config
-  3. provider, mapping, schema, shadow
+  3. provider, mapping, schema, shadow, outbound (HTTP out: delivery client, fenced fetch)
   4. ledger
   5. compiled runtime state: route, state, reload, status
-  6. pipeline and what only it uses: error, budget, drift, output_check, signed_url, http
+  6. pipeline and what only it uses: error, budget, drift, output_check
   7. server
   8. cli and the wiring (lib.rs, main.rs, logging)
 
@@ -26,10 +26,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAYERS = {
     1: ["json", "metrics", "secret", "clock"],
     2: ["config"],
-    3: ["provider", "mapping", "schema", "shadow"],
+    3: ["provider", "mapping", "schema", "shadow", "outbound"],
     4: ["ledger"],
     5: ["route", "state", "reload", "status"],
-    6: ["pipeline", "error", "budget", "drift", "output_check", "signed_url", "http"],
+    6: ["pipeline", "error", "budget", "drift", "output_check"],
     7: ["server"],
     8: ["cli", "wiring", "logging", "lib", "main"],
 }

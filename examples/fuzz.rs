@@ -194,7 +194,7 @@ fn run_json(input: &[u8]) -> Outcome {
     if let Ok(value) = &parsed {
         // Recognising a signed-URL payload takes any value.
         if let Some(payload) = value.get("payload") {
-            let _ = hookshift::signed_url::detect(payload);
+            let _ = hookshift::provider::extend::detect(payload);
         }
         // Writing it back reads back the same (strings with lone surrogate escapes included, which
         // serde_json cannot hold), and serde_json reads what is written.

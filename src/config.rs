@@ -490,7 +490,7 @@ impl ReadinessConfig {
 }
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
-/// event must be translated (see [`crate::signed_url`]).
+/// event must be translated (see [`crate::outbound::fetch`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedUrlConfig {
@@ -1132,7 +1132,7 @@ impl Config {
                 ));
             }
             for (j, pattern) in route.signed_url.allow_hosts.iter().enumerate() {
-                if let Some(problem) = crate::signed_url::pattern_problem(pattern) {
+                if let Some(problem) = crate::outbound::fetch::pattern_problem(pattern) {
                     problems.push(ConfigError::invalid(
                         key(&format!("signed_url.allow_hosts[{j}]")),
                         problem,

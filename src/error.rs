@@ -51,7 +51,7 @@ pub enum ProxyError {
     #[error("the handler did not answer within {ms} ms")]
     DownstreamTimeout { ms: u64 },
     #[error("the signed-URL payload could not be fetched: {0}")]
-    SignedUrlUnavailable(#[from] crate::signed_url::FetchError),
+    SignedUrlUnavailable(#[from] crate::outbound::fetch::FetchError),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("another copy of this event is being delivered now; retry later")]
@@ -270,7 +270,7 @@ mod tests {
             ProxyError::DownstreamStatus(StatusCode::INTERNAL_SERVER_ERROR),
             ProxyError::DownstreamUnreachable("x".into()),
             ProxyError::DownstreamTimeout { ms: 1 },
-            ProxyError::SignedUrlUnavailable(crate::signed_url::FetchError::Disabled),
+            ProxyError::SignedUrlUnavailable(crate::outbound::fetch::FetchError::Disabled),
             ProxyError::Internal("x".into()),
         ];
         for err in &all {
@@ -292,10 +292,11 @@ mod tests {
             ProxyError::DownstreamUnreachable("x".into()).status(),
             StatusCode::BAD_GATEWAY
         );
-        let unavailable = ProxyError::SignedUrlUnavailable(crate::signed_url::FetchError::Status {
-            host: "payloads.example.com".into(),
-            status: StatusCode::FORBIDDEN,
-        });
+        let unavailable =
+            ProxyError::SignedUrlUnavailable(crate::outbound::fetch::FetchError::Status {
+                host: "payloads.example.com".into(),
+                status: StatusCode::FORBIDDEN,
+            });
         assert_eq!(unavailable.status(), StatusCode::BAD_GATEWAY);
         assert_eq!(unavailable.code(), "signed_url_unavailable");
     }

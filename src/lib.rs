@@ -101,12 +101,12 @@ pub mod cli;
 pub mod config;
 pub mod drift;
 pub(crate) mod error;
-pub(crate) mod http;
 pub mod json;
 pub mod ledger;
 pub(crate) mod logging;
 pub mod mapping;
 pub(crate) mod metrics;
+pub mod outbound;
 pub mod output_check;
 pub mod pipeline;
 pub mod provider;
@@ -115,7 +115,6 @@ pub(crate) mod route;
 pub mod schema;
 pub mod server;
 pub mod shadow;
-pub mod signed_url;
 pub mod state;
 pub mod status;
 
@@ -226,8 +225,8 @@ pub async fn run(
         },
     )?;
     tracing::info!(workers, "webhook workers started");
-    let admin =
-        http::admin::Admin::new(metrics_handle, Arc::clone(&shared)).with_history(history.clone());
+    let admin = server::admin::Admin::new(metrics_handle, Arc::clone(&shared))
+        .with_history(history.clone());
     let admin_server = tokio::spawn(server::serve(
         "admin",
         admin_listener,

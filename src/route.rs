@@ -15,13 +15,13 @@ use ::metrics::SharedString;
 use http::Uri;
 
 use crate::config::{ConfigError, Policy, RouteConfig, Secret, SignedUrlConfig, UnmappedAction};
-use crate::http::tls::TrustRoots;
 use crate::ledger::quarantine::ReplayResult;
 use crate::ledger::Side;
 use crate::mapping::{Mappings, Plan};
 use crate::metrics::{self, EventTypeLabels, RouteMetrics, RouteSeries};
+use crate::outbound::fetch::FetchResult;
+use crate::outbound::tls::TrustRoots;
 use crate::provider::{Provider, VerifyParams};
-use crate::signed_url::FetchResult;
 
 /// What the route does with an event from one sending version.
 #[derive(Debug)]

@@ -12,9 +12,9 @@ use std::{
 };
 
 use crate::config::{Config, ConfigError};
-use crate::http::tls::TrustRoots;
 use crate::mapping::Mappings;
 use crate::metrics::EventTypeLabels;
+use crate::outbound::tls::TrustRoots;
 use crate::route::Route;
 use crate::schema::{self, Schemas};
 

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use http::{header, HeaderValue};
 
-use crate::http::deliver::{Deliverer, Outbound};
 use crate::ledger::once::{Copy, Decision, Intent};
 use crate::ledger::quarantine::{Quarantined, ReplayResult};
 use crate::ledger::{Key, Ledger, LedgerError};
 use crate::mapping::Delivery;
+use crate::outbound::deliver::{Deliverer, Outbound};
 use crate::state::{State, StateError};
 
 /// `hookshift quarantine …`.

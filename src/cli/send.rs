@@ -71,16 +71,16 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
         headers.insert(name, value);
     }
 
-    let client = crate::http::deliver::pooled_client_over::<_, Full<Bytes>>(
+    let client = crate::outbound::deliver::pooled_client_over::<_, Full<Bytes>>(
         HttpConnector::new(),
-        crate::http::tls::client_config(None),
+        crate::outbound::tls::client_config(None),
     );
     let timeout = Duration::from_millis(args.timeout_ms);
     let exchange = async {
         let response = client
             .request(request)
             .await
-            .map_err(|e| crate::http::deliver::error_chain(&e))?;
+            .map_err(|e| crate::outbound::deliver::error_chain(&e))?;
         let status = response.status();
         let answer = Limited::new(response.into_body(), ANSWER_LIMIT)
             .collect()

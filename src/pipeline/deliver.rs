@@ -12,8 +12,8 @@ use super::translate::Outgoing;
 use super::{Done, Pipeline};
 use crate::budget::BudgetPermit;
 use crate::error::ProxyError;
-use crate::http::deliver::{DeliveryError, Outbound};
 use crate::metrics::{Outcome, StatusClass};
+use crate::outbound::deliver::{DeliveryError, Outbound};
 use crate::route::Route;
 
 /// A signed delivery, ready to post.

@@ -32,11 +32,11 @@ use hyper::body::Body;
 use crate::budget::{self, BodyBudget};
 use crate::drift::Scanner;
 use crate::error::{json_response, ProxyError};
-use crate::http::deliver::Deliverer;
 use crate::metrics::{Outcome, ShedReason};
+use crate::outbound::deliver::Deliverer;
+use crate::outbound::fetch::Fetcher;
 use crate::reload::Shared;
 use crate::route::Route;
-use crate::signed_url::Fetcher;
 use crate::state::State;
 
 use decide::Decided;

@@ -19,9 +19,10 @@ use crate::json::Value;
 use crate::ledger::history::Counter;
 use crate::mapping::{translate_reporting, Delivery, Plan, TranslateError, Translated as Output};
 use crate::metrics::{Outcome, ShedReason};
+use crate::outbound::fetch::FetchResult;
 use crate::output_check::Deferred;
+use crate::provider::extend::Detected;
 use crate::route::Route;
-use crate::signed_url::{self, Detected, FetchResult};
 use crate::state::State;
 
 /// Bodies at least this large are translated on the blocking pool instead of the async workers.
@@ -230,7 +231,7 @@ impl Pipeline {
             return Ok(Resolved::Inline(event));
         }
         let payload_key = route.provider.payload_key();
-        let url = match event.get(payload_key).map(signed_url::detect) {
+        let url = match event.get(payload_key).map(crate::provider::extend::detect) {
             Some(Detected::Url(url)) => url.to_owned(),
             Some(Detected::Malformed) => {
                 return Err(ProxyError::NotAnEvent(format!(

@@ -4,13 +4,13 @@
 //!   (lowercase hex HMAC-SHA256, keyed by the secret's UTF-8 bytes, of `v0:{timestamp}:{raw body}`).
 //! - Envelope: `{eventId, eventType, payload}`; `payload` holds at least one member and `eventId` is a
 //!   string (handlers deduplicate on it). Payloads may be a signed download URL
-//!   ([`crate::signed_url`]).
+//!   ([`crate::outbound::fetch`]).
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::signature::{header_str, header_value, SignatureError};
 use super::EnvelopeError;
-use crate::json::{Envelope, Shape};
+use crate::json::{Envelope, Shape, Value};
 
 /// Extend's timestamp header (unix seconds, decimal).
 pub const TIMESTAMP_HEADER: &str = "x-extend-request-timestamp";
@@ -65,5 +65,36 @@ pub(super) fn check_envelope(envelope: &Envelope) -> Result<(), EnvelopeError> {
         Some(Shape::EmptyObject) => Err(EnvelopeError("payload is an empty object")),
         Some(Shape::Other) => Err(EnvelopeError("payload must be an object")),
         Some(Shape::Object) => Ok(()),
+    }
+}
+
+// ------------------------------------------------------------------- signed-URL payloads
+
+/// The value of `payload.object` that marks a signed-URL payload.
+const SIGNED_DATA_URL: &str = "signed_data_url";
+
+/// What an event's payload is, as far as signed URLs go.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Detected<'a> {
+    /// An ordinary payload.
+    Inline,
+    /// A signed-URL payload pointing at this URL.
+    Url(&'a str),
+    /// Marked `"object": "signed_data_url"` but without a string `data`: no payload can be had.
+    Malformed,
+}
+
+/// Recognises a signed-URL payload in either form: `object` = `"signed_data_url"` with a string
+/// `data` (what Extend's SDKs check), or an object whose only member is a string `data` (the form of
+/// Extend's docs example).
+pub fn detect(payload: &Value) -> Detected<'_> {
+    let Some(object) = payload.as_object() else {
+        return Detected::Inline;
+    };
+    let data = object.get("data").and_then(Value::as_str);
+    match object.get("object").and_then(Value::as_str) {
+        Some(SIGNED_DATA_URL) => data.map_or(Detected::Malformed, Detected::Url),
+        _ if object.len() == 1 => data.map_or(Detected::Inline, Detected::Url),
+        _ => Detected::Inline,
     }
 }

@@ -26,6 +26,8 @@
 //! served at once across all workers: further ones wait in the kernel's accept queue (and one per
 //! worker accepted, unread, for the next free slot).
 
+pub mod admin;
+
 use std::{
     convert::Infallible,
     future::Future,

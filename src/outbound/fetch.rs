@@ -1,5 +1,6 @@
-//! Signed-URL payloads: recognising an event whose payload is only a download link, and fetching that
-//! link under the route's policy (allowed hosts, public addresses only, bounded size and time).
+//! The fetch of a signed-URL payload (the Extend provider recognises one:
+//! [`crate::provider::extend::detect`]) under the route's policy (allowed hosts, public addresses
+//! only, bounded size and time).
 //!
 //! Extend delivers large events as `payload = {"object":"signed_data_url","data":URL,"id":..,
 //! "metadata":..}` (or, in older docs, only `{"data": URL}`). The URL serves the payload in the sending
@@ -26,41 +27,13 @@ use hyper_util::client::legacy::connect::{dns::Name, HttpConnector};
 use hyper_util::client::legacy::Client;
 use url::{Host, Url};
 
+use super::tls;
 use crate::config::SignedUrlConfig;
-use crate::http::tls;
 use crate::json::{JsonError, Value};
+use crate::provider::extend::{detect, Detected};
 
 /// Most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// The value of `payload.object` that marks a signed-URL payload.
-const SIGNED_DATA_URL: &str = "signed_data_url";
-
-/// What an event's payload is, as far as signed URLs go.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Detected<'a> {
-    /// An ordinary payload.
-    Inline,
-    /// A signed-URL payload pointing at this URL.
-    Url(&'a str),
-    /// Marked `"object": "signed_data_url"` but without a string `data`: no payload can be had.
-    Malformed,
-}
-
-/// Recognises a signed-URL payload in either form: `object` = `"signed_data_url"` with a string
-/// `data` (what Extend's SDKs check), or an object whose only member is a string `data` (the form of
-/// Extend's docs example).
-pub fn detect(payload: &Value) -> Detected<'_> {
-    let Some(object) = payload.as_object() else {
-        return Detected::Inline;
-    };
-    let data = object.get("data").and_then(Value::as_str);
-    match object.get("object").and_then(Value::as_str) {
-        Some(SIGNED_DATA_URL) => data.map_or(Detected::Malformed, Detected::Url),
-        _ if object.len() == 1 => data.map_or(Detected::Inline, Detected::Url),
-        _ => Detected::Inline,
-    }
-}
 
 /// Why a signed URL's payload could not be had. Messages name the host only.
 #[derive(Debug, thiserror::Error)]
@@ -300,7 +273,7 @@ impl Fetcher {
 
 fn client(resolver: CheckedResolver) -> FetchClient {
     // check_url decides which schemes reach the connector.
-    crate::http::deliver::pooled_client_over(
+    crate::outbound::deliver::pooled_client_over(
         HttpConnector::new_with_resolver(resolver),
         tls::client_config(None),
     )
@@ -539,7 +512,7 @@ fn connect_error(host: &str, error: &(dyn std::error::Error + 'static)) -> Fetch
     }
     FetchError::Connect {
         host: host.to_owned(),
-        message: crate::http::deliver::error_chain(error),
+        message: crate::outbound::deliver::error_chain(error),
     }
 }
 

@@ -15,8 +15,8 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
-use crate::http::tls::{self, TrustRoots};
 use crate::metrics::StatusClass;
+use crate::outbound::tls::{self, TrustRoots};
 
 /// A pooled client for `http://` and `https://` handlers.
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
