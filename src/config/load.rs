@@ -99,8 +99,8 @@ impl Config {
         config.origins = origins;
         Ok(config)
     }
-
 }
+
 /// A TOML parse error without the excerpt of the file it quotes (`7 | secret = "wss_…`): the quoted
 /// line may hold a secret. Keeps the position and the reason.
 pub(super) fn without_source_excerpt(message: &str) -> String {

@@ -163,7 +163,9 @@ fn bad_values_are_named() {
     );
     assert_eq!(
         errs,
-        vec!["routes[0].default_version: \"2024-01-01\" has no entry in routes[0].policy (line 13)"]
+        vec![
+            "routes[0].default_version: \"2024-01-01\" has no entry in routes[0].policy (line 13)"
+        ]
     );
 
     let errs = errors_of(
@@ -273,15 +275,12 @@ fn every_validation_problem_is_reported() {
         "{errs:?}"
     );
     assert!(
-        errs.contains(
-            &"routes[1].name: \"extend\" is used by another route (line 24)".to_owned()
-        ),
+        errs.contains(&"routes[1].name: \"extend\" is used by another route (line 24)".to_owned()),
         "{errs:?}"
     );
     assert!(
         errs.contains(
-            &"routes[1].path: \"/webhooks/extend\" is used by another route (line 25)"
-                .to_owned()
+            &"routes[1].path: \"/webhooks/extend\" is used by another route (line 25)".to_owned()
         ),
         "{errs:?}"
     );
@@ -380,8 +379,7 @@ fn every_type_problem_is_reported_with_its_line() {
         "{errs:?}"
     );
     assert!(
-        errs[2].starts_with("server: unknown field `listen_addr`")
-            && errs[2].ends_with("(line 3)"),
+        errs[2].starts_with("server: unknown field `listen_addr`") && errs[2].ends_with("(line 3)"),
         "{errs:?}"
     );
 }
@@ -707,9 +705,8 @@ fn a_redis_ledger_needs_its_url_and_never_shows_it() {
     let errs = errors_of(&toml, no_env());
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].starts_with(
-            "ledger.url: environment variable HOOKSHIFT_TEST_LEDGER_URL is not set"
-        ),
+        errs[0]
+            .starts_with("ledger.url: environment variable HOOKSHIFT_TEST_LEDGER_URL is not set"),
         "{errs:?}"
     );
     let toml =

@@ -12,7 +12,6 @@ use serde::{de, Deserialize, Deserializer};
 use super::validate::KeyOrigins;
 use crate::secret::Secret;
 
-
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "HOOKSHIFT__";
 /// Separator between key segments in those variables.
@@ -322,7 +321,6 @@ impl Default for LedgerConfig {
     }
 }
 
-
 /// `[[routes]]`: one webhook endpoint, its sender and its handler.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -412,7 +410,6 @@ impl Default for ReadinessConfig {
         }
     }
 }
-
 
 /// `[routes.signed_url]`: payloads the sender delivers as a signed download URL, fetched when the
 /// event must be translated (see [`crate::signed_url`]).

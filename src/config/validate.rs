@@ -87,8 +87,7 @@ impl Config {
         key: &dyn Fn(&str) -> String,
     ) -> Vec<ConfigError> {
         let mut problems = Vec::new();
-        if route.downstream.ca_file.is_some()
-            && route.downstream.url.scheme_str() != Some("https")
+        if route.downstream.ca_file.is_some() && route.downstream.url.scheme_str() != Some("https")
         {
             problems.push(ConfigError::invalid(
                 key("downstream.ca_file"),

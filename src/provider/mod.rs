@@ -20,6 +20,7 @@ use http::{header, HeaderMap, HeaderValue};
 
 use crate::json::{Envelope, Shape, Value};
 use crate::secret::Secret;
+
 /// The sender a route names (`routes.provider`); its behaviour is here, its name and the secrets it
 /// takes are the configuration's.
 pub use crate::config::Provider;

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::signature::{header_str, SignatureError};
 use super::EnvelopeError;
 use crate::json::{Envelope, Shape};
+
 /// A `whsec_<base64>` secret: its prefix, its HMAC key, and why a configured one is not one.
 pub use crate::secret::{
     standard_secret_key as secret_key, standard_secret_problem as secret_problem,
@@ -214,8 +215,8 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::secret::Secret;
     use crate::provider::{sign_event, standard_signature, verify, Provider, VerifyParams};
+    use crate::secret::Secret;
 
     /// The example of the Standard Webhooks specification (and Svix's documentation).
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
