@@ -21,8 +21,10 @@
 //!
 //! What it runs on:
 //!
-//! - [`config`]: the TOML configuration, `HOOKSHIFT__…` environment overrides, [`config::Secret`],
-//!   validation naming every bad key.
+//! - [`config`]: the TOML configuration in three parts: its types, loading (file and `HOOKSHIFT__…`
+//!   environment overrides) and validation naming every bad key and its line. It imports only leaves.
+//! - [`secret`]: a leaf: [`secret::Secret`] (inline or `env:VAR`, never printed) and the key formats
+//!   senders define for secrets.
 //! - [`state`]: a validated configuration with its mapping sets and compiled routes; what
 //!   `hookshift check` checks.
 //! - [`reload`]: the swappable holder of the running state ([`reload::Shared`]) and the SIGHUP /
@@ -113,6 +115,7 @@ pub mod provider;
 pub mod reload;
 pub(crate) mod route;
 pub mod schema;
+pub mod secret;
 pub mod server;
 pub mod shadow;
 pub mod state;

@@ -20,6 +20,7 @@ use std::{
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use crate::config::content_digest;
 use crate::metrics;
 use crate::state::{State, StateError};
 
@@ -229,13 +230,6 @@ pub fn fingerprint_parsed(
     for dir in mappings_dirs {
         hash_dir(&mut hasher, dir, 0);
     }
-    hasher.finish()
-}
-
-/// A digest of a file's bytes: what a fingerprint holds of each file.
-pub fn content_digest(bytes: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    bytes.hash(&mut hasher);
     hasher.finish()
 }
 

@@ -17,10 +17,13 @@ pub mod signature;
 pub mod standard;
 
 use http::{header, HeaderMap, HeaderValue};
-use serde::Deserialize;
 
-use crate::config::Secret;
 use crate::json::{Envelope, Shape, Value};
+use crate::secret::Secret;
+
+/// The sender a route names (`routes.provider`); its behaviour is here, its name and the secrets it
+/// takes are the configuration's.
+pub use crate::config::Provider;
 
 /// The envelope member naming the event type, for the providers that say `eventType`.
 pub const EVENT_TYPE_KEY: &str = "eventType";
@@ -36,48 +39,12 @@ pub use signature::{
     SignatureError, Verified, VerifyParams, MAX_FUTURE_SKEW_SECS,
 };
 
-/// The sender of a route's webhooks, used both to verify inbound and to sign outbound deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
-pub enum Provider {
-    /// extend.ai: `x-extend-request-timestamp` + `x-extend-request-signature`.
-    #[default]
-    Extend,
-    /// Plextera: `X-Plextera-Signature: t=…,v1=…`.
-    Plextera,
-    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…` (or `svix-*`).
-    Standard,
-}
-
 /// Why a verified body is not an event of its route's provider: names the hole, never a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct EnvelopeError(pub &'static str);
 
-impl TryFrom<String> for Provider {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        match text.as_str() {
-            "extend" => Ok(Provider::Extend),
-            "plextera" => Ok(Provider::Plextera),
-            "standard" => Ok(Provider::Standard),
-            _ => Err(format!(
-                "{text:?} is not one of \"extend\", \"plextera\", \"standard\""
-            )),
-        }
-    }
-}
-
 impl Provider {
-    /// The provider's name as written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Extend => "extend",
-            Provider::Plextera => "plextera",
-            Provider::Standard => "standard",
-        }
-    }
-
     /// The envelope member naming the event type: what mapping rules match on and rename.
     pub fn event_type_key(self) -> &'static str {
         match self {
@@ -148,14 +115,6 @@ impl Provider {
             headers.insert(standard::ID_HEADER, id);
         }
         headers
-    }
-
-    /// Why a configured secret cannot sign or verify this provider's deliveries, naming no part of it.
-    pub fn secret_problem(self, secret: &Secret) -> Option<&'static str> {
-        match self {
-            Provider::Extend | Provider::Plextera => None,
-            Provider::Standard => standard::secret_problem(secret.expose()),
-        }
     }
 
     /// The envelope member holding the event's payload: what mapping rules rewrite.

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::standard::{self, HeaderFamily};
 use super::{extend, plextera, Provider};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
 

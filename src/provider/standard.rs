@@ -10,8 +10,7 @@
 //! - Identity: `webhook-id` names the message, and a retry repeats it: it is the event's id.
 //! - Envelope: `{type, timestamp, data}`; `type` is a string and `data` an object (may be `{}`).
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as BASE64};
-use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
@@ -19,6 +18,12 @@ use sha2::{Digest, Sha256};
 use super::signature::{header_str, SignatureError};
 use super::EnvelopeError;
 use crate::json::{Envelope, Shape};
+
+/// A `whsec_<base64>` secret: its prefix, its HMAC key, and why a configured one is not one.
+pub use crate::secret::{
+    standard_secret_key as secret_key, standard_secret_problem as secret_problem,
+    STANDARD_SECRET_PREFIX as SECRET_PREFIX,
+};
 
 /// The message id header (the receiver's deduplication key).
 pub const ID_HEADER: &str = "webhook-id";
@@ -30,8 +35,6 @@ pub const SIGNATURE_HEADER: &str = "webhook-signature";
 pub const PAYLOAD_KEY: &str = "data";
 /// The envelope member that names the event type.
 pub const EVENT_TYPE_KEY: &str = "type";
-/// The prefix of a Standard Webhooks secret; the rest is the base64 of the HMAC key.
-pub const SECRET_PREFIX: &str = "whsec_";
 /// Most entries a signature header may list: a sender sends one per active secret (two during a
 /// rotation) plus perhaps an asymmetric one. A header packed with more is refused, not searched.
 pub const MAX_SIGNATURES: usize = 16;
@@ -115,29 +118,6 @@ pub(super) fn parse_signature_header(header: &str) -> Option<Vec<Vec<u8>>> {
         signatures.push(mac);
     }
     (!signatures.is_empty()).then_some(signatures)
-}
-
-/// Secrets decode with or without their `=` padding, as the official libraries read them.
-const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// The HMAC key of a `whsec_<base64>` secret; `None` for any other text (which verifies nothing).
-pub fn secret_key(secret: &[u8]) -> Option<Vec<u8>> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX.as_bytes())?;
-    let key = SECRET_BASE64.decode(encoded).ok()?;
-    (!key.is_empty()).then_some(key)
-}
-
-/// Why a configured secret cannot sign or verify Standard Webhooks, naming no part of it.
-pub fn secret_problem(secret: &[u8]) -> Option<&'static str> {
-    if !secret.starts_with(SECRET_PREFIX.as_bytes()) {
-        return Some("a Standard Webhooks secret starts with whsec_ (whsec_<base64 key>)");
-    }
-    secret_key(secret)
-        .is_none()
-        .then_some("the part after whsec_ must be the base64 of a non-empty key")
 }
 
 /// What the MAC covers before the body.
@@ -235,8 +215,8 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::config::Secret;
     use crate::provider::{sign_event, standard_signature, verify, Provider, VerifyParams};
+    use crate::secret::Secret;
 
     /// The example of the Standard Webhooks specification (and Svix's documentation).
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
