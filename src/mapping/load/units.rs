@@ -110,7 +110,7 @@ impl Compiler<'_> {
                 None
             }
         };
-        let lossy = self.change_lossy(file, errs, &parts, &side_line);
+        let lossy = self.change_lossy(file, errs, &parts, side_line);
         let ok = events.is_some() && when.is_some() && lossy.is_some();
         let no_counterpart = no_counterpart(&parts).map_err(|m| {
             report(

@@ -21,10 +21,11 @@ pub(super) enum VersionsFile {
     Absent,
     /// The file is there but cannot be read: reported with the order.
     Unreadable(std::io::Error),
-    /// The file's text and its parse (a parse error is reported with the order).
+    /// The file's text and its parse (a parse error is reported with the order), boxed: a parsed
+    /// document is large.
     Read {
         text: String,
-        doc: Result<ImDocument<String>, TomlError>,
+        doc: Box<Result<ImDocument<String>, TomlError>>,
     },
 }
 
@@ -33,7 +34,7 @@ impl VersionsFile {
     pub(super) fn read(dir: &Path) -> VersionsFile {
         match std::fs::read_to_string(dir.join(VERSION_ORDER_FILE)) {
             Ok(text) => {
-                let doc = ImDocument::parse(text.clone());
+                let doc = Box::new(ImDocument::parse(text.clone()));
                 VersionsFile::Read { text, doc }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => VersionsFile::Absent,
@@ -44,12 +45,16 @@ impl VersionsFile {
     /// The envelope members the rules read, `(payload, event type)`: the file's `payload` and
     /// `event_type`, else the defaults. A bad value is an error (and the default stands in).
     pub(super) fn envelope_keys(&self, errors: &mut Vec<LoadError>) -> (Arc<str>, Arc<str>) {
-        match self {
-            VersionsFile::Read { text, doc: Ok(doc) } => (
+        let parsed = match self {
+            VersionsFile::Read { text, doc } => doc.as_ref().as_ref().ok().map(|doc| (text, doc)),
+            VersionsFile::Absent | VersionsFile::Unreadable(_) => None,
+        };
+        match parsed {
+            Some((text, doc)) => (
                 envelope_member_of(text, doc, PAYLOAD_MEMBER, errors),
                 envelope_member_of(text, doc, EVENT_TYPE_MEMBER, errors),
             ),
-            _ => (
+            None => (
                 Arc::from(DEFAULT_PAYLOAD_KEY),
                 Arc::from(DEFAULT_EVENT_TYPE_KEY),
             ),
