@@ -691,8 +691,21 @@ mod tests {
             timestamp: 1_771_000_000,
         };
         let (old, new) = ("2025-04-21", "2026-02-09");
-        let read = |version: &str, event| {
-            stage::AtHandler::read(&mappings, new, &[old], version, event, &delivery).unwrap()
+        let read = |version, event: crate::json::Value| {
+            let sent = stage::Sent {
+                version,
+                event_id: event["eventId"].as_str().unwrap().to_owned(),
+                event,
+                delivery,
+            };
+            stage::AtHandler::read(
+                &mappings,
+                crate::provider::Provider::Extend,
+                new,
+                &[old],
+                sent,
+            )
+            .unwrap()
         };
         let (translated, native) = (read(old, golden("input")), read(new, golden("output")));
         let key = Key {

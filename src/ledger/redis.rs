@@ -122,7 +122,7 @@ enum Connection {
     Ready(Box<ConnectionManager>),
 }
 
-fn redis_error(e: ::redis::RedisError) -> LedgerError {
+pub(super) fn redis_error(e: ::redis::RedisError) -> LedgerError {
     // RedisError's text names the command and the server's answer, never the URL.
     LedgerError::Redis(e.to_string())
 }
@@ -130,10 +130,18 @@ fn redis_error(e: ::redis::RedisError) -> LedgerError {
 async fn timed<T>(
     work: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
 ) -> Result<T, LedgerError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, work).await {
+    timed_within(COMMAND_TIMEOUT, work).await
+}
+
+/// Runs a Redis command with a deadline; its error or the deadline as a [`LedgerError`].
+pub(super) async fn timed_within<T>(
+    deadline: Duration,
+    work: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
+) -> Result<T, LedgerError> {
+    match tokio::time::timeout(deadline, work).await {
         Ok(result) => result.map_err(redis_error),
         Err(_) => Err(LedgerError::Timeout {
-            ms: COMMAND_TIMEOUT.as_millis() as u64,
+            ms: deadline.as_millis() as u64,
         }),
     }
 }

@@ -38,6 +38,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 const SWEEP_BATCH: usize = 10_000;
 /// Most writes one transaction takes.
 const MAX_BATCH: usize = 512;
+/// How often the write-ahead log is copied into the file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What a queued write answers once its batch committed (or failed to).
 type Reply = Box<dyn FnOnce(Result<(), LedgerError>) + Send>;
@@ -111,6 +113,8 @@ where
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     reader: Arc<Mutex<Connection>>,
+    /// Dropped with the last handle: the checkpointing thread then stops.
+    _checkpoints: Arc<mpsc::Sender<()>>,
 }
 
 impl SqliteStore {
@@ -143,15 +147,26 @@ impl SqliteStore {
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             [],
         )?;
+        // The writer never checkpoints (SQLite would, every 1,000 pages, inside a commit: copying
+        // the log into the file and syncing it while every write waits); a thread of its own does,
+        // beside the writes.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         let reader = connect(path)?;
+        let checkpointer = connect(path)?;
         let (writer, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookshift-ledger".into())
             .spawn(move || write_batches(connection, jobs))
             .map_err(|e| LedgerError::Task(e.to_string()))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("hookshift-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpointer, stopped))
+            .map_err(|e| LedgerError::Task(e.to_string()))?;
         Ok(SqliteStore {
             writer,
             reader: Arc::new(Mutex::new(reader)),
+            _checkpoints: Arc::new(stop),
         })
     }
 
@@ -160,15 +175,7 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
     ) -> Result<R, LedgerError> {
-        let connection = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut connection)
-        })
-        .await
-        .map_err(|e| LedgerError::Task(e.to_string()))?
+        on_blocking_pool(Arc::clone(&self.reader), work).await
     }
 
     /// Queues a write for the writer thread; answers once the batch holding it committed, and its
@@ -456,6 +463,21 @@ fn remove_oldest(
         .collect())
 }
 
+/// Runs `work` on `connection` (locked) on tokio's blocking pool.
+pub(super) async fn on_blocking_pool<R: Send + 'static>(
+    connection: Arc<Mutex<Connection>>,
+    work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
+) -> Result<R, LedgerError> {
+    tokio::task::spawn_blocking(move || {
+        let mut connection = connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&mut connection)
+    })
+    .await
+    .map_err(|e| LedgerError::Task(e.to_string()))?
+}
+
 /// A connection to the ledger file as both the writer and the readers use it.
 fn connect(path: &Path) -> Result<Connection, LedgerError> {
     let connection = Connection::open(path)?;
@@ -494,6 +516,17 @@ fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
             for reply in waiting {
                 answer(reply, &synced);
             }
+        }
+    }
+}
+
+/// Copies the write-ahead log into the file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: as far as no
+/// reader still needs, never waiting for the writer), until every store handle is dropped. The log
+/// then starts over from its beginning instead of growing.
+fn checkpoint_until(connection: Connection, stopped: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(%error, "ledger checkpoint failed; the next one retries");
         }
     }
 }

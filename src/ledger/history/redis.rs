@@ -51,20 +51,10 @@ fn key(kind: char, route: &str, hour: u64) -> String {
     format!("hookshift:history:{kind}:{route}:{hour}")
 }
 
-fn redis_error(e: ::redis::RedisError) -> LedgerError {
-    // RedisError's text names the command and the server's answer, never the URL.
-    LedgerError::Redis(e.to_string())
-}
-
 async fn timed<T>(
     work: impl std::future::Future<Output = Result<T, ::redis::RedisError>>,
 ) -> Result<T, LedgerError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, work).await {
-        Ok(result) => result.map_err(redis_error),
-        Err(_) => Err(LedgerError::Timeout {
-            ms: COMMAND_TIMEOUT.as_millis() as u64,
-        }),
-    }
+    crate::ledger::redis::timed_within(COMMAND_TIMEOUT, work).await
 }
 
 impl RedisHistory {

@@ -69,15 +69,7 @@ impl SqliteHistory {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<R, LedgerError> + Send + 'static,
     ) -> Result<R, LedgerError> {
-        let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            work(&mut connection)
-        })
-        .await
-        .map_err(|e| LedgerError::Task(e.to_string()))?
+        crate::ledger::sqlite::on_blocking_pool(Arc::clone(&self.connection), work).await
     }
 
     /// Adds `tally` in one transaction.
