@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::json::Value;
 
-use super::{find_rule, run_step_reporting, Delivery, Mappings, Plan};
+use super::run::{bounded_paths, find_rule, run_step_reporting};
+use super::{Delivery, Mappings, Plan};
 
 /// The delivery every golden case is translated with: 2026-02-13T16:26:40Z.
 pub const GOLDEN_DELIVERY: Delivery = Delivery {
@@ -132,13 +133,12 @@ pub(crate) fn check(mappings: &Mappings) -> Vec<String> {
             Err(_) => Vec::new(),
         };
         match run_step_reporting(step, plan.keys(), input, &GOLDEN_DELIVERY) {
-            Ok((_, unmapped)) if super::bounded_paths(unmapped.clone()) != expected_unmapped => {
-                failures.push(format!(
+            Ok((_, unmapped)) if bounded_paths(unmapped.clone()) != expected_unmapped => failures
+                .push(format!(
                     "{label}: reported unmapped fields {:?}, expected {expected_unmapped:?} ({})",
-                    super::bounded_paths(unmapped),
+                    bounded_paths(unmapped),
                     unmapped_file.display()
-                ))
-            }
+                )),
             Ok((actual, _)) if actual == expected => {}
             Ok((actual, _)) => failures.push(format!(
                 "{label}: output differs from {}: {}",

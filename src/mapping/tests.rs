@@ -518,6 +518,54 @@ fn a_bad_version_order_is_reported_with_its_line() {
 }
 
 #[test]
+fn every_problem_of_the_versions_file_is_reported_once() {
+    let ab = "[[rule]]\nname = \"r\"\nevents = { \"e1\" = \"e2\" }\nops = [{ rename = \"a\", to = \"b\" }]\n";
+    let of_versions = |errors: Vec<String>| -> Vec<String> {
+        errors
+            .into_iter()
+            .filter(|e| e.starts_with("versions.toml"))
+            .collect()
+    };
+    // Bad envelope members and a bad order: all of them, each with its line.
+    let text = "order = [\"a\"]\npayload = \"a.b\"\nevent_type = 3\n";
+    let errors = of_versions(load_errors(&[
+        ("", "versions.toml", text),
+        ("a_to_b", "m.toml", ab),
+    ]));
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].starts_with("versions.toml:2: payload: must name"));
+    assert!(errors[1].starts_with("versions.toml:3: event_type: must name"));
+    assert!(errors[2].starts_with("versions.toml:1: order: lists at least two versions"));
+    // Not TOML: one error, with its line (the envelope members keep their defaults, unreported).
+    let text = "order = [\"a\", \"b\"]\npayload = \n";
+    let errors = of_versions(load_errors(&[
+        ("", "versions.toml", text),
+        ("a_to_b", "m.toml", ab),
+    ]));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("versions.toml:2: -: not valid TOML"),
+        "{errors:?}"
+    );
+    // Not a file: one error saying it cannot be read.
+    let dir = mappings_dir(&[("a_to_b", "m.toml", ab)]);
+    std::fs::create_dir(dir.path().join("versions.toml")).unwrap();
+    let errors = of_versions(
+        Mappings::load(dir.path())
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("versions.toml:0: -: cannot read"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn old_spellings_of_naming_a_transform_load_and_are_reported_with_the_new_one() {
     let text = r#"[[rule]]
 name = "r"

@@ -73,7 +73,220 @@ pub(super) fn read_lossy_sets(
     }
 }
 
+/// A rule's `name`; a rule without one is reported and named by its index.
+fn rule_name(errs: &mut Errors, i: usize, table: &Table, line: usize) -> String {
+    match table.get("name").and_then(Item::as_str) {
+        Some(n) => n.to_owned(),
+        None => {
+            errs.push(
+                line,
+                format!("rule[{i}].name"),
+                "every rule needs a `name` (a string)",
+            );
+            format!("rule[{i}]")
+        }
+    }
+}
+
+/// The keys a `[[rule]]` table may hold.
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "events",
+    "when",
+    "transform",
+    "apply",
+    "ops",
+    "lossy",
+    "lossy_sets",
+    "description",
+    "counterpart",
+    "reason",
+];
+
+/// One `[[rule]]` table being compiled, with what its errors name: `rule "NAME"` and its lines.
+struct RuleTable<'t> {
+    file: &'t SourceFile,
+    table: &'t Table,
+    name: String,
+    /// `rule "NAME"`: the start of every key its errors name.
+    key: String,
+    line: usize,
+}
+
+impl RuleTable<'_> {
+    /// The line of key `k`, else of the table.
+    fn line_of(&self, k: &str) -> usize {
+        self.file.line(
+            self.table
+                .key(k)
+                .and_then(|k| k.span())
+                .or(self.table.span()),
+        )
+    }
+
+    /// Reports every key the rule language does not know.
+    fn check_keys(&self, errs: &mut Errors) {
+        for (k, _) in self.table.iter() {
+            if !RULE_KEYS.contains(&k) {
+                errs.push(
+                    self.line_of(k),
+                    format!("{}.{k}", self.key),
+                    "unknown key (expected name, events, when, transform, ops, lossy, lossy_sets, description, counterpart, reason)",
+                );
+            }
+        }
+    }
+
+    /// `events`: old event type = new event type; `None` after reporting every bad entry.
+    fn events(&self, errs: &mut Errors) -> Option<HashMap<String, String>> {
+        let key = &self.key;
+        let Some(map) = self
+            .table
+            .get("events")
+            .and_then(Item::as_table_like)
+            .filter(|m| !m.is_empty())
+        else {
+            errs.push(
+                self.line_of("events"),
+                format!("{key}.events"),
+                "required: a table of old event type = new event type",
+            );
+            return None;
+        };
+        let mut ok = true;
+        let mut events = HashMap::new();
+        for (old, new) in map.iter() {
+            match new.as_str() {
+                Some(new) => {
+                    events.insert(old.to_owned(), new.to_owned());
+                }
+                None => {
+                    errs.push(
+                        self.line_of("events"),
+                        format!("{key}.events.{old}"),
+                        "must be the new event type (a string)",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(events)
+    }
+
+    /// `when`: payload field = value (or list of accepted values); no `when` takes every event.
+    fn when(&self, errs: &mut Errors) -> Option<Condition> {
+        let key = &self.key;
+        let mut when = Condition::default();
+        let Some(item) = self.table.get("when") else {
+            return Some(when);
+        };
+        let Some(map) = item.as_table_like() else {
+            errs.push(
+                self.line_of("when"),
+                format!("{key}.when"),
+                "must be a table of payload field = value",
+            );
+            return None;
+        };
+        let mut ok = true;
+        for (field, value) in map.iter() {
+            let path = match Field::parse(field) {
+                Ok(p) => p,
+                Err(m) => {
+                    errs.push(self.line_of("when"), format!("{key}.when.{field}"), m);
+                    ok = false;
+                    continue;
+                }
+            };
+            let accepted = match value.as_value().map(toml_to_json) {
+                Some(Value::Array(any)) => any,
+                Some(one) => vec![one],
+                None => {
+                    errs.push(
+                        self.line_of("when"),
+                        format!("{key}.when.{field}"),
+                        "must be a value or a list of values",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            when.0.push((path, accepted));
+        }
+        ok.then_some(when)
+    }
+
+    /// `lossy`: event-root path = reason. Also returned when some entry is bad (with `false`): the
+    /// rule's `lossy_sets` are still checked against the good ones.
+    fn lossy(&self, errs: &mut Errors) -> (Vec<(String, String)>, bool) {
+        let key = &self.key;
+        let mut lossy = Vec::new();
+        let Some(item) = self.table.get("lossy") else {
+            return (lossy, true);
+        };
+        let Some(map) = item.as_table_like() else {
+            errs.push(
+                self.line_of("lossy"),
+                format!("{key}.lossy"),
+                "must be a table of path = reason",
+            );
+            return (lossy, false);
+        };
+        let mut ok = true;
+        for (path, reason) in map.iter() {
+            match reason.as_str() {
+                Some(r) if !r.trim().is_empty() => lossy.push((path.to_owned(), r.to_owned())),
+                _ => {
+                    errs.push(
+                        self.line_of("lossy"),
+                        format!("{key}.lossy.{path}"),
+                        "must be the reason (a non-empty string)",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        (lossy, ok)
+    }
+
+    /// `counterpart = false` with its `reason`: `Some(None)` for a rule that translates,
+    /// `Some(Some(reason))` for one whose events have no counterpart, `None` after an error.
+    fn counterpart(&self, errs: &mut Errors) -> Option<Option<String>> {
+        let key = &self.key;
+        let (line, key, message) = match (self.table.get("counterpart"), self.table.get("reason")) {
+            (None, None) => return Some(None),
+            (Some(c), reason) if c.as_bool() == Some(false) => {
+                let reason = reason
+                    .and_then(Item::as_str)
+                    .filter(|r| !r.trim().is_empty());
+                if let Some(reason) = reason {
+                    return Some(Some(reason.to_owned()));
+                }
+                (
+                    self.line_of("counterpart"),
+                    format!("{key}.reason"),
+                    "`counterpart = false` needs a `reason` (why these events have no counterpart)",
+                )
+            }
+            (Some(_), _) => (
+                self.line_of("counterpart"),
+                format!("{key}.counterpart"),
+                "can only be `false` (leave it out for a rule that translates)",
+            ),
+            (None, Some(_)) => (
+                self.line_of("reason"),
+                format!("{key}.reason"),
+                "`reason` belongs to `counterpart = false`",
+            ),
+        };
+        errs.push(line, key, message);
+        None
+    }
+}
+
 impl Compiler<'_> {
+    /// Compiles one `[[rule]]` table, reporting every problem of it (each key is read by its own
+    /// function, so one bad key does not hide another's problem).
     pub(super) fn rule(
         &mut self,
         file: &SourceFile,
@@ -83,265 +296,150 @@ impl Compiler<'_> {
         transforms: &mut Vec<Transform>,
     ) -> Option<Rule> {
         let line = file.line(table.span());
-        let name = match table.get("name").and_then(Item::as_str) {
-            Some(n) => n.to_owned(),
-            None => {
-                errs.push(
-                    line,
-                    format!("rule[{i}].name"),
-                    "every rule needs a `name` (a string)",
-                );
-                format!("rule[{i}]")
-            }
+        let name = rule_name(errs, i, table, line);
+        let rule = RuleTable {
+            file,
+            table,
+            key: format!("rule {name:?}"),
+            name,
+            line,
         };
-        let key = format!("rule {name:?}");
-        let line_of = |k: &str| file.line(table.key(k).and_then(|k| k.span()).or(table.span()));
-        for (k, _) in table.iter() {
-            if !matches!(
-                k,
-                "name"
-                    | "events"
-                    | "when"
-                    | "transform"
-                    | "apply"
-                    | "ops"
-                    | "lossy"
-                    | "lossy_sets"
-                    | "description"
-                    | "counterpart"
-                    | "reason"
-            ) {
-                errs.push(
-                    line_of(k),
-                    format!("{key}.{k}"),
-                    "unknown key (expected name, events, when, transform, ops, lossy, lossy_sets, description, counterpart, reason)",
-                );
-            }
+        rule.check_keys(errs);
+        let events = rule.events(errs);
+        let when = rule.when(errs);
+        let lossy = self.rule_lossy(&rule, errs);
+        let no_counterpart = rule.counterpart(errs)?;
+        let transform_key = self.transform_key(&rule, errs)?;
+        let body = self.rule_body(&rule, errs, transform_key, &no_counterpart, transforms)?;
+        Some(Rule {
+            name: rule.name,
+            file: file.relative.clone(),
+            line,
+            events: events?,
+            when: when?,
+            body,
+            captures: Vec::new(),
+            lossy: lossy?,
+            no_counterpart,
+            description: None,
+            derives_lossy: false,
+        })
+    }
+
+    /// The rule's `lossy` entries followed by those of the sets its `lossy_sets` names.
+    fn rule_lossy(&self, rule: &RuleTable, errs: &mut Errors) -> Option<Vec<(String, String)>> {
+        let (mut lossy, mut ok) = rule.lossy(errs);
+        if let Some(item) = rule.table.get("lossy_sets") {
+            ok &= self.expand_lossy_sets(
+                errs,
+                &rule.key,
+                rule.line_of("lossy_sets"),
+                item,
+                &mut lossy,
+            );
         }
-        let mut ok = true;
-        let mut events = HashMap::new();
-        match table.get("events").and_then(Item::as_table_like) {
-            Some(map) if !map.is_empty() => {
-                for (old, new) in map.iter() {
-                    match new.as_str() {
-                        Some(new) => {
-                            events.insert(old.to_owned(), new.to_owned());
-                        }
-                        None => {
-                            errs.push(
-                                line_of("events"),
-                                format!("{key}.events.{old}"),
-                                "must be the new event type (a string)",
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-            }
-            _ => {
-                errs.push(
-                    line_of("events"),
-                    format!("{key}.events"),
-                    "required: a table of old event type = new event type",
-                );
-                ok = false;
-            }
-        }
-        let mut when = Condition::default();
-        if let Some(item) = table.get("when") {
-            match item.as_table_like() {
-                Some(map) => {
-                    for (field, value) in map.iter() {
-                        let path = match Field::parse(field) {
-                            Ok(p) => p,
-                            Err(m) => {
-                                errs.push(line_of("when"), format!("{key}.when.{field}"), m);
-                                ok = false;
-                                continue;
-                            }
-                        };
-                        let accepted = match value.as_value().map(toml_to_json) {
-                            Some(Value::Array(any)) => any,
-                            Some(one) => vec![one],
-                            None => {
-                                errs.push(
-                                    line_of("when"),
-                                    format!("{key}.when.{field}"),
-                                    "must be a value or a list of values",
-                                );
-                                ok = false;
-                                continue;
-                            }
-                        };
-                        when.0.push((path, accepted));
-                    }
-                }
-                None => {
-                    errs.push(
-                        line_of("when"),
-                        format!("{key}.when"),
-                        "must be a table of payload field = value",
-                    );
-                    ok = false;
-                }
-            }
-        }
-        let mut lossy = Vec::new();
-        if let Some(item) = table.get("lossy") {
-            match item.as_table_like() {
-                Some(map) => {
-                    for (path, reason) in map.iter() {
-                        match reason.as_str() {
-                            Some(r) if !r.trim().is_empty() => {
-                                lossy.push((path.to_owned(), r.to_owned()))
-                            }
-                            _ => {
-                                errs.push(
-                                    line_of("lossy"),
-                                    format!("{key}.lossy.{path}"),
-                                    "must be the reason (a non-empty string)",
-                                );
-                                ok = false;
-                            }
-                        }
-                    }
-                }
-                None => {
-                    errs.push(
-                        line_of("lossy"),
-                        format!("{key}.lossy"),
-                        "must be a table of path = reason",
-                    );
-                    ok = false;
-                }
-            }
-        }
-        if let Some(item) = table.get("lossy_sets") {
-            ok &= self.expand_lossy_sets(errs, &key, line_of("lossy_sets"), item, &mut lossy);
-        }
-        let no_counterpart = match (table.get("counterpart"), table.get("reason")) {
-            (None, None) => None,
-            (Some(c), reason) if c.as_bool() == Some(false) => {
-                match reason
-                    .and_then(Item::as_str)
-                    .filter(|r| !r.trim().is_empty())
-                {
-                    Some(reason) => Some(reason.to_owned()),
-                    None => {
-                        errs.push(
-                            line_of("counterpart"),
-                            format!("{key}.reason"),
-                            "`counterpart = false` needs a `reason` (why these events have no counterpart)",
-                        );
-                        return None;
-                    }
-                }
-            }
-            (Some(_), _) => {
-                errs.push(
-                    line_of("counterpart"),
-                    format!("{key}.counterpart"),
-                    "can only be `false` (leave it out for a rule that translates)",
-                );
-                return None;
-            }
-            (None, Some(_)) => {
-                errs.push(
-                    line_of("reason"),
-                    format!("{key}.reason"),
-                    "`reason` belongs to `counterpart = false`",
-                );
-                return None;
-            }
-        };
-        // The old spelling of a rule's transform: `apply = "t"`.
-        let transform_key = match (table.get("transform"), table.get("apply")) {
+        ok.then_some(lossy)
+    }
+
+    /// The key naming the rule's transform: `transform`, or its old spelling `apply` (a warning).
+    fn transform_key(&mut self, rule: &RuleTable, errs: &mut Errors) -> Option<&'static str> {
+        let key = &rule.key;
+        match (rule.table.get("transform"), rule.table.get("apply")) {
             (Some(_), Some(_)) => {
                 errs.push(
-                    line_of("apply"),
+                    rule.line_of("apply"),
                     format!("{key}.apply"),
                     "`apply` is the old spelling of `transform`: keep only `transform`",
                 );
-                return None;
+                None
             }
             (None, Some(_)) => {
                 self.warnings.push(LoadError {
-                    file: file.name.to_string(),
-                    line: line_of("apply"),
+                    file: rule.file.name.to_string(),
+                    line: rule.line_of("apply"),
                     key: format!("{key}.apply"),
                     message: "old spelling: a rule names its transform with `transform`: write \
                               `transform = \"...\"`"
                         .into(),
                 });
-                "apply"
+                Some("apply")
             }
-            _ => "transform",
-        };
+            _ => Some("transform"),
+        }
+    }
+
+    /// The transform the rule runs: the one it names, its inline `ops`, or an empty one for a rule
+    /// without counterpart.
+    fn rule_body(
+        &mut self,
+        rule: &RuleTable,
+        errs: &mut Errors,
+        transform_key: &str,
+        no_counterpart: &Option<String>,
+        transforms: &mut Vec<Transform>,
+    ) -> Option<usize> {
+        let (table, key, name) = (rule.table, &rule.key, &rule.name);
         if no_counterpart.is_some()
             && (table.contains_key(transform_key) || table.contains_key("ops"))
         {
             errs.push(
-                line,
-                &key,
+                rule.line,
+                key,
                 "a rule with `counterpart = false` translates nothing: no `transform` or `ops`",
             );
             return None;
         }
-        let body = match (table.get(transform_key), table.get("ops")) {
+        match (table.get(transform_key), table.get("ops")) {
             (None, None) if no_counterpart.is_some() => {
                 transforms.push(Transform::new(format!("{name} (no counterpart)")));
                 self.edges.push(Vec::new());
-                transforms.len() - 1
+                Some(transforms.len() - 1)
             }
-            (Some(apply), None) => match apply.as_str().and_then(|n| self.names.get(n)) {
-                Some(&(index, _, _)) => index,
-                None => {
-                    let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
-                    known.sort_unstable();
-                    errs.push(
-                        line_of(transform_key),
-                        format!("{key}.{transform_key}"),
-                        format!(
-                            "unknown transform {} (known: {})",
-                            apply
-                                .as_str()
-                                .map_or("(not a string)".into(), |s| format!("{s:?}")),
-                            known.join(", ")
-                        ),
-                    );
-                    return None;
-                }
-            },
+            (Some(named), None) => self.named_transform(rule, errs, transform_key, named),
             (None, Some(ops)) => {
                 let index = transforms.len();
                 transforms.push(Transform::new(format!("{name} (inline)")));
                 self.edges.push(Vec::new());
-                let compiled = self.ops(file, errs, &format!("{key}.ops"), ops, index);
+                let compiled = self.ops(rule.file, errs, &format!("{key}.ops"), ops, index);
                 transforms[index].set_ops(compiled);
-                index
+                Some(index)
             }
             _ => {
                 errs.push(
-                    line,
-                    &key,
+                    rule.line,
+                    key,
                     "needs exactly one of `transform` (a transform name) or `ops` (a list of ops)",
                 );
-                return None;
+                None
             }
-        };
-        ok.then(|| Rule {
-            name,
-            file: file.relative.clone(),
-            line,
-            events,
-            when,
-            body,
-            captures: Vec::new(),
-            lossy,
-            no_counterpart,
-            description: None,
-            derives_lossy: false,
-        })
+        }
+    }
+
+    /// The index of the transform a rule names; an unknown name is reported with the known ones.
+    fn named_transform(
+        &self,
+        rule: &RuleTable,
+        errs: &mut Errors,
+        transform_key: &str,
+        named: &Item,
+    ) -> Option<usize> {
+        if let Some(&(index, _, _)) = named.as_str().and_then(|n| self.names.get(n)) {
+            return Some(index);
+        }
+        let mut known: Vec<&str> = self.names.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        errs.push(
+            rule.line_of(transform_key),
+            format!("{}.{transform_key}", rule.key),
+            format!(
+                "unknown transform {} (known: {})",
+                named
+                    .as_str()
+                    .map_or("(not a string)".into(), |s| format!("{s:?}")),
+                known.join(", ")
+            ),
+        );
+        None
     }
 
     /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. A path the rule

@@ -64,6 +64,7 @@ impl Compiler<'_> {
         }
     }
 
+    /// Compiles one `[[change]]` table into the rule it makes for `direction`, if it runs that way.
     fn change(
         &mut self,
         file: &SourceFile,
@@ -109,29 +110,8 @@ impl Compiler<'_> {
                 None
             }
         };
-        let mut lossy = Vec::new();
-        let mut ok = events.is_some() && when.is_some();
-        if let Some(item) = parts.side("lossy") {
-            match lossy_table(item) {
-                Ok(entries) => lossy = entries,
-                Err(m) => {
-                    report(errs, side_line("lossy"), format!("{key}.lossy"), m);
-                    ok = false;
-                }
-            }
-        }
-        if let Some(item) = parts.side("lossy_sets") {
-            if parts.report {
-                ok &= self.expand_lossy_sets(errs, &key, side_line("lossy_sets"), item, &mut lossy);
-            } else {
-                let mut quiet = Vec::new();
-                let mut quiet_errs = Errors {
-                    all: &mut quiet,
-                    file: file.name.clone(),
-                };
-                ok &= self.expand_lossy_sets(&mut quiet_errs, &key, 0, item, &mut lossy);
-            }
-        }
+        let lossy = self.change_lossy(file, errs, &parts, side_line);
+        let ok = events.is_some() && when.is_some() && lossy.is_some();
         let no_counterpart = no_counterpart(&parts).map_err(|m| {
             report(
                 errs,
@@ -158,7 +138,7 @@ impl Compiler<'_> {
             when: when.unwrap_or_default(),
             body,
             captures: Vec::new(),
-            lossy,
+            lossy: lossy.unwrap_or_default(),
             no_counterpart,
             description: table
                 .get("description")
@@ -166,6 +146,44 @@ impl Compiler<'_> {
                 .map(str::to_owned),
             derives_lossy: true,
         })
+    }
+
+    /// The change's `lossy` entries for this direction followed by those of the sets its
+    /// `lossy_sets` names; `None` after an error (reported when this compile reports the change's).
+    fn change_lossy(
+        &self,
+        file: &SourceFile,
+        errs: &mut Errors,
+        parts: &Parts,
+        side_line: impl Fn(&str) -> usize,
+    ) -> Option<Vec<(String, String)>> {
+        let key = &parts.key;
+        let mut lossy = Vec::new();
+        let mut ok = true;
+        if let Some(item) = parts.side("lossy") {
+            match lossy_table(item) {
+                Ok(entries) => lossy = entries,
+                Err(m) => {
+                    if parts.report {
+                        errs.push(side_line("lossy"), format!("{key}.lossy"), m);
+                    }
+                    ok = false;
+                }
+            }
+        }
+        if let Some(item) = parts.side("lossy_sets") {
+            if parts.report {
+                ok &= self.expand_lossy_sets(errs, key, side_line("lossy_sets"), item, &mut lossy);
+            } else {
+                let mut quiet = Vec::new();
+                let mut quiet_errs = Errors {
+                    all: &mut quiet,
+                    file: file.name.clone(),
+                };
+                ok &= self.expand_lossy_sets(&mut quiet_errs, key, 0, item, &mut lossy);
+            }
+        }
+        ok.then_some(lossy)
     }
 
     /// The transform a change runs: a named one, its inline `ops`, or none without counterpart.
