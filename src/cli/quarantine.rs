@@ -197,6 +197,21 @@ async fn replay_one(
         Ok(event) => event,
         Err(e) => return Replayed::Kept(format!("not JSON: {e}")),
     };
+    let delivery = Delivery {
+        timestamp: item.timestamp,
+    };
+    let translated = if item.version == handler {
+        event
+    } else {
+        let plan = match route.mappings.plan(&item.version, handler) {
+            Ok(plan) => plan,
+            Err(e) => return Replayed::Kept(e.to_string()),
+        };
+        match crate::mapping::translate(plan, event, &delivery) {
+            Ok(event) => event,
+            Err(e) => return Replayed::Kept(format!("translation still fails: {e}")),
+        }
+    };
     // Read as a live copy is, for its identity and pairing digest.
     let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
     let read = crate::ledger::stage::AtHandler::read(
@@ -207,27 +222,10 @@ async fn replay_one(
         crate::ledger::stage::Sent {
             version: &item.version,
             event_id: item.event_id.clone(),
-            event: event.clone(),
-            delivery: Delivery {
-                timestamp: item.timestamp,
-            },
+            event: &translated,
+            delivery,
         },
     );
-    let translated = if item.version == handler {
-        event
-    } else {
-        let plan = match route.mappings.plan(&item.version, handler) {
-            Ok(plan) => plan,
-            Err(e) => return Replayed::Kept(e.to_string()),
-        };
-        let delivery = Delivery {
-            timestamp: item.timestamp,
-        };
-        match crate::mapping::translate(plan, event, &delivery) {
-            Ok(event) => event,
-            Err(e) => return Replayed::Kept(format!("translation still fails: {e}")),
-        }
-    };
     if dry_run {
         return Replayed::WouldDeliver;
     }

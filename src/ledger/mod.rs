@@ -712,6 +712,7 @@ mod tests {
     #[test]
     fn a_compared_pair_keeps_under_512_bytes_per_record() {
         use crate::mapping::{Delivery, Mappings};
+        use crate::provider::Provider;
         use once::{decide_step, Asked, Claim, Decision, Intent};
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mappings = Mappings::load(&root.join("mappings")).unwrap();
@@ -728,18 +729,14 @@ mod tests {
                 .and_then(crate::json::Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let sent = stage::Sent {
-                version,
-                event_id,
-                event,
-                delivery: Delivery {
-                    timestamp: 1_771_000_000,
-                },
+            let delivery = Delivery {
+                timestamp: 1_771_000_000,
             };
-            let provider = crate::provider::Provider::Extend;
-            stage::AtHandler::read(&mappings, provider, new, &[old], sent).unwrap()
+            let sent = (version, event_id, event, delivery);
+            stage::read_received(&mappings, Provider::Extend, new, &[old], sent).unwrap()
         };
-        let (translated, native) = (read(old, golden("input")), read(new, golden("output")));
+        let ((translated, translated_event), (native, native_event)) =
+            (read(old, golden("input")), read(new, golden("output")));
         let key = Key {
             route: "extend".into(),
             identity: translated.identity.key.clone(),
@@ -775,13 +772,13 @@ mod tests {
             Change::Put(record) => record,
             Change::Keep => record,
         };
-        let shadow_copy = |copy: &stage::AtHandler, side, version: &str| ShadowCopy {
+        let shadow_copy = |copy: &stage::AtHandler, event, side, version: &str| ShadowCopy {
             side,
             version: version.into(),
             event_id: copy.event_id.clone(),
-            fingerprint: Kept::of(&copy.event, false),
+            fingerprint: Kept::of(event, false),
         };
-        let waiting = shadow_copy(&translated, Side::Translated, old);
+        let waiting = shadow_copy(&translated, &translated_event, Side::Translated, old);
         let Change::Put(first_copy) =
             shadow_step(fresh.clone(), &waiting, &translated.expected, 1_000).0
         else {
@@ -789,7 +786,7 @@ mod tests {
         };
         let (change, outcome) = shadow_step(
             *first_copy.clone(),
-            &shadow_copy(&native, Side::Native, new),
+            &shadow_copy(&native, &native_event, Side::Native, new),
             &native.expected,
             1_100,
         );

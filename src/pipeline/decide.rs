@@ -1,5 +1,7 @@
-//! Stage `decide`: read the verified body as an event of the route's provider (once) and apply the
-//! sending version's compiled action.
+//! Stage `decide`: read the verified body as an event of the route's provider (once: from what the
+//! `twins` stage parsed, when it did) and apply the sending version's compiled action.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -8,8 +10,8 @@ use super::record::{loggable_id, Record};
 use super::{shed, Done};
 use crate::budget::{self, BudgetPermit};
 use crate::error::ProxyError;
-use crate::json::Value;
-use crate::mapping::Plan;
+use crate::json::{Envelope, Value};
+use crate::mapping::{Plan, TranslateError, Translated};
 use crate::metrics::{Outcome, ShedReason};
 use crate::provider::{Provider, Verified};
 use crate::route::{Action, Route};
@@ -18,8 +20,8 @@ use crate::route::{Action, Route};
 pub(super) struct Event {
     pub verified: Verified,
     pub held: BudgetPermit,
-    /// The parsed tree: built only for an event to translate.
-    pub tree: Option<Value>,
+    /// The parsed tree (or its translation): kept only for an event to translate.
+    pub tree: Option<Tree>,
     /// The event type as sent (the provider's member: `eventType`, `type`).
     pub event_type: String,
 }
@@ -29,6 +31,24 @@ impl Event {
     pub fn body(&self) -> &Bytes {
         self.verified.body()
     }
+}
+
+/// A parsed event on its way to translation.
+pub(super) enum Tree {
+    /// As received: translate resolves a signed-URL payload, then translates.
+    Received(Value),
+    /// Translated along the route's plan already (by the `twins` stage, which read the copy at the
+    /// handler's version), in `took`; or the translation's failure, which translate reports as its own.
+    Translated {
+        result: Result<Translated, TranslateError>,
+        took: Duration,
+    },
+}
+
+/// A body an earlier stage parsed: its envelope and its tree (or the tree's translation).
+pub(super) struct Parsed {
+    pub envelope: Envelope,
+    pub tree: Tree,
 }
 
 /// What the route does with the event.
@@ -41,12 +61,13 @@ pub(super) enum Decided<'r> {
     Translate(Event, &'r Plan),
 }
 
-/// Parses the body (a tree only when it is to be translated), checks the provider's envelope, fills
-/// the record's event type and id, and applies the version's action: `ack` answers 200, `reject` and
-/// a version without policy answer 400.
+/// Parses the body (a tree only when it is to be translated) unless `parsed` already holds it, checks
+/// the provider's envelope, fills the record's event type and id, and applies the version's action:
+/// `ack` answers 200, `reject` and a version without policy answer 400.
 pub(super) fn decide<'r>(
     route: &'r Route,
     authentic: Authentic,
+    parsed: Option<Parsed>,
     record: &mut Record<'r>,
 ) -> Result<Decided<'r>, ProxyError> {
     let Authentic { verified, mut held } = authentic;
@@ -55,7 +76,11 @@ pub(super) fn decide<'r>(
     if translating && !held.try_grow(budget::TRANSLATION_FACTOR * verified.body().len() as u64) {
         return Err(shed(route, ShedReason::Translation));
     }
-    let (tree, event_type, event_id) = parse_event(&verified, route.provider, translating)?;
+    let (tree, envelope) = match parsed {
+        Some(Parsed { envelope, tree }) => (translating.then_some(tree), envelope),
+        None => parse_event(&verified, translating)?,
+    };
+    let (event_type, event_id) = read_envelope(&verified, route.provider, &envelope)?;
     record.event_type = route.event_types.label(&event_type);
     record.event_id = event_id.as_deref().map(loggable_id);
     let event = |tree| Event {
@@ -77,32 +102,37 @@ pub(super) fn decide<'r>(
     }
 }
 
-/// Parses a verified body and checks it is an event of `provider` (400 `not_an_event` naming the
-/// hole when not).
-///
-/// Only an event that will be translated needs its tree (`keep_tree`); the others are checked just as
-/// strictly by [`crate::json::scan`], which applies the same rules and gives the same errors without
-/// building it. Also returns the event type and the event's id ([`Provider::event_id`]) when a string.
+/// Parses a verified body: its tree when `keep_tree` (an event that will be translated), and its
+/// envelope. The others are checked just as strictly by [`crate::json::scan`], which applies the same
+/// rules and gives the same errors without building the tree.
 fn parse_event(
     verified: &Verified,
-    provider: Provider,
     keep_tree: bool,
-) -> Result<(Option<Value>, String, Option<String>), ProxyError> {
+) -> Result<(Option<Tree>, Envelope), ProxyError> {
     let invalid = |e: crate::json::JsonError| ProxyError::InvalidJson(e.to_string());
-    let (tree, envelope) = if keep_tree {
+    if keep_tree {
         let tree = crate::json::parse(verified.body()).map_err(invalid)?;
         let envelope = Provider::envelope_of(&tree);
-        (Some(tree), envelope)
+        Ok((Some(Tree::Received(tree)), envelope))
     } else {
-        (None, crate::json::scan(verified.body()).map_err(invalid)?)
-    };
+        Ok((None, crate::json::scan(verified.body()).map_err(invalid)?))
+    }
+}
+
+/// Checks an envelope is an event of `provider` (400 `not_an_event` naming the hole when not); its
+/// event type, and the event's id ([`Provider::event_id`]) when a string.
+fn read_envelope(
+    verified: &Verified,
+    provider: Provider,
+    envelope: &Envelope,
+) -> Result<(String, Option<String>), ProxyError> {
     provider
-        .check_envelope(&envelope)
+        .check_envelope(envelope)
         .map_err(|e| ProxyError::NotAnEvent(e.to_string()))?;
     let event_type = provider
-        .event_type_of(&envelope)
+        .event_type_of(envelope)
         .unwrap_or_default()
         .to_owned();
-    let event_id = provider.event_id_of(verified, &envelope).map(str::to_owned);
-    Ok((tree, event_type, event_id))
+    let event_id = provider.event_id_of(verified, envelope).map(str::to_owned);
+    Ok((event_type, event_id))
 }

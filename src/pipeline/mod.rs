@@ -168,8 +168,8 @@ impl Pipeline {
         let (parts, body) = request.into_parts();
         let received = self.receive(state, route, &parts, body).await?;
         let verified = receive::verify(route, &parts.headers, received, (self.clock)())?;
-        let claimed = match self.twins(route, &verified.verified, record).await {
-            twins::Step::Go(claimed) => claimed,
+        let (claimed, parsed) = match self.twins(route, &verified.verified, record).await {
+            twins::Step::Go(claimed, parsed) => (claimed, parsed),
             twins::Step::Answer(answer) => return answer,
             twins::Step::DeliverAnyway(claimed, event, translated, outcome) => {
                 let receive::Authentic { verified, held } = verified;
@@ -180,20 +180,24 @@ impl Pipeline {
                 return self.settle(claimed, result).await;
             }
         };
-        let result = self.proceed(state, route, &parts, verified, record).await;
+        let result = self
+            .proceed(state, route, &parts, verified, parsed, record)
+            .await;
         self.settle(claimed, result).await
     }
 
-    /// The stages after `twins`: decide, translate, sign, deliver.
+    /// The stages after `twins`: decide, translate, sign, deliver; `parsed`: what `twins` read of
+    /// the body, which they do not read again.
     async fn proceed<'r>(
         &self,
         state: &State,
         route: &'r Route,
         parts: &http::request::Parts,
         verified: receive::Authentic,
+        parsed: Option<decide::Parsed>,
         record: &mut Record<'r>,
     ) -> Result<Done, ProxyError> {
-        let outgoing = match decide::decide(route, verified, record)? {
+        let outgoing = match decide::decide(route, verified, parsed, record)? {
             Decided::Answer(done) => return Ok(done),
             Decided::Pass(event) => translate::as_received(event),
             Decided::Translate(event, plan) => {

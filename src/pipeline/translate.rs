@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::decide::Event;
+use super::decide::{Event, Tree};
 use super::record::Record;
 use super::{shed, Done, Pipeline};
 use crate::budget::{self, BudgetPermit};
@@ -46,6 +46,12 @@ pub(super) enum Translated {
     /// Answered without delivering (an unmapped event type, `unmapped = "ack"`).
     Answer(Done),
     Deliver(Outgoing),
+}
+
+/// An event's translation, and what the drift scan reads of its input.
+struct Translation {
+    result: Result<Output, TranslateError>,
+    input: ScanInput,
 }
 
 /// An event to translate, its signed-URL payload (if any) resolved.
@@ -105,28 +111,13 @@ impl Pipeline {
         } = event;
         let tree = tree
             .ok_or_else(|| ProxyError::Internal("event to translate was not parsed".to_owned()))?;
-        // A signed-URL payload is resolved before any rule sees the event: no rule is written for the
-        // link, and acking it would lose the event.
-        let (tree, size, scan_input) = match self.resolve_signed_url(state, route, tree).await? {
-            Resolved::Inline(tree) => (
-                tree,
-                verified.body().len(),
-                ScanInput::Body(verified.body().clone()),
-            ),
-            Resolved::Fetched { event, bytes, body } => {
-                // Fetched after the signature held: the payload and its translation are accounted
-                // like a received body and its translation.
-                let working = (1 + budget::TRANSLATION_FACTOR) * bytes as u64;
-                if !held.try_grow(working) {
-                    return Err(shed(route, ShedReason::SignedUrl));
-                }
-                (event, bytes, ScanInput::Payload(body))
-            }
-        };
-        let started = Instant::now();
-        let translated = run_plan(plan, tree, verified.timestamp(), size).await;
-        route.metrics.translation(started.elapsed().as_secs_f64());
-        match translated {
+        let Translation {
+            result,
+            input: scan_input,
+        } = self
+            .translation(state, route, &verified, &mut held, tree, plan)
+            .await?;
+        match result {
             Ok(Output {
                 event: value,
                 unmapped_fields,
@@ -217,6 +208,49 @@ impl Pipeline {
         }
     }
 
+    /// The translation of a parsed event: the one the `twins` stage made, or made here (a signed-URL
+    /// payload resolved first). Counted in the translation-time histogram either way.
+    async fn translation(
+        &self,
+        state: &State,
+        route: &Route,
+        verified: &crate::provider::Verified,
+        held: &mut BudgetPermit,
+        tree: Tree,
+        plan: &Plan,
+    ) -> Result<Translation, ProxyError> {
+        let tree = match tree {
+            Tree::Translated { result, took } => {
+                route.metrics.translation(took.as_secs_f64());
+                let input = ScanInput::Body(verified.body().clone());
+                return Ok(Translation { result, input });
+            }
+            Tree::Received(tree) => tree,
+        };
+        // A signed-URL payload is resolved before any rule sees the event: no rule is written for the
+        // link, and acking it would lose the event.
+        let (tree, size, input) = match self.resolve_signed_url(state, route, tree).await? {
+            Resolved::Inline(tree) => (
+                tree,
+                verified.body().len(),
+                ScanInput::Body(verified.body().clone()),
+            ),
+            Resolved::Fetched { event, bytes, body } => {
+                // Fetched after the signature held: the payload and its translation are accounted
+                // like a received body and its translation.
+                let working = (1 + budget::TRANSLATION_FACTOR) * bytes as u64;
+                if !held.try_grow(working) {
+                    return Err(shed(route, ShedReason::SignedUrl));
+                }
+                (event, bytes, ScanInput::Payload(body))
+            }
+        };
+        let started = Instant::now();
+        let result = run_plan(plan, tree, verified.timestamp(), size).await;
+        route.metrics.translation(started.elapsed().as_secs_f64());
+        Ok(Translation { result, input })
+    }
+
     /// Replaces a signed-URL payload by the payload it points at, rebuilding the event as the SDKs
     /// do (`{eventId, eventType, payload}`), for providers that send them. Any failure is 502
     /// `signed_url_unavailable` (the sender retries with a fresh URL); a `signed_data_url` without a
@@ -227,11 +261,8 @@ impl Pipeline {
         route: &Route,
         mut event: Value,
     ) -> Result<Resolved, ProxyError> {
-        if !route.provider.sends_signed_urls() {
-            return Ok(Resolved::Inline(event));
-        }
         let payload_key = route.provider.payload_key();
-        let url = match event.get(payload_key).map(crate::provider::extend::detect) {
+        let url = match signed_payload(route, &event) {
             Some(Detected::Url(url)) => url.to_owned(),
             Some(Detected::Malformed) => {
                 return Err(ProxyError::NotAnEvent(format!(
@@ -324,6 +355,25 @@ struct Handoff {
     /// The paths the translation dropped.
     dropped: Vec<String>,
     output: Option<Deferred>,
+}
+
+/// How an event of `route` carries its payload, for a provider that sends signed URLs (`None`: inline).
+fn signed_payload<'e>(route: &Route, event: &'e Value) -> Option<Detected<'e>> {
+    if !route.provider.sends_signed_urls() {
+        return None;
+    }
+    event
+        .get(route.provider.payload_key())
+        .map(crate::provider::extend::detect)
+}
+
+/// Whether an event's payload is a signed URL (or a malformed one): what it carries is known only
+/// once translate resolved it.
+pub(super) fn payload_elsewhere(route: &Route, event: &Value) -> bool {
+    matches!(
+        signed_payload(route, event),
+        Some(Detected::Url(_) | Detected::Malformed)
+    )
 }
 
 /// Translates along `plan`; large events go to the blocking pool.

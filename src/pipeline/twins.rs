@@ -10,6 +10,11 @@
 //!   (`delivered_for_twin`); a copy whose policy says deliver claims the delivery, marked after the
 //!   handler's 2xx and released otherwise; while another copy holds the claim, 503 `twin_in_flight`.
 //!
+//! What the stage parsed (and, for a copy sent in another version, translated) is handed to `decide`
+//! and `translate`, which neither parse nor translate it again. A copy sent in another version whose
+//! payload is a signed URL is not translated here (what it carries is known only once `translate`
+//! fetched it): the ledger steps aside for it.
+//!
 //! Whenever the ledger cannot answer (down, an entry it cannot read) the failure is counted and logged
 //! once per interval, and the copy goes on as without a ledger, but for an ack: a copy whose policy
 //! says ack is answered 503 `ledger_unavailable` (the sender retries), since an acknowledgement the
@@ -19,29 +24,31 @@
 //! a delivered event is answered `duplicate`; it pairs with no twin and is not compared.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::decide::{Parsed, Tree};
 use super::record::Record;
 use super::translate::Outgoing;
 use super::{Done, Pipeline};
 use crate::budget::BudgetPermit;
 use crate::config::{Config, TranslationFailure};
 use crate::error::ProxyError;
-use crate::json::Value;
+use crate::json::{Envelope, Value};
 
 use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, Stored};
 use crate::ledger::stage::{AtHandler, Offered, Sent, Shadow};
 use crate::ledger::{Key, Ledger};
-use crate::mapping::Delivery;
+use crate::mapping::{Delivery, Translated};
 use crate::metrics::Outcome;
-use crate::provider::Verified;
+use crate::provider::{Provider, Verified};
 use crate::route::{Action, Route};
 use crate::state::State;
 
 /// Bodies larger than this skip the ledger (they are delivered as without it): the copy is parsed
-/// and translated once more here, outside the body budget.
+/// and translated here outside the body budget.
 pub const MAX_LEDGER_BODY: usize = 1024 * 1024;
 /// How much longer than the delivery's deadline a claim holds.
 const CLAIM_SLACK_MS: u64 = 10_000;
@@ -83,8 +90,9 @@ pub(super) struct Claimed {
 
 /// What the stage decided.
 pub(super) enum Step {
-    /// Go on as without a ledger (settling the claim, if any, after the delivery).
-    Go(Option<Claimed>),
+    /// Go on as without a ledger (settling the claim, if any, after the delivery), with what the stage
+    /// parsed of the body, if it did.
+    Go(Option<Claimed>, Option<Parsed>),
     /// Answer now.
     Answer(Result<Done, ProxyError>),
     /// Deliver this copy although its policy says ack or reject: the event at the handler's version,
@@ -100,18 +108,21 @@ impl Pipeline {
         record: &mut Record<'_>,
     ) -> Step {
         let Some(shadow) = &self.ledger else {
-            return Step::Go(None);
+            return Step::Go(None, None);
         };
         let intent = match record.action {
-            None => return Step::Go(None),
+            None => return Step::Go(None, None),
             Some(Action::Ack | Action::Reject) => Intent::Hold,
             Some(Action::Pass | Action::Translate(_)) => Intent::Deliver,
         };
-        let Some(copy) = at_handler(route, verified, record) else {
-            return Step::Go(None);
+        let (read, copy) = match at_handler(route, verified, record) {
+            None => return Step::Go(None, None),
+            Some(Reading::Aside(parsed)) => return Step::Go(None, Some(parsed)),
+            Some(Reading::Copy(read, copy)) => (read, copy),
         };
         // What decide would fill: an answer given here is counted and logged like any other.
-        record.event_type = route.event_types.label(&copy.sent_type);
+        let sent_type = route.provider.event_type_of(&read.envelope);
+        record.event_type = route.event_types.label(sent_type.unwrap_or_default());
         record.event_id = Some(super::record::loggable_id(&copy.event_id));
         let ledger = shadow.ledger();
         let key = Key {
@@ -144,7 +155,7 @@ impl Pipeline {
                 return if matches!(record.action, Some(Action::Ack)) {
                     Step::Answer(Err(ProxyError::LedgerUnavailable))
                 } else {
-                    Step::Go(None)
+                    Step::Go(None, Some(read.into_parsed()))
                 };
             }
         };
@@ -157,7 +168,7 @@ impl Pipeline {
                     event_type: copy.identity.event_type.clone(),
                     version: version.to_owned(),
                     event_id: copy.event_id.clone(),
-                    fingerprint: shadow.fingerprint(&copy.event),
+                    fingerprint: shadow.fingerprint(&read.event),
                     translated: copy.translated,
                     expected: copy.expected,
                 },
@@ -171,14 +182,7 @@ impl Pipeline {
             version: version.to_owned(),
             event_id,
         };
-        step_of(
-            &route.name,
-            decision,
-            intent,
-            claimed,
-            copy.event,
-            copy.translated,
-        )
+        step_of(&route.name, decision, intent, claimed, read)
     }
 
     /// Marks the claimed copy delivered after the handler's 2xx, or releases the claim so that the
@@ -221,22 +225,22 @@ impl Pipeline {
 }
 
 /// The stage's answer to the ledger's decision on a copy: `claimed` makes the claim a delivery
-/// settles; `event` is the copy at the handler's version (`translated`: a translation).
+/// settles; `read` is the copy at the handler's version.
 fn step_of(
     route: &str,
     decision: Decision,
     intent: Intent,
     claimed: impl FnOnce(String) -> Claimed,
-    event: Value,
-    translated: bool,
+    read: Read,
 ) -> Step {
+    let translated = read.translation.is_some();
     match decision {
-        Decision::Policy => Step::Go(None),
+        Decision::Policy => Step::Go(None, Some(read.into_parsed())),
         Decision::Deliver { token, again } => {
             if again {
                 crate::metrics::record_uncertain_delivery(route, "ambiguous_twin");
             }
-            Step::Go(Some(claimed(token)))
+            Step::Go(Some(claimed(token)), Some(read.into_parsed()))
         }
         Decision::DeliverForTwin { token, again } => {
             if again {
@@ -244,7 +248,7 @@ fn step_of(
             }
             Step::DeliverAnyway(
                 Some(claimed(token)),
-                event,
+                read.event,
                 translated,
                 Outcome::DeliveredForTwin,
             )
@@ -252,8 +256,10 @@ fn step_of(
         Decision::Untracked => {
             crate::metrics::record_uncertain_delivery(route, "occurrence_limit");
             match intent {
-                Intent::Deliver => Step::Go(None),
-                Intent::Hold => Step::DeliverAnyway(None, event, translated, Outcome::Delivered),
+                Intent::Deliver => Step::Go(None, Some(read.into_parsed())),
+                Intent::Hold => {
+                    Step::DeliverAnyway(None, read.event, translated, Outcome::Delivered)
+                }
             }
         }
         Decision::Duplicate => Step::Answer(Ok(Done::ok(Outcome::Duplicate, "duplicate"))),
@@ -261,11 +267,50 @@ fn step_of(
     }
 }
 
-/// The copy at the handler's version with what the ledger needs of it; `None` when the ledger steps
-/// aside: no identity declared or found (and, for a provider that signs the event's id, no id to keep
-/// it by), a body over [`MAX_LEDGER_BODY`], or a body decide and translate will refuse (theirs to
-/// report).
-fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<AtHandler> {
+/// A copy read at the handler's version.
+struct Read {
+    /// The envelope of the body as received.
+    envelope: Envelope,
+    /// The event at the handler's version: as received, or translated.
+    event: Value,
+    /// When translated: the fields the translation dropped, and how long it took.
+    translation: Option<(Vec<String>, std::time::Duration)>,
+}
+
+impl Read {
+    /// What decide and translate go on with.
+    fn into_parsed(self) -> Parsed {
+        let tree = match self.translation {
+            None => Tree::Received(self.event),
+            Some((unmapped_fields, took)) => Tree::Translated {
+                result: Ok(Translated {
+                    event: self.event,
+                    unmapped_fields,
+                }),
+                took,
+            },
+        };
+        Parsed {
+            envelope: self.envelope,
+            tree,
+        }
+    }
+}
+
+/// What the stage read of a body it parsed.
+enum Reading {
+    /// A copy the ledger takes, at the handler's version.
+    Copy(Read, AtHandler),
+    /// A copy the ledger steps aside for, as parsed (and translated, or failed to).
+    Aside(Parsed),
+}
+
+/// The copy at the handler's version with what the ledger needs of it, or the parsed body the ledger
+/// steps aside for: no identity declared or found (and, for a provider that signs the event's id, no
+/// id to keep it by), a signed-URL payload, or a translation that failed (translate reports it).
+/// `None` (nothing parsed) for a body over [`MAX_LEDGER_BODY`], a route whose handler's version
+/// declares no identity, or a body decide will refuse (its to report).
+fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<Reading> {
     let handler = route.downstream.version.as_str();
     let keyed_by_id = route.provider.event_id_is_signed();
     if (route.mappings.identities().event_types(handler).is_empty() && !keyed_by_id)
@@ -274,26 +319,57 @@ fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option
         return None;
     }
     let received = crate::json::parse(verified.body()).ok()?;
+    let envelope = Provider::envelope_of(&received);
     let event_id = route
         .provider
         .event_id(verified, &received)
         .unwrap_or_default()
         .to_owned();
-    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
-    AtHandler::read(
-        &route.mappings,
-        route.provider,
-        handler,
-        &others,
-        Sent {
-            version: &record.version,
-            event_id,
+    let version = record.version.as_str();
+    let delivery = Delivery {
+        timestamp: verified.timestamp(),
+    };
+    let aside = |envelope, tree| Some(Reading::Aside(Parsed { envelope, tree }));
+    let read = if version == handler {
+        Read {
+            envelope,
             event: received,
-            delivery: Delivery {
-                timestamp: verified.timestamp(),
+            translation: None,
+        }
+    } else {
+        let plan = match route.mappings.plan(version, handler) {
+            Ok(plan) if !super::translate::payload_elsewhere(route, &received) => plan,
+            _ => return aside(envelope, Tree::Received(received)),
+        };
+        let started = Instant::now();
+        let result = crate::mapping::translate_reporting(plan, received, &delivery);
+        let took = started.elapsed();
+        match result {
+            Ok(Translated {
+                event,
+                unmapped_fields,
+            }) => Read {
+                envelope,
+                event,
+                translation: Some((unmapped_fields, took)),
             },
-        },
-    )
+            Err(error) => {
+                let result = Err(error);
+                return aside(envelope, Tree::Translated { result, took });
+            }
+        }
+    };
+    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
+    let sent = Sent {
+        version,
+        event_id,
+        event: &read.event,
+        delivery,
+    };
+    match AtHandler::read(&route.mappings, route.provider, handler, &others, sent) {
+        Some(copy) => Some(Reading::Copy(read, copy)),
+        None => Some(Reading::Aside(read.into_parsed())),
+    }
 }
 
 /// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
