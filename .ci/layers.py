@@ -11,7 +11,8 @@ Layers, from the bottom (lib.rs's layout section says the same):
   3. provider, mapping, schema, shadow, outbound (HTTP out: delivery client, fenced fetch)
   4. ledger
   5. compiled runtime state: route, state, reload, status
-  6. pipeline and what only it uses: error, budget, drift, output_check
+  6. pipeline (with what only it uses: its error, the body budget and shedding, the background
+     scan and output check)
   7. server
   8. cli and the wiring (lib.rs, main.rs, logging)
 
@@ -29,7 +30,7 @@ LAYERS = {
     3: ["provider", "mapping", "schema", "shadow", "outbound"],
     4: ["ledger"],
     5: ["route", "state", "reload", "status"],
-    6: ["pipeline", "error", "budget", "drift", "output_check"],
+    6: ["pipeline"],
     7: ["server"],
     8: ["cli", "wiring", "logging", "lib", "main"],
 }

@@ -39,11 +39,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
-use hookshift::budget::BodyBudget;
 use hookshift::config::{Secret, ValidateOutput};
-use hookshift::drift::{self, ScanInput, ScanJob};
 use hookshift::json::Value;
 use hookshift::mapping::{translate, Delivery, Mappings, Plan};
+use hookshift::pipeline::budget::BodyBudget;
+use hookshift::pipeline::drift::{self, ScanInput, ScanJob};
 use hookshift::provider::{self, Provider, VerifyParams};
 use hookshift::schema::Schemas;
 use http::{HeaderMap, HeaderValue};
@@ -320,14 +320,14 @@ fn validate_output(
     env: &Env,
     case: &Case,
     translated: &Value,
-) -> Option<hookshift::output_check::InvalidOutput> {
+) -> Option<hookshift::pipeline::output_check::InvalidOutput> {
     let target = case
         .id
         .split('/')
         .next()
         .and_then(|step| step.split_once("_to_"))
         .map_or("", |(_, to)| to);
-    hookshift::output_check::check(
+    hookshift::pipeline::output_check::check(
         &env.schemas,
         ValidateOutput::Observe,
         target,

@@ -303,7 +303,7 @@ pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
     } else {
         let mappings = Mappings::load(&args.mappings)?;
         let plan = mappings.plan(&args.from, &args.to)?;
-        let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
+        let timestamp = args.timestamp.unwrap_or_else(crate::clock::system_clock);
         translate(plan, event, &Delivery { timestamp })?
     };
     Ok(if args.compact {
@@ -318,7 +318,7 @@ fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError
     let mappings = Mappings::load(&args.mappings)?;
     let plan = mappings.plan(&args.from, &args.to)?;
     let delivery = Delivery {
-        timestamp: args.timestamp.unwrap_or_else(crate::pipeline::system_clock),
+        timestamp: args.timestamp.unwrap_or_else(crate::clock::system_clock),
     };
     let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
         path: dir.display().to_string(),
@@ -551,7 +551,8 @@ mod tests {
                 format!("{}: body is not an event: {refusal}", input.display())
             );
             // The same words the server answers with (its `not_an_event` error).
-            let server = crate::error::ProxyError::NotAnEvent(refusal.to_owned()).to_string();
+            let server =
+                crate::pipeline::error::ProxyError::NotAnEvent(refusal.to_owned()).to_string();
             assert!(message.ends_with(&server), "{message} / {server}");
             assert!(
                 crate::json::scan(&body)

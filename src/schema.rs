@@ -11,7 +11,7 @@
 //!
 //! `hookshift check` validates the golden cases with it, the property tests the translated events, and
 //! `serve` finds the unknown keys translated events carry ([`Schemas::undeclared_paths`], see
-//! [`crate::drift`]).
+//! [`crate::pipeline::drift`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,8 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hookshift::budget::TRANSLATION_FACTOR;
 use hookshift::mapping::{translate, Delivery, Mappings};
+use hookshift::pipeline::budget::TRANSLATION_FACTOR;
 
 /// The system allocator, counting the bytes live and their peak.
 struct Counting;

@@ -287,7 +287,7 @@ async fn replay_one(
         &inbound,
         &bytes,
         &route.downstream.secret,
-        crate::pipeline::system_clock(),
+        crate::clock::system_clock(),
         (item.version != handler).then_some((out_type.as_str(), handler)),
     );
     let delivered = deliverer

@@ -56,7 +56,7 @@ pub async fn send_command(args: &SendArgs) -> Result<String, CliError> {
     let secret = provider_secret(args.provider, &args.secret)?;
     let url = target_url(&args.to, args.api_version.as_deref(), &args.version_param)?;
     let (_, body) = read_input(&args.input)?;
-    let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
+    let timestamp = args.timestamp.unwrap_or_else(crate::clock::system_clock);
 
     let mut request = Request::new(Full::new(Bytes::from(body.clone())));
     *request.method_mut() = Method::POST;
@@ -237,7 +237,7 @@ mod tests {
             provider: Provider::Extend,
             secrets: &secrets,
             tolerance_secs: 300,
-            now: crate::pipeline::system_clock(),
+            now: crate::clock::system_clock(),
         };
         provider::verify(params, headers, body.clone())
             .expect("hookshift verifies what send signs");
@@ -269,7 +269,7 @@ mod tests {
                 provider: Provider::Standard,
                 secrets: &secrets,
                 tolerance_secs: 300,
-                now: crate::pipeline::system_clock(),
+                now: crate::clock::system_clock(),
             };
             let verified = provider::verify(params, headers, sent.clone()).unwrap();
             assert_eq!(verified.signed_id(), Some("msg_cli_send"));

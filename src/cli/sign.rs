@@ -49,7 +49,7 @@ pub(crate) fn provider_secret(provider: Provider, spec: &str) -> Result<Secret, 
 pub fn sign_command(args: &SignArgs) -> Result<String, CliError> {
     let secret = provider_secret(args.provider, &args.secret)?;
     let (_, body) = read_input(&args.input)?;
-    let timestamp = args.timestamp.unwrap_or_else(crate::pipeline::system_clock);
+    let timestamp = args.timestamp.unwrap_or_else(crate::clock::system_clock);
     let id = args.id.as_deref();
     Ok(
         provider::sign_event(args.provider, &secret, timestamp, id, &body)

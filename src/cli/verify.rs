@@ -53,7 +53,7 @@ pub fn verify_command(args: &VerifyArgs) -> Result<String, CliError> {
             provider: args.provider,
             secrets: &secrets,
             tolerance_secs,
-            now: crate::pipeline::system_clock(),
+            now: crate::clock::system_clock(),
         },
     };
     let verified = provider::verify(params, &headers, body.into())
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn what_sign_prints_verifies() {
-        let now = crate::pipeline::system_clock();
+        let now = crate::clock::system_clock();
         let (_dir, input, headers) = signed(Provider::Extend, now);
         let out = verify_command(&args("wss_right", headers, input, 300)).unwrap();
         assert_eq!(out, format!("ok: extend signature valid, timestamp {now}"));
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_wrong_secret_a_changed_body_and_an_old_timestamp_fail() {
-        let now = crate::pipeline::system_clock();
+        let now = crate::clock::system_clock();
         let (dir, input, headers) = signed(Provider::Extend, now);
         let err =
             verify_command(&args("wss_wrong", headers.clone(), input.clone(), 300)).unwrap_err();
@@ -159,7 +159,7 @@ mod tests {
         let input = dir.path().join("event.json");
         std::fs::write(&input, BODY).unwrap();
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let now = crate::pipeline::system_clock();
+        let now = crate::clock::system_clock();
         let sign = |secret: &str| {
             sign_command(&SignArgs {
                 secret: secret.into(),
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn plextera_and_malformed_headers() {
-        let (_dir, input, headers) = signed(Provider::Plextera, crate::pipeline::system_clock());
+        let (_dir, input, headers) = signed(Provider::Plextera, crate::clock::system_clock());
         let mut plextera = args("wss_right", headers, input.clone(), 300);
         plextera.provider = Provider::Plextera;
         assert!(verify_command(&plextera)

@@ -134,7 +134,7 @@ pub struct SchemasConfig {
     #[serde(default = "default_scan_queue")]
     pub scan_queue: usize,
     /// Whether translated events are validated against the target version's schema before delivery
-    /// (see [`crate::output_check`]).
+    /// (see [`crate::pipeline::output_check`]).
     #[serde(default)]
     pub validate_output: ValidateOutput,
 }

@@ -8,11 +8,11 @@ use bytes::Bytes;
 use super::receive::Authentic;
 use super::record::{loggable_id, Record};
 use super::{shed, Done};
-use crate::budget::{self, BudgetPermit};
-use crate::error::ProxyError;
 use crate::json::{Envelope, Value};
 use crate::mapping::{Plan, TranslateError, Translated};
 use crate::metrics::{Outcome, ShedReason};
+use crate::pipeline::budget::{self, BudgetPermit};
+use crate::pipeline::error::ProxyError;
 use crate::provider::{Provider, Verified};
 use crate::route::{Action, Route};
 

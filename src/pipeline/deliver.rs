@@ -10,10 +10,10 @@ use http::HeaderMap;
 use super::record::Record;
 use super::translate::Outgoing;
 use super::{Done, Pipeline};
-use crate::budget::BudgetPermit;
-use crate::error::ProxyError;
 use crate::metrics::{Outcome, StatusClass};
 use crate::outbound::deliver::{DeliveryError, Outbound};
+use crate::pipeline::budget::BudgetPermit;
+use crate::pipeline::error::ProxyError;
 use crate::route::Route;
 
 /// A signed delivery, ready to post.

@@ -6,7 +6,7 @@
 //!
 //! Each stage is a function from the previous stage's value to the next one (`receive`,
 //! `decide`, `translate`, `deliver`); a stage may also end the request early with an answer
-//! (`Done`) or an error (`ProxyError`, mapped to HTTP in `crate::error`). What the last stage
+//! (`Done`) or an error (`ProxyError`, mapped to HTTP in `crate::pipeline::error`). What the last stage
 //! needs (labels, event id, handler status) is collected on the way in one `Record`, which counts
 //! the request and writes its one log line at the end. Adding a stage is adding one line to
 //! `Pipeline::run` and, when it reports something, one field to `Record`.
@@ -14,44 +14,38 @@
 //! Each request takes a snapshot of the running [`State`] when it starts and uses it to the end, so a
 //! reload never changes the rules under a request in flight.
 
+pub mod budget;
 mod decide;
 mod deliver;
+pub mod drift;
+pub mod error;
+pub mod output_check;
 mod receive;
 mod record;
 mod translate;
 mod twins;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 
-use crate::budget::{self, BodyBudget};
-use crate::drift::Scanner;
-use crate::error::{json_response, ProxyError};
 use crate::metrics::{Outcome, ShedReason};
 use crate::outbound::deliver::Deliverer;
 use crate::outbound::fetch::Fetcher;
+use crate::pipeline::drift::Scanner;
+use crate::pipeline::error::{json_response, ProxyError};
 use crate::reload::Shared;
 use crate::route::Route;
 use crate::state::State;
+use budget::BodyBudget;
 
 use decide::Decided;
 use record::Record;
 
-/// Where the current time comes from (unix seconds); tests may pin it.
-pub type Clock = fn() -> i64;
-
-/// The system clock.
-pub fn system_clock() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::{system_clock, Clock};
 
 /// Handles webhook requests against the running state.
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@ use http::{request::Parts, HeaderMap};
 use hyper::body::Body;
 
 use super::{shed, Pipeline};
-use crate::budget::{self, BudgetPermit, ReadError};
-use crate::error::ProxyError;
 use crate::metrics::ShedReason;
+use crate::pipeline::budget::{self, BudgetPermit, ReadError};
+use crate::pipeline::error::ProxyError;
 use crate::provider::{self, Verified};
 use crate::route::Route;
 use crate::state::State;

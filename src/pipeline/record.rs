@@ -10,9 +10,9 @@ use http::Response;
 use http_body_util::Full;
 
 use super::Done;
-use crate::error::ProxyError;
 use crate::ledger::history::Recorder;
 use crate::metrics::{self, EventLabels, InflightGuard};
+use crate::pipeline::error::ProxyError;
 use crate::route::{Action, Route};
 
 /// Longest `eventId` (or version) written to logs (longer ones are cut).

@@ -1,7 +1,7 @@
 //! Stage `translate`: an event from another version becomes the handler's, with the route's mapping
 //! set. A signed-URL payload is replaced by the payload it points at first; the fields the
 //! translation dropped are counted and the scan for the unknown ones it carried is queued
-//! ([`crate::drift`]). An event type no mapping covers follows the route's `unmapped`.
+//! ([`crate::pipeline::drift`]). An event type no mapping covers follows the route's `unmapped`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,16 +11,16 @@ use bytes::Bytes;
 use super::decide::{Event, Tree};
 use super::record::Record;
 use super::{shed, Done, Pipeline};
-use crate::budget::{self, BudgetPermit};
 use crate::config::{UnmappedAction, ValidateOutput};
-use crate::drift::{self, ScanInput, ScanJob};
-use crate::error::ProxyError;
 use crate::json::Value;
 use crate::ledger::history::Counter;
 use crate::mapping::{translate_reporting, Delivery, Plan, TranslateError, Translated as Output};
 use crate::metrics::{Outcome, ShedReason};
 use crate::outbound::fetch::FetchResult;
-use crate::output_check::Deferred;
+use crate::pipeline::budget::{self, BudgetPermit};
+use crate::pipeline::drift::{self, ScanInput, ScanJob};
+use crate::pipeline::error::ProxyError;
+use crate::pipeline::output_check::Deferred;
 use crate::provider::extend::Detected;
 use crate::route::Route;
 use crate::state::State;
@@ -136,9 +136,9 @@ impl Pipeline {
                 if let (Some(schemas), false) = (&state.schemas, deferred) {
                     let target = &route.downstream.version;
                     let type_key = route.provider.event_type_key();
-                    if let Some(invalid) =
-                        crate::output_check::check(schemas, mode, target, type_key, &value)
-                    {
+                    if let Some(invalid) = crate::pipeline::output_check::check(
+                        schemas, mode, target, type_key, &value,
+                    ) {
                         crate::metrics::record_invalid_output(
                             &route.name,
                             &route.event_types.label(&out_type),

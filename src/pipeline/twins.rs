@@ -32,10 +32,10 @@ use super::decide::{Parsed, Tree};
 use super::record::Record;
 use super::translate::Outgoing;
 use super::{Done, Pipeline};
-use crate::budget::BudgetPermit;
 use crate::config::{Config, TranslationFailure};
-use crate::error::ProxyError;
 use crate::json::{Envelope, Value};
+use crate::pipeline::budget::BudgetPermit;
+use crate::pipeline::error::ProxyError;
 
 use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, Stored};
@@ -434,7 +434,7 @@ impl Pipeline {
                 tracing::warn!(route = %route.name, event_id = %item.event_id, quarantine_id = %item.id, reason = %reason, "translation failed: event quarantined");
                 Ok(Done {
                     outcome: Outcome::Quarantined,
-                    response: crate::error::json_response(
+                    response: crate::pipeline::error::json_response(
                         http::StatusCode::ACCEPTED,
                         &serde_json::json!({ "status": "quarantined" }),
                     ),

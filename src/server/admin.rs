@@ -9,8 +9,8 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::error::json_response;
 use crate::ledger::history::Recorder;
+use crate::pipeline::error::json_response;
 use crate::reload::Shared;
 
 /// Serves the admin endpoints.

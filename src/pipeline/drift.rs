@@ -1,6 +1,6 @@
 //! Counting the input fields no mapping names (`hookshift_unmapped_fields_total`), off the request
 //! path where it costs; the same background thread runs the `observe` output check
-//! ([`crate::output_check::Deferred`]) of the event it scans.
+//! ([`crate::pipeline::output_check::Deferred`]) of the event it scans.
 //!
 //! Fields a translation drops are reported by the engine itself ([`crate::mapping::Translated`]) and
 //! counted at once: a short list, usually empty. Fields it carries (keys the source version's schema
@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::budget::{BodyBudget, BudgetPermit};
 use crate::ledger::history::Counter;
 use crate::metrics::{self, FieldFate};
+use crate::pipeline::budget::{BodyBudget, BudgetPermit};
 use crate::schema::Schemas;
 
 /// The event a scan walks.
@@ -61,7 +61,7 @@ pub struct ScanJob {
     /// The paths the translation dropped: undeclared keys at or under them were not carried.
     pub dropped: Vec<String>,
     /// The output check of the translation (`schemas.validate_output = "observe"`), if any.
-    pub output: Option<crate::output_check::Deferred>,
+    pub output: Option<crate::pipeline::output_check::Deferred>,
     /// The bytes and working memory of the scan, held in the body budget until it is done.
     pub permit: BudgetPermit,
     /// Where invalid outputs and carried unknown fields are counted for `hookshift status`.
@@ -151,7 +151,7 @@ pub fn reserve(budget: &Arc<BodyBudget>, bytes: usize) -> Option<BudgetPermit> {
 
 /// Working memory of one scan per input byte: the `serde_json` tree it parses, the validator's
 /// errors and their paths. Not measured on its own: above the translation's reservation
-/// ([`crate::budget::TRANSLATION_FACTOR`]), since the scan's tree (`serde_json::Value`) is larger
+/// ([`crate::pipeline::budget::TRANSLATION_FACTOR`]), since the scan's tree (`serde_json::Value`) is larger
 /// than the translation's.
 const SCAN_FACTOR: u64 = 6;
 
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(skipped("drift_unit_off"), 1.0);
         // A skipped job's output check is counted skipped too.
         let mut with_check = job("drift_unit_off_check");
-        with_check.output = Some(crate::output_check::Deferred {
+        with_check.output = Some(crate::pipeline::output_check::Deferred {
             version: "2026-02-09".to_owned(),
             body: Bytes::from_static(b"{}"),
             event_type_label: "other".to_owned(),
@@ -358,7 +358,7 @@ mod tests {
             serde_json::from_slice(&std::fs::read(golden).unwrap()).unwrap();
         bad["payload"].as_object_mut().unwrap().remove("id");
         let mut scan_job = job("drift_unit_output");
-        scan_job.output = Some(crate::output_check::Deferred {
+        scan_job.output = Some(crate::pipeline::output_check::Deferred {
             version: "2026-02-09".to_owned(),
             body: Bytes::from(serde_json::to_vec(&bad).unwrap()),
             event_type_label: "extract_run.processed".to_owned(),

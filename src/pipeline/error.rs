@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::budget::ReadError;
 use crate::metrics::{Outcome, ShedReason};
+use crate::pipeline::budget::ReadError;
 use crate::provider::SignatureError;
 
 /// Why a webhook request was not (or not successfully) delivered.

@@ -8,7 +8,7 @@
 //! would refuse too.
 //!
 //! `enforce` decides the answer, so it validates on the request path. `observe` only counts: it hands
-//! the written bytes to the background thread that scans translated events ([`crate::drift`]), at the
+//! the written bytes to the background thread that scans translated events ([`crate::pipeline::drift`]), at the
 //! lowest CPU priority, so that the check costs the request path nothing; when that thread falls
 //! behind, checks are skipped and counted (`hookshift_output_checks_skipped_total`).
 
