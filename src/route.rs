@@ -100,68 +100,12 @@ impl Route {
     ) -> Result<Route, Vec<ConfigError>> {
         let mut problems = Vec::new();
         let target = &config.downstream.version;
-        let mut versions = HashMap::new();
-        for (version, policy) in &config.policy {
-            let action = match policy {
-                Policy::Ack => Action::Ack,
-                Policy::Reject => Action::Reject,
-                Policy::Forward if version == target => Action::Pass,
-                Policy::Forward => match mappings.plan(version, target) {
-                    Ok(plan) => Action::Translate(plan.clone()),
-                    Err(e) => {
-                        problems.push(ConfigError::Invalid {
-                            key: format!("routes[{index}].policy.{version}"),
-                            message: format!("forward needs a translation: {e}"),
-                        });
-                        continue;
-                    }
-                },
-            };
-            versions.insert(
-                version.clone(),
-                SendingVersion {
-                    action: Some(action),
-                    label: metrics::shared_label(version),
-                },
-            );
-        }
-        // The handler's version is a bounded label value even when no policy names it.
-        versions
-            .entry(target.clone())
-            .or_insert_with(|| SendingVersion {
-                action: None,
-                label: metrics::shared_label(target),
-            });
+        let versions = sending_versions(index, config, &mappings, &mut problems);
         let translates = versions
             .values()
             .any(|v| matches!(v.action, Some(Action::Translate(_))));
-        let payload_key = config.provider.payload_key();
-        if translates && mappings.payload_key() != payload_key {
-            problems.push(ConfigError::Invalid {
-                key: format!("routes[{index}].mappings"),
-                message: format!(
-                    "the mappings in {} rewrite the envelope member `{}`, but {} events carry their \
-                     payload in `{payload_key}`: name a mapping set written for {} (mappings = \"DIR\")",
-                    mappings.dir().display(),
-                    mappings.payload_key(),
-                    config.provider.as_str(),
-                    config.provider.as_str(),
-                ),
-            });
-        }
-        let event_type_key = config.provider.event_type_key();
-        if translates && mappings.event_type_key() != event_type_key {
-            problems.push(ConfigError::Invalid {
-                key: format!("routes[{index}].mappings"),
-                message: format!(
-                    "the mappings in {} read the event type from `{}`, but {} events name it in \
-                     `{event_type_key}`: name a mapping set written for {} (mappings = \"DIR\")",
-                    mappings.dir().display(),
-                    mappings.event_type_key(),
-                    config.provider.as_str(),
-                    config.provider.as_str(),
-                ),
-            });
+        if translates {
+            problems.extend(envelope_mismatches(index, config, &mappings));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -271,6 +215,89 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Each sending version of `config.policy` with its action and label, plus the handler's own
+/// version (a bounded label value even when no policy names it). A `forward` with no translation
+/// plan is a problem, and its version is left out.
+fn sending_versions(
+    index: usize,
+    config: &RouteConfig,
+    mappings: &Mappings,
+    problems: &mut Vec<ConfigError>,
+) -> HashMap<String, SendingVersion> {
+    let target = &config.downstream.version;
+    let mut versions = HashMap::new();
+    for (version, policy) in &config.policy {
+        let action = match policy {
+            Policy::Ack => Action::Ack,
+            Policy::Reject => Action::Reject,
+            Policy::Forward if version == target => Action::Pass,
+            Policy::Forward => match mappings.plan(version, target) {
+                Ok(plan) => Action::Translate(plan.clone()),
+                Err(e) => {
+                    problems.push(ConfigError::Invalid {
+                        key: format!("routes[{index}].policy.{version}"),
+                        message: format!("forward needs a translation: {e}"),
+                    });
+                    continue;
+                }
+            },
+        };
+        versions.insert(
+            version.clone(),
+            SendingVersion {
+                action: Some(action),
+                label: metrics::shared_label(version),
+            },
+        );
+    }
+    versions
+        .entry(target.clone())
+        .or_insert_with(|| SendingVersion {
+            action: None,
+            label: metrics::shared_label(target),
+        });
+    versions
+}
+
+/// Where a translating route's mapping set was written for another provider's envelope: a
+/// different payload member or event-type member would make every translation miss.
+fn envelope_mismatches(
+    index: usize,
+    config: &RouteConfig,
+    mappings: &Mappings,
+) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    let payload_key = config.provider.payload_key();
+    if mappings.payload_key() != payload_key {
+        problems.push(ConfigError::Invalid {
+            key: format!("routes[{index}].mappings"),
+            message: format!(
+                "the mappings in {} rewrite the envelope member `{}`, but {} events carry their \
+                 payload in `{payload_key}`: name a mapping set written for {} (mappings = \"DIR\")",
+                mappings.dir().display(),
+                mappings.payload_key(),
+                config.provider.as_str(),
+                config.provider.as_str(),
+            ),
+        });
+    }
+    let event_type_key = config.provider.event_type_key();
+    if mappings.event_type_key() != event_type_key {
+        problems.push(ConfigError::Invalid {
+            key: format!("routes[{index}].mappings"),
+            message: format!(
+                "the mappings in {} read the event type from `{}`, but {} events name it in \
+                 `{event_type_key}`: name a mapping set written for {} (mappings = \"DIR\")",
+                mappings.dir().display(),
+                mappings.event_type_key(),
+                config.provider.as_str(),
+                config.provider.as_str(),
+            ),
+        });
+    }
+    problems
 }
 
 #[cfg(test)]

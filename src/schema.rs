@@ -509,36 +509,9 @@ fn flatten(error: ValidationError<'_>, allowed: &dyn Fn(&str) -> bool, out: &mut
                     leaves
                 })
                 .collect();
-            // An alternative that holds, the one declaring most of the object's own keys; else the
-            // closest: the right type, the right discriminators, the fewest failures.
-            let own_key = |leaf: &Leaf| match &leaf.kind {
-                LeafKind::Undeclared(key) => leaf
-                    .path
-                    .strip_prefix(path.as_str())
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .is_some_and(|rest| rest == escape_pointer(key)),
-                _ => false,
+            let Some(closest) = closest_alternative(branches, &path, allowed) else {
+                return;
             };
-            let closest = branches.into_iter().min_by_key(|leaves| {
-                let wrong_type = leaves
-                    .iter()
-                    .any(|l| l.kind == LeafKind::WrongType && l.path == path);
-                let constants = leaves
-                    .iter()
-                    .filter(|l| l.kind == LeafKind::WrongConstant)
-                    .count();
-                let failures = leaves.iter().filter(|l| !l.is_allowed(allowed)).count();
-                let undeclared_own = leaves.iter().filter(|l| own_key(l)).count();
-                (
-                    failures > 0,
-                    wrong_type,
-                    constants,
-                    failures,
-                    undeclared_own,
-                    leaves.len(),
-                )
-            });
-            let Some(closest) = closest else { return };
             let only_wrong_type = !closest.is_empty()
                 && closest
                     .iter()
@@ -567,16 +540,12 @@ fn flatten(error: ValidationError<'_>, allowed: &dyn Fn(&str) -> bool, out: &mut
             });
         }
         ValidationErrorKind::Type { ref kind } => {
-            let wanted = match kind {
-                TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(set) => set
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-            };
             out.push(Leaf {
-                message: format!("{} is not of type {wanted}", brief(&error.instance)),
+                message: format!(
+                    "{} is not of type {}",
+                    brief(&error.instance),
+                    type_names(kind)
+                ),
                 path,
                 kind: LeafKind::WrongType,
             });
@@ -593,6 +562,55 @@ fn flatten(error: ValidationError<'_>, allowed: &dyn Fn(&str) -> bool, out: &mut
             path,
             kind: LeafKind::Other,
         }),
+    }
+}
+
+/// Of the failures of each `anyOf` alternative at `path`, an alternative that holds, the one
+/// declaring most of the object's own keys; else the closest: the right type, the right
+/// discriminators, the fewest failures.
+fn closest_alternative(
+    branches: Vec<Vec<Leaf>>,
+    path: &str,
+    allowed: &dyn Fn(&str) -> bool,
+) -> Option<Vec<Leaf>> {
+    let own_key = |leaf: &Leaf| match &leaf.kind {
+        LeafKind::Undeclared(key) => leaf
+            .path
+            .strip_prefix(path)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| rest == escape_pointer(key)),
+        _ => false,
+    };
+    branches.into_iter().min_by_key(|leaves| {
+        let wrong_type = leaves
+            .iter()
+            .any(|l| l.kind == LeafKind::WrongType && l.path == path);
+        let constants = leaves
+            .iter()
+            .filter(|l| l.kind == LeafKind::WrongConstant)
+            .count();
+        let failures = leaves.iter().filter(|l| !l.is_allowed(allowed)).count();
+        let undeclared_own = leaves.iter().filter(|l| own_key(l)).count();
+        (
+            failures > 0,
+            wrong_type,
+            constants,
+            failures,
+            undeclared_own,
+            leaves.len(),
+        )
+    })
+}
+
+/// The JSON type(s) a `type` keyword wants, as a reader says them ("string or null").
+fn type_names(kind: &TypeKind) -> String {
+    match kind {
+        TypeKind::Single(t) => t.to_string(),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 

@@ -13,11 +13,14 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use http::{header, HeaderValue};
 
-use crate::ledger::once::{Copy, Decision, Intent};
+use crate::json::Value;
+use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, ReplayResult};
+use crate::ledger::stage::AtHandler;
 use crate::ledger::{Key, Ledger, LedgerError};
 use crate::mapping::Delivery;
 use crate::outbound::deliver::{Deliverer, Outbound};
+use crate::route::Route;
 use crate::state::{State, StateError};
 
 /// `hookshift quarantine …`.
@@ -200,21 +203,13 @@ async fn replay_one(
     let delivery = Delivery {
         timestamp: item.timestamp,
     };
-    let translated = if item.version == handler {
-        event
-    } else {
-        let plan = match route.mappings.plan(&item.version, handler) {
-            Ok(plan) => plan,
-            Err(e) => return Replayed::Kept(e.to_string()),
-        };
-        match crate::mapping::translate(plan, event, &delivery) {
-            Ok(event) => event,
-            Err(e) => return Replayed::Kept(format!("translation still fails: {e}")),
-        }
+    let translated = match in_handler_version(route, item, event, &delivery) {
+        Ok(event) => event,
+        Err(kept) => return kept,
     };
     // Read as a live copy is, for its identity and pairing digest.
     let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
-    let read = crate::ledger::stage::AtHandler::read(
+    let read = AtHandler::read(
         &route.mappings,
         route.provider,
         handler,
@@ -229,43 +224,116 @@ async fn replay_one(
     if dry_run {
         return Replayed::WouldDeliver;
     }
-    // Exactly once with the live copies: claim the event like a copy whose policy says deliver.
     let claim = match read {
-        Some(copy) => {
-            let key = Key {
-                route: route.name.clone(),
-                identity: copy.identity.key.clone(),
-            };
-            let decided = ledger
-                .decide(
-                    &key,
-                    Copy {
-                        event_type: &copy.identity.event_type,
-                        version: &item.version,
-                        event_id: &item.event_id,
-                        digest: copy.digest,
-                        intent: Intent::Deliver,
-                        claim_ms: route.downstream.timeout.as_millis() as u64 + 10_000,
-                    },
-                )
-                .await;
-            match decided {
-                Ok((Decision::Duplicate, _)) => {
-                    let _ = ledger.store().quarantine_remove(&item.id).await;
-                    return Replayed::Duplicate;
-                }
-                Ok((Decision::InFlight, _)) => {
-                    return Replayed::Kept("another copy is being delivered now".to_owned())
-                }
-                Ok((
-                    Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
-                    Some(placed),
-                )) => Some((key, placed, token)),
-                Ok(_) | Err(_) => None,
-            }
-        }
+        Some(copy) => match claim_as_live_copy(ledger, route, item, &copy).await {
+            Ok(claim) => claim,
+            Err(answered) => return answered,
+        },
         None => None,
     };
+    let delivered = deliverer
+        .deliver(signed_outbound(route, item, body, translated))
+        .await;
+    match delivered {
+        Ok(_) => {
+            if let Some(Claim { key, placed, token }) = &claim {
+                let _ = ledger
+                    .mark_delivered(key, *placed, token, &item.version, &item.event_id)
+                    .await;
+            }
+            match ledger.store().quarantine_remove(&item.id).await {
+                Ok(_) => Replayed::Delivered,
+                Err(e) => Replayed::Kept(format!("delivered, but not removed: {e}")),
+            }
+        }
+        Err(e) => {
+            if let Some(Claim { key, placed, token }) = &claim {
+                let _ = ledger.release(key, *placed, token).await;
+            }
+            Replayed::Kept(format!("the handler did not take it: {e}"))
+        }
+    }
+}
+
+/// The quarantined event in the handler's version: as received when the sender already speaks
+/// it, else translated with the mappings as they are now (the fix replay exists for).
+fn in_handler_version(
+    route: &Route,
+    item: &Quarantined,
+    event: Value,
+    delivery: &Delivery,
+) -> Result<Value, Replayed> {
+    let handler = route.downstream.version.as_str();
+    if item.version == handler {
+        return Ok(event);
+    }
+    let plan = route
+        .mappings
+        .plan(&item.version, handler)
+        .map_err(|e| Replayed::Kept(e.to_string()))?;
+    crate::mapping::translate(plan, event, delivery)
+        .map_err(|e| Replayed::Kept(format!("translation still fails: {e}")))
+}
+
+/// A replay's hold on its ledger entry, marked delivered or released once the handler answers.
+struct Claim {
+    key: Key,
+    placed: Placed,
+    token: String,
+}
+
+/// Claims the event like a live copy whose policy says deliver, so exactly once holds with the
+/// live copies. `Err` is the replay's outcome without a delivery (a twin was delivered, or one is
+/// being delivered now); `Ok(None)`: deliver without a claim, as a live copy the ledger cannot
+/// track would be.
+async fn claim_as_live_copy(
+    ledger: &Ledger,
+    route: &Route,
+    item: &Quarantined,
+    copy: &AtHandler,
+) -> Result<Option<Claim>, Replayed> {
+    let key = Key {
+        route: route.name.clone(),
+        identity: copy.identity.key.clone(),
+    };
+    let decided = ledger
+        .decide(
+            &key,
+            Copy {
+                event_type: &copy.identity.event_type,
+                version: &item.version,
+                event_id: &item.event_id,
+                digest: copy.digest,
+                intent: Intent::Deliver,
+                claim_ms: route.downstream.timeout.as_millis() as u64 + 10_000,
+            },
+        )
+        .await;
+    match decided {
+        Ok((Decision::Duplicate, _)) => {
+            let _ = ledger.store().quarantine_remove(&item.id).await;
+            Err(Replayed::Duplicate)
+        }
+        Ok((Decision::InFlight, _)) => Err(Replayed::Kept(
+            "another copy is being delivered now".to_owned(),
+        )),
+        Ok((
+            Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
+            Some(placed),
+        )) => Ok(Some(Claim { key, placed, token })),
+        Ok(_) | Err(_) => Ok(None),
+    }
+}
+
+/// The request to the handler: the received bytes when untranslated, else the translation, signed
+/// with the handler's secret.
+fn signed_outbound(
+    route: &Route,
+    item: &Quarantined,
+    body: Vec<u8>,
+    translated: Value,
+) -> Outbound {
+    let handler = route.downstream.version.as_str();
     let out_type = route
         .provider
         .event_type(&translated)
@@ -290,33 +358,12 @@ async fn replay_one(
         crate::clock::system_clock(),
         (item.version != handler).then_some((out_type.as_str(), handler)),
     );
-    let delivered = deliverer
-        .deliver(Outbound {
-            url: route.downstream.url.clone(),
-            headers,
-            body: bytes,
-            timeout: route.downstream.timeout,
-            trust: route.downstream.trust.clone(),
-        })
-        .await;
-    match delivered {
-        Ok(_) => {
-            if let Some((key, placed, token)) = &claim {
-                let _ = ledger
-                    .mark_delivered(key, *placed, token, &item.version, &item.event_id)
-                    .await;
-            }
-            match ledger.store().quarantine_remove(&item.id).await {
-                Ok(_) => Replayed::Delivered,
-                Err(e) => Replayed::Kept(format!("delivered, but not removed: {e}")),
-            }
-        }
-        Err(e) => {
-            if let Some((key, placed, token)) = &claim {
-                let _ = ledger.release(key, *placed, token).await;
-            }
-            Replayed::Kept(format!("the handler did not take it: {e}"))
-        }
+    Outbound {
+        url: route.downstream.url.clone(),
+        headers,
+        body: bytes,
+        timeout: route.downstream.timeout,
+        trust: route.downstream.trust.clone(),
     }
 }
 

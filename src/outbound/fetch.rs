@@ -188,18 +188,8 @@ impl Fetcher {
                 } else {
                     &self.allow_listed
                 };
-                let mut request = Request::new(Empty::new());
-                *request.method_mut() = Method::GET;
-                *request.uri_mut() = uri;
-                request.headers_mut().insert(
-                    header::USER_AGENT,
-                    header::HeaderValue::from_static(concat!(
-                        "hookshift/",
-                        env!("CARGO_PKG_VERSION")
-                    )),
-                );
                 let response = client
-                    .request(request)
+                    .request(get_request(uri))
                     .await
                     .map_err(|e| connect_error(&host, &e))?;
                 let status = response.status();
@@ -220,48 +210,7 @@ impl Fetcher {
                 if !status.is_success() {
                     return Err(FetchError::Status { host, status });
                 }
-                let too_large = || FetchError::TooLarge {
-                    host: host.clone(),
-                    limit: max_bytes,
-                };
-                let declared = response
-                    .headers()
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if declared.is_some_and(|len| len > max_bytes) {
-                    return Err(too_large());
-                }
-                let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-                let body = match Limited::new(response.into_body(), limit).collect().await {
-                    Ok(collected) => collected.to_bytes(),
-                    Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                        return Err(too_large())
-                    }
-                    Err(e) => {
-                        return Err(FetchError::Connect {
-                            host,
-                            message: e.to_string(),
-                        })
-                    }
-                };
-                let invalid = |message: String| FetchError::InvalidJson {
-                    host: host.clone(),
-                    message,
-                };
-                let payload =
-                    crate::json::parse(&body).map_err(|e: JsonError| invalid(e.to_string()))?;
-                if payload.as_object().is_none_or(|o| o.is_empty()) {
-                    return Err(invalid("the payload is not a non-empty object".to_owned()));
-                }
-                if detect(&payload) != Detected::Inline {
-                    return Err(invalid("the payload is itself a signed URL".to_owned()));
-                }
-                return Ok(Fetched {
-                    payload,
-                    bytes: body.len(),
-                    body,
-                });
+                return read_payload(response, host, max_bytes).await;
             }
             Err(FetchError::TooManyRedirects)
         };
@@ -269,6 +218,67 @@ impl Fetcher {
             .await
             .unwrap_or(Err(FetchError::Timeout { host, ms }))
     }
+}
+
+/// A credential-free GET of `uri` that names hookshift as its user agent.
+fn get_request(uri: Uri) -> Request<Empty<Bytes>> {
+    let mut request = Request::new(Empty::new());
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = uri;
+    request.headers_mut().insert(
+        header::USER_AGENT,
+        header::HeaderValue::from_static(concat!("hookshift/", env!("CARGO_PKG_VERSION"))),
+    );
+    request
+}
+
+/// Reads a successful answer's body, refusing it past `max_bytes` (by its declared length before
+/// reading, by counting while reading), and accepts it only as a non-empty JSON object that is not
+/// itself a signed URL (one fetch per event, never a chain).
+async fn read_payload(
+    response: http::Response<hyper::body::Incoming>,
+    host: String,
+    max_bytes: u64,
+) -> Result<Fetched, FetchError> {
+    let too_large = || FetchError::TooLarge {
+        host: host.clone(),
+        limit: max_bytes,
+    };
+    let declared = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_bytes) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let body = match Limited::new(response.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Err(e) => {
+            return Err(FetchError::Connect {
+                host,
+                message: e.to_string(),
+            })
+        }
+    };
+    let invalid = |message: String| FetchError::InvalidJson {
+        host: host.clone(),
+        message,
+    };
+    let payload = crate::json::parse(&body).map_err(|e: JsonError| invalid(e.to_string()))?;
+    if payload.as_object().is_none_or(|o| o.is_empty()) {
+        return Err(invalid("the payload is not a non-empty object".to_owned()));
+    }
+    if detect(&payload) != Detected::Inline {
+        return Err(invalid("the payload is itself a signed URL".to_owned()));
+    }
+    Ok(Fetched {
+        payload,
+        bytes: body.len(),
+        body,
+    })
 }
 
 fn client(resolver: CheckedResolver) -> FetchClient {
