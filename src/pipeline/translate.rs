@@ -94,6 +94,33 @@ fn outgoing(
     }
 }
 
+/// An event type no mapping covers, handled as the route's `unmapped` says: acked, rejected so the
+/// sender retries, or forwarded as received.
+fn unmapped(
+    route: &Route,
+    event_type: String,
+    from: String,
+    to: String,
+    received: &Bytes,
+    held: BudgetPermit,
+) -> Result<Translated, ProxyError> {
+    match route.unmapped {
+        UnmappedAction::Ack => Ok(Translated::Answer(Done::ok(Outcome::Unmapped, "acked"))),
+        UnmappedAction::Reject => Err(ProxyError::Unmapped {
+            event_type,
+            from,
+            to,
+        }),
+        UnmappedAction::Forward => Ok(Translated::Deliver(outgoing(
+            received.clone(),
+            event_type,
+            false,
+            Outcome::Unmapped,
+            held,
+        ))),
+    }
+}
+
 impl Pipeline {
     pub(super) async fn translate(
         &self,
@@ -130,29 +157,7 @@ impl Pipeline {
                     .event_type(&value)
                     .unwrap_or_default()
                     .to_owned();
-                let mode = state.config.schemas.validate_output;
-                // `observe` only counts: the background thread checks the written bytes.
-                let deferred = mode == ValidateOutput::Observe && self.scanner.is_running();
-                if let (Some(schemas), false) = (&state.schemas, deferred) {
-                    let target = &route.downstream.version;
-                    let type_key = route.provider.event_type_key();
-                    if let Some(invalid) = crate::pipeline::output_check::check(
-                        schemas, mode, target, type_key, &value,
-                    ) {
-                        crate::metrics::record_invalid_output(
-                            &route.name,
-                            &route.event_types.label(&out_type),
-                            &invalid.paths,
-                        );
-                        self.count_history(route, &Counter::InvalidOutput, 1);
-                        if mode == ValidateOutput::Enforce {
-                            return Err(ProxyError::TranslationFailed(format!(
-                                "the translation breaks the {target} schema of {out_type}: {}",
-                                invalid.first
-                            )));
-                        }
-                    }
-                }
+                let deferred = self.check_output(state, route, &value, &out_type)?;
                 drop(verified);
                 // Consumed as it is written: the tree is freed while its text grows, and the text
                 // is exactly as long as its buffer, which `Bytes` keeps until delivered.
@@ -186,26 +191,47 @@ impl Pipeline {
                 event_type,
                 from,
                 to,
-            }) => match route.unmapped {
-                UnmappedAction::Ack => Ok(Translated::Answer(Done::ok(Outcome::Unmapped, "acked"))),
-                UnmappedAction::Reject => Err(ProxyError::Unmapped {
-                    event_type,
-                    from,
-                    to,
-                }),
-                UnmappedAction::Forward => Ok(Translated::Deliver(outgoing(
-                    verified.body().clone(),
-                    event_type,
-                    false,
-                    Outcome::Unmapped,
-                    held,
-                ))),
-            },
+            }) => unmapped(route, event_type, from, to, verified.body(), held),
             Err(TranslateError::NotAnEvent(message)) => Err(ProxyError::NotAnEvent(message)),
             Err(e @ TranslateError::Failed { .. }) => {
                 Err(ProxyError::TranslationFailed(e.to_string()))
             }
         }
+    }
+
+    /// Checks a translation against the handler version's schema: an invalid one is counted, and
+    /// refused under `enforce`. Returns whether the check is left to the background scanner
+    /// (`observe` only counts, so the written bytes can be checked off the request path).
+    fn check_output(
+        &self,
+        state: &State,
+        route: &Route,
+        value: &Value,
+        out_type: &str,
+    ) -> Result<bool, ProxyError> {
+        let mode = state.config.schemas.validate_output;
+        let deferred = mode == ValidateOutput::Observe && self.scanner.is_running();
+        if let (Some(schemas), false) = (&state.schemas, deferred) {
+            let target = &route.downstream.version;
+            let type_key = route.provider.event_type_key();
+            if let Some(invalid) =
+                crate::pipeline::output_check::check(schemas, mode, target, type_key, value)
+            {
+                crate::metrics::record_invalid_output(
+                    &route.name,
+                    &route.event_types.label(out_type),
+                    &invalid.paths,
+                );
+                self.count_history(route, &Counter::InvalidOutput, 1);
+                if mode == ValidateOutput::Enforce {
+                    return Err(ProxyError::TranslationFailed(format!(
+                        "the translation breaks the {target} schema of {out_type}: {}",
+                        invalid.first
+                    )));
+                }
+            }
+        }
+        Ok(deferred)
     }
 
     /// The translation of a parsed event: the one the `twins` stage made, or made here (a signed-URL

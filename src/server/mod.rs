@@ -360,20 +360,43 @@ where
     }
 
     draining.store(true, Ordering::Relaxed);
-    if let Some((stream, peer)) = waiting.take() {
-        let slot = Arc::clone(&slots).try_acquire_owned().ok();
-        spawn(&mut connections, stream, peer, slot);
-    }
-    // Connections the kernel completed before we stopped: serve them rather than reset them.
-    while let Some(accepted) = ready_connection(&listener).await {
-        if let Ok((stream, peer)) = accepted {
-            let slot = Arc::clone(&slots).try_acquire_owned().ok();
-            spawn(&mut connections, stream, peer, slot);
-        }
-    }
-    drop(listener);
+    serve_pending(listener, waiting.take(), &slots, |stream, peer, slot| {
+        spawn(&mut connections, stream, peer, slot)
+    })
+    .await;
 
     let grace = limits.borrow().shutdown_grace;
+    drain(name, connections, grace, close_tx).await;
+}
+
+/// After the stop: the connection waiting for a slot, and those the kernel completed before we
+/// stopped, are served (with a slot if one is free) rather than reset. Closes the listener.
+async fn serve_pending(
+    listener: TcpListener,
+    waiting: Option<(TcpStream, SocketAddr)>,
+    slots: &Arc<Semaphore>,
+    mut spawn: impl FnMut(TcpStream, SocketAddr, Option<OwnedSemaphorePermit>),
+) {
+    if let Some((stream, peer)) = waiting {
+        let slot = Arc::clone(slots).try_acquire_owned().ok();
+        spawn(stream, peer, slot);
+    }
+    while let Some(accepted) = ready_connection(&listener).await {
+        if let Ok((stream, peer)) = accepted {
+            let slot = Arc::clone(slots).try_acquire_owned().ok();
+            spawn(stream, peer, slot);
+        }
+    }
+}
+
+/// Drains the open connections within `grace`: idle ones linger briefly for requests already on
+/// their way, then every connection is told to close, and whatever still runs at the end is cut.
+async fn drain(
+    name: &'static str,
+    mut connections: JoinSet<()>,
+    grace: Duration,
+    close_tx: watch::Sender<bool>,
+) {
     let deadline = Instant::now() + grace;
     tracing::info!(
         listener = name,

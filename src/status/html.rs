@@ -80,6 +80,14 @@ fn utc(seconds: u64) -> String {
 }
 
 fn route_section(out: &mut String, r: &RouteStatus) {
+    stage_summary(out, r);
+    traffic_table(out, r);
+    shadow_comparison(out, &r.shadow);
+    problems_table(out, &r.problems);
+}
+
+/// The heading, the stage with its verdict and reasons, and the policy edits to move on or back.
+fn stage_summary(out: &mut String, r: &RouteStatus) {
     let _ = write!(
         out,
         "<section id=\"route-{name}\"><h2>Route {name}</h2>\
@@ -114,7 +122,10 @@ fn route_section(out: &mut String, r: &RouteStatus) {
         }
         out.push_str("</p>");
     }
+}
 
+/// The table of requests per sending version, then the hourly chart.
+fn traffic_table(out: &mut String, r: &RouteStatus) {
     out.push_str(
         "<h3>Traffic per endpoint version</h3><table><tr><th>version</th>\
          <th class=\"num\">this hour</th><th class=\"num\">24 h</th><th>outcomes (24 h)</th></tr>",
@@ -136,8 +147,10 @@ fn route_section(out: &mut String, r: &RouteStatus) {
     }
     out.push_str("</table>");
     chart(out, &r.chart);
+}
 
-    let s = &r.shadow;
+/// The twin comparison and the paths that differ most often.
+fn shadow_comparison(out: &mut String, s: &super::ShadowSummary) {
     let _ = write!(
         out,
         "<h3>Shadow comparison ({} h)</h3><p>{} pairs compared, match ratio \
@@ -165,8 +178,10 @@ fn route_section(out: &mut String, r: &RouteStatus) {
         }
         out.push_str("</table>");
     }
+}
 
-    let p = &r.problems;
+/// The problem counters; closes the route's section.
+fn problems_table(out: &mut String, p: &super::Problems) {
     let answers: Vec<String> = p
         .handler_answers
         .iter()

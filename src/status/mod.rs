@@ -195,8 +195,39 @@ fn route_status(
     let (window, window_bucket) = sum(hours, window_from, now_hour);
     let (day, _) = sum(hours, now_hour + 1 - CHART_HOURS, now_hour);
     let (hour, _) = sum(hours, now_hour, now_hour);
-    let get = |counts: &BTreeMap<Counter, u64>, c: Counter| counts.get(&c).copied().unwrap_or(0);
 
+    let traffic = traffic_per_version(route, &day, &hour);
+    let shadow = shadow_summary(readiness.window_hours, &window, window_bucket);
+    let problems = window_problems(readiness.window_hours, &window);
+    let chart = chart_points(hours, now_hour);
+
+    let stage = stage::of(route, ledger_on);
+    let verdict = verdict::judge(&stage, &shadow, &problems, &readiness, ledger_on);
+    RouteStatus {
+        route: route.name.clone(),
+        handler_version: route.downstream.version.clone(),
+        stage,
+        traffic,
+        shadow,
+        problems,
+        readiness,
+        verdict,
+        chart,
+    }
+}
+
+/// The value of one counter, zero when it never moved.
+fn count(counts: &BTreeMap<Counter, u64>, counter: Counter) -> u64 {
+    counts.get(&counter).copied().unwrap_or(0)
+}
+
+/// Traffic per sending version: the versions the policy names first, then any other version seen
+/// in the last day, so unexpected senders show up too.
+fn traffic_per_version(
+    route: &RouteConfig,
+    day: &BTreeMap<Counter, u64>,
+    hour: &BTreeMap<Counter, u64>,
+) -> Vec<VersionTraffic> {
     let mut versions: Vec<String> = route.policy.keys().cloned().collect();
     for counter in day.keys() {
         if let Counter::Received { version } = counter {
@@ -205,7 +236,7 @@ fn route_status(
             }
         }
     }
-    let traffic = versions
+    versions
         .into_iter()
         .map(|version| {
             let received = Counter::Received {
@@ -222,16 +253,23 @@ fn route_status(
                 })
                 .collect();
             VersionTraffic {
-                last_hour: get(&hour, received.clone()),
-                last_24h: get(&day, received),
+                last_hour: count(hour, received.clone()),
+                last_24h: count(day, received),
                 outcomes_24h,
                 version,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let pairs_matched = get(&window, Counter::Pair { matched: true });
-    let pairs = pairs_matched + get(&window, Counter::Pair { matched: false });
+/// The twin comparison over the readiness window, with the paths that differ most often.
+fn shadow_summary(
+    window_hours: u64,
+    window: &BTreeMap<Counter, u64>,
+    window_bucket: Bucket,
+) -> ShadowSummary {
+    let pairs_matched = count(window, Counter::Pair { matched: true });
+    let pairs = pairs_matched + count(window, Counter::Pair { matched: false });
     let mut top: Vec<MismatchedPath> = window_bucket
         .paths
         .into_iter()
@@ -244,19 +282,22 @@ fn route_status(
         .collect();
     top.sort_by(|a, b| b.pairs.cmp(&a.pairs).then_with(|| a.path.cmp(&b.path)));
     top.truncate(TOP_PATHS);
-    let shadow = ShadowSummary {
-        window_hours: readiness.window_hours,
+    ShadowSummary {
+        window_hours,
         pairs,
         matched: pairs_matched,
         match_ratio: (pairs > 0).then(|| pairs_matched as f64 / pairs as f64),
         top_mismatched_paths: top,
-        unpaired_native: get(&window, Counter::Unpaired(Side::Native)),
-        unpaired_translated: get(&window, Counter::Unpaired(Side::Translated)),
-    };
+        unpaired_native: count(window, Counter::Unpaired(Side::Native)),
+        unpaired_translated: count(window, Counter::Unpaired(Side::Translated)),
+    }
+}
 
+/// What went wrong over the readiness window, and the handler's answers per class.
+fn window_problems(window_hours: u64, window: &BTreeMap<Counter, u64>) -> Problems {
     let mut handler_answers = BTreeMap::new();
     let mut delivered = BTreeMap::new();
-    for (counter, n) in &window {
+    for (counter, n) in window {
         if let Counter::Answer { version, class } = counter {
             *handler_answers.entry(class.clone()).or_default() += n;
             if class == "2xx" {
@@ -266,17 +307,20 @@ fn route_status(
     }
     let answers: u64 = handler_answers.values().sum();
     let ok = handler_answers.get("2xx").copied().unwrap_or(0);
-    let problems = Problems {
-        window_hours: readiness.window_hours,
-        quarantined: get(&window, Counter::Quarantined),
-        invalid_outputs: get(&window, Counter::InvalidOutput),
-        unmapped_fields: get(&window, Counter::UnmappedField),
+    Problems {
+        window_hours,
+        quarantined: count(window, Counter::Quarantined),
+        invalid_outputs: count(window, Counter::InvalidOutput),
+        unmapped_fields: count(window, Counter::UnmappedField),
         handler_error_ratio: (answers > 0).then(|| (answers - ok) as f64 / answers as f64),
         handler_answers,
         delivered,
-    };
+    }
+}
 
-    let chart = (now_hour + 1 - CHART_HOURS..=now_hour)
+/// One point per hour of the chart: requests per version and twin pairs compared.
+fn chart_points(hours: &BTreeMap<u64, Bucket>, now_hour: u64) -> Vec<ChartPoint> {
+    (now_hour + 1 - CHART_HOURS..=now_hour)
         .map(|h| {
             let (counts, _) = sum(hours, h, h);
             let mut received = BTreeMap::new();
@@ -285,29 +329,15 @@ fn route_status(
                     received.insert(version.clone(), *n);
                 }
             }
-            let matched = get(&counts, Counter::Pair { matched: true });
+            let matched = count(&counts, Counter::Pair { matched: true });
             ChartPoint {
                 hour_start: h * 3_600,
                 received,
-                pairs: matched + get(&counts, Counter::Pair { matched: false }),
+                pairs: matched + count(&counts, Counter::Pair { matched: false }),
                 matched,
             }
         })
-        .collect();
-
-    let stage = stage::of(route, ledger_on);
-    let verdict = verdict::judge(&stage, &shadow, &problems, &readiness, ledger_on);
-    RouteStatus {
-        route: route.name.clone(),
-        handler_version: route.downstream.version.clone(),
-        stage,
-        traffic,
-        shadow,
-        problems,
-        readiness,
-        verdict,
-        chart,
-    }
+        .collect()
 }
 
 /// `1,000`.
