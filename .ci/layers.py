@@ -16,7 +16,7 @@ Layers, from the bottom (lib.rs's layout section says the same):
   7. server
   8. cli and the wiring (lib.rs, main.rs, logging)
 
-Usage: .ci/layers.py [--report]   (--report: print the violations and exit 0)
+Usage: .ci/layers.py [--report]   (--report: print the violations and exit 0 all the same)
 """
 
 import pathlib
