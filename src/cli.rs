@@ -1,25 +1,30 @@
 //! The `hookshift` command line: `serve` (the default), `check`, `translate`, `reference`, and the
 //! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
 
+pub mod check;
 pub mod new_step;
 pub mod quarantine;
+pub mod reference;
 pub mod send;
+pub mod serve;
 pub mod shadow_report;
 pub mod sign;
 pub mod status;
+pub mod translate;
 pub mod verify;
 
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-};
+pub use check::{check, CheckArgs};
+pub use reference::{reference_command, ReferenceArgs, REFERENCE_END, REFERENCE_START};
+pub use serve::{serve, ServeArgs};
+pub use translate::{translate_command, TranslateArgs};
 
-use clap::{Args, Parser, Subcommand};
+use std::{io::Read, path::Path};
 
-use crate::config::{Config, ConfigErrors, Secret};
-use crate::mapping::{translate, Delivery, LoadErrors, Mappings, NoPath, TranslateError};
-use crate::provider::{EnvelopeError, Provider};
-use crate::state;
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigErrors, Secret};
+use crate::mapping::{LoadErrors, NoPath, TranslateError};
+use crate::provider::EnvelopeError;
 
 /// Reverse proxy that verifies, translates and re-signs webhooks across API versions.
 #[derive(Debug, Parser)]
@@ -73,74 +78,6 @@ pub enum Command {
     /// verdict for the next stage, read from the ledger; `--ready-for STAGE` exits 0 only when ready.
     Status(status::StatusArgs),
 }
-
-/// Options of `serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "config.toml")]
-    pub config: PathBuf,
-}
-
-/// Options of `check`.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "config.toml")]
-    pub config: PathBuf,
-}
-
-/// Options of `translate`.
-#[derive(Debug, Args)]
-pub struct TranslateArgs {
-    /// API version the event is in.
-    #[arg(long)]
-    pub from: String,
-    /// API version to translate to.
-    #[arg(long)]
-    pub to: String,
-    /// Mappings directory.
-    #[arg(long, default_value = "mappings")]
-    pub mappings: PathBuf,
-    /// Delivery timestamp (unix seconds) mappings may read; defaults to now. Golden cases use 1771000000.
-    #[arg(long)]
-    pub timestamp: Option<i64>,
-    /// Print on one line instead of indented.
-    #[arg(long)]
-    pub compact: bool,
-    /// The sender whose envelope rules the event must meet, as a route's `provider`: the server
-    /// answers 400 `not_an_event` to a body that breaks them, and so does this command.
-    #[arg(long, default_value = "extend", value_parser = parse_provider)]
-    pub provider: Provider,
-    /// Translate every `NAME.input.json` of this folder instead of one event: writes `NAME.output.json`
-    /// (one line) and `NAME.unmapped.json` (the unmapped field paths), or `NAME.error.txt`; prints a count.
-    #[arg(long, conflicts_with = "input")]
-    pub batch_dir: Option<PathBuf>,
-    /// Event file; `-` or nothing reads standard input.
-    #[arg(default_value = "-")]
-    pub input: PathBuf,
-}
-
-/// A `--provider` name, as a route's `provider` is written.
-fn parse_provider(name: &str) -> Result<Provider, String> {
-    Provider::try_from(name.to_owned())
-}
-
-/// Options of `reference`.
-#[derive(Debug, Args)]
-pub struct ReferenceArgs {
-    /// Mappings directory.
-    #[arg(long, default_value = "mappings")]
-    pub mappings: PathBuf,
-    /// Replace the text between the mapping-reference markers of this file instead of printing.
-    #[arg(long, alias = "write-readme")]
-    pub write: Option<PathBuf>,
-}
-
-/// Marks the start of the generated mapping reference in its page.
-pub const REFERENCE_START: &str = "<!-- mapping-reference:start -->\n";
-/// Marks its end.
-pub const REFERENCE_END: &str = "<!-- mapping-reference:end -->";
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -203,194 +140,7 @@ fn secret_arg(spec: &str) -> Result<Secret, CliError> {
     }
 }
 
-/// `hookshift serve`: load the configuration, set up logging, bind, and run until SIGTERM/SIGINT.
-pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let config = Config::load(&args.config)?;
-    crate::logging::init(config.server.log_format);
-    let bind = |address| async move {
-        tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| CliError::Bind { address, source })
-    };
-    // Shareable with SO_REUSEPORT: each webhook worker then accepts on a socket of its own.
-    let address = config.server.listen;
-    let listener =
-        crate::server::bind_shared(address).map_err(|source| CliError::Bind { address, source })?;
-    let admin_listener = bind(config.server.admin_listen).await?;
-    crate::run(config, listener, admin_listener, crate::shutdown_signal()).await?;
-    Ok(())
-}
-
-/// `hookshift check`: prints every problem to standard error and a summary to standard output.
-pub fn check(args: &CheckArgs) -> Result<(), CliError> {
-    let report = state::check(&args.config);
-    for old in &report.warnings {
-        eprintln!("warning: {old}");
-    }
-    for problem in &report.problems {
-        eprintln!("{problem}");
-    }
-    if !report.problems.is_empty() {
-        return Err(CliError::CheckFailed(report.problems.len()));
-    }
-    println!("{}", check_summary(&args.config, &report));
-    Ok(())
-}
-
-/// What a passing `check` checked: routes and their policies, mapping steps and rules, golden cases.
-fn check_summary(path: &Path, report: &state::CheckReport) -> String {
-    let mut lines = vec![format!("ok: {}", path.display())];
-    if let Ok(config) = Config::parse(path, std::env::vars()) {
-        lines.push(format!("  {} route(s):", config.routes.len()));
-        for route in &config.routes {
-            let policies: Vec<String> = route
-                .policy
-                .iter()
-                .map(|(version, policy)| format!("{version} {}", policy.as_str()))
-                .collect();
-            lines.push(format!(
-                "    {} {} ({}): {}; handler speaks {}",
-                route.name,
-                route.path,
-                route.provider.as_str(),
-                policies.join(", "),
-                route.downstream.version
-            ));
-        }
-        // The global mapping set, then each route's own (a route of another provider names one).
-        for dir in config.mappings_dirs() {
-            let Ok(mappings) = Mappings::load(&dir) else {
-                continue;
-            };
-            let steps = mappings.step_rule_counts();
-            let rules: usize = steps.iter().map(|(_, _, rules)| rules).sum();
-            lines.push(format!(
-                "  {} mapping step(s), {rules} rule(s) in {}:",
-                steps.len(),
-                dir.display()
-            ));
-            for (from, to, rules) in steps {
-                lines.push(format!("    {from}_to_{to}: {rules} rule(s)"));
-            }
-            let golden = mappings.golden_cases().len();
-            lines.push(format!(
-                "  {golden} golden case(s) translated as expected, and back where both steps exist"
-            ));
-        }
-    }
-    lines.push(match &report.schemas_dir {
-        Some(dir) => format!("  golden events valid against the schemas in {dir}"),
-        None => "  no schemas folder: golden events not validated against schemas".to_owned(),
-    });
-    lines.join("\n")
-}
-
-/// `hookshift translate`: the translated event, as JSON text.
-pub fn translate_command(args: &TranslateArgs) -> Result<String, CliError> {
-    if let Some(dir) = &args.batch_dir {
-        return translate_folder(args, dir);
-    }
-    let (name, text) = read_input(&args.input)?;
-    let event = crate::json::parse(&text).map_err(|e| CliError::Json {
-        path: name.clone(),
-        message: e.to_string(),
-    })?;
-    args.provider
-        .check_event(&event)
-        .map_err(|source| CliError::NotAnEvent { path: name, source })?;
-    let output = if args.from == args.to {
-        event
-    } else {
-        let mappings = Mappings::load(&args.mappings)?;
-        let plan = mappings.plan(&args.from, &args.to)?;
-        let timestamp = args.timestamp.unwrap_or_else(crate::clock::system_clock);
-        translate(plan, event, &Delivery { timestamp })?
-    };
-    Ok(if args.compact {
-        output.to_string()
-    } else {
-        serde_json::to_string_pretty(&output).expect("a JSON value serializes")
-    })
-}
-
-/// `translate --batch-dir`: every `NAME.input.json` of `dir`, each result written beside it.
-fn translate_folder(args: &TranslateArgs, dir: &Path) -> Result<String, CliError> {
-    let mappings = Mappings::load(&args.mappings)?;
-    let plan = mappings.plan(&args.from, &args.to)?;
-    let delivery = Delivery {
-        timestamp: args.timestamp.unwrap_or_else(crate::clock::system_clock),
-    };
-    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let (mut translated, mut refused) = (0, 0);
-    for entry in entries.filter_map(Result::ok) {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".input.json") else {
-            continue;
-        };
-        let (_, text) = read_input(&entry.path())?;
-        let result = crate::json::parse(&text)
-            .map_err(|e| format!("not JSON: {e}"))
-            .and_then(|event| {
-                args.provider
-                    .check_event(&event)
-                    .map_err(|e| format!("body is not an event: {e}"))?;
-                crate::mapping::translate_reporting(plan, event, &delivery)
-                    .map_err(|e| e.to_string())
-            });
-        let write = |suffix: &str, text: String| {
-            let path = dir.join(format!("{name}{suffix}"));
-            std::fs::write(&path, text).map_err(|source| CliError::Read {
-                path: path.display().to_string(),
-                source,
-            })
-        };
-        match result {
-            Ok(done) => {
-                translated += 1;
-                write(".output.json", done.event.to_string())?;
-                write(
-                    ".unmapped.json",
-                    serde_json::to_string(&done.unmapped_fields).expect("strings serialize"),
-                )?;
-            }
-            Err(message) => {
-                refused += 1;
-                write(".error.txt", message)?;
-            }
-        }
-    }
-    Ok(format!("{translated} translated, {refused} refused"))
-}
-
-/// `hookshift reference`: the reference page, or `None` after rewriting the `--write` file.
-pub fn reference_command(args: &ReferenceArgs) -> Result<Option<String>, CliError> {
-    let markdown = Mappings::load(&args.mappings)?.reference_markdown();
-    let Some(readme) = &args.write else {
-        return Ok(Some(markdown));
-    };
-    let name = readme.display().to_string();
-    let text = std::fs::read_to_string(readme).map_err(|source| CliError::Read {
-        path: name.clone(),
-        source,
-    })?;
-    let updated =
-        replace_between_markers(&text, &markdown).map_err(|marker| CliError::MissingMarker {
-            path: name.clone(),
-            marker,
-        })?;
-    std::fs::write(readme, updated).map_err(|source| CliError::Write { path: name, source })?;
-    Ok(None)
-}
-
-fn replace_between_markers(text: &str, content: &str) -> Result<String, &'static str> {
-    let from = text.find(REFERENCE_START).ok_or(REFERENCE_START)? + REFERENCE_START.len();
-    let to = text[from..].find(REFERENCE_END).ok_or(REFERENCE_END)? + from;
-    Ok(format!("{}{content}{}", &text[..from], &text[to..]))
-}
-
+/// The bytes of an input file, or of standard input for `-`, with a name to say where they came from.
 fn read_input(path: &Path) -> Result<(String, Vec<u8>), CliError> {
     if path.as_os_str() == "-" {
         let mut buffer = Vec::new();
@@ -412,7 +162,10 @@ fn read_input(path: &Path) -> Result<(String, Vec<u8>), CliError> {
 
 #[cfg(test)]
 mod tests {
+    use super::reference::replace_between_markers;
     use super::*;
+    use crate::provider::Provider;
+    use std::path::PathBuf;
 
     #[test]
     fn serve_is_the_default_command() {
