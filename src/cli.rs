@@ -1,5 +1,6 @@
-//! The `hookshift` command line: `serve` (the default), `check`, `translate`, `reference`, and the
-//! webhook tools `sign`, `verify` and `send` (one file each below `cli/`).
+//! The `hookshift` command line, one file per command below `cli/`: `serve` (the default), `check`,
+//! `translate`, `reference`, `new-step`, `status`, `shadow report`, `quarantine`, and the webhook
+//! tools `sign`, `verify` and `send`. This file holds the argument tree and the errors they share.
 
 pub mod check;
 pub mod new_step;

@@ -327,6 +327,13 @@ where
     });
 }
 
+/// Sheds a request the budget could not hold: counted per route and reason, answered 503 with
+/// `Retry-After` (the sender retries once memory is free).
+pub(crate) fn shed(route: &crate::route::Route, reason: ShedReason) -> super::error::ProxyError {
+    route.metrics.shed(reason);
+    super::error::ProxyError::Overloaded(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::budget::shed;
 use super::receive::Authentic;
 use super::record::{loggable_id, Record};
-use super::{shed, Done};
+use super::Done;
 use crate::json::{Envelope, Value};
 use crate::mapping::{Plan, TranslateError, Translated};
 use crate::metrics::{Outcome, ShedReason};

@@ -32,7 +32,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Body;
 
-use crate::metrics::{Outcome, ShedReason};
+use crate::metrics::Outcome;
 use crate::outbound::deliver::Deliverer;
 use crate::outbound::fetch::Fetcher;
 use crate::pipeline::drift::Scanner;
@@ -209,10 +209,4 @@ impl Pipeline {
         let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
         self.deliver(route, signed, record).await
     }
-}
-
-/// Counts a request the body budget could not hold; its answer (503).
-fn shed(route: &Route, reason: ShedReason) -> ProxyError {
-    route.metrics.shed(reason);
-    ProxyError::Overloaded(reason)
 }

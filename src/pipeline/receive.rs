@@ -5,7 +5,8 @@ use bytes::Bytes;
 use http::{request::Parts, HeaderMap};
 use hyper::body::Body;
 
-use super::{shed, Pipeline};
+use super::budget::shed;
+use super::Pipeline;
 use crate::metrics::ShedReason;
 use crate::pipeline::budget::{self, BudgetPermit, ReadError};
 use crate::pipeline::error::ProxyError;

@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::budget::shed;
 use super::decide::{Event, Tree};
 use super::record::Record;
-use super::{shed, Done, Pipeline};
+use super::{Done, Pipeline};
 use crate::config::{UnmappedAction, ValidateOutput};
 use crate::json::Value;
 use crate::ledger::history::Counter;
