@@ -70,15 +70,8 @@ impl Catalogue {
             for (version, list) in table.iter() {
                 let place = format!("event_types.{version:?}");
                 let at = line(table.key(version).and_then(|k| k.span()));
-                if !versions.contains(&version) {
-                    errors.push(error(
-                        at,
-                        &place,
-                        format!(
-                            "no mapping step starts or ends at version {version:?} (known: {})",
-                            versions.join(", ")
-                        ),
-                    ));
+                if let Some(problem) = unknown_version(version, versions) {
+                    errors.push(error(at, &place, problem));
                     continue;
                 }
                 match event_types(list) {
@@ -130,6 +123,17 @@ fn event_types(item: &toml_edit::Item) -> Result<Vec<String>, String> {
         }
     }
     Ok(types)
+}
+
+/// Why a data file may not name `version`: no mapping step starts or ends there (the catalogue and
+/// the identities name only versions the steps connect).
+pub(super) fn unknown_version(version: &str, versions: &[&str]) -> Option<String> {
+    (!versions.contains(&version)).then(|| {
+        format!(
+            "no mapping step starts or ends at version {version:?} (known: {})",
+            versions.join(", ")
+        )
+    })
 }
 
 fn error(line: usize, key: &str, message: String) -> LoadError {

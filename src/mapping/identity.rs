@@ -142,15 +142,8 @@ impl Identities {
             for (version, types) in table.iter() {
                 let place = format!("identity.{version:?}");
                 let version_line = line(table.key(version).and_then(|k| k.span()));
-                if !versions.contains(&version) {
-                    errors.push(error(
-                        version_line,
-                        &place,
-                        format!(
-                            "no mapping step starts or ends at version {version:?} (known: {})",
-                            versions.join(", ")
-                        ),
-                    ));
+                if let Some(problem) = super::catalogue::unknown_version(version, versions) {
+                    errors.push(error(version_line, &place, problem));
                     continue;
                 }
                 let Some(types) = types.as_table_like() else {
