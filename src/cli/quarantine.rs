@@ -98,7 +98,7 @@ async fn open(config: &std::path::Path) -> Result<(State, Ledger), ReplayError> 
         .map_err(|e| StateError {
             problems: vec![e.to_string()],
         })??;
-    let ledger = Ledger::open(&state.config)?.ok_or(ReplayError::Off)?;
+    let ledger = Ledger::open_beside(&state.config)?.ok_or(ReplayError::Off)?;
     Ok((state, ledger))
 }
 

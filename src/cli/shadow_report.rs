@@ -253,7 +253,7 @@ pub async fn run(args: &ReportArgs) -> Result<String, ReportError> {
     if !problems.is_empty() {
         return Err(ReportError::Config(ConfigErrors(problems)));
     }
-    let ledger = Ledger::open(&config)?.ok_or(ReportError::Off)?;
+    let ledger = Ledger::open_beside(&config)?.ok_or(ReportError::Off)?;
     let since = args
         .since
         .map_or(0, |age| now_ms().saturating_sub(age.as_millis() as u64));

@@ -51,6 +51,10 @@ pub enum LedgerError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "ledger file {path} is written by another hookshift server; replicas share a Redis ledger (backend = \"redis\")"
+    )]
+    Held { path: String },
     #[error("redis: {0}")]
     Redis(String),
     #[error("redis did not answer within {ms} ms")]
@@ -303,13 +307,26 @@ pub fn now_ms() -> u64 {
 }
 
 impl Ledger {
-    /// Opens the configured ledger; `None` when `ledger.backend = "off"`. A Redis server that cannot
-    /// be reached yet is no error: operations fail (and are counted) until it answers.
+    /// Opens the configured ledger for a server; `None` when `ledger.backend = "off"`. A Redis server
+    /// that cannot be reached yet is no error: operations fail (and are counted) until it answers. A
+    /// ledger file is written by one server: refused while another holds it.
     pub fn open(config: &Config) -> Result<Option<Ledger>, LedgerError> {
+        Ledger::open_as(config, sqlite::SqliteStore::open)
+    }
+
+    /// Opens the configured ledger for a command, beside a server that may be running.
+    pub fn open_beside(config: &Config) -> Result<Option<Ledger>, LedgerError> {
+        Ledger::open_as(config, sqlite::SqliteStore::open_beside)
+    }
+
+    fn open_as(
+        config: &Config,
+        open_file: fn(&std::path::Path) -> Result<sqlite::SqliteStore, LedgerError>,
+    ) -> Result<Option<Ledger>, LedgerError> {
         let l = &config.ledger;
         let store = match l.backend {
             LedgerBackend::Off => return Ok(None),
-            LedgerBackend::File => Store::Sqlite(sqlite::SqliteStore::open(&config.ledger_path())?),
+            LedgerBackend::File => Store::Sqlite(open_file(&config.ledger_path())?),
             LedgerBackend::Redis => Store::Redis(Box::new(redis::RedisStore::new(l.url.expose())?)),
         };
         let mut ledger = Ledger::with_store(
@@ -390,7 +407,8 @@ impl Ledger {
                         now,
                     )
                 },
-                sqlite::no_fsync,
+                // Forgotten in a crash, a shadow record leaves its pair uncompared.
+                sqlite::wait_nothing,
                 self.max_entries,
                 self.retention_ms,
             )
@@ -421,6 +439,11 @@ impl Ledger {
         let before = now_ms().saturating_sub(self.retention_ms);
         let removed = self.store.sweep(before).await?;
         self.account_removed(&removed, Removal::Retention);
+        // On file, entries pushed out by a write answered before its commit are reported here when
+        // no update came since.
+        if let Store::Sqlite(store) = &self.store {
+            self.account_removed(&store.take_evicted(), Removal::Capacity);
+        }
         Ok(removed.len())
     }
 
@@ -656,6 +679,9 @@ mod tests {
                 .unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         }
+        // A write that pushes entries out is committed after its update answered: the next update or
+        // sweep reports them.
+        ledger.sweep().await.unwrap();
         let page = handle.render();
         let r = format!("route=\"{route}\"");
         assert_eq!(

@@ -48,6 +48,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::sqlite::Wait;
 use super::{now_ms, Change, Entry, Key, Ledger, LedgerError, Removal};
 
 /// Most occurrences one entry keeps (events the sender told apart about one identity, within
@@ -223,7 +224,9 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let token = token.to_owned();
         let (version, event_id) = (version.to_owned(), event_id.to_owned());
-        self.settle(key, placed, move |occurrence| {
+        // Answered once committed: the sender hears 2xx after this, and its retry after a crash of
+        // hookshift must find the event delivered.
+        self.settle(key, placed, super::sqlite::wait_commit, move |occurrence| {
             if occurrence.claim.as_ref().is_some_and(|c| c.token == token) {
                 occurrence.claim = None;
             }
@@ -242,13 +245,19 @@ impl Ledger {
     /// Gives up the claim `token` holds (the delivery failed), so the next copy or retry delivers.
     pub async fn release(&self, key: &Key, placed: Placed, token: &str) -> Result<(), LedgerError> {
         let token = token.to_owned();
-        self.settle(key, placed, move |occurrence| {
-            let mine = occurrence.claim.as_ref().is_some_and(|c| c.token == token);
-            if mine {
-                occurrence.claim = None;
-            }
-            mine
-        })
+        // Forgotten in a crash, a release leaves a claim that lapses after its TTL.
+        self.settle(
+            key,
+            placed,
+            super::sqlite::wait_nothing,
+            move |occurrence| {
+                let mine = occurrence.claim.as_ref().is_some_and(|c| c.token == token);
+                if mine {
+                    occurrence.claim = None;
+                }
+                mine
+            },
+        )
         .await
     }
 
@@ -258,6 +267,7 @@ impl Ledger {
         &self,
         key: &Key,
         placed: Placed,
+        wait: super::sqlite::Durable<()>,
         mut change: impl FnMut(&mut Occurrence) -> bool + Send + 'static,
     ) -> Result<(), LedgerError> {
         self.store
@@ -280,8 +290,7 @@ impl Ledger {
                         (Change::Keep, ())
                     }
                 },
-                // Forgotten in a power loss, a mark or a claim makes the event delivered again.
-                super::sqlite::no_fsync,
+                wait,
                 self.max_entries,
                 self.retention_ms,
             )
@@ -290,10 +299,15 @@ impl Ledger {
     }
 }
 
-/// Whether a decision answers the sender for the handler without delivering (a held copy's ack or
-/// rejection, a duplicate): those wait until the ledger would remember them through a power loss.
-fn answered_for_the_handler((decision, _): &(Decision, Option<Placed>)) -> bool {
-    matches!(decision, Decision::Policy | Decision::Duplicate)
+/// How long a decision waits for its write. One that answers the sender for the handler without
+/// delivering (a held copy's ack or rejection, a duplicate) waits until the ledger would remember it
+/// through a power loss. A claim waits for nothing: forgotten in a crash, with its delivery in
+/// flight, it makes the event delivered again by the sender's retry, never lost.
+fn answered_for_the_handler((decision, _): &(Decision, Option<Placed>)) -> Wait {
+    match decision {
+        Decision::Policy | Decision::Duplicate => Wait::Fsync,
+        _ => Wait::Nothing,
+    }
 }
 
 /// One copy as [`decide_step`] takes it.

@@ -33,7 +33,7 @@ pub const OTHER: &str = "other";
 pub const UNCERTAIN_REASONS: [&str; 2] = ["ambiguous_twin", "occurrence_limit"];
 /// The `operation` label values of [`LEDGER_ERRORS`](super::LEDGER_ERRORS).
 pub const LEDGER_OPERATIONS: &[&str] = &[
-    "open", "shadow", "sweep", "size", "claim", "mark", "release", "history",
+    "open", "shadow", "sweep", "size", "claim", "mark", "release", "history", "commit",
 ];
 /// The `reason` values of [`SHADOW_SKIPPED`](super::SHADOW_SKIPPED).
 pub const SHADOW_SKIP_REASONS: [&str; 2] = ["overloaded", "ledger_error"];

@@ -137,7 +137,7 @@ both_backends!(
     |backend: Backend| async move {
         // Two stores on one backend are two replicas; each twin goes to a different one, at once.
         let a = Arc::new(backend.ledger(HOUR_MS, 100_000));
-        let b = Arc::new(backend.ledger(HOUR_MS, 100_000));
+        let b = backend.replica(&a, HOUR_MS, 100_000);
         let route = format!("ledger-race-{}", backend.kind.as_str());
         let mut tasks = Vec::new();
         for i in 0..40 {
@@ -290,6 +290,28 @@ fn an_unwritable_ledger_file_is_an_error_naming_the_file() {
         Ok(_) => panic!("a file in a missing folder cannot be created"),
     };
     assert!(error.to_string().contains("hookshift.ledger"), "{error}");
+}
+
+/// A ledger file has one server: a second one is refused with a message that names the file and
+/// Redis, while a command beside it (`shadow report`, `quarantine replay`) reads and writes it; once the
+/// first server is gone, the next one opens it.
+#[tokio::test]
+async fn a_second_server_on_one_ledger_file_is_refused_a_command_beside_it_is_not() {
+    use hookshift::ledger::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookshift.ledger");
+    let server = SqliteStore::open(&path).unwrap();
+    let error = match SqliteStore::open(&path) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("two servers hold one ledger file"),
+    };
+    assert!(error.contains("hookshift.ledger"), "{error}");
+    assert!(error.contains("backend = \"redis\""), "{error}");
+    let beside = SqliteStore::open_beside(&path).unwrap();
+    assert_eq!(beside.entry_count().await.unwrap(), 0);
+    drop(server);
+    drop(beside);
+    let _next = SqliteStore::open(&path).unwrap();
 }
 
 #[cfg(unix)]

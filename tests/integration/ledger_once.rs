@@ -151,7 +151,7 @@ both_backends!(
     copies_racing_on_two_replicas_get_one_claim,
     |backend: Backend| async move {
         let a = Arc::new(backend.ledger(HOUR_MS, 100_000));
-        let b = Arc::new(backend.ledger(HOUR_MS, 100_000));
+        let b = backend.replica(&a, HOUR_MS, 100_000);
         let mut tasks = Vec::new();
         for i in 0..30 {
             for (ledger, version) in [(&a, OLD), (&b, NEW), (&a, OLD), (&b, NEW)] {

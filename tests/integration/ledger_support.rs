@@ -7,6 +7,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookshift::config::LedgerBackend;
@@ -98,7 +99,8 @@ impl Backend {
         Some(Backend { kind, dir, redis })
     }
 
-    /// A new store over this backend (several stores share it, like replicas or restarts).
+    /// A new store over this backend (several stores share it, like replicas or restarts; a ledger file
+    /// is held by one store at a time).
     pub fn store(&self) -> Store {
         match self.kind {
             LedgerBackend::Redis => Store::Redis(Box::new(
@@ -113,6 +115,15 @@ impl Backend {
     /// A ledger over a new store.
     pub fn ledger(&self, retention_ms: u64, max_entries: u64) -> Ledger {
         Ledger::with_store(self.store(), self.kind, retention_ms, max_entries, false)
+    }
+
+    /// A second replica beside `first`: a ledger over a new store on Redis. A ledger file is written
+    /// by one server, whose requests race within it: `first` itself.
+    pub fn replica(&self, first: &Arc<Ledger>, retention_ms: u64, max_entries: u64) -> Arc<Ledger> {
+        match self.kind {
+            LedgerBackend::Redis => Arc::new(self.ledger(retention_ms, max_entries)),
+            _ => Arc::clone(first),
+        }
     }
 }
 

@@ -213,8 +213,14 @@ both_backends!(
             .config(move |spec| spec.ledger = ledger)
             .start()
             .await;
-        let b = Hookshift::start_from_file(a.config_path.clone()).await;
-        three_pairs(&a, &b, &route).await;
+        // Replicas share a Redis ledger; a ledger file has one server, which then takes both copies.
+        let b = match backend.kind {
+            hookshift::config::LedgerBackend::Redis => {
+                Some(Hookshift::start_from_file(a.config_path.clone()).await)
+            }
+            _ => None,
+        };
+        three_pairs(&a, b.as_ref().unwrap_or(&a), &route).await;
 
         // Replica a reads what b counted (b writes it within seconds) and the pairs b compared.
         let (a_ref, r) = (&a, route.as_str());
@@ -225,10 +231,12 @@ both_backends!(
         })
         .await;
         assert_stage_2_status(&status_json(&a).await, &route);
-        assert_stage_2_status(&status_json(&b).await, &route);
+        if let Some(b) = b {
+            assert_stage_2_status(&status_json(&b).await, &route);
+            b.stop().await.unwrap();
+        }
 
         // Restarts (graceful stops) lose nothing; the command line reads the same ledger.
-        b.stop().await.unwrap();
         let a = a.restart().await;
         assert_stage_2_status(&status_json(&a).await, &route);
         let config = a.config_path.to_str().unwrap().to_owned();

@@ -1,33 +1,40 @@
 //! The file backend: one SQLite database in WAL mode, created `0600`.
 //!
-//! Every write is committed before its caller hears back, so a crash of hookshift (kill -9 included)
-//! loses no answered write. An answer that tells the sender it need not send again without the handler
-//! having got the event (an ack recorded for a held copy, a duplicate, a quarantined event) waits
-//! also for the write-ahead log's fsync, so it survives a power loss too. Claims, delivery marks and
-//! shadow comparisons are committed without an fsync of their own (`synchronous = NORMAL`): a power
-//! loss may forget the last of them, which can only make hookshift deliver an event again, never
-//! lose one.
+//! How long an answer waits for its write is what the answer promises ([`Wait`]):
+//! - an answer that tells the sender it need not send again without the handler having got the
+//!   event (an ack recorded for a held copy, a duplicate, a quarantined event) waits for the
+//!   write-ahead log's fsync: it survives a power loss;
+//! - a delivery mark waits for its commit, so a sender's retry of an event it was answered 2xx for
+//!   is a duplicate after a crash of hookshift (kill -9 included);
+//! - claims, releases and shadow records wait for nothing: a crash may forget the last of them, which
+//!   can only make hookshift deliver an event again (a claim forgotten with its delivery in flight),
+//!   never lose one.
 //!
-//! SQLite rather than a single-process store so that `hookshift shadow report` can read the file of a
-//! running server; writers (this process's tasks and any other process) are serialised by SQLite's
-//! write lock (`BEGIN IMMEDIATE`), which makes [`SqliteStore::update`] atomic.
+//! An update runs on the caller's thread against the entry this process last wrote
+//! ([`pending`]) or, failing that, the file, and hands the new entry to one writer thread
+//! ([`writer`]: group commit, one transaction and at most one fsync per batch). Reads use
+//! connections of their own.
 //!
-//! Group commit: every write of this process goes to one writer thread, which runs the writes that
-//! queued up while the previous batch committed in one transaction (each in a savepoint of its own, so
-//! one failing write does not undo the others), answers the callers that need no fsync once it
-//! committed, then, when any write of the batch needs one, makes the log durable with one fsync
-//! (a one-row write at `synchronous = FULL`, which syncs every frame before it) and answers the
-//! rest. Under load the fsync is shared by the batch; alone, a write commits at once. Reads use a
-//! connection of their own.
+//! SQLite rather than a single-process store so that `hookshift status` and `hookshift shadow report`
+//! can read the file of a running server. One server writes a file; replicas share a Redis instead.
+//! A command that writes beside a running server (`hookshift quarantine replay`) writes in
+//! transactions of its own; an update of the server to the same entry within the same millisecond
+//! may replace it, which can only make an event be delivered again.
 
-use std::path::Path;
+mod pending;
+mod writer;
+
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Change, Entry, LedgerError, Updated};
+use pending::{Flush, Pending};
+pub use writer::Wait;
+use writer::{Job, Queued};
 
 /// Names of the counters rows that count quarantine replays (`replays:<route>\u{1f}<result>`).
 const REPLAYS_PREFIX: &str = "replays:";
@@ -36,90 +43,81 @@ const REPLAYS_PREFIX: &str = "replays:";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most entries one sweep removes (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 10_000;
-/// Most writes one transaction takes.
-const MAX_BATCH: usize = 512;
-/// How often the write-ahead log is copied into the file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+/// Most idle reading connections kept for updates' reads.
+const MAX_IDLE_READERS: usize = 8;
 
-/// What a queued write answers once its batch committed (or failed to).
-type Reply = Box<dyn FnOnce(Result<(), LedgerError>) + Send>;
-/// A queued write.
-type Job = Box<dyn Write>;
-/// Whether the answer to a write waits for the fsync, given what the write decided.
-pub type Durable<R> = fn(&R) -> bool;
+/// How long the answer to an update waits, given what it decided.
+pub type Durable<R> = fn(&R) -> Wait;
+
+/// Updates answered without waiting for their write, whatever they decided.
+pub fn wait_nothing<R>(_: &R) -> Wait {
+    Wait::Nothing
+}
+
+/// Updates answered once their write committed, whatever they decided.
+pub fn wait_commit<R>(_: &R) -> Wait {
+    Wait::Commit
+}
 
 /// Writes whose answer waits for the fsync whatever they decided.
-pub fn wait_fsync<R>(_: &R) -> bool {
+fn wait_fsync<R>(_: &R) -> bool {
     true
 }
 
 /// Writes answered once committed, without an fsync of their own.
-pub fn no_fsync<R>(_: &R) -> bool {
+fn no_fsync<R>(_: &R) -> bool {
     false
-}
-
-/// One write run inside a batch's transaction.
-struct Ran {
-    /// `false` when it failed (its savepoint is then rolled back).
-    ok: bool,
-    /// Whether its answer waits for the fsync.
-    durable: bool,
-    /// The answer to send once the batch is over.
-    reply: Reply,
-}
-
-/// A write the writer thread runs inside a batch's transaction.
-trait Write: Send {
-    fn run(self: Box<Self>, connection: &Connection) -> Ran;
-    /// Answers without running it: the batch's transaction could not start.
-    fn refuse(self: Box<Self>, error: LedgerError);
-}
-
-struct Queued<F, D, R> {
-    work: F,
-    durable: D,
-    answer: tokio::sync::oneshot::Sender<Result<R, LedgerError>>,
-}
-
-impl<F, D, R> Write for Queued<F, D, R>
-where
-    F: FnOnce(&Connection) -> Result<R, LedgerError> + Send,
-    D: FnOnce(&R) -> bool + Send,
-    R: Send + 'static,
-{
-    fn run(self: Box<Self>, connection: &Connection) -> Ran {
-        let Queued {
-            work,
-            durable,
-            answer,
-        } = *self;
-        let result = work(connection);
-        let ok = result.is_ok();
-        // A failed write changed nothing: its error needs no fsync.
-        let durable = result.as_ref().is_ok_and(durable);
-        let reply: Reply = Box::new(move |committed| {
-            let _ = answer.send(committed.and(result));
-        });
-        Ran { ok, durable, reply }
-    }
-
-    fn refuse(self: Box<Self>, error: LedgerError) {
-        let _ = self.answer.send(Err(error));
-    }
 }
 
 /// The file backend.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
+    pending: Arc<Pending>,
+    path: Arc<PathBuf>,
+    /// Idle connections for updates' reads of the file.
+    readers: Arc<Mutex<Vec<Connection>>>,
     reader: Arc<Mutex<Connection>>,
     /// Dropped with the last handle: the checkpointing thread then stops.
     _checkpoints: Arc<mpsc::Sender<()>>,
+    /// Dropped with the last handle, after `writer`: waits until the writer thread wrote every
+    /// queued write.
+    _written: Arc<Joined>,
+    /// The server's hold on the file (none for a command beside it): updates then run against
+    /// [`pending`] entries; without it, each in a write transaction of the file.
+    owner: Option<Arc<std::fs::File>>,
+}
+
+/// The writer thread, joined when dropped.
+struct Joined(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteStore {
-    /// Opens (or creates, `0600`) the ledger file at `path`.
+    /// Opens (or creates, `0600`) the ledger file at `path` for a server, the one process that
+    /// writes it: refused while another holds it.
     pub fn open(path: &Path) -> Result<SqliteStore, LedgerError> {
+        let file = create_private(path).map_err(|source| LedgerError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        hold(&file).map_err(|_| LedgerError::Held {
+            path: path.display().to_string(),
+        })?;
+        let mut store = SqliteStore::open_beside(path)?;
+        store.owner = Some(Arc::new(file));
+        Ok(store)
+    }
+
+    /// Opens the ledger file at `path` for a command beside a running server (or none): every update
+    /// runs in a write transaction of the file.
+    pub fn open_beside(path: &Path) -> Result<SqliteStore, LedgerError> {
         create_private(path).map_err(|source| LedgerError::Open {
             path: path.display().to_string(),
             source,
@@ -154,19 +152,24 @@ impl SqliteStore {
         let reader = connect(path)?;
         let checkpointer = connect(path)?;
         let (writer, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let written = std::thread::Builder::new()
             .name("hookshift-ledger".into())
-            .spawn(move || write_batches(connection, jobs))
+            .spawn(move || writer::write_batches(connection, jobs))
             .map_err(|e| LedgerError::Task(e.to_string()))?;
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("hookshift-checkpoint".into())
-            .spawn(move || checkpoint_until(checkpointer, stopped))
+            .spawn(move || writer::checkpoint_until(checkpointer, stopped))
             .map_err(|e| LedgerError::Task(e.to_string()))?;
         Ok(SqliteStore {
             writer,
+            pending: Arc::new(Pending::new()),
+            path: Arc::new(path.to_owned()),
+            readers: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(reader)),
             _checkpoints: Arc::new(stop),
+            _written: Arc::new(Joined(Some(written))),
+            owner: None,
         })
     }
 
@@ -178,28 +181,41 @@ impl SqliteStore {
         on_blocking_pool(Arc::clone(&self.reader), work).await
     }
 
+    /// Queues a job for the writer thread.
+    fn queue(&self, job: Job) -> Result<(), LedgerError> {
+        self.writer
+            .send(job)
+            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))
+    }
+
     /// Queues a write for the writer thread; answers once the batch holding it committed, and its
-    /// log is synced to disk when `durable` says so of what the write decided.
+    /// log is synced to disk when `fsync` says so of what the write decided.
     async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<R, LedgerError> + Send + 'static,
-        durable: impl FnOnce(&R) -> bool + Send + 'static,
+        fsync: impl FnOnce(&R) -> bool + Send + 'static,
     ) -> Result<R, LedgerError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(Queued {
+        self.queue(Box::new(Queued {
             work,
-            durable,
+            fsync,
             answer,
-        });
-        self.writer
-            .send(job)
-            .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?;
+        }))?;
         answered
             .await
             .map_err(|_| LedgerError::Task("the ledger's writer thread stopped".to_owned()))?
     }
 
-    /// See [`super::Store::update`].
+    /// Answers once every write queued before it committed (and is synced, at [`Wait::Fsync`]).
+    async fn barrier(&self, wait: Wait) -> Result<(), LedgerError> {
+        if wait == Wait::Fsync {
+            self.write(|_| Ok(()), wait_fsync).await
+        } else {
+            self.write(|_| Ok(()), no_fsync).await
+        }
+    }
+
+    /// See [`super::Store::update`]. `decide` runs here, on the caller's thread, once.
     pub async fn update<R, F>(
         &self,
         key: String,
@@ -211,39 +227,118 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
-        let durable = move |updated: &Updated<R>| durable(&updated.value);
-        self.write(move |tx| {
-            let current: Option<Vec<u8>> = tx
-                .prepare_cached("SELECT body FROM entries WHERE key = ?1")?
-                .query_row([&key], |row| row.get(0))
-                .optional()?;
-            let existed = current.is_some();
-            let current = current
-                .map(|body| serde_json::from_slice::<Entry>(&body))
-                .transpose()?;
+        if self.owner.is_none() {
+            return self
+                .update_in_transaction(key, decide, durable, max_entries)
+                .await;
+        }
+        let (value, flush) = {
+            let mut locked = self.pending.lock(&key);
+            let current = match locked.get(&key) {
+                Some(slot) => Some(Entry::clone(&slot.entry)),
+                None => self.read_committed(&key)?,
+            };
             let (change, value) = decide(current);
-            let mut evicted = Vec::new();
-            if let Change::Put(entry) = change {
-                tx.prepare_cached(
-                    "INSERT INTO entries (key, created_ms, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (key) DO UPDATE SET body = excluded.body",
-                )?
-                .execute(params![key, entry.created_ms as i64, serde_json::to_vec(&entry)?])?;
-                if !existed {
-                    let count: i64 = tx
-                        .prepare_cached(
-                            "UPDATE counters SET value = value + 1 WHERE name = 'entries' RETURNING value",
-                        )?
-                        .query_row([], |row| row.get(0))?;
-                    let over = (count as u64).saturating_sub(max_entries);
-                    if over > 0 {
-                        evicted = remove_oldest(tx, None, over as usize)?;
+            let flush = match change {
+                Change::Keep => None,
+                Change::Put(entry) => {
+                    let entry = Arc::new(*entry);
+                    let seq = self.pending.put(&mut locked, &key, Arc::clone(&entry));
+                    Some((entry, seq))
+                }
+            };
+            (value, flush)
+        };
+        let wait = durable(&value);
+        let evicted = self.pending.take_evicted();
+        match flush {
+            Some((entry, seq)) => {
+                let (answer, answered) = match wait {
+                    Wait::Nothing => (None, None),
+                    _ => {
+                        let (answer, answered) = tokio::sync::oneshot::channel();
+                        (Some(answer), Some(answered))
                     }
+                };
+                self.queue(Box::new(Flush {
+                    key,
+                    entry,
+                    seq,
+                    max_entries,
+                    pending: Arc::clone(&self.pending),
+                    wait,
+                    answer,
+                }))?;
+                if let Some(answered) = answered {
+                    answered.await.map_err(|_| {
+                        LedgerError::Task("the ledger's writer thread stopped".to_owned())
+                    })??;
                 }
             }
-            Ok(Updated { value, evicted })
-        }, durable)
+            // Nothing to write, but the answer may rest on writes still queued (the mark a
+            // duplicate is answered for).
+            None if wait > Wait::Nothing => self.barrier(wait).await?,
+            None => {}
+        }
+        Ok(Updated { value, evicted })
+    }
+
+    /// [`SqliteStore::update`] beside a server: read, decide and write in one transaction of the
+    /// writer thread, which SQLite's write lock serialises with every other process's.
+    async fn update_in_transaction<R, F>(
+        &self,
+        key: String,
+        mut decide: F,
+        durable: Durable<R>,
+        max_entries: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        let fsync = move |updated: &Updated<R>| durable(&updated.value) == Wait::Fsync;
+        self.write(
+            move |tx| {
+                let current: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT body FROM entries WHERE key = ?1")?
+                    .query_row([&key], |row| row.get(0))
+                    .optional()?;
+                let current = current
+                    .map(|body| serde_json::from_slice::<Entry>(&body))
+                    .transpose()?;
+                let (change, value) = decide(current);
+                let evicted = match change {
+                    Change::Keep => Vec::new(),
+                    Change::Put(entry) => pending::upsert(tx, &key, &entry, max_entries)?,
+                };
+                Ok(Updated { value, evicted })
+            },
+            fsync,
+        )
         .await
+    }
+
+    /// The entry at `key` as committed to the file, read on a connection of the caller's.
+    fn read_committed(&self, key: &str) -> Result<Option<Entry>, LedgerError> {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => connect(&self.path)?,
+        };
+        let body: Option<Vec<u8>> = connection
+            .prepare_cached("SELECT body FROM entries WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(connection);
+        }
+        drop(idle);
+        Ok(body.map(|b| serde_json::from_slice(&b)).transpose()?)
     }
 
     /// See [`super::Store::sweep`].
@@ -255,8 +350,15 @@ impl SqliteStore {
         .await
     }
 
+    /// The entries pushed out (past `max_entries`) by writes committed since an update last
+    /// reported them.
+    pub fn take_evicted(&self) -> Vec<Entry> {
+        self.pending.take_evicted()
+    }
+
     /// See [`super::Store::entries_since`].
     pub async fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, LedgerError> {
+        self.barrier(Wait::Commit).await?;
         self.with(move |connection| {
             let mut statement = connection.prepare(
                 "SELECT body FROM entries WHERE created_ms >= ?1 ORDER BY created_ms, key",
@@ -274,6 +376,7 @@ impl SqliteStore {
 
     /// See [`super::Store::len`].
     pub async fn entry_count(&self) -> Result<u64, LedgerError> {
+        self.barrier(Wait::Commit).await?;
         self.with(|connection| {
             let count: i64 = connection.query_row(
                 "SELECT value FROM counters WHERE name = 'entries'",
@@ -287,6 +390,9 @@ impl SqliteStore {
 
     /// See [`super::Store::get`].
     pub async fn get(&self, key: String) -> Result<Option<Entry>, LedgerError> {
+        if let Some(slot) = self.pending.lock(&key).get(&key) {
+            return Ok(Some(Entry::clone(&slot.entry)));
+        }
         self.with(move |connection| {
             let body: Option<Vec<u8>> = connection
                 .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
@@ -487,113 +593,21 @@ fn connect(path: &Path) -> Result<Connection, LedgerError> {
     Ok(connection)
 }
 
-/// The writer thread: one transaction per batch of the writes queued meanwhile, until every store
-/// handle is dropped.
-fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let (ran, committed) = run_batch(&mut connection, batch);
-        let answer = |reply: Reply, outcome: &Result<(), String>| {
-            reply(outcome.clone().map_err(LedgerError::Task));
-        };
-        let committed = committed.map_err(|e| format!("ledger commit failed: {e}"));
-        let mut waiting = Vec::new();
-        for ran in ran {
-            if ran.durable && committed.is_ok() {
-                waiting.push(ran.reply);
-            } else {
-                answer(ran.reply, &committed);
-            }
-        }
-        if !waiting.is_empty() {
-            let synced = sync(&mut connection).map_err(|e| format!("ledger fsync failed: {e}"));
-            for reply in waiting {
-                answer(reply, &synced);
-            }
-        }
+/// Takes the server's hold on the ledger file (an exclusive `flock`, which SQLite's own locks do not
+/// touch), released when the file is closed: with the last handle, or with the process.
+fn hold(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function borrows; it neither keeps nor closes it.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-}
-
-/// Copies the write-ahead log into the file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: as far as no
-/// reader still needs, never waiting for the writer), until every store handle is dropped. The log
-/// then starts over from its beginning instead of growing.
-fn checkpoint_until(connection: Connection, stopped: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::debug!(%error, "ledger checkpoint failed; the next one retries");
-        }
-    }
-}
-
-/// Makes every committed write durable: one write at `synchronous = FULL` syncs the write-ahead
-/// log, and with it every frame committed before it.
-fn sync(connection: &mut Connection) -> Result<(), rusqlite::Error> {
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    let written = connection.execute(
-        "INSERT INTO counters (name, value) VALUES ('syncs', 1)
-         ON CONFLICT (name) DO UPDATE SET value = value + 1",
-        [],
-    );
-    let restored = connection.pragma_update(None, "synchronous", "NORMAL");
-    written?;
-    restored
-}
-
-/// Runs a batch in one transaction, each write in its own savepoint: what each write answers once
-/// it is over, and whether the transaction committed (when not, every write of it is undone).
-fn run_batch(
-    connection: &mut Connection,
-    batch: Vec<Job>,
-) -> (Vec<Ran>, Result<(), rusqlite::Error>) {
-    let tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let message = e.to_string();
-            for job in batch {
-                job.refuse(LedgerError::Task(format!(
-                    "ledger write could not start: {message}"
-                )));
-            }
-            return (Vec::new(), Ok(()));
-        }
-    };
-    let mut done = Vec::with_capacity(batch.len());
-    let mut jobs = batch.into_iter();
-    for job in jobs.by_ref() {
-        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
-            job.refuse(e.into());
-            break;
-        }
-        let ran = job.run(&tx);
-        let ended = if ran.ok {
-            tx.execute_batch("RELEASE job")
-        } else {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")
-        };
-        done.push(ran);
-        if let Err(e) = ended {
-            for job in jobs {
-                job.refuse(LedgerError::Task(format!("ledger write not run: {e}")));
-            }
-            return (done, Err(e));
-        }
-    }
-    for job in jobs {
-        job.refuse(LedgerError::Task("ledger write not run".to_owned()));
-    }
-    let committed = tx.commit();
-    (done, committed)
 }
 
 /// Creates the file readable and writable by its owner only, before SQLite opens it (SQLite gives
 /// its `-wal` and `-shm` files the same mode).
-fn create_private(path: &Path) -> std::io::Result<()> {
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
@@ -601,7 +615,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).map(drop)
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -630,8 +644,8 @@ mod tests {
             .unwrap()
     }
 
-    /// Only a write whose decision says so waits for the log's fsync; every write is committed
-    /// (visible to another connection) before its caller hears back.
+    /// Only a write whose decision says so waits for the fsync; one that waits for its commit is
+    /// visible to another connection before its caller hears back.
     #[tokio::test]
     async fn only_answers_that_need_it_wait_for_the_fsync() {
         let dir = tempfile::tempdir().unwrap();
@@ -640,16 +654,13 @@ mod tests {
         let put = |key: &'static str, answer: bool| {
             move |_: Option<Entry>| (Change::Put(Box::new(entry(key))), answer)
         };
-        let said_so: Durable<bool> = |answer| *answer;
+        let said_so: Durable<bool> = |fsync| if *fsync { Wait::Fsync } else { Wait::Commit };
         store
             .update("a".into(), put("a", false), said_so, 100)
             .await
             .unwrap();
         assert_eq!(syncs(&path), 0);
-        assert!(Connection::open(&path)
-            .unwrap()
-            .query_row("SELECT 1 FROM entries WHERE key = 'a'", [], |_| Ok(()))
-            .is_ok());
+        assert!(on_file(&path, "a"));
         store
             .update("b".into(), put("b", true), said_so, 100)
             .await
@@ -661,5 +672,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(syncs(&path), 2);
+    }
+
+    fn on_file(path: &Path, key: &str) -> bool {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT 1 FROM entries WHERE key = ?1", [key], |_| Ok(()))
+            .is_ok()
+    }
+
+    /// A write answered before its commit is what the next update and read of this process see, and
+    /// it is on file once the store is dropped (the writer thread finishes its queue first).
+    #[tokio::test]
+    async fn a_write_answered_at_once_is_read_back_and_on_file_after_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut first = entry("k");
+        first.event_type = "first".into();
+        let written = first.clone();
+        store
+            .update(
+                "k".into(),
+                move |current| {
+                    assert!(current.is_none());
+                    (Change::Put(Box::new(first.clone())), ())
+                },
+                wait_nothing,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.get("k".into()).await.unwrap(), Some(written.clone()));
+        let seen = store
+            .update(
+                "k".into(),
+                |current| {
+                    let mut next = current.clone().expect("the first write is seen");
+                    next.event_type = "second".into();
+                    (Change::Put(Box::new(next)), current)
+                },
+                wait_nothing,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen.value, Some(written));
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        let on_file = reopened.get("k".into()).await.unwrap().unwrap();
+        assert_eq!(on_file.event_type, "second");
+        assert_eq!(reopened.entry_count().await.unwrap(), 1);
+    }
+
+    /// Past `max_entries` the oldest entries go, and the updates after it report them.
+    #[tokio::test]
+    async fn entries_pushed_out_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("ledger")).unwrap();
+        let mut reported = Vec::new();
+        for (n, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let mut e = entry(key);
+            e.identity = key.into();
+            e.created_ms = n as u64 + 1;
+            let updated = store
+                .update(
+                    key.into(),
+                    move |_| (Change::Put(Box::new(e.clone())), ()),
+                    wait_commit,
+                    2,
+                )
+                .await
+                .unwrap();
+            reported.extend(updated.evicted.into_iter().map(|e| e.identity));
+        }
+        assert!(store.sweep(0).await.unwrap().is_empty());
+        reported.extend(store.take_evicted().into_iter().map(|e| e.identity));
+        assert_eq!(reported, ["a", "b"]);
+        assert_eq!(store.entry_count().await.unwrap(), 2);
     }
 }

@@ -1,0 +1,195 @@
+//! The writer thread: every write of this process, in batches, one transaction and at most one fsync
+//! per batch (group commit).
+//!
+//! It runs the writes that queued up while the previous batch committed in one transaction (each in a
+//! savepoint of its own, so one failing write does not undo the others), answers the writes that
+//! waited for nothing more once it committed, then, when any write of the batch waits for the
+//! fsync, makes the log durable with one fsync (a one-row write at `synchronous = FULL`, which syncs
+//! every frame before it) and answers the rest. Under load the fsync is shared by the batch; alone,
+//! a write commits at once.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::ledger::LedgerError;
+
+/// Most writes one transaction takes.
+const MAX_BATCH: usize = 512;
+/// How often the write-ahead log is copied into the file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What a queued write answers once its batch committed (or failed to).
+pub(super) type Reply = Box<dyn FnOnce(Result<(), LedgerError>) + Send>;
+/// A queued write.
+pub(super) type Job = Box<dyn Write>;
+
+/// How long the answer to a write waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Wait {
+    /// Not at all: answered once decided, committed with the next batch. A crash of the process may
+    /// forget it, which can only make an event be delivered again (a claim, a release, a shadow
+    /// record), never lose one.
+    Nothing,
+    /// Until its batch committed: it survives a crash of the process (kill -9), not a power loss.
+    Commit,
+    /// Until the write-ahead log is synced to disk: it survives a power loss.
+    Fsync,
+}
+
+/// One write run inside a batch's transaction.
+pub(super) struct Ran {
+    /// `false` when it failed (its savepoint is then rolled back).
+    pub ok: bool,
+    /// Whether its answer waits for the fsync.
+    pub fsync: bool,
+    /// The answer to send once the batch is over.
+    pub reply: Reply,
+}
+
+/// A write the writer thread runs inside a batch's transaction.
+pub(super) trait Write: Send {
+    fn run(self: Box<Self>, connection: &Connection) -> Ran;
+    /// Answers without running it: the batch's transaction could not start.
+    fn refuse(self: Box<Self>, error: LedgerError);
+}
+
+/// A write whose caller awaits what `work` returned.
+pub(super) struct Queued<F, D, R> {
+    pub work: F,
+    /// Whether its answer waits for the fsync, given what it returned.
+    pub fsync: D,
+    pub answer: tokio::sync::oneshot::Sender<Result<R, LedgerError>>,
+}
+
+impl<F, D, R> Write for Queued<F, D, R>
+where
+    F: FnOnce(&Connection) -> Result<R, LedgerError> + Send,
+    D: FnOnce(&R) -> bool + Send,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> Ran {
+        let Queued {
+            work,
+            fsync,
+            answer,
+        } = *self;
+        let result = work(connection);
+        let ok = result.is_ok();
+        // A failed write changed nothing: its error needs no fsync.
+        let fsync = result.as_ref().is_ok_and(fsync);
+        let reply: Reply = Box::new(move |committed| {
+            let _ = answer.send(committed.and(result));
+        });
+        Ran { ok, fsync, reply }
+    }
+
+    fn refuse(self: Box<Self>, error: LedgerError) {
+        let _ = self.answer.send(Err(error));
+    }
+}
+
+/// The writer thread's loop: one transaction per batch of the writes queued meanwhile, until every
+/// store handle is dropped and the queue is empty.
+pub(super) fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (ran, committed) = run_batch(&mut connection, batch);
+        let answer = |reply: Reply, outcome: &Result<(), String>| {
+            reply(outcome.clone().map_err(LedgerError::Task));
+        };
+        let committed = committed.map_err(|e| format!("ledger commit failed: {e}"));
+        let mut waiting = Vec::new();
+        for ran in ran {
+            if ran.fsync && committed.is_ok() {
+                waiting.push(ran.reply);
+            } else {
+                answer(ran.reply, &committed);
+            }
+        }
+        if !waiting.is_empty() {
+            let synced = sync(&mut connection).map_err(|e| format!("ledger fsync failed: {e}"));
+            for reply in waiting {
+                answer(reply, &synced);
+            }
+        }
+    }
+}
+
+/// Copies the write-ahead log into the file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: as far as no
+/// reader still needs, never waiting for the writer), until every store handle is dropped. The log
+/// then starts over from its beginning instead of growing.
+pub(super) fn checkpoint_until(connection: Connection, stopped: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(%error, "ledger checkpoint failed; the next one retries");
+        }
+    }
+}
+
+/// Makes every committed write durable: one write at `synchronous = FULL` syncs the write-ahead
+/// log, and with it every frame committed before it.
+fn sync(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let written = connection.execute(
+        "INSERT INTO counters (name, value) VALUES ('syncs', 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1",
+        [],
+    );
+    let restored = connection.pragma_update(None, "synchronous", "NORMAL");
+    written?;
+    restored
+}
+
+/// Runs a batch in one transaction, each write in its own savepoint: what each write answers once
+/// it is over, and whether the transaction committed (when not, every write of it is undone).
+fn run_batch(
+    connection: &mut Connection,
+    batch: Vec<Job>,
+) -> (Vec<Ran>, Result<(), rusqlite::Error>) {
+    let tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = e.to_string();
+            for job in batch {
+                job.refuse(LedgerError::Task(format!(
+                    "ledger write could not start: {message}"
+                )));
+            }
+            return (Vec::new(), Ok(()));
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+            job.refuse(e.into());
+            break;
+        }
+        let ran = job.run(&tx);
+        let ended = if ran.ok {
+            tx.execute_batch("RELEASE job")
+        } else {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        done.push(ran);
+        if let Err(e) = ended {
+            for job in jobs {
+                job.refuse(LedgerError::Task(format!("ledger write not run: {e}")));
+            }
+            return (done, Err(e));
+        }
+    }
+    for job in jobs {
+        job.refuse(LedgerError::Task("ledger write not run".to_owned()));
+    }
+    let committed = tx.commit();
+    (done, committed)
+}
