@@ -73,8 +73,13 @@ pub enum ReplayError {
     Off,
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// Some events stay: `report` is the command's output, a line per event (printed before).
     #[error("{failed} of {total} event(s) not delivered (see above); they stay in quarantine")]
-    NotAllDelivered { failed: usize, total: usize },
+    NotAllDelivered {
+        failed: usize,
+        total: usize,
+        report: String,
+    },
 }
 
 async fn open(config: &std::path::Path) -> Result<(State, Ledger), ReplayError> {
@@ -159,6 +164,7 @@ pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
         return Err(ReplayError::NotAllDelivered {
             failed,
             total: items.len(),
+            report: out,
         });
     }
     Ok(out)
