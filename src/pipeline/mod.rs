@@ -15,7 +15,7 @@
 //! records what the stages report and decides nothing.
 //!
 //! Exactly once is one unit, `twins -> decide -> translate -> sign -> deliver -> settle` (or quarantine
-//! on a failed translation), in [`once`]: live requests run it after `verify`, and
+//! on a failed translation), in `once.rs`: live requests run it after `verify`, and
 //! `hookshift quarantine replay` runs a quarantined event through it ([`Pipeline::replay`]), so a
 //! replayed event is fetched, translated, checked, signed, delivered and settled as a live copy is.
 //!
