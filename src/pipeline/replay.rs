@@ -108,7 +108,8 @@ impl Pipeline {
                 Source::Replay
             },
         };
-        // Not counted as a request nor logged as one: the command reports each replay itself.
+        // The stages report into a record that is never finished: a replay is not counted nor logged
+        // as a request (the command reports each replay, and counts it in the ledger).
         let mut record = Record::start(route, &policy);
         let result = self.once(&state, &course, authentic, &mut record).await;
         self.settle_replay(item, result).await
