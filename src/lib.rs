@@ -50,8 +50,9 @@
 //!
 //! [`server::serve`] accepts a connection and hands each request to [`pipeline::Pipeline::handle`],
 //! which takes a snapshot of the running [`state::State`], finds the compiled route by path (404
-//! otherwise), starts the request's record (`hookshift_inflight_requests`, the sending version from
-//! `?api_version=` else `default_version`, looked up once) and runs the stages:
+//! otherwise), resolves the **policy** (the sending version from `?api_version=` else
+//! `default_version`, and the route's action for it, looked up once), starts the request's record
+//! (`hookshift_inflight_requests`, under the version's label) and runs the stages:
 //!
 //! 1. **receive**: judges the head before reading any body byte: method (405), a declared length over
 //!    `server.max_body_bytes` (413), missing, malformed or stale signature headers (401); reserves the
@@ -77,8 +78,12 @@
 //! 6. **sign**: the provider's delivery headers and a fresh signature with the handler's secret;
 //! 7. **deliver**: POSTs them ([`outbound::deliver`]); the handler's 2xx becomes 200, anything else 502, a
 //!    missed deadline 504;
-//! 8. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
+//! 8. **settle**: marks the claim delivered after the handler's 2xx, releases it otherwise;
+//! 9. **record**: counts the outcome in `hookshift_events_total` and writes one log line (no payload,
 //!    no secret).
+//!
+//! Stages 3 to 8 are one exactly-once unit (`src/pipeline/once.rs`); `hookshift quarantine replay`
+//! runs each quarantined event through it too ([`pipeline::Pipeline::replay`]).
 
 pub mod cli;
 pub mod clock;

@@ -64,6 +64,8 @@ mod ledger_e2e;
 mod ledger_once;
 #[path = "integration/ledger_support.rs"]
 mod ledger_support;
+#[path = "integration/quarantine_replay.rs"]
+mod quarantine_replay;
 // `hookshift status` and the status page (rendered by headless Chromium), both backends.
 #[path = "integration/status.rs"]
 mod status;

@@ -2,26 +2,25 @@
 //! delivery once the mappings are fixed.
 //!
 //! Replay loads the configuration and mappings as they are now (so a fixed mapping and a reload are
-//! all it takes), translates each event with the delivery time it was received with, signs it with
-//! the handler's secret and delivers it; the handler's 2xx removes it from the quarantine. Exactly once
-//! holds as for live copies: an event the ledger knows as delivered (its twin came through meanwhile)
-//! is removed without a delivery. Safe next to running servers and across reloads: each event is read,
-//! delivered and removed on its own.
+//! all it takes) and hands each event to the pipeline's replay ([`Pipeline::replay`]), which runs it
+//! through the exactly-once unit live copies go through: claimed like a live copy, its signed-URL
+//! payload fetched, translated with the delivery time it was received with, checked against the
+//! schemas, signed with the handler's secret, delivered and settled. The handler's 2xx removes it
+//! from the quarantine; an event the ledger knows as delivered (its twin came through meanwhile) is
+//! removed without a delivery. Safe next to running servers and across reloads: each event is read,
+//! delivered and removed on its own. This file only selects, counts and reports.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use http::{header, HeaderValue};
 
-use crate::json::Value;
-use crate::ledger::once::{Copy, Decision, Intent, Placed};
 use crate::ledger::quarantine::{Quarantined, ReplayResult};
-use crate::ledger::stage::AtHandler;
-use crate::ledger::{Key, Ledger, LedgerError};
-use crate::mapping::Delivery;
-use crate::outbound::deliver::{Deliverer, Outbound};
-use crate::route::Route;
+use crate::ledger::{Ledger, LedgerError};
+use crate::pipeline::Pipeline;
 use crate::state::{State, StateError};
+
+pub use crate::pipeline::replay::Replayed;
 
 /// `hookshift quarantine …`.
 #[derive(Debug, Args)]
@@ -74,21 +73,13 @@ pub enum ReplayError {
     Off,
     #[error("{0}")]
     Ledger(#[from] LedgerError),
+    /// Some events stay: `report` is the command's output, a line per event (printed before).
     #[error("{failed} of {total} event(s) not delivered (see above); they stay in quarantine")]
-    NotAllDelivered { failed: usize, total: usize },
-}
-
-/// What became of one replayed event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Replayed {
-    /// Delivered (2xx) and removed.
-    Delivered,
-    /// Its event was delivered already (its twin): removed without a delivery.
-    Duplicate,
-    /// `--dry-run`: it would be delivered.
-    WouldDeliver,
-    /// Still not deliverable: why (kept).
-    Kept(String),
+    NotAllDelivered {
+        failed: usize,
+        total: usize,
+        report: String,
+    },
 }
 
 async fn open(config: &std::path::Path) -> Result<(State, Ledger), ReplayError> {
@@ -127,7 +118,8 @@ pub async fn list(args: &ListArgs) -> Result<String, ReplayError> {
 /// `hookshift quarantine replay`: one line per event, and an error when one stays.
 pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
     let (state, ledger) = open(&args.config).await?;
-    let deliverer = Deliverer::new();
+    let ledger = Arc::new(ledger);
+    let pipeline = Pipeline::for_replay(state, Arc::clone(&ledger));
     let items: Vec<Quarantined> = ledger
         .store()
         .quarantine_list()
@@ -139,7 +131,7 @@ pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
     let mut out = String::new();
     let mut failed = 0;
     for item in &items {
-        let result = replay_one(&state, &ledger, &deliverer, item, args.dry_run).await;
+        let result = pipeline.replay(item, args.dry_run).await;
         let counted = match &result {
             Replayed::Delivered => Some(ReplayResult::Delivered),
             Replayed::Duplicate => Some(ReplayResult::Duplicate),
@@ -172,199 +164,10 @@ pub async fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
         return Err(ReplayError::NotAllDelivered {
             failed,
             total: items.len(),
+            report: out,
         });
     }
     Ok(out)
-}
-
-async fn replay_one(
-    state: &State,
-    ledger: &Ledger,
-    deliverer: &Deliverer,
-    item: &Quarantined,
-    dry_run: bool,
-) -> Replayed {
-    let Some(route) = state.routes.iter().find(|r| r.name == item.route) else {
-        return Replayed::Kept(format!(
-            "no route named {:?} in the configuration",
-            item.route
-        ));
-    };
-    let body = match ledger.store().quarantine_body(&item.id).await {
-        Ok(Some(body)) => body,
-        Ok(None) => return Replayed::Kept("removed meanwhile".to_owned()),
-        Err(e) => return Replayed::Kept(e.to_string()),
-    };
-    let handler = route.downstream.version.as_str();
-    let event = match crate::json::parse(&body) {
-        Ok(event) => event,
-        Err(e) => return Replayed::Kept(format!("not JSON: {e}")),
-    };
-    let delivery = Delivery {
-        timestamp: item.timestamp,
-    };
-    let translated = match in_handler_version(route, item, event, &delivery) {
-        Ok(event) => event,
-        Err(kept) => return kept,
-    };
-    // Read as a live copy is, for its identity and pairing digest.
-    let others: Vec<&str> = route.policy_versions().filter(|v| *v != handler).collect();
-    let read = AtHandler::read(
-        &route.mappings,
-        route.provider,
-        handler,
-        &others,
-        crate::ledger::stage::Sent {
-            version: &item.version,
-            event_id: item.event_id.clone(),
-            event: &translated,
-            delivery,
-        },
-    );
-    if dry_run {
-        return Replayed::WouldDeliver;
-    }
-    let claim = match read {
-        Some(copy) => match claim_as_live_copy(ledger, route, item, &copy).await {
-            Ok(claim) => claim,
-            Err(answered) => return answered,
-        },
-        None => None,
-    };
-    let delivered = deliverer
-        .deliver(signed_outbound(route, item, body, translated))
-        .await;
-    match delivered {
-        Ok(_) => {
-            if let Some(Claim { key, placed, token }) = &claim {
-                let _ = ledger
-                    .mark_delivered(key, *placed, token, &item.version, &item.event_id)
-                    .await;
-            }
-            match ledger.store().quarantine_remove(&item.id).await {
-                Ok(_) => Replayed::Delivered,
-                Err(e) => Replayed::Kept(format!("delivered, but not removed: {e}")),
-            }
-        }
-        Err(e) => {
-            if let Some(Claim { key, placed, token }) = &claim {
-                let _ = ledger.release(key, *placed, token).await;
-            }
-            Replayed::Kept(format!("the handler did not take it: {e}"))
-        }
-    }
-}
-
-/// The quarantined event in the handler's version: as received when the sender already speaks
-/// it, else translated with the mappings as they are now (the fix replay exists for).
-fn in_handler_version(
-    route: &Route,
-    item: &Quarantined,
-    event: Value,
-    delivery: &Delivery,
-) -> Result<Value, Replayed> {
-    let handler = route.downstream.version.as_str();
-    if item.version == handler {
-        return Ok(event);
-    }
-    let plan = route
-        .mappings
-        .plan(&item.version, handler)
-        .map_err(|e| Replayed::Kept(e.to_string()))?;
-    crate::mapping::translate(plan, event, delivery)
-        .map_err(|e| Replayed::Kept(format!("translation still fails: {e}")))
-}
-
-/// A replay's hold on its ledger entry, marked delivered or released once the handler answers.
-struct Claim {
-    key: Key,
-    placed: Placed,
-    token: String,
-}
-
-/// Claims the event like a live copy whose policy says deliver, so exactly once holds with the
-/// live copies. `Err` is the replay's outcome without a delivery (a twin was delivered, or one is
-/// being delivered now); `Ok(None)`: deliver without a claim, as a live copy the ledger cannot
-/// track would be.
-async fn claim_as_live_copy(
-    ledger: &Ledger,
-    route: &Route,
-    item: &Quarantined,
-    copy: &AtHandler,
-) -> Result<Option<Claim>, Replayed> {
-    let key = Key {
-        route: route.name.clone(),
-        identity: copy.identity.key.clone(),
-    };
-    let decided = ledger
-        .decide(
-            &key,
-            Copy {
-                event_type: &copy.identity.event_type,
-                version: &item.version,
-                event_id: &item.event_id,
-                digest: copy.digest,
-                intent: Intent::Deliver,
-                claim_ms: route.downstream.timeout.as_millis() as u64 + 10_000,
-            },
-        )
-        .await;
-    match decided {
-        Ok((Decision::Duplicate, _)) => {
-            let _ = ledger.store().quarantine_remove(&item.id).await;
-            Err(Replayed::Duplicate)
-        }
-        Ok((Decision::InFlight, _)) => Err(Replayed::Kept(
-            "another copy is being delivered now".to_owned(),
-        )),
-        Ok((
-            Decision::Deliver { token, .. } | Decision::DeliverForTwin { token, .. },
-            Some(placed),
-        )) => Ok(Some(Claim { key, placed, token })),
-        Ok(_) | Err(_) => Ok(None),
-    }
-}
-
-/// The request to the handler: the received bytes when untranslated, else the translation, signed
-/// with the handler's secret.
-fn signed_outbound(
-    route: &Route,
-    item: &Quarantined,
-    body: Vec<u8>,
-    translated: Value,
-) -> Outbound {
-    let handler = route.downstream.version.as_str();
-    let out_type = route
-        .provider
-        .event_type(&translated)
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = if item.version == handler {
-        bytes::Bytes::from(body)
-    } else {
-        bytes::Bytes::from(translated.into_json())
-    };
-    // Re-signed under the id the sender gave it (Standard Webhooks' `webhook-id`, the handler's
-    // deduplication key), not a new one.
-    let mut inbound = route.provider.id_headers(&item.event_id);
-    inbound.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let headers = route.provider.outbound_headers(
-        &inbound,
-        &bytes,
-        &route.downstream.secret,
-        crate::clock::system_clock(),
-        (item.version != handler).then_some((out_type.as_str(), handler)),
-    );
-    Outbound {
-        url: route.downstream.url.clone(),
-        headers,
-        body: bytes,
-        timeout: route.downstream.timeout,
-        trust: route.downstream.trust.clone(),
-    }
 }
 
 fn format_ms(ms: u64) -> String {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::budget::shed;
+use super::policy::Policy;
 use super::receive::Authentic;
 use super::record::{loggable_id, Record};
 use super::Done;
@@ -63,16 +64,17 @@ pub(super) enum Decided<'r> {
 }
 
 /// Parses the body (a tree only when it is to be translated) unless `parsed` already holds it, checks
-/// the provider's envelope, fills the record's event type and id, and applies the version's action:
-/// `ack` answers 200, `reject` and a version without policy answer 400.
+/// the provider's envelope, fills the record's event type and id, and applies the action the `policy`
+/// stage resolved: `ack` answers 200, `reject` and a version without policy answer 400.
 pub(super) fn decide<'r>(
-    route: &'r Route,
+    route: &Route,
+    policy: &Policy<'r>,
     authentic: Authentic,
     parsed: Option<Parsed>,
-    record: &mut Record<'r>,
+    record: &mut Record<'_>,
 ) -> Result<Decided<'r>, ProxyError> {
     let Authentic { verified, mut held } = authentic;
-    let action = record.action;
+    let action = policy.action;
     let translating = matches!(action, Some(Action::Translate(_)));
     if translating && !held.try_grow(budget::TRANSLATION_FACTOR * verified.body().len() as u64) {
         return Err(shed(route, ShedReason::Translation));
@@ -92,11 +94,11 @@ pub(super) fn decide<'r>(
     };
     match action {
         None => Err(ProxyError::UnknownVersion {
-            version: record.version.clone(),
+            version: policy.version.clone(),
         }),
         Some(Action::Ack) => Ok(Decided::Answer(Done::ok(Outcome::Acked, "acked"))),
         Some(Action::Reject) => Err(ProxyError::Rejected {
-            version: record.version.clone(),
+            version: policy.version.clone(),
         }),
         Some(Action::Pass) => Ok(Decided::Pass(event(None))),
         Some(Action::Translate(plan)) => Ok(Decided::Translate(event(tree), plan)),

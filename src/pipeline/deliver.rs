@@ -70,7 +70,7 @@ impl Pipeline {
             Ok(status) => {
                 route.metrics.delivery(StatusClass::of(status), seconds);
                 record.downstream_status = Some(status.as_u16());
-                Ok(Done::ok(signed.outcome, "delivered"))
+                Ok(Done::delivered(signed.outcome))
             }
             Err(e) => {
                 route.metrics.delivery(e.status_class(), seconds);

@@ -1,15 +1,23 @@
 //! The webhook request path, as a list of stages:
 //!
 //! ```text
-//! receive -> verify -> decide -> translate -> sign -> deliver -> record
+//! policy -> receive -> verify -> twins -> decide -> translate -> sign -> deliver -> settle -> record
 //! ```
 //!
-//! Each stage is a function from the previous stage's value to the next one (`receive`,
-//! `decide`, `translate`, `deliver`); a stage may also end the request early with an answer
-//! (`Done`) or an error (`ProxyError`, mapped to HTTP in `crate::pipeline::error`). What the last stage
-//! needs (labels, event id, handler status) is collected on the way in one `Record`, which counts
-//! the request and writes its one log line at the end. Adding a stage is adding one line to
-//! `Pipeline::run` and, when it reports something, one field to `Record`.
+//! Each stage is a function from the previous stage's value to the next one; a stage may also end the
+//! request early with an answer (`Done`) or an error (`ProxyError`, mapped to HTTP in
+//! `crate::pipeline::error`). `policy` resolves the sending version and what the route does with it
+//! from the request line; `twins` claims the event in the ledger; `decide` applies the policy;
+//! `translate` fetches a signed-URL payload, translates and checks the output against the schemas;
+//! `settle` marks the claim delivered or releases it. Each stage parses or translates at most once,
+//! handing on what it read. What the last stage needs (labels, event id, handler status) is collected
+//! on the way in one `Record`, which counts the request and writes its one log line at the end: it
+//! records what the stages report and decides nothing.
+//!
+//! Exactly once is one unit, `twins -> decide -> translate -> sign -> deliver -> settle` (or quarantine
+//! on a failed translation), in `once.rs`: live requests run it after `verify`, and
+//! `hookshift quarantine replay` runs a quarantined event through it ([`Pipeline::replay`]), so a
+//! replayed event is fetched, translated, checked, signed, delivered and settled as a live copy is.
 //!
 //! Each request takes a snapshot of the running [`State`] when it starts and uses it to the end, so a
 //! reload never changes the rules under a request in flight.
@@ -19,9 +27,12 @@ mod decide;
 mod deliver;
 pub mod drift;
 pub mod error;
+mod once;
 pub mod output_check;
+mod policy;
 mod receive;
 mod record;
+pub mod replay;
 mod translate;
 mod twins;
 
@@ -42,7 +53,8 @@ use crate::route::Route;
 use crate::state::State;
 use budget::BodyBudget;
 
-use decide::Decided;
+use once::{Course, Source};
+use policy::Policy;
 use record::Record;
 
 pub use crate::clock::{system_clock, Clock};
@@ -69,14 +81,44 @@ pub struct Pipeline {
 pub(crate) struct Done {
     outcome: Outcome,
     response: Response<Full<Bytes>>,
+    /// Whether the handler took the event.
+    handover: Handover,
+}
+
+/// Whether an event that ended well reached the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handover {
+    /// Answered without a delivery (an ack, a duplicate, a quarantine).
+    No,
+    /// The handler answered 2xx.
+    Taken,
+    /// A dry run: it would have been delivered.
+    DryRun,
 }
 
 impl Done {
-    /// A 200 `{"status": status}` counted as `outcome`.
+    /// A 200 `{"status": status}` counted as `outcome`, nothing delivered.
     fn ok(outcome: Outcome, status: &str) -> Done {
         Done {
             outcome,
             response: json_response(StatusCode::OK, &serde_json::json!({ "status": status })),
+            handover: Handover::No,
+        }
+    }
+
+    /// The handler took the event (its 2xx): 200 `delivered`, counted as `outcome`.
+    fn delivered(outcome: Outcome) -> Done {
+        Done {
+            handover: Handover::Taken,
+            ..Done::ok(outcome, "delivered")
+        }
+    }
+
+    /// A dry run's event that would be delivered.
+    fn would_deliver(outcome: Outcome) -> Done {
+        Done {
+            handover: Handover::DryRun,
+            ..Done::ok(outcome, "would_deliver")
         }
     }
 }
@@ -142,18 +184,20 @@ impl Pipeline {
             }
             return ProxyError::NoRoute.to_response();
         };
-        let mut record = Record::start(route, request.uri().query());
-        let result = self.run(&state, route, request, &mut record).await;
+        let policy = Policy::of_request(route, request.uri().query());
+        let mut record = Record::start(route, &policy);
+        let result = self.run(&state, route, &policy, request, &mut record).await;
         record.finish(result, self.history.as_deref())
     }
 
-    /// The stages of one request, in order.
-    async fn run<'r, B>(
+    /// The stages of one request, in order: the exactly-once unit once the body is verified.
+    async fn run<B>(
         &self,
         state: &State,
-        route: &'r Route,
+        route: &Route,
+        policy: &Policy<'_>,
         request: Request<B>,
-        record: &mut Record<'r>,
+        record: &mut Record<'_>,
     ) -> Result<Done, ProxyError>
     where
         B: Body<Data = Bytes> + Unpin + Send + 'static,
@@ -162,51 +206,12 @@ impl Pipeline {
         let (parts, body) = request.into_parts();
         let received = self.receive(state, route, &parts, body).await?;
         let verified = receive::verify(route, &parts.headers, received, (self.clock)())?;
-        let (claimed, parsed) = match self.twins(route, &verified.verified, record).await {
-            twins::Step::Go(claimed, parsed) => (claimed, parsed),
-            twins::Step::Answer(answer) => return answer,
-            twins::Step::DeliverAnyway(claimed, event, translated, outcome) => {
-                let receive::Authentic { verified, held } = verified;
-                let outgoing =
-                    twins::anyway(route, verified, held, event, translated, outcome, record);
-                let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
-                let result = self.deliver(route, signed, record).await;
-                return self.settle(claimed, result).await;
-            }
+        let course = Course {
+            route,
+            policy,
+            inbound: &parts.headers,
+            source: Source::Live,
         };
-        let result = self
-            .proceed(state, route, &parts, verified, parsed, record)
-            .await;
-        self.settle(claimed, result).await
-    }
-
-    /// The stages after `twins`: decide, translate, sign, deliver; `parsed`: what `twins` read of
-    /// the body, which they do not read again.
-    async fn proceed<'r>(
-        &self,
-        state: &State,
-        route: &'r Route,
-        parts: &http::request::Parts,
-        verified: receive::Authentic,
-        parsed: Option<decide::Parsed>,
-        record: &mut Record<'r>,
-    ) -> Result<Done, ProxyError> {
-        let outgoing = match decide::decide(route, verified, parsed, record)? {
-            Decided::Answer(done) => return Ok(done),
-            Decided::Pass(event) => translate::as_received(event),
-            Decided::Translate(event, plan) => {
-                let kept = self.quarantine_candidate(route, &event, record);
-                match self.translate(state, route, event, plan, record).await {
-                    Ok(translate::Translated::Answer(done)) => return Ok(done),
-                    Ok(translate::Translated::Deliver(outgoing)) => outgoing,
-                    Err(ProxyError::TranslationFailed(reason)) if kept.is_some() => {
-                        return self.quarantine(route, kept, reason).await
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        };
-        let signed = deliver::sign(route, &parts.headers, outgoing, (self.clock)());
-        self.deliver(route, signed, record).await
+        self.once(state, &course, verified, record).await
     }
 }

@@ -13,7 +13,8 @@ use super::Done;
 use crate::ledger::history::Recorder;
 use crate::metrics::{self, EventLabels, InflightGuard};
 use crate::pipeline::error::ProxyError;
-use crate::route::{Action, Route};
+use crate::pipeline::policy::Policy;
+use crate::route::Route;
 
 /// Longest `eventId` (or version) written to logs (longer ones are cut).
 const MAX_LOGGED_ID: usize = 128;
@@ -23,10 +24,8 @@ pub(crate) struct Record<'r> {
     route: &'r Route,
     started: Instant,
     _inflight: InflightGuard,
-    /// The sending version, as the request named it.
+    /// The sending version, as the request named it (from the `policy` stage).
     pub version: String,
-    /// Its compiled action (`None`: no policy names it), looked up once.
-    pub action: Option<&'r Action>,
     api_version: SharedString,
     /// The bounded `event_type` label; `unknown` until the body is read as an event.
     pub event_type: SharedString,
@@ -39,20 +38,17 @@ pub(crate) struct Record<'r> {
 }
 
 impl<'r> Record<'r> {
-    /// Starts the record of a request to `route` with this query string: counts it in flight and
-    /// resolves its sending version.
-    pub fn start(route: &'r Route, query: Option<&str>) -> Record<'r> {
+    /// Starts the record of a request to `route` under `policy` (its sending version and label, as
+    /// the `policy` stage resolved them): counts it in flight.
+    pub fn start(route: &'r Route, policy: &Policy<'_>) -> Record<'r> {
         let started = Instant::now();
         let inflight = route.metrics.inflight();
-        let version = route.sending_version(query);
-        let decision = route.decide(&version);
         Record {
             route,
             started,
             _inflight: inflight,
-            version,
-            action: decision.action,
-            api_version: decision.api_version,
+            version: policy.version.clone(),
+            api_version: policy.label.clone(),
             event_type: SharedString::const_str(metrics::UNKNOWN),
             event_id: None,
             downstream_status: None,

@@ -29,16 +29,16 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::decide::{Parsed, Tree};
+use super::policy::Policy;
 use super::record::Record;
 use super::translate::Outgoing;
 use super::{Done, Pipeline};
-use crate::config::{Config, TranslationFailure};
+use crate::config::Config;
 use crate::json::{Envelope, Value};
 use crate::pipeline::budget::BudgetPermit;
 use crate::pipeline::error::ProxyError;
 
 use crate::ledger::once::{Copy, Decision, Intent, Placed};
-use crate::ledger::quarantine::{Quarantined, Stored};
 use crate::ledger::stage::{AtHandler, Offered, Sent, Shadow};
 use crate::ledger::{Key, Ledger};
 use crate::mapping::{Delivery, Translated};
@@ -81,11 +81,11 @@ pub(super) fn open(state: &State) -> Option<Arc<Shadow>> {
 
 /// A delivery this copy claimed, to be marked or released once the handler answered.
 pub(super) struct Claimed {
-    key: Key,
-    placed: Placed,
-    token: String,
-    version: String,
-    event_id: String,
+    pub key: Key,
+    pub placed: Placed,
+    pub token: String,
+    pub version: String,
+    pub event_id: String,
 }
 
 /// What the stage decided.
@@ -104,18 +104,19 @@ impl Pipeline {
     pub(super) async fn twins(
         &self,
         route: &Route,
+        policy: &Policy<'_>,
         verified: &Verified,
         record: &mut Record<'_>,
     ) -> Step {
         let Some(shadow) = &self.ledger else {
             return Step::Go(None, None);
         };
-        let intent = match record.action {
+        let intent = match policy.action {
             None => return Step::Go(None, None),
             Some(Action::Ack | Action::Reject) => Intent::Hold,
             Some(Action::Pass | Action::Translate(_)) => Intent::Deliver,
         };
-        let (read, copy) = match at_handler(route, verified, record) {
+        let (read, copy) = match at_handler(route, verified, &policy.version) {
             None => return Step::Go(None, None),
             Some(Reading::Aside(parsed)) => return Step::Go(None, Some(parsed)),
             Some(Reading::Copy(read, copy)) => (read, copy),
@@ -129,7 +130,7 @@ impl Pipeline {
             route: route.name.clone(),
             identity: copy.identity.key.clone(),
         };
-        let version = record.version.as_str();
+        let version = policy.version.as_str();
         let decided = ledger
             .decide(
                 &key,
@@ -152,7 +153,7 @@ impl Pipeline {
                 // acknowledged copy the ledger never heard of strands its event once the next stage
                 // rejects the twin, so it is answered 503 and comes back when the ledger answers.
                 // A rejection is retried by the sender anyway.
-                return if matches!(record.action, Some(Action::Ack)) {
+                return if matches!(policy.action, Some(Action::Ack)) {
                     Step::Answer(Err(ProxyError::LedgerUnavailable))
                 } else {
                     Step::Go(None, Some(read.into_parsed()))
@@ -183,44 +184,6 @@ impl Pipeline {
             event_id,
         };
         step_of(&route.name, decision, intent, claimed, read)
-    }
-
-    /// Marks the claimed copy delivered after the handler's 2xx, or releases the claim so that the
-    /// next copy or retry delivers; hands the result back unchanged.
-    pub(super) async fn settle(
-        &self,
-        claimed: Option<Claimed>,
-        result: Result<Done, ProxyError>,
-    ) -> Result<Done, ProxyError> {
-        let (Some(claimed), Some(shadow)) = (claimed, &self.ledger) else {
-            return result;
-        };
-        let ledger = shadow.ledger();
-        let delivered = matches!(
-            &result,
-            Ok(done) if matches!(done.outcome, Outcome::Delivered | Outcome::DeliveredForTwin)
-        );
-        let settled = if delivered {
-            ledger
-                .mark_delivered(
-                    &claimed.key,
-                    claimed.placed,
-                    &claimed.token,
-                    &claimed.version,
-                    &claimed.event_id,
-                )
-                .await
-                .map_err(|e| ("mark", e))
-        } else {
-            ledger
-                .release(&claimed.key, claimed.placed, &claimed.token)
-                .await
-                .map_err(|e| ("release", e))
-        };
-        if let Err((operation, error)) = settled {
-            ledger.note_failure(operation, &error);
-        }
-        result
     }
 }
 
@@ -310,7 +273,7 @@ enum Reading {
 /// id to keep it by), a signed-URL payload, or a translation that failed (translate reports it).
 /// `None` (nothing parsed) for a body over [`MAX_LEDGER_BODY`], a route whose handler's version
 /// declares no identity, or a body decide will refuse (its to report).
-fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option<Reading> {
+fn at_handler(route: &Route, verified: &Verified, version: &str) -> Option<Reading> {
     let handler = route.downstream.version.as_str();
     let keyed_by_id = route.provider.event_id_is_signed();
     if (route.mappings.identities().event_types(handler).is_empty() && !keyed_by_id)
@@ -325,7 +288,6 @@ fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option
         .event_id(verified, &received)
         .unwrap_or_default()
         .to_owned();
-    let version = record.version.as_str();
     let delivery = Delivery {
         timestamp: verified.timestamp(),
     };
@@ -369,87 +331,6 @@ fn at_handler(route: &Route, verified: &Verified, record: &Record<'_>) -> Option
     match AtHandler::read(&route.mappings, route.provider, handler, &others, sent) {
         Some(copy) => Some(Reading::Copy(read, copy)),
         None => Some(Reading::Aside(read.into_parsed())),
-    }
-}
-
-/// A copy a failed translation may put in quarantine: its exact bytes and what replay needs.
-pub(super) struct Kept {
-    body: Bytes,
-    version: String,
-    event_id: String,
-    event_type: String,
-    timestamp: i64,
-}
-
-impl Pipeline {
-    /// What to keep of an event about to be translated, when the route quarantines failures.
-    pub(super) fn quarantine_candidate(
-        &self,
-        route: &Route,
-        event: &super::decide::Event,
-        record: &Record<'_>,
-    ) -> Option<Kept> {
-        if route.on_translation_failure != TranslationFailure::Quarantine || self.ledger.is_none() {
-            return None;
-        }
-        Some(Kept {
-            body: event.body().clone(),
-            version: record.version.clone(),
-            event_id: record.event_id.clone().unwrap_or_default(),
-            event_type: event.event_type.clone(),
-            timestamp: event.verified.timestamp(),
-        })
-    }
-
-    /// Keeps a verified event a mapping failed on: 202 `quarantined`; when the quarantine is full or
-    /// the ledger fails, the 422 the sender would have had without it.
-    pub(super) async fn quarantine(
-        &self,
-        route: &Route,
-        kept: Option<Kept>,
-        reason: String,
-    ) -> Result<Done, ProxyError> {
-        let (Some(kept), Some(shadow)) = (kept, &self.ledger) else {
-            return Err(ProxyError::TranslationFailed(reason));
-        };
-        let ledger = shadow.ledger();
-        let item = Quarantined {
-            id: Quarantined::id_for(&route.name, &kept.version, &kept.event_id),
-            route: route.name.clone(),
-            version: kept.version,
-            event_id: kept.event_id,
-            event_type: kept.event_type,
-            received_ms: crate::ledger::now_ms(),
-            timestamp: kept.timestamp,
-            reason: reason.clone(),
-            bytes: kept.body.len() as u64,
-        };
-        match ledger
-            .store()
-            .quarantine_put(&item, &kept.body, ledger.max_quarantine_bytes())
-            .await
-        {
-            Ok(stored @ (Stored::New | Stored::Exists)) => {
-                crate::metrics::record_quarantined(&route.name, stored.as_str());
-                tracing::warn!(route = %route.name, event_id = %item.event_id, quarantine_id = %item.id, reason = %reason, "translation failed: event quarantined");
-                Ok(Done {
-                    outcome: Outcome::Quarantined,
-                    response: crate::pipeline::error::json_response(
-                        http::StatusCode::ACCEPTED,
-                        &serde_json::json!({ "status": "quarantined" }),
-                    ),
-                })
-            }
-            Ok(Stored::Full) => {
-                crate::metrics::record_quarantined(&route.name, Stored::Full.as_str());
-                Err(ProxyError::TranslationFailed(reason))
-            }
-            Err(error) => {
-                ledger.note_failure("quarantine", &error);
-                crate::metrics::record_quarantined(&route.name, "error");
-                Err(ProxyError::TranslationFailed(reason))
-            }
-        }
     }
 }
 

@@ -42,7 +42,8 @@ pub enum SignatureError {
 
 /// A request body whose signature was checked against one of the route's secrets.
 ///
-/// Only [`verify`] constructs it, so holding one proves the bytes came from the sender.
+/// Only [`verify`] constructs it from a request, so holding one proves the bytes came from the sender;
+/// [`Verified::kept`] rebuilds one the ledger kept after that check (a quarantined event).
 #[derive(Debug, Clone)]
 pub struct Verified {
     body: Bytes,
@@ -52,6 +53,16 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// An event verified when it was received and kept since, where only hookshift writes (the
+    /// ledger's quarantine): its exact bytes, the signature's timestamp and the id it covered.
+    pub fn kept(body: Bytes, timestamp: i64, signed_id: Option<String>) -> Verified {
+        Verified {
+            body,
+            timestamp,
+            id: signed_id,
+        }
+    }
+
     /// The exact bytes that were signed.
     pub fn body(&self) -> &Bytes {
         &self.body

@@ -902,3 +902,125 @@ async fn signed_urls_never_reach_the_logs() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A route that fetches from the payload server and quarantines the events its mappings fail on, with
+/// a ledger file in `ledger_dir`: the config written, the server not started.
+async fn quarantining(route: &str, ledger_dir: &std::path::Path) -> Files {
+    let ledger = format!(
+        "[ledger]\nbackend = \"file\"\npath = {:?}\n",
+        ledger_dir.join("hookshift.ledger").display().to_string()
+    );
+    let files = Harness::setup(local_route(route))
+        .config(move |spec| spec.ledger = ledger)
+        .write()
+        .await;
+    let text = files.spec.toml().replace(
+        "[routes.downstream]",
+        "on_translation_failure = \"quarantine\"\n[routes.downstream]",
+    );
+    std::fs::write(&files.config_path, text).unwrap();
+    files
+}
+
+#[tokio::test]
+async fn a_quarantined_signed_url_event_is_replayed_through_the_fetch() {
+    use hookshift::cli::quarantine::{self as quarantine, ListArgs, ReplayArgs};
+    let payloads = PayloadServer::start().await;
+    let ledger_dir = tempfile::tempdir().unwrap();
+    let route = "signed_quarantine";
+    let files = quarantining(route, ledger_dir.path()).await;
+    let hs = Hookshift::start_from_file(files.config_path.clone()).await;
+    // The run the URL serves has a numeric id: the test mappings expect a string, so the fetched
+    // payload fails them and the event (its envelope, with the URL) is quarantined.
+    let mut run = old_extract_payload("dpr_q");
+    run["id"] = json!(7);
+    let url = payloads.host("/p/quarantined", Reply::json(&run));
+    let body = sdk_envelope("processor_run.processed", &url);
+    let path = format!("/hooks/{route}?api_version={OLD}");
+    let answer = post_signed(&hs, &path, IN_SECRET, &body).await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert_eq!(answer.json["status"], "quarantined");
+    assert_eq!(payloads.fetches().len(), 1);
+    assert!(files.down.requests().is_empty());
+
+    // The mapping is fixed (a numeric id is fine now); replay fetches the payload again, as the live
+    // path does, and the handler gets the fetched run translated, not the link.
+    let mappings = files.spec.mappings_dir.join(format!("{OLD}_to_{NEW}"));
+    let rules = mappings.join("runs.toml");
+    let fixed = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("  { expect = \"id\", type = \"string\" },\n", "");
+    std::fs::write(&rules, fixed).unwrap();
+    let replayed = quarantine::replay(&ReplayArgs {
+        config: files.config_path.clone(),
+        route: Some(route.to_owned()),
+        event_id: None,
+        dry_run: false,
+    })
+    .await
+    .unwrap();
+    assert!(replayed.contains("delivered, removed"), "{replayed}");
+    let delivered = files.down.wait_for(1).await;
+    assert_eq!(delivered.len(), 1);
+    delivered[0].assert_signed(hookshift::provider::Provider::Extend, OUT_SECRET);
+    let event = delivered[0].json();
+    assert_eq!(event["eventId"], "evt_signed_1");
+    assert_eq!(event["eventType"], "extract_run.processed");
+    let payload = &event["payload"];
+    assert_eq!(payload["object"], "extract_run");
+    assert_eq!(payload["id"], 7);
+    assert_eq!(
+        payload["output"],
+        json!({"amount": 12.5, "lines": [{"n": 1}]})
+    );
+    assert_eq!(payload["metadata"], json!({"tenant": "t1"}));
+    assert!(payload.get("data").is_none(), "{event}");
+    let seen = payloads.fetches();
+    assert_eq!(seen.len(), 2, "replay fetches the payload again");
+    assert!(seen[1]
+        .path_and_query
+        .ends_with("/p/quarantined?X-Amz-Signature=sig_secret_value"));
+    let listed = quarantine::list(&ListArgs {
+        config: files.config_path.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(listed.contains("0 event(s) in quarantine"), "{listed}");
+    hs.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_quarantined_signed_url_event_whose_url_fails_stays_in_quarantine() {
+    use hookshift::cli::quarantine::{self as quarantine, ListArgs, ReplayArgs};
+    let payloads = PayloadServer::start().await;
+    let ledger_dir = tempfile::tempdir().unwrap();
+    let route = "signed_quarantine_gone";
+    let files = quarantining(route, ledger_dir.path()).await;
+    let hs = Hookshift::start_from_file(files.config_path.clone()).await;
+    let mut run = old_extract_payload("dpr_g");
+    run["id"] = json!(8);
+    let url = payloads.host("/p/expiring", Reply::json(&run));
+    let body = docs_envelope("processor_run.processed", &url);
+    let path = format!("/hooks/{route}?api_version={OLD}");
+    let answer = post_signed(&hs, &path, IN_SECRET, &body).await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    // The URL expired meanwhile (storage answers 403): the replay fails as a live copy would, and
+    // the event stays for a later replay.
+    payloads.host("/p/expiring", Reply::raw(403, "expired"));
+    let args = ReplayArgs {
+        config: files.config_path.clone(),
+        route: Some(route.to_owned()),
+        event_id: None,
+        dry_run: false,
+    };
+    assert!(quarantine::replay(&args).await.is_err());
+    assert_eq!(payloads.fetches().len(), 2);
+    assert!(files.down.requests().is_empty());
+    let listed = quarantine::list(&ListArgs {
+        config: files.config_path.clone(),
+    })
+    .await
+    .unwrap();
+    assert!(listed.contains("1 event(s) in quarantine"), "{listed}");
+    hs.stop().await.unwrap();
+}
