@@ -11,6 +11,9 @@ use crate::reload::Shared;
 use crate::state::{State, StateError};
 use crate::{ledger, metrics, pipeline, reload, server};
 
+/// Longest a stop waits for the ledger file to be closed (its last queued writes written).
+const LEDGER_CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 /// Why [`run`] could not serve.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -65,13 +68,8 @@ pub async fn run(
         stop: stop_rx.clone(),
     };
 
-    let pipeline = pipeline::Pipeline::new(Arc::clone(&shared));
-    // The migration's history for `hookshift status` (ledger on), written every few seconds.
-    let history = open_history(&shared.load().config);
-    let pipeline = match &history {
-        Some(history) => pipeline.with_history(Arc::clone(history)),
-        None => pipeline,
-    };
+    let (pipeline, history) = webhook_pipeline(&shared);
+    let ledger_closed = pipeline.ledger_closed();
     let history_task = history
         .clone()
         .map(|history| tokio::spawn(history.run(stop_rx.clone())));
@@ -127,8 +125,38 @@ pub async fn run(
     watcher?;
     upkeep?;
     follow_limits?;
+    drop(pipeline);
+    if let Some(closed) = ledger_closed {
+        ledger_written(closed).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The webhook pipeline, with the migration's history for `hookshift status` (ledger on), written
+/// every few seconds.
+fn webhook_pipeline(
+    shared: &Arc<Shared>,
+) -> (pipeline::Pipeline, Option<Arc<ledger::history::Recorder>>) {
+    let pipeline = pipeline::Pipeline::new(Arc::clone(shared));
+    let history = open_history(&shared.load().config);
+    match &history {
+        Some(recorder) => (pipeline.with_history(Arc::clone(recorder)), history),
+        None => (pipeline, history),
+    }
+}
+
+/// Waits until the ledger file is closed: the writes answered before their commit are then on file,
+/// and the next server on the file can hold it. The last requests' tasks let go of it within
+/// moments of the drain; past [`LEDGER_CLOSE_WAIT`] the stop goes on and says so.
+async fn ledger_written(mut closed: tokio::sync::watch::Receiver<bool>) {
+    let waited = tokio::time::timeout(LEDGER_CLOSE_WAIT, closed.wait_for(|closed| *closed)).await;
+    if !matches!(waited, Ok(Ok(_))) {
+        tracing::warn!(
+            waited_ms = LEDGER_CLOSE_WAIT.as_millis() as u64,
+            "the ledger file is still open at the stop: writes queued last may be lost"
+        );
+    }
 }
 
 /// The state of the configuration as given, and the fingerprint of its files the reload watcher

@@ -341,6 +341,15 @@ impl Ledger {
         Ok(Some(ledger))
     }
 
+    /// For a ledger file: turns true once the last handle of this ledger is dropped and its queued
+    /// writes are written (none for Redis, whose writes are answered once written).
+    pub fn closed(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        match &self.store {
+            Store::Sqlite(store) => Some(store.closed()),
+            Store::Redis(_) => None,
+        }
+    }
+
     /// A ledger over a given store (tests, tools).
     pub fn with_store(
         store: Store,

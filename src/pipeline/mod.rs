@@ -150,6 +150,14 @@ impl Pipeline {
         }
     }
 
+    /// Turns true once the ledger file is closed: every pipeline holding it dropped and its queued
+    /// writes written (none without a ledger file).
+    pub fn ledger_closed(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.ledger
+            .as_ref()
+            .and_then(|shadow| shadow.ledger().closed())
+    }
+
     /// History hook: counts every request, pair result and problem in `history` from now on.
     pub fn with_history(mut self, history: Arc<crate::ledger::history::Recorder>) -> Pipeline {
         if let Some(shadow) = &self.ledger {

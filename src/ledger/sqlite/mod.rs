@@ -83,19 +83,28 @@ pub struct SqliteStore {
     /// Dropped with the last handle, after `writer`: waits until the writer thread wrote every
     /// queued write.
     _written: Arc<Joined>,
-    /// The server's hold on the file (none for a command beside it): updates then run against
-    /// [`pending`] entries; without it, each in a write transaction of the file.
-    owner: Option<Arc<std::fs::File>>,
+    /// Whether this is the server, which holds the file: its updates run against [`pending`]
+    /// entries; a command's, each in a write transaction of the file.
+    owner: bool,
+    closed: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The writer thread, joined when dropped.
-struct Joined(Option<std::thread::JoinHandle<()>>);
+/// The writer thread, joined when dropped; then the server's hold on the file goes, and
+/// [`SqliteStore::closed`] says so.
+struct Joined {
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The server's hold on the file (none for a command beside it).
+    owner: Option<std::fs::File>,
+    closed: tokio::sync::watch::Sender<bool>,
+}
 
 impl Drop for Joined {
     fn drop(&mut self) {
-        if let Some(thread) = self.0.take() {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        drop(self.owner.take());
+        self.closed.send_replace(true);
     }
 }
 
@@ -110,9 +119,7 @@ impl SqliteStore {
         hold(&file).map_err(|_| LedgerError::Held {
             path: path.display().to_string(),
         })?;
-        let mut store = SqliteStore::open_beside(path)?;
-        store.owner = Some(Arc::new(file));
-        Ok(store)
+        SqliteStore::opened(path, Some(file))
     }
 
     /// Opens the ledger file at `path` for a command beside a running server (or none): every update
@@ -122,6 +129,11 @@ impl SqliteStore {
             path: path.display().to_string(),
             source,
         })?;
+        SqliteStore::opened(path, None)
+    }
+
+    /// Opens the file at `path` (created), for the server when it holds it (`owner`).
+    fn opened(path: &Path, owner: Option<std::fs::File>) -> Result<SqliteStore, LedgerError> {
         let connection = connect(path)?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
@@ -152,6 +164,7 @@ impl SqliteStore {
         let reader = connect(path)?;
         let checkpointer = connect(path)?;
         let (writer, jobs) = mpsc::channel::<Job>();
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let written = std::thread::Builder::new()
             .name("hookshift-ledger".into())
             .spawn(move || writer::write_batches(connection, jobs))
@@ -168,8 +181,13 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(reader)),
             _checkpoints: Arc::new(stop),
-            _written: Arc::new(Joined(Some(written))),
-            owner: None,
+            owner: owner.is_some(),
+            _written: Arc::new(Joined {
+                thread: Some(written),
+                owner,
+                closed: closed_tx,
+            }),
+            closed,
         })
     }
 
@@ -227,7 +245,7 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
-        if self.owner.is_none() {
+        if !self.owner {
             return self
                 .update_in_transaction(key, decide, durable, max_entries)
                 .await;
@@ -281,6 +299,13 @@ impl SqliteStore {
             None => {}
         }
         Ok(Updated { value, evicted })
+    }
+
+    /// Turns true once the last handle is dropped, every queued write is written and the file is
+    /// let go: a server stopping waits for it, so that its last answers are on file and the next
+    /// server can hold the file.
+    pub fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.clone()
     }
 
     /// [`SqliteStore::update`] beside a server: read, decide and write in one transaction of the
