@@ -46,6 +46,7 @@ pub(super) fn load_step(
     let mut compiler = Compiler {
         names: &names,
         lossy_sets: &lossy_sets,
+        payload_key,
         inputs: Vec::new(),
         edges: vec![Vec::new(); transforms.len()],
         warnings: Vec::new(),
@@ -157,6 +158,8 @@ pub(crate) struct Compiler<'n> {
     pub(super) names: &'n TransformNames,
     /// `[lossy.NAME]` tables of the step, by name.
     pub(super) lossy_sets: &'n HashMap<String, LossySet>,
+    /// The envelope's payload member: a lossy set placed `at` a path replaces it.
+    pub(super) payload_key: &'n str,
     /// `$.` paths of the step, in slot order.
     pub(super) inputs: Vec<(FieldPath, String)>,
     /// Transform call graph, for the cycle check and capture reachability.
