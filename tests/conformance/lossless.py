@@ -278,7 +278,8 @@ class Step:
 
 def directed_ops(ops: list, way: str, one_way: bool) -> list:
     """The ops of a two-way list as they run `way`: going down in reverse, each two-way op inverted
-    (only what this check follows: a copy or a constant without `was` becomes a drop)."""
+    (only what this check follows: a copy or a constant without `was` becomes a drop, a drop with
+    `was` the set of that constant)."""
     if one_way:
         return ops
     out = []
@@ -293,6 +294,8 @@ def directed_ops(ops: list, way: str, one_way: bool) -> list:
                 op = {"drop": op["set"], "reason": op.get("note", "a constant")}
             elif "rename" in op:
                 op = {"rename": op["to"], "to": op["rename"]}
+            elif "drop" in op and "was" in op:
+                op = {"set": op["drop"], "value": op["was"]}
         out.append(op)
     return out
 
