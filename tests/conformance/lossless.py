@@ -229,8 +229,14 @@ class Step:
     def drop_patterns(self, rule: dict) -> list[Pattern]:
         out: list[Pattern] = []
         lossy = dict(rule.get("lossy", {}))
-        for name in rule.get("lossy_sets", []):
-            lossy.update(self.lossy_sets[name])
+        for element in rule.get("lossy_sets", []):
+            if isinstance(element, str):
+                lossy.update(self.lossy_sets[element])
+                continue
+            # `{ at = PATH, sets = [...] }`: the sets' payload paths placed under PATH
+            for name in element["sets"]:
+                for path, why in self.lossy_sets[name].items():
+                    lossy[element["at"] + path.removeprefix("payload")] = why
         for path, why in lossy.items():
             out.append(Pattern(parse_path(path), f"lossy: {why}"))
         for path, why in self.dropped.get(rule.get("name"), {}).items():
