@@ -192,7 +192,7 @@ class Step:
         return None
 
     def _read_one_way(self, doc: dict, name: str) -> None:
-        for transform, body in doc.get("transforms", {}).items():
+        for transform, body in instances(doc.get("transforms", {})):
             self.transforms[transform] = body.get("ops", [])
         self.lossy_sets.update(doc.get("lossy", {}))
         for rule in doc.get("rule", []):
@@ -203,7 +203,7 @@ class Step:
     def _read_two_way(self, doc: dict, name: str, way: str) -> None:
         file_way = doc.get("direction")
         self.lossy_sets.update(doc.get("lossy", {}))
-        for transform, body in doc.get("transforms", {}).items():
+        for transform, body in instances(doc.get("transforms", {})):
             written = body.get("direction", file_way)
             if written in (None, way):
                 self.transforms[transform] = directed_ops(body.get("ops", []), way, written is not None)
@@ -280,6 +280,32 @@ class Step:
                         names.append(op[key])
                 for name in dict.fromkeys(names):
                     self._walk(self.transforms.get(name, []), prefix, out, depth + 1)
+
+
+def instances(transforms: dict):
+    """(name, body) of every transform, a template's (`for = { p = [...] }`) one per position of its
+    lists, with `{p}` replaced in its name and in every string of its ops (as the engine does)."""
+    for name, body in transforms.items():
+        params = body.get("for")
+        if not params:
+            yield name, body
+            continue
+        count = len(next(iter(params.values())))
+        for i in range(count):
+            bind = {"{" + p + "}": values[i] for p, values in params.items()}
+            yield substitute(name, bind), {k: substitute(v, bind) for k, v in body.items() if k != "for"}
+
+
+def substitute(value, bind: dict):
+    if isinstance(value, str):
+        for key, to in bind.items():
+            value = value.replace(key, to)
+        return value
+    if isinstance(value, list):
+        return [substitute(v, bind) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, bind) for k, v in value.items()}
+    return value
 
 
 def directed_ops(ops: list, way: str, one_way: bool) -> list:

@@ -9,7 +9,7 @@ use toml_edit::{InlineTable, Item};
 
 use super::checks::{check_cycles, check_overlaps, reachable_inputs};
 use super::rules::{read_lossy_sets, LossySet};
-use super::{change, Direction, Errors, OpReader, SourceFile};
+use super::{change, template, Direction, Errors, OpReader, SourceFile};
 use crate::mapping::ops::{Op, Rule, Step, Transform, VERBS};
 use crate::mapping::path::FieldPath;
 use crate::mapping::LoadError;
@@ -124,20 +124,32 @@ fn name_transforms(
         );
         return;
     };
-    for (name, body) in table.iter() {
+    for (written, body) in table.iter() {
         if file.two_way && !change::transform_runs(body, file, direction) {
             continue;
         }
-        let line = file.line(table.key(name).and_then(|k| k.span()));
-        if let Some((_, other_file, other_line)) = names.get(name) {
-            errs.push(
-                line,
-                format!("transforms.{name}"),
-                format!("transform defined twice (first at {other_file}:{other_line})"),
-            );
-        } else {
-            names.insert(name.to_owned(), (transforms.len(), file.name.clone(), line));
-            transforms.push(Transform::new(name.to_owned()));
+        let line = file.line(table.key(written).and_then(|k| k.span()));
+        let made = match template::instances(written, body) {
+            Ok(made) => made,
+            Err(message) => {
+                if direction != Direction::Down {
+                    errs.push(line, format!("transforms.{written}.for"), message);
+                }
+                continue;
+            }
+        };
+        for instance in made {
+            let name = instance.name;
+            if let Some((_, other_file, other_line)) = names.get(&name) {
+                errs.push(
+                    line,
+                    format!("transforms.{name}"),
+                    format!("transform defined twice (first at {other_file}:{other_line})"),
+                );
+            } else {
+                names.insert(name.clone(), (transforms.len(), file.name.clone(), line));
+                transforms.push(Transform::new(name));
+            }
         }
     }
 }
@@ -203,8 +215,13 @@ impl Compiler<'_> {
         else {
             return;
         };
-        for (name, item) in table.iter() {
-            let Some(&(index, ref owner, _)) = self.names.get(name) else {
+        // A template's problems were reported when pass 1 named its instances.
+        let made = table
+            .iter()
+            .filter_map(|(name, item)| template::instances(name, item).ok())
+            .flatten();
+        for template::Instance { name, item } in made {
+            let Some(&(index, ref owner, _)) = self.names.get(&name) else {
                 continue;
             };
             if *owner != file.name {
@@ -212,10 +229,10 @@ impl Compiler<'_> {
             }
             let key = format!("transforms.{name}");
             if file.two_way {
-                let compiled = self.directed_body(file, errs, &key, item, index, direction);
+                let compiled = self.directed_body(file, errs, &key, &item, index, direction);
                 transforms[index].set_directed_ops(compiled);
             } else {
-                let compiled = self.transform_body(file, errs, &key, item, index);
+                let compiled = self.transform_body(file, errs, &key, &item, index);
                 transforms[index].set_ops(compiled);
             }
         }
