@@ -108,14 +108,9 @@ mod tests {
 
     fn transform(text: &str) -> Item {
         let doc: toml_edit::ImDocument<String> = text.parse().unwrap();
-        doc.as_table()["transforms"]
-            .as_table()
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap()
-            .1
-            .clone()
+        let table = doc.as_table()["transforms"].as_table().unwrap();
+        let (_, item) = table.iter().next().unwrap();
+        item.clone()
     }
 
     #[test]
