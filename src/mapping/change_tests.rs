@@ -345,8 +345,9 @@ ops = [{ drop = "kind", was = "WIDGET", reason = "encoded in the event type" }, 
     let one_way = change.replace("was = \"WIDGET\", ", "");
     let errors = errors(&[("a_to_b", "thing.toml", &one_way)]);
     assert!(
-        errors.contains("thing.toml:4: change \"the kind is the event type\".ops[0]: `drop` cannot be inverted")
-            || errors.contains("thing.toml:4:") && errors.contains("`drop` cannot be inverted"),
+        errors.contains(
+            "thing.toml:4: change \"the kind is the event type\".ops[0]: `drop` cannot be inverted"
+        ) || errors.contains("thing.toml:4:") && errors.contains("`drop` cannot be inverted"),
         "{errors}"
     );
 }
@@ -362,14 +363,26 @@ ops = [
 ]
 "#;
     let m = load(&[("a_to_b", "version.toml", change)]).unwrap();
-    let old = event("version.published", json!({"createdAt": "t1", "updatedAt": "t2"}));
+    let old = event(
+        "version.published",
+        json!({"createdAt": "t1", "updatedAt": "t2"}),
+    );
     assert_eq!(lossy_of(&m, "a", "b", &old), ["payload.updatedAt"]);
     let back = go(&m, "b", "a", go(&m, "a", "b", old).unwrap()).unwrap();
-    assert_eq!(back, event("version.published", json!({"createdAt": "t1", "updatedAt": "t1"})));
+    assert_eq!(
+        back,
+        event(
+            "version.published",
+            json!({"createdAt": "t1", "updatedAt": "t1"})
+        )
+    );
     // Without it the drop counts as written back, so the round trip would claim no loss.
     let unsaid = change.replace(", lossy = true", "");
     let m = load(&[("a_to_b", "version.toml", &unsaid)]).unwrap();
-    let old = event("version.published", json!({"createdAt": "t1", "updatedAt": "t2"}));
+    let old = event(
+        "version.published",
+        json!({"createdAt": "t1", "updatedAt": "t2"}),
+    );
     assert!(lossy_of(&m, "a", "b", &old).is_empty());
 }
 
@@ -388,14 +401,29 @@ ops = [
 ]
 "#;
     let m = load(&[("a_to_b", "runs.toml", step)]).unwrap();
-    let old = event("run.classify", json!({"type": "CLASSIFY", "processorId": "p1"}));
+    let old = event(
+        "run.classify",
+        json!({"type": "CLASSIFY", "processorId": "p1"}),
+    );
     let up = go(&m, "a", "b", old).unwrap();
-    assert_eq!(up, event("classify_run.done", json!({"classifier": {"id": "p1"}})));
+    assert_eq!(
+        up,
+        event("classify_run.done", json!({"classifier": {"id": "p1"}}))
+    );
     // Errors name the template's file and line, with the instance's key.
-    let broken = step.replace("{ rename = \"processorId\", to = \"{kind}.id\" }", "{ rename = \"processorId\" }");
+    let broken = step.replace(
+        "{ rename = \"processorId\", to = \"{kind}.id\" }",
+        "{ rename = \"processorId\" }",
+    );
     let found = errors(&[("a_to_b", "runs.toml", &broken)]);
-    assert!(found.contains("runs.toml:10: transforms.extract_run.ops[1].to: required key is missing"), "{found}");
-    assert!(found.contains("runs.toml:10: transforms.classify_run.ops[1].to: required key is missing"), "{found}");
+    assert!(
+        found.contains("runs.toml:10: transforms.extract_run.ops[1].to: required key is missing"),
+        "{found}"
+    );
+    assert!(
+        found.contains("runs.toml:10: transforms.classify_run.ops[1].to: required key is missing"),
+        "{found}"
+    );
     let unnamed = step.replace("[transforms.\"{run}_run\"]", "[transforms.run]");
     let found = errors(&[("a_to_b", "runs.toml", &unnamed)]);
     assert!(

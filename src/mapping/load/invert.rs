@@ -119,7 +119,10 @@ fn invert_set(table: &InlineTable, cannot: &dyn Fn(&str) -> Inverse) -> Inverse 
 fn invert_drop(table: &InlineTable) -> InlineTable {
     let mut out = InlineTable::new();
     out.insert("set", text(table, "drop").unwrap_or_default().into());
-    out.insert("value", table.get("was").cloned().unwrap_or_else(|| "".into()));
+    out.insert(
+        "value",
+        table.get("was").cloned().unwrap_or_else(|| "".into()),
+    );
     if let Some(reason) = table.get("reason") {
         out.insert("note", reason.clone());
     }

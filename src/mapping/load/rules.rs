@@ -543,13 +543,17 @@ fn lossy_sets_element(value: &toml_edit::Value) -> Result<(Vec<&str>, Option<&st
         return Err(LOSSY_SETS_FORM.to_owned());
     };
     if let Some((unknown, _)) = table.iter().find(|(k, _)| !matches!(*k, "at" | "sets")) {
-        return Err(format!("unknown key `{unknown}` (expected `at` and `sets`)"));
+        return Err(format!(
+            "unknown key `{unknown}` (expected `at` and `sets`)"
+        ));
     }
     let at = table
         .get("at")
         .and_then(|v| v.as_str())
         .filter(|at| !at.trim().is_empty())
-        .ok_or("`at` is the path the sets' entries are placed under, e.g. \"payload.outputs[*]\"")?;
+        .ok_or(
+            "`at` is the path the sets' entries are placed under, e.g. \"payload.outputs[*]\"",
+        )?;
     let names: Option<Vec<&str>> = table
         .get("sets")
         .and_then(|v| v.as_array())
@@ -563,5 +567,6 @@ fn lossy_sets_element(value: &toml_edit::Value) -> Result<(Vec<&str>, Option<&st
 /// A set's `path` (from the event root, under `payload`) placed under `at` instead of the payload.
 fn placed(path: &str, payload: &str, at: &str) -> Option<String> {
     let rest = path.strip_prefix(payload)?;
-    (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then(|| format!("{at}{rest}"))
+    (rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
+        .then(|| format!("{at}{rest}"))
 }

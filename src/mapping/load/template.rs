@@ -23,7 +23,10 @@ pub(super) fn instances(name: &str, item: &Item) -> Result<Vec<Instance>, String
         }]);
     };
     let params = parameters(params)?;
-    if !params.iter().any(|(p, _)| name.contains(&format!("{{{p}}}"))) {
+    if !params
+        .iter()
+        .any(|(p, _)| name.contains(&format!("{{{p}}}")))
+    {
         return Err(format!(
             "a transform written for several instances names each one: put a parameter in its name (e.g. \"{{{}}}_{name}\")",
             params[0].0
@@ -80,8 +83,9 @@ fn parameters(item: &Item) -> Result<Vec<(String, Vec<String>)>, String> {
 }
 
 fn replace(text: &str, bind: &[(String, &str)]) -> String {
-    bind.iter()
-        .fold(text.to_owned(), |text, (from, to)| text.replace(from.as_str(), to))
+    bind.iter().fold(text.to_owned(), |text, (from, to)| {
+        text.replace(from.as_str(), to)
+    })
 }
 
 /// Replaces the parameters in every string of `value` (keys are left as written).
@@ -142,15 +146,31 @@ ops = [{ rename = "processorId", to = "{kind}.id", note = "a {run} run's {kind}"
         assert_eq!(made[0].name, "t");
         let ops = made[0].item["ops"].as_array().unwrap();
         let op = ops.get(0).unwrap().as_inline_table().unwrap();
-        assert_eq!(op["rename"].as_str(), Some("{a}"), "no parameters, nothing replaced");
+        assert_eq!(
+            op["rename"].as_str(),
+            Some("{a}"),
+            "no parameters, nothing replaced"
+        );
     }
 
     #[test]
     fn malformed_parameters_are_errors_that_say_the_form() {
         let cases = [
-            ("\"{k}_t\"", "for = { k = [] }", "`for.k` must be a non-empty list of strings"),
-            ("\"{k}_t\"", "for = { k = [\"a\"], j = [\"b\", \"c\"] }", "read side by side"),
-            ("t", "for = { k = [\"a\", \"b\"] }", "put a parameter in its name"),
+            (
+                "\"{k}_t\"",
+                "for = { k = [] }",
+                "`for.k` must be a non-empty list of strings",
+            ),
+            (
+                "\"{k}_t\"",
+                "for = { k = [\"a\"], j = [\"b\", \"c\"] }",
+                "read side by side",
+            ),
+            (
+                "t",
+                "for = { k = [\"a\", \"b\"] }",
+                "put a parameter in its name",
+            ),
             ("\"{k}_t\"", "for = \"k\"", "`for` is a table"),
         ];
         for (name, params, expected) in cases {
