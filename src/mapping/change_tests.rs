@@ -266,3 +266,168 @@ lossy = { "payload.output.extra" = "a has no extra" }
     assert!(go(&m, "b", "a", event("step.done", json!({"kind": "PARSE"}))).is_err());
     assert!(go(&m, "a", "b", event("step.done", json!({"kind": "PARSE"}))).is_ok());
 }
+
+fn lossy_of(m: &Mappings, from: &str, to: &str, event: &Value) -> Vec<String> {
+    let mut paths: Vec<String> = m
+        .plan(from, to)
+        .unwrap()
+        .lossy_paths(event, &T)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn a_lossy_set_is_placed_under_the_path_where_the_same_object_sits() {
+    let rules = r#"[[rule]]
+name = "run"
+events = { "run.done" = "run.done" }
+ops = []
+lossy_sets = ["files", { at = "payload.outputs[*]", sets = ["files", "edits"] }]
+
+[lossy.files]
+"payload.files[*].usage" = "no usage"
+
+[lossy.edits]
+"payload" = "the whole run"
+"payload.edits" = "no edits"
+"#;
+    let m = load(&[("a_to_b", "run.toml", rules)]).unwrap();
+    let e = event("run.done", json!({}));
+    assert_eq!(
+        lossy_of(&m, "a", "b", &e),
+        [
+            "payload.files[*].usage",
+            "payload.outputs[*]",
+            "payload.outputs[*].edits",
+            "payload.outputs[*].files[*].usage"
+        ]
+    );
+
+    // Each malformed element is reported with file, line and key; an entry outside the payload
+    // cannot be placed.
+    let bad = rules
+        .replace(
+            r#"lossy_sets = ["files", { at = "payload.outputs[*]", sets = ["files", "edits"] }]"#,
+            r#"lossy_sets = [{ at = "payload.x" }, { sets = ["files"] }, { at = "p", sets = ["files"], as = 1 }, { at = "payload.y", sets = ["outside"] }, 3]"#,
+        )
+        .replace("[lossy.edits]", "[lossy.outside]\n\"envelope.id\" = \"not the payload\"\n\n[lossy.edits]");
+    let errors = errors(&[("a_to_b", "run.toml", &bad)]);
+    for expected in [
+        "run.toml:5: rule \"run\".lossy_sets[0]: `sets` is a non-empty list of lossy set names",
+        "run.toml:5: rule \"run\".lossy_sets[1]: `at` is the path the sets' entries are placed under",
+        "run.toml:5: rule \"run\".lossy_sets[2]: unknown key `as` (expected `at` and `sets`)",
+        "run.toml:5: rule \"run\".lossy_sets: \"envelope.id\" of lossy set \"outside\" is not under `payload`: it cannot be placed at \"payload.y\"",
+        "run.toml:5: rule \"run\".lossy_sets[4]: must be a list of lossy set names or `{ at = \"PATH\", sets = [\"NAME\", ...] }` tables",
+    ] {
+        assert!(errors.contains(expected), "{expected}\n---\n{errors}");
+    }
+}
+
+#[test]
+fn a_drop_of_a_constant_the_other_version_holds_sets_it_again_going_down() {
+    let change = r#"[[change]]
+description = "the kind is the event type"
+events = { "thing.made" = "widget.made" }
+ops = [{ drop = "kind", was = "WIDGET", reason = "encoded in the event type" }, { rename = "n", to = "name" }]
+"#;
+    let m = load(&[("a_to_b", "thing.toml", change)]).unwrap();
+    let old = event("thing.made", json!({"kind": "WIDGET", "n": "w"}));
+    let up = go(&m, "a", "b", old.clone()).unwrap();
+    assert_eq!(up, event("widget.made", json!({"name": "w"})));
+    assert_eq!(go(&m, "b", "a", up.clone()).unwrap(), old);
+    // Restored both ways: no loss either way.
+    assert!(lossy_of(&m, "a", "b", &old).is_empty());
+    assert!(lossy_of(&m, "b", "a", &up).is_empty());
+    // Without `was` a two-way drop has no inverse: the error names the op's line.
+    let one_way = change.replace("was = \"WIDGET\", ", "");
+    let errors = errors(&[("a_to_b", "thing.toml", &one_way)]);
+    assert!(
+        errors.contains(
+            "thing.toml:4: change \"the kind is the event type\".ops[0]: `drop` cannot be inverted"
+        ) || errors.contains("thing.toml:4:") && errors.contains("`drop` cannot be inverted"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn lossy_true_makes_a_drop_written_back_from_another_value_a_loss() {
+    let change = r#"[[change]]
+description = "versions lose updatedAt; the way back writes createdAt there"
+events = ["version.published"]
+ops = [
+  { default = "updatedAt", from = "createdAt", only = "down" },
+  { drop = "updatedAt", reason = "b versions do not change", only = "up", lossy = true },
+]
+"#;
+    let m = load(&[("a_to_b", "version.toml", change)]).unwrap();
+    let old = event(
+        "version.published",
+        json!({"createdAt": "t1", "updatedAt": "t2"}),
+    );
+    assert_eq!(lossy_of(&m, "a", "b", &old), ["payload.updatedAt"]);
+    let back = go(&m, "b", "a", go(&m, "a", "b", old).unwrap()).unwrap();
+    assert_eq!(
+        back,
+        event(
+            "version.published",
+            json!({"createdAt": "t1", "updatedAt": "t1"})
+        )
+    );
+    // Without it the drop counts as written back, so the round trip would claim no loss.
+    let unsaid = change.replace(", lossy = true", "");
+    let m = load(&[("a_to_b", "version.toml", &unsaid)]).unwrap();
+    let old = event(
+        "version.published",
+        json!({"createdAt": "t1", "updatedAt": "t2"}),
+    );
+    assert!(lossy_of(&m, "a", "b", &old).is_empty());
+}
+
+#[test]
+fn a_transform_written_for_several_kinds_is_one_transform_per_kind() {
+    let step = r#"[[change]]
+description = "runs of each kind name their processor by kind"
+events = { "run.extract" = "extract_run.done", "run.classify" = "classify_run.done" }
+ops = [{ switch = "type", cases = { EXTRACT = "extract_run", CLASSIFY = "classify_run" } }]
+
+[transforms."{run}_run"]
+for = { run = ["extract", "classify"], kind = ["extractor", "classifier"], type = ["EXTRACT", "CLASSIFY"] }
+ops = [
+  { drop = "type", was = "{type}", reason = "a {run} run" },
+  { rename = "processorId", to = "{kind}.id" },
+]
+"#;
+    let m = load(&[("a_to_b", "runs.toml", step)]).unwrap();
+    let old = event(
+        "run.classify",
+        json!({"type": "CLASSIFY", "processorId": "p1"}),
+    );
+    let up = go(&m, "a", "b", old).unwrap();
+    assert_eq!(
+        up,
+        event("classify_run.done", json!({"classifier": {"id": "p1"}}))
+    );
+    // Errors name the template's file and line, with the instance's key.
+    let broken = step.replace(
+        "{ rename = \"processorId\", to = \"{kind}.id\" }",
+        "{ rename = \"processorId\" }",
+    );
+    let found = errors(&[("a_to_b", "runs.toml", &broken)]);
+    assert!(
+        found.contains("runs.toml:10: transforms.extract_run.ops[1].to: required key is missing"),
+        "{found}"
+    );
+    assert!(
+        found.contains("runs.toml:10: transforms.classify_run.ops[1].to: required key is missing"),
+        "{found}"
+    );
+    let unnamed = step.replace("[transforms.\"{run}_run\"]", "[transforms.run]");
+    let found = errors(&[("a_to_b", "runs.toml", &unnamed)]);
+    assert!(
+        found.contains("runs.toml:6: transforms.run.for: a transform written for several instances names each one"),
+        "{found}"
+    );
+}

@@ -192,7 +192,7 @@ class Step:
         return None
 
     def _read_one_way(self, doc: dict, name: str) -> None:
-        for transform, body in doc.get("transforms", {}).items():
+        for transform, body in instances(doc.get("transforms", {})):
             self.transforms[transform] = body.get("ops", [])
         self.lossy_sets.update(doc.get("lossy", {}))
         for rule in doc.get("rule", []):
@@ -203,7 +203,7 @@ class Step:
     def _read_two_way(self, doc: dict, name: str, way: str) -> None:
         file_way = doc.get("direction")
         self.lossy_sets.update(doc.get("lossy", {}))
-        for transform, body in doc.get("transforms", {}).items():
+        for transform, body in instances(doc.get("transforms", {})):
             written = body.get("direction", file_way)
             if written in (None, way):
                 self.transforms[transform] = directed_ops(body.get("ops", []), way, written is not None)
@@ -229,8 +229,14 @@ class Step:
     def drop_patterns(self, rule: dict) -> list[Pattern]:
         out: list[Pattern] = []
         lossy = dict(rule.get("lossy", {}))
-        for name in rule.get("lossy_sets", []):
-            lossy.update(self.lossy_sets[name])
+        for element in rule.get("lossy_sets", []):
+            if isinstance(element, str):
+                lossy.update(self.lossy_sets[element])
+                continue
+            # `{ at = PATH, sets = [...] }`: the sets' payload paths placed under PATH
+            for name in element["sets"]:
+                for path, why in self.lossy_sets[name].items():
+                    lossy[element["at"] + path.removeprefix("payload")] = why
         for path, why in lossy.items():
             out.append(Pattern(parse_path(path), f"lossy: {why}"))
         for path, why in self.dropped.get(rule.get("name"), {}).items():
@@ -276,9 +282,36 @@ class Step:
                     self._walk(self.transforms.get(name, []), prefix, out, depth + 1)
 
 
+def instances(transforms: dict):
+    """(name, body) of every transform, a template's (`for = { p = [...] }`) one per position of its
+    lists, with `{p}` replaced in its name and in every string of its ops (as the engine does)."""
+    for name, body in transforms.items():
+        params = body.get("for")
+        if not params:
+            yield name, body
+            continue
+        count = len(next(iter(params.values())))
+        for i in range(count):
+            bind = {"{" + p + "}": values[i] for p, values in params.items()}
+            yield substitute(name, bind), {k: substitute(v, bind) for k, v in body.items() if k != "for"}
+
+
+def substitute(value, bind: dict):
+    if isinstance(value, str):
+        for key, to in bind.items():
+            value = value.replace(key, to)
+        return value
+    if isinstance(value, list):
+        return [substitute(v, bind) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, bind) for k, v in value.items()}
+    return value
+
+
 def directed_ops(ops: list, way: str, one_way: bool) -> list:
     """The ops of a two-way list as they run `way`: going down in reverse, each two-way op inverted
-    (only what this check follows: a copy or a constant without `was` becomes a drop)."""
+    (only what this check follows: a copy or a constant without `was` becomes a drop, a drop with
+    `was` the set of that constant)."""
     if one_way:
         return ops
     out = []
@@ -293,6 +326,8 @@ def directed_ops(ops: list, way: str, one_way: bool) -> list:
                 op = {"drop": op["set"], "reason": op.get("note", "a constant")}
             elif "rename" in op:
                 op = {"rename": op["to"], "to": op["rename"]}
+            elif "drop" in op and "was" in op:
+                op = {"set": op["drop"], "value": op["was"]}
         out.append(op)
     return out
 

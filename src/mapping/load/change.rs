@@ -5,7 +5,8 @@
 //! cannot names the one direction it runs in with `only = "up"` / `only = "down"`. Going down a list
 //! of ops runs backwards, each op inverted, so every two-way op undoes its forward self. A one-way
 //! `drop` is a loss of that direction (its rule's lossy entries derive from it) unless the other
-//! direction writes the same path back in the same list, or the drop says `lossy = false`.
+//! direction writes the same path back in the same list, or the drop says `lossy = false`
+//! (`lossy = true`: a loss even though the other direction writes the path, from another value).
 
 use toml_edit::{InlineTable, Item};
 
@@ -256,7 +257,8 @@ impl Compiler<'_> {
             };
             // A one-way list has no other direction to look at: its drops are losses when they
             // say so (`lossy = true`). In a two-way list a one-way drop is a loss unless the other
-            // direction writes the path back, or it says `lossy = false`.
+            // direction writes the path back, or it says `lossy = false`; `lossy = true`: the other
+            // direction writes the path, but not the value dropped (e.g. from another field).
             let said = op.table.get("lossy").and_then(|v| v.as_bool());
             let loss = table.contains_key("drop")
                 && if one_way {
@@ -264,8 +266,9 @@ impl Compiler<'_> {
                 } else {
                     op.only != Only::Both
                         && said != Some(false)
-                        && !text(&table, "drop")
-                            .is_some_and(|p| written_back.iter().any(|w| restores(w, &p)))
+                        && (said == Some(true)
+                            || !text(&table, "drop")
+                                .is_some_and(|p| written_back.iter().any(|w| restores(w, &p))))
                 };
             let op_key = format!("{key}[{}]", op.index);
             if let Some(compiled) = self.op(file, errs, &op_key, &table, owner, op.line) {
@@ -343,7 +346,7 @@ fn written_ops<'i>(
                 if one_way {
                     "`lossy = true` marks a `drop` the other direction cannot restore"
                 } else {
-                    "`lossy = false` belongs to a one-way `drop` the other direction restores"
+                    "`lossy` belongs to a one-way `drop`: `false` when the other direction restores it, `true` when it writes another value there"
                 },
             );
         }

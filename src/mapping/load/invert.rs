@@ -20,7 +20,8 @@ pub(super) fn text(table: &InlineTable, key: &str) -> Option<String> {
 type Inverse = Result<InlineTable, String>;
 
 /// The inverse of a two-way op: the op that, run after it, gives back what it was given. Ops that
-/// synthesise, drop or move many values into one cannot be inverted: the error says to name the
+/// synthesise, drop (but a drop of a constant the other version holds, `was`) or move many values
+/// into one cannot be inverted: the error says to name the
 /// direction the op runs in.
 pub(super) fn invert(table: &InlineTable) -> Inverse {
     let verb = verb_of(table).unwrap_or("?");
@@ -34,6 +35,7 @@ pub(super) fn invert(table: &InlineTable) -> Inverse {
             invert_move(verb, table, &cannot)?
         }
         "set" => invert_set(table, &cannot)?,
+        "drop" if table.contains_key("was") => invert_drop(table),
         "map" => invert_map(table, &cannot)?,
         // Transforms are compiled in each direction: the same call runs their inverse.
         "each" | "apply" | "switch" => return Ok(table.clone()),
@@ -110,6 +112,21 @@ fn invert_set(table: &InlineTable, cannot: &dyn Fn(&str) -> Inverse) -> Inverse 
         }
     }
     Ok(out)
+}
+
+/// The inverse of dropping a field that holds a constant in the other version (`was`, e.g. a type
+/// the event type encodes): setting that constant.
+fn invert_drop(table: &InlineTable) -> InlineTable {
+    let mut out = InlineTable::new();
+    out.insert("set", text(table, "drop").unwrap_or_default().into());
+    out.insert(
+        "value",
+        table.get("was").cloned().unwrap_or_else(|| "".into()),
+    );
+    if let Some(reason) = table.get("reason") {
+        out.insert("note", reason.clone());
+    }
+    out
 }
 
 /// The inverse of a bijective enum map: every pair swapped.

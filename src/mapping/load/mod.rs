@@ -6,6 +6,7 @@
 //! - `step.rs`: one step compiled from its files, in two passes, then checked (`checks.rs`);
 //! - `rules.rs`: `[[rule]]` tables (one function per key) and the `[lossy.NAME]` sets;
 //! - `units.rs`, `change.rs`, `invert.rs`: `[[change]]` units, run forward and inverted;
+//! - `template.rs`: transforms written once for several instances (`for = { kind = [...] }`);
 //! - `reader.rs`: the reader each op verb parses its table with.
 //!
 //! Then the set: the catalogue and identity files, and the plans between every pair of versions.
@@ -27,6 +28,7 @@ mod invert;
 mod reader;
 mod rules;
 mod step;
+mod template;
 mod units;
 mod versions;
 

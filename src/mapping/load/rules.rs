@@ -442,8 +442,11 @@ impl Compiler<'_> {
         None
     }
 
-    /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. A path the rule
-    /// lists itself or gets from two sets is an error: each loss has one reason.
+    /// Appends the entries of the sets a rule names in `lossy_sets` to its own `lossy`. An element
+    /// is a set name, or `{ at = "PATH", sets = [...] }`: those sets' entries placed under `PATH`
+    /// (their paths start at the payload; the same object sits at `PATH` here, e.g. a run inside a
+    /// workflow run's step). A path the rule lists itself or gets twice is an error: each loss has one
+    /// reason.
     pub(super) fn expand_lossy_sets(
         &self,
         errs: &mut Errors,
@@ -452,43 +455,118 @@ impl Compiler<'_> {
         item: &Item,
         lossy: &mut Vec<(String, String)>,
     ) -> bool {
-        let names: Option<Vec<&str>> = item
-            .as_array()
-            .and_then(|a| a.iter().map(|v| v.as_str()).collect());
-        let Some(names) = names else {
-            errs.push(
-                line,
-                format!("{key}.lossy_sets"),
-                "must be a list of lossy set names",
-            );
+        let key = format!("{key}.lossy_sets");
+        let Some(array) = item.as_array() else {
+            errs.push(line, key, LOSSY_SETS_FORM);
             return false;
         };
         let mut ok = true;
-        for name in names {
-            let Some(set) = self.lossy_sets.get(name) else {
-                let mut known: Vec<&str> = self.lossy_sets.keys().map(String::as_str).collect();
-                known.sort_unstable();
-                errs.push(
-                    line,
-                    format!("{key}.lossy_sets"),
-                    format!("unknown lossy set {name:?} (known: {})", known.join(", ")),
-                );
-                ok = false;
-                continue;
-            };
-            for (path, reason) in &set.entries {
-                if lossy.iter().any(|(p, _)| p == path) {
-                    errs.push(
-                        line,
-                        format!("{key}.lossy_sets"),
-                        format!("{path:?} of lossy set {name:?} is already listed for this rule"),
-                    );
+        for (index, value) in array.iter().enumerate() {
+            let (names, at) = match lossy_sets_element(value) {
+                Ok(element) => element,
+                Err(message) => {
+                    errs.push(line, format!("{key}[{index}]"), message);
                     ok = false;
-                } else {
-                    lossy.push((path.clone(), reason.clone()));
+                    continue;
                 }
+            };
+            for name in names {
+                ok &= self.expand_lossy_set(errs, (&key, line), name, at, lossy);
             }
         }
         ok
     }
+
+    /// Appends one set's entries (placed under `at` when given).
+    fn expand_lossy_set(
+        &self,
+        errs: &mut Errors,
+        (key, line): (&str, usize),
+        name: &str,
+        at: Option<&str>,
+        lossy: &mut Vec<(String, String)>,
+    ) -> bool {
+        let Some(set) = self.lossy_sets.get(name) else {
+            let mut known: Vec<&str> = self.lossy_sets.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            errs.push(
+                line,
+                key,
+                format!("unknown lossy set {name:?} (known: {})", known.join(", ")),
+            );
+            return false;
+        };
+        let mut ok = true;
+        for (path, reason) in &set.entries {
+            let path = match at {
+                None => path.clone(),
+                Some(at) => match placed(path, self.payload_key, at) {
+                    Some(path) => path,
+                    None => {
+                        errs.push(
+                            line,
+                            key,
+                            format!(
+                                "{path:?} of lossy set {name:?} is not under `{}`: it cannot be placed at {at:?}",
+                                self.payload_key
+                            ),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                },
+            };
+            if lossy.iter().any(|(p, _)| *p == path) {
+                errs.push(
+                    line,
+                    key,
+                    format!("{path:?} of lossy set {name:?} is already listed for this rule"),
+                );
+                ok = false;
+            } else {
+                lossy.push((path, reason.clone()));
+            }
+        }
+        ok
+    }
+}
+
+const LOSSY_SETS_FORM: &str =
+    "must be a list of lossy set names or `{ at = \"PATH\", sets = [\"NAME\", ...] }` tables";
+
+/// One element of `lossy_sets`: set names, and where their entries are placed (`None`: as written).
+fn lossy_sets_element(value: &toml_edit::Value) -> Result<(Vec<&str>, Option<&str>), String> {
+    if let Some(name) = value.as_str() {
+        return Ok((vec![name], None));
+    }
+    let Some(table) = value.as_inline_table() else {
+        return Err(LOSSY_SETS_FORM.to_owned());
+    };
+    if let Some((unknown, _)) = table.iter().find(|(k, _)| !matches!(*k, "at" | "sets")) {
+        return Err(format!(
+            "unknown key `{unknown}` (expected `at` and `sets`)"
+        ));
+    }
+    let at = table
+        .get("at")
+        .and_then(|v| v.as_str())
+        .filter(|at| !at.trim().is_empty())
+        .ok_or(
+            "`at` is the path the sets' entries are placed under, e.g. \"payload.outputs[*]\"",
+        )?;
+    let names: Option<Vec<&str>> = table
+        .get("sets")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.iter().map(|v| v.as_str()).collect());
+    match names {
+        Some(names) if !names.is_empty() => Ok((names, Some(at))),
+        _ => Err("`sets` is a non-empty list of lossy set names".to_owned()),
+    }
+}
+
+/// A set's `path` (from the event root, under `payload`) placed under `at` instead of the payload.
+fn placed(path: &str, payload: &str, at: &str) -> Option<String> {
+    let rest = path.strip_prefix(payload)?;
+    (rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
+        .then(|| format!("{at}{rest}"))
 }

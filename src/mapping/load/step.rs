@@ -9,7 +9,7 @@ use toml_edit::{InlineTable, Item};
 
 use super::checks::{check_cycles, check_overlaps, reachable_inputs};
 use super::rules::{read_lossy_sets, LossySet};
-use super::{change, Direction, Errors, OpReader, SourceFile};
+use super::{change, template, Direction, Errors, OpReader, SourceFile};
 use crate::mapping::ops::{Op, Rule, Step, Transform, VERBS};
 use crate::mapping::path::FieldPath;
 use crate::mapping::LoadError;
@@ -46,6 +46,7 @@ pub(super) fn load_step(
     let mut compiler = Compiler {
         names: &names,
         lossy_sets: &lossy_sets,
+        payload_key,
         inputs: Vec::new(),
         edges: vec![Vec::new(); transforms.len()],
         warnings: Vec::new(),
@@ -123,20 +124,32 @@ fn name_transforms(
         );
         return;
     };
-    for (name, body) in table.iter() {
+    for (written, body) in table.iter() {
         if file.two_way && !change::transform_runs(body, file, direction) {
             continue;
         }
-        let line = file.line(table.key(name).and_then(|k| k.span()));
-        if let Some((_, other_file, other_line)) = names.get(name) {
-            errs.push(
-                line,
-                format!("transforms.{name}"),
-                format!("transform defined twice (first at {other_file}:{other_line})"),
-            );
-        } else {
-            names.insert(name.to_owned(), (transforms.len(), file.name.clone(), line));
-            transforms.push(Transform::new(name.to_owned()));
+        let line = file.line(table.key(written).and_then(|k| k.span()));
+        let made = match template::instances(written, body) {
+            Ok(made) => made,
+            Err(message) => {
+                if direction != Direction::Down {
+                    errs.push(line, format!("transforms.{written}.for"), message);
+                }
+                continue;
+            }
+        };
+        for instance in made {
+            let name = instance.name;
+            if let Some((_, other_file, other_line)) = names.get(&name) {
+                errs.push(
+                    line,
+                    format!("transforms.{name}"),
+                    format!("transform defined twice (first at {other_file}:{other_line})"),
+                );
+            } else {
+                names.insert(name.clone(), (transforms.len(), file.name.clone(), line));
+                transforms.push(Transform::new(name));
+            }
         }
     }
 }
@@ -157,6 +170,8 @@ pub(crate) struct Compiler<'n> {
     pub(super) names: &'n TransformNames,
     /// `[lossy.NAME]` tables of the step, by name.
     pub(super) lossy_sets: &'n HashMap<String, LossySet>,
+    /// The envelope's payload member: a lossy set placed `at` a path replaces it.
+    pub(super) payload_key: &'n str,
     /// `$.` paths of the step, in slot order.
     pub(super) inputs: Vec<(FieldPath, String)>,
     /// Transform call graph, for the cycle check and capture reachability.
@@ -200,8 +215,13 @@ impl Compiler<'_> {
         else {
             return;
         };
-        for (name, item) in table.iter() {
-            let Some(&(index, ref owner, _)) = self.names.get(name) else {
+        // A template's problems were reported when pass 1 named its instances.
+        let made = table
+            .iter()
+            .filter_map(|(name, item)| template::instances(name, item).ok())
+            .flatten();
+        for template::Instance { name, item } in made {
+            let Some(&(index, ref owner, _)) = self.names.get(&name) else {
                 continue;
             };
             if *owner != file.name {
@@ -209,10 +229,10 @@ impl Compiler<'_> {
             }
             let key = format!("transforms.{name}");
             if file.two_way {
-                let compiled = self.directed_body(file, errs, &key, item, index, direction);
+                let compiled = self.directed_body(file, errs, &key, &item, index, direction);
                 transforms[index].set_directed_ops(compiled);
             } else {
-                let compiled = self.transform_body(file, errs, &key, item, index);
+                let compiled = self.transform_body(file, errs, &key, &item, index);
                 transforms[index].set_ops(compiled);
             }
         }
