@@ -36,65 +36,105 @@ fn letter(kind: Kind) -> char {
 }
 
 /// The text of an event's whole tree, written straight from the event (no tree built); the same
-/// text as [`encode`] of [`super::full_tree`]. Returns the root's hash with it.
+/// text as [`encode`] of [`super::full_tree`]. Every request the ledger keeps writes one, so it is
+/// written as bytes, with one buffer for the leaves' JSON text.
 pub fn encode_event(event: &Value, keep_values: bool) -> String {
-    let mut out = String::with_capacity(1024);
-    write_value(event, keep_values, &mut out);
-    out
+    let mut writer = EventWriter {
+        out: Vec::with_capacity(4096),
+        leaf: Vec::with_capacity(64),
+        keep_values,
+    };
+    writer.value(event);
+    String::from_utf8(writer.out).expect("keys and kept values are UTF-8, the rest ASCII")
 }
 
-/// Writes `value`'s node and returns its hash (hashed as [`super::full_tree`] does).
-fn write_value(value: &Value, keep_values: bool, out: &mut String) -> u64 {
-    let kind = Kind::of(value);
-    out.push(letter(kind));
-    // The hash comes first in the text but is known only once the children are written: a
-    // placeholder of its width is filled in after.
-    let at = out.len();
-    out.push_str("0000000000000000");
-    let mut hash = fnv(FNV_OFFSET, &[kind as u8]);
-    match value {
-        Value::Object(map) => {
-            let mut members: Vec<(&str, &Value)> =
-                map.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, child)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+/// [`encode_event`]'s state.
+struct EventWriter {
+    out: Vec<u8>,
+    /// The JSON text of the leaf being hashed.
+    leaf: Vec<u8>,
+    keep_values: bool,
+}
+
+impl EventWriter {
+    /// Writes `value`'s node and returns its hash (hashed as [`super::full_tree`] does).
+    fn value(&mut self, value: &Value) -> u64 {
+        let kind = Kind::of(value);
+        self.out.push(letter(kind) as u8);
+        // The hash comes first in the text but is known only once the children are written: its
+        // place is filled in after.
+        let at = self.out.len();
+        self.out.extend_from_slice(&[b'0'; 16]);
+        let mut hash = fnv(FNV_OFFSET, &[kind as u8]);
+        match value {
+            Value::Object(map) => {
+                let mut members: Vec<(&str, &Value)> =
+                    map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                self.out.push(b'{');
+                for (i, (key, child)) in members.into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    escape_bytes(key, &mut self.out);
+                    self.out.push(b':');
+                    let child_hash = self.value(child);
+                    hash = fnv(hash, &(key.len() as u64).to_le_bytes());
+                    hash = fnv(hash, key.as_bytes());
+                    hash = fnv(hash, &child_hash.to_le_bytes());
                 }
-                escape(key, out);
-                out.push(':');
-                let child_hash = write_value(child, keep_values, out);
-                hash = fnv(hash, &(key.len() as u64).to_le_bytes());
-                hash = fnv(hash, key.as_bytes());
-                hash = fnv(hash, &child_hash.to_le_bytes());
+                self.out.push(b'}');
             }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, child) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            Value::Array(items) => {
+                self.out.push(b'[');
+                for (i, child) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    let child_hash = self.value(child);
+                    hash = fnv(hash, &child_hash.to_le_bytes());
                 }
-                let child_hash = write_value(child, keep_values, out);
-                hash = fnv(hash, &child_hash.to_le_bytes());
+                self.out.push(b']');
             }
-            out.push(']');
-        }
-        leaf => {
-            let text = leaf.to_vec();
-            hash = fnv(hash, &text);
-            if keep_values {
-                out.push('\'');
-                escape(&cut(&String::from_utf8_lossy(&text)), out);
-                out.push('\'');
+            leaf => {
+                self.leaf.clear();
+                leaf.write_to(&mut self.leaf);
+                hash = fnv(hash, &self.leaf);
+                if self.keep_values {
+                    self.out.push(b'\'');
+                    escape_bytes(&cut(&String::from_utf8_lossy(&self.leaf)), &mut self.out);
+                    self.out.push(b'\'');
+                }
             }
         }
+        let hash = mix(hash);
+        hex_into(&mut self.out[at..at + 16], hash);
+        hash
     }
-    let hash = mix(hash);
-    out.replace_range(at..at + 16, &format!("{hash:016x}"));
-    hash
+}
+
+/// `hash` as 16 lowercase hexadecimal digits, into `slot`.
+fn hex_into(slot: &mut [u8], hash: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, digit) in slot.iter_mut().enumerate() {
+        *digit = DIGITS[((hash >> (60 - 4 * i)) & 0xf) as usize];
+    }
+}
+
+/// [`escape`] into bytes. The special characters are ASCII, so escaping the UTF-8 bytes is escaping
+/// the characters.
+fn escape_bytes(text: &str, out: &mut Vec<u8>) {
+    let special = |b: u8| b.is_ascii() && SPECIAL.contains(&(b as char));
+    if !text.bytes().any(special) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    for b in text.bytes() {
+        if special(b) {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
 }
 
 fn write_node(node: &Node, out: &mut String) {
@@ -290,6 +330,20 @@ mod tests {
                     "{text} keep {keep}"
                 );
             }
+        }
+    }
+
+    /// The 5 KB invoice event of the benchmarks: its text as the tree's, byte for byte.
+    #[test]
+    fn a_realistic_event_is_written_as_its_tree_is() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/events/processor_run_5k.json");
+        let event = crate::json::parse(&std::fs::read(path).unwrap()).unwrap();
+        for keep in [false, true] {
+            assert_eq!(
+                encode_event(&event, keep),
+                encode(&Fingerprint::of(&event, keep).root),
+                "keep {keep}"
+            );
         }
     }
 
