@@ -112,14 +112,20 @@ impl SqliteStore {
     /// Opens (or creates, `0600`) the ledger file at `path` for a server, the one process that
     /// writes it: refused while another holds it.
     pub fn open(path: &Path) -> Result<SqliteStore, LedgerError> {
-        let file = create_private(path).map_err(|source| LedgerError::Open {
+        let create = |path: &Path| {
+            create_private(path).map_err(|source| LedgerError::Open {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        create(path)?;
+        // A file of its own: a descriptor of the ledger file itself, closed, would drop the POSIX
+        // locks SQLite's connections of this process hold on it.
+        let lock = create(&lock_path(path))?;
+        hold(&lock).map_err(|_| LedgerError::Held {
             path: path.display().to_string(),
-            source,
         })?;
-        hold(&file).map_err(|_| LedgerError::Held {
-            path: path.display().to_string(),
-        })?;
-        SqliteStore::opened(path, Some(file))
+        SqliteStore::opened(path, Some(lock))
     }
 
     /// Opens the ledger file at `path` for a command beside a running server (or none): every update
@@ -618,8 +624,16 @@ fn connect(path: &Path) -> Result<Connection, LedgerError> {
     Ok(connection)
 }
 
-/// Takes the server's hold on the ledger file (an exclusive `flock`, which SQLite's own locks do not
-/// touch), released when the file is closed: with the last handle, or with the process.
+/// The file a server's hold on the ledger file at `path` is taken on: `path` with `-lock` appended,
+/// beside SQLite's `-wal` and `-shm`.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    PathBuf::from(name)
+}
+
+/// Takes the server's hold on the ledger file (an exclusive `flock` on its lock file), released when
+/// the lock file is closed: with the last handle, or with the process.
 fn hold(file: &std::fs::File) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor this function borrows; it neither keeps nor closes it.

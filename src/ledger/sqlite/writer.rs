@@ -17,6 +17,9 @@ use crate::ledger::LedgerError;
 
 /// Most writes one transaction takes.
 const MAX_BATCH: usize = 512;
+/// Frames (pages) the write-ahead log may hold before a checkpoint makes it start over (64 MB of
+/// 4 KB pages: under load, one wait of the writer for a millisecond or two every second or so).
+const MAX_LOG_FRAMES: i64 = 16_384;
 /// How often the write-ahead log is copied into the file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -125,10 +128,25 @@ pub(super) fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job
 
 /// Copies the write-ahead log into the file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: as far as no
 /// reader still needs, never waiting for the writer), until every store handle is dropped. The log
-/// then starts over from its beginning instead of growing.
+/// then starts over from its beginning instead of growing, once no reader uses it. Under load some
+/// reader always does (every update that finds no entry of this process's reads the file), so past
+/// [`MAX_LOG_FRAMES`] the checkpoint waits the moment it takes for the readers of the moment to end
+/// (`RESTART`), holding back the writer meanwhile, and the log starts over.
 pub(super) fn checkpoint_until(connection: Connection, stopped: mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let checkpoint = |mode: &str| {
+            connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+                row.get::<_, i64>(1)
+            })
+        };
+        let result = checkpoint("PASSIVE").and_then(|frames| {
+            if frames > MAX_LOG_FRAMES {
+                checkpoint("RESTART")
+            } else {
+                Ok(frames)
+            }
+        });
+        if let Err(error) = result {
             tracing::debug!(%error, "ledger checkpoint failed; the next one retries");
         }
     }
