@@ -5,10 +5,12 @@
 //! one, "twins") land on the same entry. It holds the first copy's [`Fingerprint`] until its twin comes
 //! and then the result of their comparison ([`crate::shadow`]).
 //!
-//! Two backends, the same operations: [`sqlite`] (one local file, the default: SQLite in WAL mode, so
-//! the command line can read it while a server writes it) and [`redis`] (shared by replicas). Both
-//! offer one primitive, an atomic read-modify-write of one entry ([`Store::update`]): a write
-//! transaction in SQLite, a compare-and-set script in Redis. Every operation here is built on it.
+//! Two backends, the same operations: [`sqlite`] (one local file written by one server, the default:
+//! SQLite in WAL mode, so the command line can read it while the server writes it) and [`redis`]
+//! (shared by replicas). Both offer one primitive, an atomic read-modify-write of one entry
+//! ([`Store::update`]): on file, under the server's lock of the entry's group against the entries it
+//! wrote last (a command beside the server: a write transaction); on Redis, a compare-and-set script.
+//! Every operation here is built on it.
 //!
 //! Bounded: entries older than `ledger.retention_hours` are swept ([`Ledger::sweep`]); past
 //! `ledger.max_entries` the oldest go first. Both are counted, and a removed entry still waiting for its

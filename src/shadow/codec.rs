@@ -336,7 +336,10 @@ mod tests {
     /// The 5 KB invoice event of the benchmarks: its text as the tree's, byte for byte.
     #[test]
     fn a_realistic_event_is_written_as_its_tree_is() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/events/processor_run_5k.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/bench/events/processor_run_5k.json"
+        );
         let event = crate::json::parse(&std::fs::read(path).unwrap()).unwrap();
         for keep in [false, true] {
             assert_eq!(

@@ -11,15 +11,11 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::{Bucket, PathTally, Tally, MAX_STORED_PATHS, OTHER_PATHS};
 use crate::ledger::LedgerError;
-
-/// How long a write waits for another writer's lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The history tables of a ledger file.
 #[derive(Clone)]
@@ -40,7 +36,7 @@ impl SqliteHistory {
             })?;
         }
         let connection = Connection::open(path)?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.busy_handler(Some(crate::ledger::sqlite::wait_briefly))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // Counters for `hookshift status`: a power loss may forget the last flush. Without an fsync
         // of its own, a flush holds the file's write lock for microseconds instead of a disk sync,

@@ -39,8 +39,10 @@ use writer::{Job, Queued};
 /// Names of the counters rows that count quarantine replays (`replays:<route>\u{1f}<result>`).
 const REPLAYS_PREFIX: &str = "replays:";
 
-/// How long a write waits for another process's write lock before failing.
+/// How long a connection waits for a lock another connection holds before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long it sleeps between two tries meanwhile.
+const BUSY_STEP: Duration = Duration::from_micros(100);
 /// Most entries one sweep removes (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 10_000;
 /// Most idle reading connections kept for updates' reads.
@@ -615,10 +617,21 @@ pub(super) async fn on_blocking_pool<R: Send + 'static>(
     .map_err(|e| LedgerError::Task(e.to_string()))?
 }
 
+/// Waits [`BUSY_STEP`] before the next try, up to [`BUSY_TIMEOUT`]. SQLite's own busy timeout sleeps
+/// in steps of up to 100 ms; the locks held here (a flush, a checkpoint waiting for the readers of
+/// the moment) last microseconds, and every delivery mark waits behind them.
+pub(crate) fn wait_briefly(tries: i32) -> bool {
+    if tries as u128 * BUSY_STEP.as_micros() >= BUSY_TIMEOUT.as_micros() {
+        return false;
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
+}
+
 /// A connection to the ledger file as both the writer and the readers use it.
 fn connect(path: &Path) -> Result<Connection, LedgerError> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.busy_handler(Some(wait_briefly))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(connection)
