@@ -45,6 +45,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 const BUSY_STEP: Duration = Duration::from_micros(100);
 /// Most entries one sweep removes (the next sweep takes the rest).
 const SWEEP_BATCH: usize = 10_000;
+/// Most writes answered before their commit that may wait for the writer at once; past it, updates
+/// wait for their commit.
+const MAX_BACKLOG: usize = 4096;
 /// Most idle reading connections kept for updates' reads.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -275,7 +278,12 @@ impl SqliteStore {
             };
             (value, flush)
         };
-        let wait = durable(&value);
+        let wait = match durable(&value) {
+            // The writer is behind: this write waits too, so that what waits for it stays bounded
+            // (a write answered at once leaves its entry in memory until written).
+            Wait::Nothing if self.pending.backlog() > MAX_BACKLOG => Wait::Commit,
+            wait => wait,
+        };
         let evicted = self.pending.take_evicted();
         match flush {
             Some((entry, seq)) => {

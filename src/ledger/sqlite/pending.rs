@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{params, Connection};
@@ -33,6 +33,8 @@ pub(super) struct Pending {
     shards: Box<[Mutex<HashMap<String, Slot>>]>,
     hasher: std::collections::hash_map::RandomState,
     next_seq: AtomicU64,
+    /// Writes queued and not yet over.
+    backlog: AtomicUsize,
     /// Entries pushed out (past `max_entries`) by committed writes, for the next update to report.
     evicted: Mutex<Vec<Entry>>,
 }
@@ -46,6 +48,7 @@ impl Pending {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: Default::default(),
             next_seq: AtomicU64::new(1),
+            backlog: AtomicUsize::new(0),
             evicted: Mutex::new(Vec::new()),
         }
     }
@@ -60,6 +63,7 @@ impl Pending {
 
     /// Puts `entry` at `key` in its locked group; returns the write's number.
     pub fn put(&self, locked: &mut Locked<'_>, key: &str, entry: Arc<Entry>) -> u64 {
+        self.backlog.fetch_add(1, Ordering::Relaxed);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         locked.insert(key.to_owned(), Slot { entry, seq });
         seq
@@ -67,10 +71,16 @@ impl Pending {
 
     /// The write numbered `seq` is over: its slot goes unless a later write replaced it.
     fn settled(&self, key: &str, seq: u64) {
+        self.backlog.fetch_sub(1, Ordering::Relaxed);
         let mut locked = self.lock(key);
         if locked.get(key).is_some_and(|slot| slot.seq == seq) {
             locked.remove(key);
         }
+    }
+
+    /// How many writes are queued and not yet over.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
     }
 
     /// The entries committed writes pushed out since the last call.
