@@ -19,23 +19,8 @@ fn twins() -> (Vec<u8>, Vec<u8>) {
     (read("input"), read("output"))
 }
 
-fn ledger_toml(backend: &Backend) -> String {
-    match &backend.redis {
-        Some(redis) => format!("[ledger]\nbackend = \"redis\"\nurl = {:?}\n", redis.url()),
-        None => format!(
-            "[ledger]\nbackend = \"file\"\npath = {:?}\n",
-            backend
-                .dir
-                .path()
-                .join("hookshift.ledger")
-                .display()
-                .to_string()
-        ),
-    }
-}
-
 async fn start(backend: &Backend, route: RouteSpec) -> Harness {
-    let ledger = ledger_toml(backend);
+    let ledger = backend.ledger_toml();
     Harness::setup(route)
         .shipped_mappings()
         .config(move |spec| spec.ledger = ledger)
@@ -270,7 +255,7 @@ both_backends!(
     |backend: Backend| async move {
         use hookshift::cli::quarantine::{self as replay, ListArgs, ReplayArgs};
         let route = format!("e2e-quarantine-{}", backend.kind.as_str());
-        let ledger = ledger_toml(&backend);
+        let ledger = backend.ledger_toml();
         let Harness { hs, down, spec } = Harness::setup(RouteSpec::extend(&route))
             .config(move |spec| spec.ledger = ledger)
             .start()
@@ -279,10 +264,7 @@ both_backends!(
         let bad = br#"{"eventId":"evt_q1","eventType":"processor_run.processed","payload":{"object":"document_processor_run","id":5,"type":"EXTRACT"}}"#;
         assert_eq!(send(&hs, &route, OLD, bad).await.status, 422);
         // The route quarantines what its mappings fail on.
-        let text = spec.toml().replace(
-            "[routes.downstream]",
-            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
-        );
+        let text = spec.toml_quarantining();
         std::fs::write(&hs.config_path, &text).unwrap();
         let hs_ref = &hs;
         let r = route.clone();
@@ -377,7 +359,7 @@ both_backends!(
     an_event_the_output_check_refuses_is_quarantined,
     |backend: Backend| async move {
         let route = format!("e2e-quarantine-enforce-{}", backend.kind.as_str());
-        let ledger = ledger_toml(&backend);
+        let ledger = backend.ledger_toml();
         let schemas = repo_path("schemas");
         let Harness { hs, down, spec } = Harness::setup(RouteSpec::extend(&route))
             .shipped_mappings()
@@ -390,25 +372,12 @@ both_backends!(
             })
             .start()
             .await;
-        // The shipped mappings carry `processorId` into the extractor's id: a list there translates,
-        // and breaks the 2026-02-09 schema (an id is a string).
-        let mut event: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(repo_path(&format!(
-                "mappings/{OLD}_to_{NEW}/golden/extract_processed.input.json"
-            )))
-            .unwrap(),
-        )
-        .unwrap();
-        event["payload"]["processorId"] = serde_json::json!([1, 2]);
-        let bad = serde_json::to_vec(&event).unwrap();
+        let bad = breaks_the_new_schema();
         let refused = send(&hs, &route, OLD, &bad).await;
         assert_eq!(refused.status, 422, "{:?}", refused.json);
         assert_eq!(refused.error(), "translation_failed");
         // Quarantined instead, once the route says so: kept, nothing delivered.
-        let text = spec.toml().replace(
-            "[routes.downstream]",
-            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
-        );
+        let text = spec.toml_quarantining();
         std::fs::write(&hs.config_path, &text).unwrap();
         let (hs_ref, r_ref, bad_ref) = (&hs, &route, &bad);
         eventually("quarantine in force", move || async move {
@@ -431,15 +400,12 @@ both_backends!(
     a_full_quarantine_answers_422_and_counts_it,
     |backend: Backend| async move {
         let route = format!("e2e-quarantine-full-{}", backend.kind.as_str());
-        let ledger = format!("{}max_quarantine_bytes = 16\n", ledger_toml(&backend));
+        let ledger = format!("{}max_quarantine_bytes = 16\n", backend.ledger_toml());
         let files = Harness::setup(RouteSpec::extend(&route))
             .config(move |spec| spec.ledger = ledger)
             .write()
             .await;
-        let text = files.spec.toml().replace(
-            "[routes.downstream]",
-            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
-        );
+        let text = files.spec.toml_quarantining();
         std::fs::write(&files.config_path, text).unwrap();
         let (hs, down) = (
             Hookshift::start_from_file(files.config_path.clone()).await,

@@ -112,6 +112,21 @@ impl Backend {
         }
     }
 
+    /// The `[ledger]` table of a hookshift configuration on this backend.
+    pub fn ledger_toml(&self) -> String {
+        match &self.redis {
+            Some(redis) => format!("[ledger]\nbackend = \"redis\"\nurl = {:?}\n", redis.url()),
+            None => format!(
+                "[ledger]\nbackend = \"file\"\npath = {:?}\n",
+                self.dir
+                    .path()
+                    .join("hookshift.ledger")
+                    .display()
+                    .to_string()
+            ),
+        }
+    }
+
     /// A ledger over a new store.
     pub fn ledger(&self, retention_ms: u64, max_entries: u64) -> Ledger {
         Ledger::with_store(self.store(), self.kind, retention_ms, max_entries, false)

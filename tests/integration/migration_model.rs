@@ -673,20 +673,9 @@ fn shipped_mappings_without_golden_cases(dir: &Path) -> PathBuf {
 fn ledger_toml(backend: Option<&Backend>) -> String {
     match backend {
         None => "[ledger]\nbackend = \"off\"\n".to_owned(),
-        Some(Backend {
-            redis: Some(redis), ..
-        }) => format!(
-            "[ledger]\nbackend = \"redis\"\nurl = {:?}\npair_window_ms = {PAIR_WINDOW_MS}\n",
-            redis.url()
-        ),
         Some(backend) => format!(
-            "[ledger]\nbackend = \"file\"\npair_window_ms = {PAIR_WINDOW_MS}\npath = {:?}\n",
-            backend
-                .dir
-                .path()
-                .join("hookshift.ledger")
-                .display()
-                .to_string()
+            "{}pair_window_ms = {PAIR_WINDOW_MS}\n",
+            backend.ledger_toml()
         ),
     }
 }

@@ -7,30 +7,12 @@ use hookshift::cli::quarantine::{self as quarantine, ListArgs, ReplayArgs, Repla
 use crate::ledger_support::{both_backends, Backend};
 use crate::support::*;
 
-fn ledger_toml(backend: &Backend) -> String {
-    match &backend.redis {
-        Some(redis) => format!("[ledger]\nbackend = \"redis\"\nurl = {:?}\n", redis.url()),
-        None => format!(
-            "[ledger]\nbackend = \"file\"\npath = {:?}\n",
-            backend
-                .dir
-                .path()
-                .join("hookshift.ledger")
-                .display()
-                .to_string()
-        ),
-    }
-}
-
 /// Writes `setup` with the backend's ledger and a route that quarantines what its mappings fail on,
 /// and starts hookshift on it.
 async fn start_quarantining(backend: &Backend, setup: Setup) -> (Hookshift, Files) {
-    let ledger = ledger_toml(backend);
+    let ledger = backend.ledger_toml();
     let files = setup.config(move |spec| spec.ledger = ledger).write().await;
-    let text = files.spec.toml().replace(
-        "[routes.downstream]",
-        "on_translation_failure = \"quarantine\"\n[routes.downstream]",
-    );
+    let text = files.spec.toml_quarantining();
     std::fs::write(&files.config_path, text).unwrap();
     (
         Hookshift::start_from_file(files.config_path.clone()).await,
@@ -74,17 +56,7 @@ both_backends!(
                 );
             });
         let (hs, files) = start_quarantining(&backend, setup).await;
-        // The shipped mappings carry `processorId` into the extractor's id: a list there translates,
-        // and breaks the 2026-02-09 schema (an id is a string).
-        let mut event: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(repo_path(&format!(
-                "mappings/{OLD}_to_{NEW}/golden/extract_processed.input.json"
-            )))
-            .unwrap(),
-        )
-        .unwrap();
-        event["payload"]["processorId"] = serde_json::json!([1, 2]);
-        let bad = serde_json::to_vec(&event).unwrap();
+        let bad = breaks_the_new_schema();
         assert_eq!(send(&hs, &route, OLD, &bad).await.status, 202);
 
         // Replayed, the translation breaks the schema just as it did live: kept, with the reason,

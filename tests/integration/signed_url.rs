@@ -914,10 +914,7 @@ async fn quarantining(route: &str, ledger_dir: &std::path::Path) -> Files {
         .config(move |spec| spec.ledger = ledger)
         .write()
         .await;
-    let text = files.spec.toml().replace(
-        "[routes.downstream]",
-        "on_translation_failure = \"quarantine\"\n[routes.downstream]",
-    );
+    let text = files.spec.toml_quarantining();
     std::fs::write(&files.config_path, text).unwrap();
     files
 }

@@ -35,21 +35,6 @@ fn twins(i: usize, mismatched: bool) -> (Vec<u8>, Vec<u8>) {
     (new.into_bytes(), old.into_bytes())
 }
 
-fn ledger_toml(backend: &Backend) -> String {
-    match &backend.redis {
-        Some(redis) => format!("[ledger]\nbackend = \"redis\"\nurl = {:?}\n", redis.url()),
-        None => format!(
-            "[ledger]\nbackend = \"file\"\npath = {:?}\n",
-            backend
-                .dir
-                .path()
-                .join("hookshift.ledger")
-                .display()
-                .to_string()
-        ),
-    }
-}
-
 /// Stage 2 on `route`, two endpoint secrets, thresholds a few pairs can meet.
 fn stage_2(route: &str, min_match_ratio: &str) -> RouteSpec {
     RouteSpec::extend(route)
@@ -203,7 +188,7 @@ both_backends!(
     two_replicas_report_one_truth_and_a_restart_loses_nothing,
     |backend: Backend| async move {
         let route = format!("status-{}", backend.kind.as_str());
-        let ledger = ledger_toml(&backend);
+        let ledger = backend.ledger_toml();
         let Harness {
             hs: a,
             spec,
@@ -461,7 +446,7 @@ fn visible_text(dom: &str) -> String {
 async fn the_status_page_shows_stage_verdict_and_mismatched_path_in_a_browser() {
     let backend = Backend::new(hookshift::config::LedgerBackend::File).unwrap();
     let route = "status-page";
-    let ledger = ledger_toml(&backend);
+    let ledger = backend.ledger_toml();
     let harness = Harness::setup(stage_2(route, "0.9"))
         .shipped_mappings()
         .config(move |spec| spec.ledger = ledger)

@@ -37,6 +37,18 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// A 2025-04-21 EXTRACT run that the shipped mappings translate into an event the 2026-02-09 schema
+/// refuses: they carry `processorId` into the extractor's id, and here it is a list, not a string.
+pub fn breaks_the_new_schema() -> Vec<u8> {
+    let golden = repo_path(&format!(
+        "mappings/{OLD}_to_{NEW}/golden/extract_processed.input.json"
+    ));
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(golden).unwrap()).unwrap();
+    event["payload"]["processorId"] = serde_json::json!([1, 2]);
+    serde_json::to_vec(&event).unwrap()
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
@@ -374,6 +386,14 @@ impl ConfigSpec {
             ledger: "[ledger]\nbackend = \"off\"\n".to_owned(),
             routes,
         }
+    }
+
+    /// [`ConfigSpec::toml`] with routes that quarantine the events their mappings fail on.
+    pub fn toml_quarantining(&self) -> String {
+        self.toml().replace(
+            "[routes.downstream]",
+            "on_translation_failure = \"quarantine\"\n[routes.downstream]",
+        )
     }
 
     pub fn toml(&self) -> String {

@@ -693,15 +693,18 @@ mod tests {
         }
     }
 
-    fn syncs(path: &Path) -> i64 {
+    /// What `sql` (one row, one integer, `?1` bound to `name`) reads from the file at `path`, on a
+    /// connection of its own.
+    fn read_back(path: &Path, sql: &str, name: &str) -> Option<i64> {
         Connection::open(path)
             .unwrap()
-            .query_row(
-                "SELECT COALESCE((SELECT value FROM counters WHERE name = 'syncs'), 0)",
-                [],
-                |r| r.get(0),
-            )
+            .query_row(sql, [name], |r| r.get(0))
+            .optional()
             .unwrap()
+    }
+
+    fn syncs(path: &Path) -> i64 {
+        read_back(path, "SELECT value FROM counters WHERE name = ?1", "syncs").unwrap_or(0)
     }
 
     /// Only a write whose decision says so waits for the fsync; one that waits for its commit is
@@ -735,10 +738,7 @@ mod tests {
     }
 
     fn on_file(path: &Path, key: &str) -> bool {
-        Connection::open(path)
-            .unwrap()
-            .query_row("SELECT 1 FROM entries WHERE key = ?1", [key], |_| Ok(()))
-            .is_ok()
+        read_back(path, "SELECT 1 FROM entries WHERE key = ?1", key).is_some()
     }
 
     /// A write answered before its commit is what the next update and read of this process see, and
