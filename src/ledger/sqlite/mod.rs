@@ -152,7 +152,7 @@ impl SqliteStore {
                  created_ms INTEGER NOT NULL,
                  body BLOB NOT NULL
              );
-             DROP INDEX IF EXISTS entries_by_age;
+             CREATE INDEX IF NOT EXISTS entries_by_age ON entries (created_ms);
              CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS quarantine (
                  id TEXT PRIMARY KEY,
@@ -579,22 +579,17 @@ impl SqliteStore {
     }
 }
 
-/// Removes, of the `limit` oldest entries, those created before `before_ms` (all of them, when not
-/// given), keeping the count in step; returns them.
-///
-/// Oldest by the order rows were inserted in (the rowid: a row keeps its rowid when it is updated),
-/// which is the order entries were created in: no index on `created_ms` to keep up at every insert.
-/// A row the clock put out of order goes when it reaches the front.
+/// Removes up to `limit` of the oldest entries (only those created before `before_ms`, when given),
+/// keeping the count in step; returns them.
 fn remove_oldest(
     tx: &Connection,
     before_ms: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Entry>, LedgerError> {
     let before = before_ms.map_or(i64::MAX, |b| b as i64);
-    let mut statement = tx.prepare_cached(
-        "DELETE FROM entries WHERE rowid IN (
-             SELECT rowid FROM (SELECT rowid, created_ms FROM entries ORDER BY rowid LIMIT ?2)
-             WHERE created_ms < ?1
+    let mut statement = tx.prepare(
+        "DELETE FROM entries WHERE key IN (
+             SELECT key FROM entries WHERE created_ms < ?1 ORDER BY created_ms, key LIMIT ?2
          ) RETURNING body",
     )?;
     let bodies = statement

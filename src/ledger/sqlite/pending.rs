@@ -171,28 +171,8 @@ fn failed_unheard(result: Result<(), LedgerError>) {
     }
 }
 
-impl Flush {
-    /// Whether a later write of the same key is queued behind this one, which writes the entry as
-    /// this one left it and more: this one need not be written when nobody waits for it.
-    fn superseded(&self) -> bool {
-        self.answer.is_none()
-            && self
-                .pending
-                .lock(&self.key)
-                .get(&self.key)
-                .is_some_and(|slot| slot.seq != self.seq)
-    }
-}
-
 impl Write for Flush {
     fn run(self: Box<Self>, tx: &Connection) -> Ran {
-        if self.superseded() {
-            return Ran {
-                ok: true,
-                fsync: false,
-                reply: self.over(Ok(Vec::new())),
-            };
-        }
         let written =
             upsert(tx, &self.key, &self.entry, self.max_entries).map_err(|e| e.to_string());
         let ok = written.is_ok();
