@@ -240,6 +240,24 @@ impl Store {
         }
     }
 
+    /// The entries pushed out (past `max_entries`) by writes committed after their update answered,
+    /// not reported yet (a ledger file's; on Redis an update reports what it pushed out).
+    pub fn take_evicted(&self) -> Vec<Entry> {
+        match self {
+            Store::Sqlite(s) => s.take_evicted(),
+            Store::Redis(_) => Vec::new(),
+        }
+    }
+
+    /// Turns true once a ledger file's last handle is dropped and its queued writes are written
+    /// (none for Redis, whose writes are answered once written).
+    pub fn closed(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        match self {
+            Store::Sqlite(s) => Some(s.closed()),
+            Store::Redis(_) => None,
+        }
+    }
+
     /// Every entry created at or after `since_ms`, oldest first.
     pub async fn entries_since(&self, since_ms: u64) -> Result<Vec<Entry>, LedgerError> {
         match self {
@@ -346,10 +364,7 @@ impl Ledger {
     /// For a ledger file: turns true once the last handle of this ledger is dropped and its queued
     /// writes are written (none for Redis, whose writes are answered once written).
     pub fn closed(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
-        match &self.store {
-            Store::Sqlite(store) => Some(store.closed()),
-            Store::Redis(_) => None,
-        }
+        self.store.closed()
     }
 
     /// A ledger over a given store (tests, tools).
@@ -452,9 +467,7 @@ impl Ledger {
         self.account_removed(&removed, Removal::Retention);
         // On file, entries pushed out by a write answered before its commit are reported here when
         // no update came since.
-        if let Store::Sqlite(store) = &self.store {
-            self.account_removed(&store.take_evicted(), Removal::Capacity);
-        }
+        self.account_removed(&self.store.take_evicted(), Removal::Capacity);
         Ok(removed.len())
     }
 

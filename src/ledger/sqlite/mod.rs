@@ -237,11 +237,7 @@ impl SqliteStore {
 
     /// Answers once every write queued before it committed (and is synced, at [`Wait::Fsync`]).
     async fn barrier(&self, wait: Wait) -> Result<(), LedgerError> {
-        if wait == Wait::Fsync {
-            self.write(|_| Ok(()), wait_fsync).await
-        } else {
-            self.write(|_| Ok(()), no_fsync).await
-        }
+        self.write(|_| Ok(()), move |_| wait == Wait::Fsync).await
     }
 
     /// See [`super::Store::update`]. `decide` runs here, on the caller's thread, once.
@@ -434,15 +430,7 @@ impl SqliteStore {
         if let Some(slot) = self.pending.lock(&key).get(&key) {
             return Ok(Some(Entry::clone(&slot.entry)));
         }
-        self.with(move |connection| {
-            let body: Option<Vec<u8>> = connection
-                .query_row("SELECT body FROM entries WHERE key = ?1", [&key], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            Ok(body.map(|b| serde_json::from_slice(&b)).transpose()?)
-        })
-        .await
+        self.read_committed(&key)
     }
 }
 
