@@ -24,6 +24,7 @@ pub mod history;
 pub mod once;
 pub mod quarantine;
 pub mod redis;
+pub mod sides;
 pub mod sqlite;
 pub mod stage;
 

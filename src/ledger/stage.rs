@@ -5,7 +5,8 @@
 //! (`reason="ledger_error"`, the failure itself in `hookshift_ledger_errors_total`).
 //!
 //! Every copy whose event type declares an identity is offered, whatever its policy: a forwarded copy
-//! with the translation the delivery used, an acked or rejected one translated here in the background.
+//! with the translation the delivery used, an acked or rejected one translated here in the background;
+//! except on a route that hears from one endpoint only ([`super::sides`]), where no twin would come.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::{Key, Ledger, ShadowCopy, Side};
+use super::sides::Sides;
+use super::{now_ms, Key, Ledger, ShadowCopy, Side};
 use crate::json::Value;
 use crate::mapping::identity::Identity;
 use crate::mapping::{Delivery, Mappings};
@@ -29,6 +31,7 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Shadow {
     ledger: Arc<Ledger>,
     permits: Arc<Semaphore>,
+    sides: Sides,
 }
 
 impl std::fmt::Debug for Shadow {
@@ -62,7 +65,18 @@ impl Shadow {
         Shadow {
             ledger,
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            sides: Sides::new(),
         }
+    }
+
+    /// Notes a copy of `route` from the `translated` side (or the native one) and says whether to
+    /// offer it ([`Sides::offers`]); counts it skipped (`one_sided`) when not.
+    pub fn offers(&self, route: &str, translated: bool) -> bool {
+        let offers = self.sides.offers(route, translated, now_ms());
+        if !offers {
+            crate::metrics::record_shadow_skipped(route, "one_sided");
+        }
+        offers
     }
 
     /// The ledger.

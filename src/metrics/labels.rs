@@ -36,7 +36,7 @@ pub const LEDGER_OPERATIONS: &[&str] = &[
     "open", "shadow", "sweep", "size", "claim", "mark", "release", "history", "commit",
 ];
 /// The `reason` values of [`SHADOW_SKIPPED`](super::SHADOW_SKIPPED).
-pub const SHADOW_SKIP_REASONS: [&str; 2] = ["overloaded", "ledger_error"];
+pub const SHADOW_SKIP_REASONS: [&str; 3] = ["overloaded", "ledger_error", "one_sided"];
 /// The `result` values of [`SHADOW_PAIRS`](super::SHADOW_PAIRS).
 pub const PAIR_RESULTS: [&str; 2] = ["match", "mismatch"];
 /// The `result` values of [`QUARANTINED`](super::QUARANTINED).

@@ -166,7 +166,7 @@ pub fn record_shadow_unpaired(route: &str, event_type: &str, side: impl Label) {
         .increment(1);
 }
 
-/// Counts a copy the comparison skipped (`reason` `overloaded` or `ledger_error`).
+/// Counts a copy the comparison skipped (`reason` one of [`SHADOW_SKIP_REASONS`](super::SHADOW_SKIP_REASONS)).
 pub fn record_shadow_skipped(route: &str, reason: &'static str) {
     counter!(SHADOW_SKIPPED, "route" => route.to_owned(), "reason" => reason).increment(1);
 }

@@ -161,7 +161,8 @@ impl Pipeline {
             }
         };
         // A copy kept by its signed id has no twin to be compared with.
-        if let Some(placed) = placed.filter(|_| copy.declared) {
+        let offered = copy.declared && shadow.offers(&route.name, copy.translated);
+        if let Some(placed) = placed.filter(|_| offered) {
             shadow.offer(
                 &route.name,
                 Offered {

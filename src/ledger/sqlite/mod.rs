@@ -18,8 +18,10 @@
 //! SQLite rather than a single-process store so that `hookshift status` and `hookshift shadow report`
 //! can read the file of a running server. One server writes a file; replicas share a Redis instead.
 //! A command that writes beside a running server (`hookshift quarantine replay`) writes in
-//! transactions of its own; an update of the server to the same entry within the same millisecond
-//! may replace it, which can only make an event be delivered again.
+//! transactions of its own. The server keeps the entries it wrote last in memory after their commit
+//! and lets them go once its writer thread sees another connection's commit (after its next batch,
+//! or within a quarter second when idle); an update of the server to the same entry before then
+//! may replace the command's, which can only make an event be delivered again.
 
 mod pending;
 mod writer;
@@ -48,6 +50,9 @@ const SWEEP_BATCH: usize = 10_000;
 /// Most writes answered before their commit that may wait for the writer at once; past it, updates
 /// wait for their commit.
 const MAX_BACKLOG: usize = 4096;
+/// How much of the file connections map into memory (address space, not memory: the pages are the
+/// kernel's page cache).
+const MMAP_BYTES: i64 = 1 << 30;
 /// Most idle reading connections kept for updates' reads.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -176,9 +181,13 @@ impl SqliteStore {
         let checkpointer = connect(path)?;
         let (writer, jobs) = mpsc::channel::<Job>();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
+        let pending = Arc::new(Pending::new());
+        let beside = Arc::clone(&pending);
         let written = std::thread::Builder::new()
             .name("hookshift-ledger".into())
-            .spawn(move || writer::write_batches(connection, jobs))
+            .spawn(move || {
+                writer::write_batches(connection, jobs, move || beside.forget_committed())
+            })
             .map_err(|e| LedgerError::Task(e.to_string()))?;
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
@@ -187,7 +196,7 @@ impl SqliteStore {
             .map_err(|e| LedgerError::Task(e.to_string()))?;
         Ok(SqliteStore {
             writer,
-            pending: Arc::new(Pending::new()),
+            pending,
             path: Arc::new(path.to_owned()),
             readers: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(reader)),
@@ -263,13 +272,14 @@ impl SqliteStore {
                 Some(slot) => Some(Entry::clone(&slot.entry)),
                 None => self.read_committed(&key)?,
             };
+            let found = current.is_some();
             let (change, value) = decide(current);
             let flush = match change {
                 Change::Keep => None,
                 Change::Put(entry) => {
                     let entry = Arc::new(*entry);
                     let seq = self.pending.put(&mut locked, &key, Arc::clone(&entry));
-                    Some((entry, seq))
+                    Some((entry, seq, found))
                 }
             };
             (value, flush)
@@ -282,7 +292,7 @@ impl SqliteStore {
         };
         let evicted = self.pending.take_evicted();
         match flush {
-            Some((entry, seq)) => {
+            Some((entry, seq, found)) => {
                 let (answer, answered) = match wait {
                     Wait::Nothing => (None, None),
                     _ => {
@@ -294,6 +304,7 @@ impl SqliteStore {
                     key,
                     entry,
                     seq,
+                    found,
                     max_entries,
                     pending: Arc::clone(&self.pending),
                     wait,
@@ -343,10 +354,11 @@ impl SqliteStore {
                 let current = current
                     .map(|body| serde_json::from_slice::<Entry>(&body))
                     .transpose()?;
+                let found = current.is_some();
                 let (change, value) = decide(current);
                 let evicted = match change {
                     Change::Keep => Vec::new(),
-                    Change::Put(entry) => pending::upsert(tx, &key, &entry, max_entries)?,
+                    Change::Put(entry) => pending::upsert(tx, &key, &entry, max_entries, found)?,
                 };
                 Ok(Updated { value, evicted })
             },
@@ -380,11 +392,14 @@ impl SqliteStore {
 
     /// See [`super::Store::sweep`].
     pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
-        self.write(
-            move |tx| remove_oldest(tx, Some(before_ms), SWEEP_BATCH),
-            no_fsync,
-        )
-        .await
+        let removed = self
+            .write(
+                move |tx| remove_oldest(tx, Some(before_ms), SWEEP_BATCH),
+                no_fsync,
+            )
+            .await?;
+        self.pending.forget_removed(&removed);
+        Ok(removed)
     }
 
     /// The entries pushed out (past `max_entries`) by writes committed since an update last
@@ -630,6 +645,9 @@ fn connect(path: &Path) -> Result<Connection, LedgerError> {
     connection.busy_handler(Some(wait_briefly))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
+    // Reads map the file instead of copying each page out of it: every update that finds no entry
+    // of this process's reads the file, and each commit of the writer empties the readers' caches.
+    connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(connection)
 }
 
@@ -771,6 +789,42 @@ mod tests {
         let on_file = reopened.get("k".into()).await.unwrap().unwrap();
         assert_eq!(on_file.event_type, "second");
         assert_eq!(reopened.entry_count().await.unwrap(), 1);
+    }
+
+    /// The server keeps the entries it wrote after their commit; a command beside it that changes
+    /// one is seen once the writer thread looks (after its next commit, or idle).
+    #[tokio::test]
+    async fn a_write_beside_the_server_is_seen_once_the_writer_looks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let server = SqliteStore::open(&path).unwrap();
+        let put = |event_type: &'static str| {
+            move |current: Option<Entry>| {
+                let mut next = current.unwrap_or_else(|| entry("k"));
+                next.event_type = event_type.into();
+                (Change::Put(Box::new(next)), ())
+            }
+        };
+        server
+            .update("k".into(), put("server"), wait_commit, 100)
+            .await
+            .unwrap();
+        let beside = SqliteStore::open_beside(&path).unwrap();
+        beside
+            .update("k".into(), put("beside"), wait_commit, 100)
+            .await
+            .unwrap();
+        tokio::time::sleep(writer::IDLE_CHECK * 3).await;
+        let seen = server
+            .update(
+                "k".into(),
+                |current| (Change::Keep, current),
+                wait_nothing,
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen.value.unwrap().event_type, "beside");
     }
 
     /// Past `max_entries` the oldest entries go, and the updates after it report them.

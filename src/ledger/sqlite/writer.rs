@@ -95,10 +95,28 @@ where
     }
 }
 
+/// How often an idle writer looks whether another connection wrote the file.
+pub(super) const IDLE_CHECK: Duration = Duration::from_millis(250);
+
 /// The writer thread's loop: one transaction per batch of the writes queued meanwhile, until every
-/// store handle is dropped and the queue is empty.
-pub(super) fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
+/// store handle is dropped and the queue is empty. `written_beside` runs when another connection
+/// (a command beside the server, the history) committed since the last look: after each batch, and
+/// every [`IDLE_CHECK`] while idle.
+pub(super) fn write_batches(
+    mut connection: Connection,
+    jobs: mpsc::Receiver<Job>,
+    written_beside: impl Fn(),
+) {
+    let mut version = data_version(&connection);
+    loop {
+        let first = match jobs.recv_timeout(IDLE_CHECK) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                look_beside(&connection, &mut version, &written_beside);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -125,7 +143,25 @@ pub(super) fn write_batches(mut connection: Connection, jobs: mpsc::Receiver<Job
                 answer(reply, &synced);
             }
         }
+        look_beside(&connection, &mut version, &written_beside);
     }
+}
+
+/// SQLite's count of the commits other connections made to the file, as this one last saw it
+/// (`None`: unreadable, as if it changed).
+fn data_version(connection: &Connection) -> Option<i64> {
+    connection
+        .query_row("PRAGMA data_version", [], |row| row.get(0))
+        .ok()
+}
+
+/// Runs `written_beside` when another connection committed since `version`, which it updates.
+fn look_beside(connection: &Connection, version: &mut Option<i64>, written_beside: &impl Fn()) {
+    let now = data_version(connection);
+    if now.is_none() || now != *version {
+        written_beside();
+    }
+    *version = now;
 }
 
 /// Copies the write-ahead log into the file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: as far as no
@@ -188,16 +224,18 @@ fn run_batch(
     };
     let mut done = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
+    // Prepared once per connection: a batch runs two of them per write.
+    let statement = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
     for job in jobs.by_ref() {
-        if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+        if let Err(e) = statement("SAVEPOINT job") {
             job.refuse(e.into());
             break;
         }
         let ran = job.run(&tx);
         let ended = if ran.ok {
-            tx.execute_batch("RELEASE job")
+            statement("RELEASE job")
         } else {
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")
+            statement("ROLLBACK TO job").and_then(|_| statement("RELEASE job"))
         };
         done.push(ran);
         if let Err(e) = ended {
