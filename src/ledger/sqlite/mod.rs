@@ -36,7 +36,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{Change, Entry, LedgerError, Updated};
 use pending::{Flush, Pending};
 pub use writer::Wait;
-use writer::{Job, Queued};
+use writer::{Held, Job, Queued};
 
 /// Names of the counters rows that count quarantine replays (`replays:<route>\u{1f}<result>`).
 const REPLAYS_PREFIX: &str = "replays:";
@@ -83,6 +83,8 @@ fn no_fsync<R>(_: &R) -> bool {
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
+    /// The server's writes answered at once, for the writer thread to take when due.
+    held: Arc<Held>,
     pending: Arc<Pending>,
     path: Arc<PathBuf>,
     /// Idle connections for updates' reads of the file.
@@ -182,11 +184,14 @@ impl SqliteStore {
         let (writer, jobs) = mpsc::channel::<Job>();
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let pending = Arc::new(Pending::new());
-        let beside = Arc::clone(&pending);
+        let held = Arc::new(Held::default());
+        let (beside, to_write) = (Arc::clone(&pending), Arc::clone(&held));
         let written = std::thread::Builder::new()
             .name("hookshift-ledger".into())
             .spawn(move || {
-                writer::write_batches(connection, jobs, move || beside.forget_committed())
+                writer::write_batches(connection, jobs, to_write, move || {
+                    beside.forget_committed()
+                })
             })
             .map_err(|e| LedgerError::Task(e.to_string()))?;
         let (stop, stopped) = mpsc::channel::<()>();
@@ -197,6 +202,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             pending,
+            held,
             path: Arc::new(path.to_owned()),
             readers: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(reader)),
@@ -300,7 +306,7 @@ impl SqliteStore {
                         (Some(answer), Some(answered))
                     }
                 };
-                self.queue(Box::new(Flush {
+                let flush = Box::new(Flush {
                     key,
                     entry,
                     seq,
@@ -309,7 +315,12 @@ impl SqliteStore {
                     pending: Arc::clone(&self.pending),
                     wait,
                     answer,
-                }))?;
+                });
+                if wait == Wait::Nothing {
+                    self.held.push(flush);
+                } else {
+                    self.queue(flush)?;
+                }
                 if let Some(answered) = answered {
                     answered.await.map_err(|_| {
                         LedgerError::Task("the ledger's writer thread stopped".to_owned())

@@ -115,6 +115,11 @@ impl Pending {
         }
     }
 
+    /// Whether the write numbered `seq` put the slot at `key` (no later write replaced it).
+    pub fn is_latest(&self, key: &str, seq: u64) -> bool {
+        self.lock(key).get(key).is_some_and(|slot| slot.seq == seq)
+    }
+
     /// Removes the slot at `key` if the write numbered `seq` put it and it committed.
     fn forget(&self, key: &str, seq: u64) {
         let mut locked = self.lock(key);
@@ -273,5 +278,17 @@ impl Write for Flush {
 
     fn refuse(self: Box<Self>, error: LedgerError) {
         (self.over(Ok(Vec::new())))(Err(error));
+    }
+
+    fn superseded(&self) -> bool {
+        !self.pending.is_latest(&self.key, self.seq)
+    }
+
+    fn skip(self: Box<Self>) {
+        (self.over(Ok(Vec::new())))(Ok(()));
+    }
+
+    fn answers_for_all(&self) -> bool {
+        false
     }
 }

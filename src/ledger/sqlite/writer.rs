@@ -8,8 +8,9 @@
 //! every frame before it) and answers the rest. Under load the fsync is shared by the batch; alone,
 //! a write commits at once.
 
-use std::sync::mpsc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -43,6 +44,59 @@ pub enum Wait {
     Fsync,
 }
 
+/// How long a write answered at once is held before it is written: a later write of its entry within
+/// that time (the delivery mark after its claim) replaces it, and it is never written. A crash may
+/// forget it either way ([`Wait::Nothing`]).
+pub(super) const HOLD: Duration = Duration::from_millis(20);
+
+/// The writes answered at once, oldest first, with when each came: the writer thread takes them
+/// once [`HOLD`] old, or all at once before a write that answers for every write before it (a
+/// barrier, a sweep) and when it stops. Queued here rather than sent, they do not wake it.
+#[derive(Default)]
+pub(super) struct Held(Mutex<VecDeque<(Instant, Job)>>);
+
+impl Held {
+    pub fn push(&self, job: Job) {
+        self.lock().push_back((Instant::now(), job));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Instant, Job)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The held writes due (all of them with `all`), the ones a later write replaced answered
+    /// without being written.
+    fn take_due(&self, all: bool) -> Vec<Job> {
+        let due: Vec<Job> = {
+            let mut held = self.lock();
+            let count = if all {
+                held.len()
+            } else {
+                held.iter()
+                    .take_while(|(at, _)| at.elapsed() >= HOLD)
+                    .count()
+            };
+            held.drain(..count).map(|(_, job)| job).collect()
+        };
+        due.into_iter()
+            .filter_map(|job| {
+                if job.superseded() {
+                    job.skip();
+                    None
+                } else {
+                    Some(job)
+                }
+            })
+            .collect()
+    }
+}
+
 /// One write run inside a batch's transaction.
 pub(super) struct Ran {
     /// `false` when it failed (its savepoint is then rolled back).
@@ -58,6 +112,18 @@ pub(super) trait Write: Send {
     fn run(self: Box<Self>, connection: &Connection) -> Ran;
     /// Answers without running it: the batch's transaction could not start.
     fn refuse(self: Box<Self>, error: LedgerError);
+    /// Whether a later write replaced it (a [`Held`] one, never written then).
+    fn superseded(&self) -> bool {
+        false
+    }
+    /// Answers a superseded write without running it: what it would have written is written by
+    /// the write that replaced it.
+    fn skip(self: Box<Self>) {}
+    /// Whether it answers for every write queued before it (a barrier, a sweep): the held ones are
+    /// then written first.
+    fn answers_for_all(&self) -> bool {
+        true
+    }
 }
 
 /// A write whose caller awaits what `work` returned.
@@ -101,30 +167,49 @@ pub(super) const IDLE_CHECK: Duration = Duration::from_millis(250);
 /// The writer thread's loop: one transaction per batch of the writes queued meanwhile, until every
 /// store handle is dropped and the queue is empty. `written_beside` runs when another connection
 /// (a command beside the server, the history) committed since the last look: after each batch, and
-/// every [`IDLE_CHECK`] while idle.
+/// every [`IDLE_CHECK`] while idle. The [`Held`] writes join the batches once due.
 pub(super) fn write_batches(
     mut connection: Connection,
     jobs: mpsc::Receiver<Job>,
+    held: Arc<Held>,
     written_beside: impl Fn(),
 ) {
     let mut version = data_version(&connection);
     loop {
-        let first = match jobs.recv_timeout(IDLE_CHECK) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                look_beside(&connection, &mut version, &written_beside);
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        let wait = if held.is_empty() {
+            IDLE_CHECK
+        } else {
+            HOLD / 4
         };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        let (mut sent, stopping) = match jobs.recv_timeout(wait) {
+            Ok(job) => (vec![job], false),
+            Err(mpsc::RecvTimeoutError::Timeout) => (Vec::new(), false),
+            Err(mpsc::RecvTimeoutError::Disconnected) => (Vec::new(), true),
+        };
+        while sent.len() < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => sent.push(job),
                 Err(_) => break,
             }
         }
-        let (ran, committed) = run_batch(&mut connection, batch);
+        let all = stopping || sent.iter().any(|job| job.answers_for_all());
+        let mut batch = held.take_due(all);
+        batch.append(&mut sent);
+        if !batch.is_empty() {
+            write_batch(&mut connection, batch);
+        }
+        look_beside(&connection, &mut version, &written_beside);
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Runs `batch` in one transaction and answers each write once committed (and synced, for those
+/// that wait for it).
+fn write_batch(connection: &mut Connection, batch: Vec<Job>) {
+    {
+        let (ran, committed) = run_batch(connection, batch);
         let answer = |reply: Reply, outcome: &Result<(), String>| {
             reply(outcome.clone().map_err(LedgerError::Task));
         };
@@ -138,12 +223,11 @@ pub(super) fn write_batches(
             }
         }
         if !waiting.is_empty() {
-            let synced = sync(&mut connection).map_err(|e| format!("ledger fsync failed: {e}"));
+            let synced = sync(connection).map_err(|e| format!("ledger fsync failed: {e}"));
             for reply in waiting {
                 answer(reply, &synced);
             }
         }
-        look_beside(&connection, &mut version, &written_beside);
     }
 }
 
