@@ -155,17 +155,21 @@ pub fn reserve(budget: &Arc<BodyBudget>, bytes: usize) -> Option<BudgetPermit> {
 /// than the translation's.
 const SCAN_FACTOR: u64 = 6;
 
-/// Gives the scan thread the lowest CPU priority (nice 19): it runs on idle CPU time, and when the
-/// requests keep every core busy it falls behind, its queue fills and scans are skipped, instead of
-/// taking CPU from translations.
+/// Gives the scan thread idle CPU time only (`SCHED_IDLE`, else nice 19): when the requests keep
+/// every core busy it falls behind, its queue fills and scans are skipped, instead of taking CPU from
+/// translations. Nice 19 alone is not enough: a request thread woken while the scan runs may wait
+/// for the scan's time slice, which the idle class gives up at once.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: plain syscalls on the calling thread (on Linux, PRIO_PROCESS with a thread id
-        // sets that thread's nice value).
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain syscalls on the calling thread (pid 0: the caller; on Linux, PRIO_PROCESS
+        // with a thread id sets that thread's nice value).
         let failed = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) != 0
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 && {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) != 0
+            }
         };
         if failed {
             tracing::debug!("cannot lower the drift scan thread's priority");
