@@ -314,7 +314,7 @@ def main():
     parser.add_argument("--server", default="", help="extra [server] lines for hookshift, e.g. 'workers = 1'")
     parser.add_argument("--rust-log", default="info", help="RUST_LOG of hookshift (default: info, a line per request)")
     parser.add_argument("--ledger", help="ledger mode: the configurations to measure, of off,file,redis")
-    parser.add_argument("--ledger-max-rate", type=int, default=15000,
+    parser.add_argument("--ledger-max-rate", type=int, default=25000,
                         help="ledger mode: req/s the pre-signed requests must last for (a run that "
                         "runs out of them stops the benchmark)")
     parser.add_argument("--ledger-warmup", type=int, default=1, help="ledger mode: seconds of warm-up per run")
