@@ -504,3 +504,48 @@ both_backends!(
         harness.hs.stop().await.unwrap();
     }
 );
+
+both_backends!(
+    a_route_heard_from_one_endpoint_stops_keeping_first_copies_until_the_other_speaks,
+    |backend: Backend| async move {
+        use hookshift::ledger::sides::ONE_SIDED_STREAK;
+        let route = format!("e2e-one-sided-{}", backend.kind.as_str());
+        let harness = start(&backend, RouteSpec::extend(&route).forward(OLD).ack(NEW)).await;
+        let (new, old) = twins();
+        // Old copies of other events only, as before the second endpoint exists.
+        let template: serde_json::Value = serde_json::from_slice(&old).unwrap();
+        for i in 0..=ONE_SIDED_STREAK {
+            let mut event = template.clone();
+            event["eventId"] = format!("evt_alone_{i}").into();
+            event["payload"]["id"] = format!("ex_run_alone_{i}").into();
+            let body = serde_json::to_vec(&event).unwrap();
+            assert_eq!(send(&harness.hs, &route, OLD, &body).await.status, 200);
+        }
+        let skipped = |page: &str| {
+            metric_sum(
+                page,
+                "hookshift_shadow_skipped_total",
+                &[("route", route.as_str()), ("reason", "one_sided")],
+            )
+        };
+        assert_eq!(skipped(&harness.hs.metrics().await), 1.0);
+        // The new endpoint speaks: its copy is kept, and its twin from the old endpoint is compared.
+        send(&harness.hs, &route, NEW, &new).await;
+        send(&harness.hs, &route, OLD, &old).await;
+        let hs = &harness.hs;
+        let r = route.clone();
+        eventually("the pair is compared", move || {
+            let r = r.clone();
+            async move {
+                metric_sum(
+                    &hs.metrics().await,
+                    "hookshift_shadow_pairs_total",
+                    &[("route", r.as_str()), ("result", "match")],
+                ) == 1.0
+            }
+        })
+        .await;
+        assert_eq!(skipped(&harness.hs.metrics().await), 1.0);
+        harness.hs.stop().await.unwrap();
+    }
+);
