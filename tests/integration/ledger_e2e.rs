@@ -38,6 +38,18 @@ async fn send(hs: &Hookshift, route: &str, version: &str, body: &[u8]) -> Answer
     .await
 }
 
+/// Waits until `route` counts one pair compared, with `label`.
+async fn pair_compared(hs: &Hookshift, route: &str, label: (&str, &str)) {
+    eventually("the pair is compared", move || async move {
+        metric_sum(
+            &hs.metrics().await,
+            "hookshift_shadow_pairs_total",
+            &[("route", route), label],
+        ) == 1.0
+    })
+    .await;
+}
+
 both_backends!(
     twins_are_compared_and_reported,
     |backend: Backend| async move {
@@ -54,22 +66,7 @@ both_backends!(
             send(&harness.hs, &route, NEW, &new).await.json["status"],
             "duplicate"
         );
-        let hs = &harness.hs;
-        let r = route.clone();
-        eventually("the pair is compared", move || {
-            let r = r.clone();
-            async move {
-                metric_sum(
-                    &hs.metrics().await,
-                    "hookshift_shadow_pairs_total",
-                    &[
-                        ("route", r.as_str()),
-                        ("event_type", "extract_run.processed"),
-                    ],
-                ) == 1.0
-            }
-        })
-        .await;
+        pair_compared(&harness.hs, &route, ("event_type", "extract_run.processed")).await;
         let page = harness.hs.metrics().await;
         assert_eq!(
             metric_sum(
@@ -532,19 +529,7 @@ both_backends!(
         // The new endpoint speaks: its copy is kept, and its twin from the old endpoint is compared.
         send(&harness.hs, &route, NEW, &new).await;
         send(&harness.hs, &route, OLD, &old).await;
-        let hs = &harness.hs;
-        let r = route.clone();
-        eventually("the pair is compared", move || {
-            let r = r.clone();
-            async move {
-                metric_sum(
-                    &hs.metrics().await,
-                    "hookshift_shadow_pairs_total",
-                    &[("route", r.as_str()), ("result", "match")],
-                ) == 1.0
-            }
-        })
-        .await;
+        pair_compared(&harness.hs, &route, ("result", "match")).await;
         assert_eq!(skipped(&harness.hs.metrics().await), 1.0);
         harness.hs.stop().await.unwrap();
     }
