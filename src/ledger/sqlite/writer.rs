@@ -6,7 +6,8 @@
 //! waited for nothing more once it committed, then, when any write of the batch waits for the
 //! fsync, makes the log durable with one fsync (a one-row write at `synchronous = FULL`, which syncs
 //! every frame before it) and answers the rest. Under load the fsync is shared by the batch; alone,
-//! a write commits at once.
+//! a write commits at once. Writes answered before their commit are [`Held`] a little first, so that
+//! the one a later write of the same entry replaced is never written.
 
 use std::collections::VecDeque;
 use std::sync::{mpsc, Arc, Mutex};
@@ -44,9 +45,10 @@ pub enum Wait {
     Fsync,
 }
 
-/// How long a write answered at once is held before it is written: a later write of its entry within
-/// that time (the delivery mark after its claim) replaces it, and it is never written. A crash may
-/// forget it either way ([`Wait::Nothing`]).
+/// How long a write answered at once is held at least before it is written (an idle writer takes it
+/// at its next look, within [`IDLE_CHECK`]): a later write of its entry meanwhile (the delivery mark
+/// after its claim) replaces it, and it is never written. A crash may forget it either way
+/// ([`Wait::Nothing`]).
 pub(super) const HOLD: Duration = Duration::from_millis(20);
 
 /// The writes answered at once, oldest first, with when each came: the writer thread takes them
