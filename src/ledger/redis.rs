@@ -9,6 +9,7 @@
 //! Every command has a deadline ([`COMMAND_TIMEOUT`]): an unreachable Redis costs a request at most
 //! that long, and the connection is retried in the background by the connection manager.
 
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -115,6 +116,44 @@ pub struct RedisStore {
     connection: Mutex<Connection>,
     cas: Script,
     sweep: Script,
+    written: std::sync::Mutex<Written>,
+}
+
+/// Most entries [`Written`] remembers.
+const MAX_WRITTEN: usize = 4096;
+
+/// The bodies this process wrote last, by entry key. An update takes the remembered body (or, for a
+/// key it does not remember, no entry) as what the entry holds, without reading it, and its
+/// compare-and-set checks the guess: a claim of a new event and the delivery mark after it each
+/// cost one round trip instead of two. A wrong guess (another replica wrote the entry) costs the
+/// read it would have made anyway.
+#[derive(Default)]
+struct Written {
+    bodies: HashMap<String, Vec<u8>>,
+    order: VecDeque<String>,
+}
+
+impl Written {
+    fn guess(&self, key: &str) -> Option<Vec<u8>> {
+        self.bodies.get(key).cloned()
+    }
+
+    fn remember(&mut self, key: &str, body: Vec<u8>) {
+        if self.bodies.insert(key.to_owned(), body).is_none() {
+            self.order.push_back(key.to_owned());
+            if self.order.len() > MAX_WRITTEN {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.bodies.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, key: &str) {
+        // Its place in `order` stays; popping it later removes nothing or a newer body, which a
+        // wrong guess only costs a read.
+        self.bodies.remove(key);
+    }
 }
 
 enum Connection {
@@ -165,7 +204,14 @@ impl RedisStore {
             connection: Mutex::new(Connection::None { retry_at: None }),
             cas: Script::new(CAS),
             sweep: Script::new(SWEEP),
+            written: Default::default(),
         })
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn connection(&self) -> Result<ConnectionManager, LedgerError> {
@@ -225,19 +271,30 @@ impl RedisStore {
         let member = member(key);
         let redis_key = format!("{PREFIX}{member}");
         let px = retention_ms.saturating_add(EXPIRY_SLACK_MS);
+        let mut guess = Some(self.written().guess(&redis_key));
         for _ in 0..MAX_ATTEMPTS {
-            let current: Option<Vec<u8>> = timed(
-                ::redis::cmd("GET")
-                    .arg(&redis_key)
-                    .query_async(&mut connection),
-            )
-            .await?;
+            let guessed = guess.is_some();
+            let current: Option<Vec<u8>> = match guess.take() {
+                Some(guess) => guess,
+                None => {
+                    timed(
+                        ::redis::cmd("GET")
+                            .arg(&redis_key)
+                            .query_async(&mut connection),
+                    )
+                    .await?
+                }
+            };
             let entry = current
                 .as_deref()
                 .map(serde_json::from_slice::<Entry>)
                 .transpose()?;
             let (change, value) = decide(entry);
             let Change::Put(entry) = change else {
+                // Only a write checks a guess: a decision to leave the entry rests on a read.
+                if guessed {
+                    continue;
+                }
                 return Ok(Updated {
                     value,
                     evicted: Vec::new(),
@@ -256,12 +313,16 @@ impl RedisStore {
                 .arg(PREFIX);
             let answer: Value = timed(invocation.invoke_async(&mut connection)).await?;
             match answer {
-                Value::Int(-1) => continue,
+                Value::Int(-1) => {
+                    self.written().forget(&redis_key);
+                    continue;
+                }
                 Value::Array(items) => {
+                    self.written().remember(&redis_key, body);
                     return Ok(Updated {
                         value,
                         evicted: decode_bodies(items),
-                    })
+                    });
                 }
                 other => {
                     return Err(LedgerError::Redis(format!(

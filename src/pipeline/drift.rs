@@ -155,7 +155,7 @@ pub fn reserve(budget: &Arc<BodyBudget>, bytes: usize) -> Option<BudgetPermit> {
 /// than the translation's.
 const SCAN_FACTOR: u64 = 6;
 
-/// Gives the scan thread idle CPU time only (`SCHED_IDLE`, else nice 19): when the requests keep
+/// Gives the scan thread idle CPU time only (`SCHED_IDLE`, and nice 19 where that is refused): when the requests keep
 /// every core busy it falls behind, its queue fills and scans are skipped, instead of taking CPU from
 /// translations. Nice 19 alone is not enough: a request thread woken while the scan runs may wait
 /// for the scan's time slice, which the idle class gives up at once.
@@ -166,10 +166,10 @@ fn lower_priority() {
         // SAFETY: plain syscalls on the calling thread (pid 0: the caller; on Linux, PRIO_PROCESS
         // with a thread id sets that thread's nice value).
         let failed = unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 && {
-                let tid = libc::gettid();
-                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) != 0
-            }
+            let idle = libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0;
+            let tid = libc::gettid();
+            let nice = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) == 0;
+            !idle && !nice
         };
         if failed {
             tracing::debug!("cannot lower the drift scan thread's priority");
@@ -300,10 +300,16 @@ mod tests {
     fn scans_run_at_the_lowest_cpu_priority() {
         use std::sync::atomic::{AtomicI32, Ordering};
         static NICE: AtomicI32 = AtomicI32::new(i32::MIN);
+        static POLICY: AtomicI32 = AtomicI32::new(i32::MIN);
         let scanner = Scanner::with_worker(1, |_| {
-            // SAFETY: reads the calling thread's nice value.
-            let nice =
-                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+            // SAFETY: read the calling thread's scheduling class and nice value.
+            let (policy, nice) = unsafe {
+                (
+                    libc::sched_getscheduler(0),
+                    libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t),
+                )
+            };
+            POLICY.store(policy, Ordering::SeqCst);
             NICE.store(nice, Ordering::SeqCst);
         });
         scanner.submit(job("drift_unit_nice"));
@@ -312,6 +318,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert_eq!(NICE.load(Ordering::SeqCst), 19);
+        assert_eq!(POLICY.load(Ordering::SeqCst), libc::SCHED_IDLE);
     }
 
     static RELEASE: std::sync::Mutex<()> = std::sync::Mutex::new(());

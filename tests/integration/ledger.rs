@@ -396,3 +396,58 @@ fn the_quarantine_file_is_private_to_its_owner() {
         assert_eq!(mode & 0o077, 0, "{} is {mode:o}", entry.path().display());
     }
 }
+
+both_backends!(
+    a_replica_checks_what_it_wrote_last_against_what_another_wrote_since,
+    |backend: Backend| async move {
+        use hookshift::ledger::{sqlite::wait_commit, Change, Entry};
+        let a = Arc::new(backend.ledger(HOUR_MS, 1000));
+        let b = backend.replica(&a, HOUR_MS, 1000);
+        let k = key(&format!("ledger-guess-{}", backend.kind.as_str()), "exr_1");
+        let entry = Entry {
+            route: k.route.clone(),
+            event_type: "a".into(),
+            identity: k.identity.clone(),
+            created_ms: 1,
+            shadow: None,
+            occurrences: Vec::new(),
+        };
+        // Appends `mark` to the entry's type (creating the entry from `entry` when none).
+        let append = |mark: &'static str, entry: Entry| {
+            move |current: Option<Entry>| {
+                let mut next = current.unwrap_or_else(|| entry.clone());
+                next.event_type = format!("{}+{mark}", next.event_type);
+                (Change::Put(Box::new(next)), ())
+            }
+        };
+        let update = |ledger: Arc<Ledger>, mark, entry: Entry| {
+            let k = k.clone();
+            async move {
+                ledger
+                    .store()
+                    .update(&k, append(mark, entry), wait_commit, 1000, HOUR_MS)
+                    .await
+                    .unwrap();
+            }
+        };
+        update(Arc::clone(&a), "a", entry.clone()).await;
+        update(Arc::clone(&b), "b", entry.clone()).await;
+        // `a` last wrote "a+a"; since then `b` wrote "a+a+b". A read through `a` sees `b`'s write,
+        // and so does a write through `a`.
+        let seen = a
+            .store()
+            .update(
+                &k,
+                |current| (Change::Keep, current),
+                wait_commit,
+                1000,
+                HOUR_MS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen.value.unwrap().event_type, "a+a+b");
+        update(Arc::clone(&a), "a", entry).await;
+        let now = a.store().get(&k).await.unwrap().unwrap();
+        assert_eq!(now.event_type, "a+a+b+a");
+    }
+);
