@@ -77,20 +77,22 @@ both_backends!(
             1.0,
             "synthesised paths (timestamps, version objects) are expected, not mismatches"
         );
-        let text = report::run(&ReportArgs {
-            config: harness.hs.config_path.clone(),
-            route: Some(route.clone()),
-            since: Some(Duration::from_secs(3600)),
-            json: false,
+        // The report reads the file, where the server writes a comparison within a quarter second.
+        let config = harness.hs.config_path.clone();
+        let line = format!("{route} extract_run.processed: 1 pair(s), 100.00 % matched");
+        let (config, r, line) = (&config, &route, &line);
+        eventually("the report shows the pair", move || async move {
+            let text = report::run(&ReportArgs {
+                config: config.clone(),
+                route: Some(r.clone()),
+                since: Some(Duration::from_secs(3600)),
+                json: false,
+            })
+            .await
+            .unwrap();
+            text.contains(line.as_str())
         })
-        .await
-        .unwrap();
-        assert!(
-            text.contains(&format!(
-                "{route} extract_run.processed: 1 pair(s), 100.00 % matched"
-            )),
-            "{text}"
-        );
+        .await;
         assert_eq!(harness.down.requests().len(), 1);
         harness.hs.stop().await.unwrap();
     }
