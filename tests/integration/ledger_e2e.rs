@@ -1,10 +1,6 @@
 //! The ledger through a running hookshift (shipped mappings and identities), on both backends: twins
 //! compared in the background, and each logical event delivered once across a stage switch.
 
-use std::time::Duration;
-
-use hookshift::cli::shadow_report::{self as report, ReportArgs};
-
 use crate::ledger_support::{both_backends, Backend};
 use crate::support::*;
 
@@ -77,22 +73,8 @@ both_backends!(
             1.0,
             "synthesised paths (timestamps, version objects) are expected, not mismatches"
         );
-        // The report reads the file, where the server writes a comparison within a quarter second.
-        let config = harness.hs.config_path.clone();
         let line = format!("{route} extract_run.processed: 1 pair(s), 100.00 % matched");
-        let (config, r, line) = (&config, &route, &line);
-        eventually("the report shows the pair", move || async move {
-            let text = report::run(&ReportArgs {
-                config: config.clone(),
-                route: Some(r.clone()),
-                since: Some(Duration::from_secs(3600)),
-                json: false,
-            })
-            .await
-            .unwrap();
-            text.contains(line.as_str())
-        })
-        .await;
+        report_shows(&harness.hs.config_path, &route, &[line]).await;
         assert_eq!(harness.down.requests().len(), 1);
         harness.hs.stop().await.unwrap();
     }

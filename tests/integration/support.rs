@@ -764,3 +764,21 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits until `hookshift shadow report` on `config`, for `route` over the last hour, shows every
+/// line of `lines` (the server writes a comparison to its file within a quarter second).
+pub async fn report_shows(config: &std::path::Path, route: &str, lines: &[String]) {
+    use hookshift::cli::shadow_report::{self as report, ReportArgs};
+    eventually("the shadow report shows every pair", move || async move {
+        let text = report::run(&ReportArgs {
+            config: config.to_path_buf(),
+            route: Some(route.to_owned()),
+            since: Some(Duration::from_secs(3600)),
+            json: false,
+        })
+        .await
+        .unwrap();
+        lines.iter().all(|line| text.contains(line.as_str()))
+    })
+    .await;
+}
