@@ -233,6 +233,30 @@ impl Store {
         }
     }
 
+    /// [`Store::update`] by the holder of a claim this process wrote (settling it): on file, the
+    /// entry this process wrote last may stand in for the file's, unless a command beside the server
+    /// wrote the file since the writer thread last looked (its next commit, or a quarter second).
+    pub async fn update_own<R, F>(
+        &self,
+        key: &Key,
+        decide: F,
+        durable: sqlite::Durable<R>,
+        max_entries: u64,
+        retention_ms: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.update_own(key.text(), decide, durable, max_entries).await,
+            Store::Redis(_) => {
+                self.update(key, decide, durable, max_entries, retention_ms)
+                    .await
+            }
+        }
+    }
+
     /// Removes the entries created before `before_ms` and returns them.
     pub async fn sweep(&self, before_ms: u64) -> Result<Vec<Entry>, LedgerError> {
         match self {

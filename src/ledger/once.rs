@@ -271,7 +271,7 @@ impl Ledger {
         mut change: impl FnMut(&mut Occurrence) -> bool + Send + 'static,
     ) -> Result<(), LedgerError> {
         self.store
-            .update(
+            .update_own(
                 key,
                 move |current| {
                     let Some(mut entry) = current else {

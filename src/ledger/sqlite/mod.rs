@@ -20,10 +20,11 @@
 //! SQLite rather than a single-process store so that `hookshift status` and `hookshift shadow report`
 //! can read the file of a running server. One server writes a file; replicas share a Redis instead.
 //! A command that writes beside a running server (`hookshift quarantine replay`) writes in
-//! transactions of its own. The server keeps the entries it wrote last in memory after their commit
-//! and lets them go once its writer thread sees another connection's commit (after its next batch,
-//! or within a quarter second when idle); an update of the server to the same entry before then
-//! may replace the command's, which can only make an event be delivered again.
+//! transactions of its own. A copy's decision reads the file for any entry whose write committed;
+//! only the update that settles a claim of this process (its delivery mark) may read the entry this
+//! process wrote last, kept after its commit until the writer thread sees another connection's
+//! commit (after its next batch, or within a quarter second when idle). Such an update racing the
+//! command may replace the command's write, which can only make an event be delivered again.
 
 mod pending;
 mod writer;
@@ -57,6 +58,17 @@ const MAX_BACKLOG: usize = 4096;
 const MMAP_BYTES: i64 = 1 << 30;
 /// Most idle reading connections kept for updates' reads.
 const MAX_IDLE_READERS: usize = 8;
+
+/// What an update of the server reads the entry from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The entry this process wrote, while its write waits; else the file, where a command beside
+    /// the server may have changed it.
+    Fresh,
+    /// Also the entry this process wrote last after its commit ([`pending`]), unless another
+    /// connection wrote the file since the writer last looked.
+    Own,
+}
 
 /// How long the answer to an update waits, given what it decided.
 pub type Durable<R> = fn(&R) -> Wait;
@@ -261,9 +273,41 @@ impl SqliteStore {
     pub async fn update<R, F>(
         &self,
         key: String,
+        decide: F,
+        durable: Durable<R>,
+        max_entries: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        self.update_reading(key, decide, durable, max_entries, Read::Fresh)
+            .await
+    }
+
+    /// See [`super::Store::update_own`].
+    pub async fn update_own<R, F>(
+        &self,
+        key: String,
+        decide: F,
+        durable: Durable<R>,
+        max_entries: u64,
+    ) -> Result<Updated<R>, LedgerError>
+    where
+        R: Send + 'static,
+        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
+    {
+        self.update_reading(key, decide, durable, max_entries, Read::Own)
+            .await
+    }
+
+    async fn update_reading<R, F>(
+        &self,
+        key: String,
         mut decide: F,
         durable: Durable<R>,
         max_entries: u64,
+        read: Read,
     ) -> Result<Updated<R>, LedgerError>
     where
         R: Send + 'static,
@@ -277,8 +321,10 @@ impl SqliteStore {
         let (value, flush) = {
             let mut locked = self.pending.lock(&key);
             let current = match locked.get(&key) {
-                Some(slot) => Some(Entry::clone(&slot.entry)),
-                None => self.read_committed(&key)?,
+                Some(slot) if !slot.committed || read == Read::Own => {
+                    Some(Entry::clone(&slot.entry))
+                }
+                _ => self.read_committed(&key)?,
             };
             let found = current.is_some();
             let (change, value) = decide(current);
@@ -827,9 +873,10 @@ mod tests {
             .update("k".into(), put("beside"), wait_commit, 100)
             .await
             .unwrap();
+        // A settling update may read what the server wrote last, until the writer looked.
         tokio::time::sleep(writer::IDLE_CHECK * 3).await;
         let seen = server
-            .update(
+            .update_own(
                 "k".into(),
                 |current| (Change::Keep, current),
                 wait_nothing,

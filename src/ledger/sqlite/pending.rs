@@ -5,9 +5,10 @@
 //! ([`Flush`]). So a write costs the caller no hand-over to the writer thread and back unless its
 //! answer waits for the commit or the fsync, and reads of this process see its own writes at once.
 //! A slot stays a while after its write committed, among the last [`MAX_RECENT`] committed, so that
-//! the next update of an event (its delivery mark after its claim) reads it here too; all of those
-//! go when another connection wrote the file (a command beside the server), which the writer thread
-//! notices after its next commit or within [`super::writer::IDLE_CHECK`]. A slot whose write failed
+//! the update that settles a claim of this process (its delivery mark) reads it here too; other
+//! updates read the file then, where a command beside the server may have written. All of those
+//! slots go when another connection wrote the file, which the writer thread notices after its next
+//! commit or within [`super::writer::IDLE_CHECK`]. A slot whose write failed
 //! goes at once: the file then holds the entry as it was before, which can only make an event be
 //! delivered again.
 
@@ -33,7 +34,7 @@ pub(super) struct Slot {
     pub entry: Arc<Entry>,
     seq: u64,
     /// Whether its write committed (it is then among the [`Pending::recent`]).
-    committed: bool,
+    pub committed: bool,
 }
 
 /// The entries waiting for their commit, by key.
