@@ -53,9 +53,6 @@ const SWEEP_BATCH: usize = 10_000;
 /// Most writes answered before their commit that may wait for the writer at once; past it, updates
 /// wait for their commit.
 const MAX_BACKLOG: usize = 4096;
-/// How much of the file connections map into memory (address space, not memory: the pages are the
-/// kernel's page cache).
-const MMAP_BYTES: i64 = 1 << 30;
 /// Most idle reading connections kept for updates' reads.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -704,9 +701,6 @@ fn connect(path: &Path) -> Result<Connection, LedgerError> {
     connection.busy_handler(Some(wait_briefly))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
-    // Reads map the file instead of copying each page out of it: every update that finds no entry
-    // of this process's reads the file, and each commit of the writer empties the readers' caches.
-    connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     Ok(connection)
 }
 
