@@ -224,34 +224,34 @@ impl Store {
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
-        match self {
-            Store::Sqlite(s) => s.update(key.text(), decide, durable, max_entries).await,
-            Store::Redis(s) => {
-                s.update(&key.text(), decide, max_entries, retention_ms)
-                    .await
-            }
-        }
+        let fresh = sqlite::Read::Fresh;
+        self.update_reading(key, decide, durable, (max_entries, retention_ms), fresh)
+            .await
     }
 
-    /// [`Store::update`] by the holder of a claim this process wrote (settling it): on file, the
-    /// entry this process wrote last may stand in for the file's, unless a command beside the server
-    /// wrote the file since the writer thread last looked (its next commit, or a quarter second).
-    pub async fn update_own<R, F>(
+    /// [`Store::update`], reading the entry as `read` says: [`sqlite::Read::Own`] for the holder of
+    /// a claim this process wrote (settling it), for whom on file the entry this process wrote last
+    /// may stand in for the file's, unless a command beside the server wrote the file since the
+    /// writer thread last looked (its next commit, or a quarter second). Redis always reads.
+    pub async fn update_reading<R, F>(
         &self,
         key: &Key,
         decide: F,
         durable: sqlite::Durable<R>,
-        max_entries: u64,
-        retention_ms: u64,
+        (max_entries, retention_ms): (u64, u64),
+        read: sqlite::Read,
     ) -> Result<Updated<R>, LedgerError>
     where
         R: Send + 'static,
         F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
     {
         match self {
-            Store::Sqlite(s) => s.update_own(key.text(), decide, durable, max_entries).await,
-            Store::Redis(_) => {
-                self.update(key, decide, durable, max_entries, retention_ms)
+            Store::Sqlite(s) => {
+                s.update(key.text(), decide, durable, max_entries, read)
+                    .await
+            }
+            Store::Redis(s) => {
+                s.update(&key.text(), decide, max_entries, retention_ms)
                     .await
             }
         }

@@ -271,7 +271,7 @@ impl Ledger {
         mut change: impl FnMut(&mut Occurrence) -> bool + Send + 'static,
     ) -> Result<(), LedgerError> {
         self.store
-            .update_own(
+            .update_reading(
                 key,
                 move |current| {
                     let Some(mut entry) = current else {
@@ -291,8 +291,8 @@ impl Ledger {
                     }
                 },
                 wait,
-                self.max_entries,
-                self.retention_ms,
+                (self.max_entries, self.retention_ms),
+                super::sqlite::Read::Own,
             )
             .await
             .map(|_| ())

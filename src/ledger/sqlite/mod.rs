@@ -58,7 +58,7 @@ const MAX_IDLE_READERS: usize = 8;
 
 /// What an update of the server reads the entry from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Read {
+pub enum Read {
     /// The entry this process wrote, while its write waits; else the file, where a command beside
     /// the server may have changed it.
     Fresh,
@@ -266,39 +266,8 @@ impl SqliteStore {
         self.write(|_| Ok(()), move |_| wait == Wait::Fsync).await
     }
 
-    /// See [`super::Store::update`]. `decide` runs here, on the caller's thread, once.
+    /// See [`super::Store::update_reading`]. `decide` runs here, on the caller's thread, once.
     pub async fn update<R, F>(
-        &self,
-        key: String,
-        decide: F,
-        durable: Durable<R>,
-        max_entries: u64,
-    ) -> Result<Updated<R>, LedgerError>
-    where
-        R: Send + 'static,
-        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
-    {
-        self.update_reading(key, decide, durable, max_entries, Read::Fresh)
-            .await
-    }
-
-    /// See [`super::Store::update_own`].
-    pub async fn update_own<R, F>(
-        &self,
-        key: String,
-        decide: F,
-        durable: Durable<R>,
-        max_entries: u64,
-    ) -> Result<Updated<R>, LedgerError>
-    where
-        R: Send + 'static,
-        F: FnMut(Option<Entry>) -> (Change, R) + Send + 'static,
-    {
-        self.update_reading(key, decide, durable, max_entries, Read::Own)
-            .await
-    }
-
-    async fn update_reading<R, F>(
         &self,
         key: String,
         mut decide: F,
@@ -778,19 +747,25 @@ mod tests {
         };
         let said_so: Durable<bool> = |fsync| if *fsync { Wait::Fsync } else { Wait::Commit };
         store
-            .update("a".into(), put("a", false), said_so, 100)
+            .update("a".into(), put("a", false), said_so, 100, Read::Fresh)
             .await
             .unwrap();
         assert_eq!(syncs(&path), 0);
         assert!(on_file(&path, "a"));
         store
-            .update("b".into(), put("b", true), said_so, 100)
+            .update("b".into(), put("b", true), said_so, 100, Read::Fresh)
             .await
             .unwrap();
         assert_eq!(syncs(&path), 1);
         // A decision that writes nothing but answers for the handler still syncs what came before.
         store
-            .update("a".into(), |_| (Change::Keep, true), said_so, 100)
+            .update(
+                "a".into(),
+                |_| (Change::Keep, true),
+                said_so,
+                100,
+                Read::Fresh,
+            )
             .await
             .unwrap();
         assert_eq!(syncs(&path), 2);
@@ -819,6 +794,7 @@ mod tests {
                 },
                 wait_nothing,
                 100,
+                Read::Fresh,
             )
             .await
             .unwrap();
@@ -833,6 +809,7 @@ mod tests {
                 },
                 wait_nothing,
                 100,
+                Read::Fresh,
             )
             .await
             .unwrap();
@@ -859,22 +836,23 @@ mod tests {
             }
         };
         server
-            .update("k".into(), put("server"), wait_commit, 100)
+            .update("k".into(), put("server"), wait_commit, 100, Read::Fresh)
             .await
             .unwrap();
         let beside = SqliteStore::open_beside(&path).unwrap();
         beside
-            .update("k".into(), put("beside"), wait_commit, 100)
+            .update("k".into(), put("beside"), wait_commit, 100, Read::Fresh)
             .await
             .unwrap();
         // A settling update may read what the server wrote last, until the writer looked.
         tokio::time::sleep(writer::IDLE_CHECK * 3).await;
         let seen = server
-            .update_own(
+            .update(
                 "k".into(),
                 |current| (Change::Keep, current),
                 wait_nothing,
                 100,
+                Read::Own,
             )
             .await
             .unwrap();
@@ -897,6 +875,7 @@ mod tests {
                     move |_| (Change::Put(Box::new(e.clone())), ()),
                     wait_commit,
                     2,
+                    Read::Fresh,
                 )
                 .await
                 .unwrap();
