@@ -217,25 +217,23 @@ pub(super) fn write_batches(
 /// Runs `batch` in one transaction and answers each write once committed (and synced, for those
 /// that wait for it).
 fn write_batch(connection: &mut Connection, batch: Vec<Job>) {
-    {
-        let (ran, committed) = run_batch(connection, batch);
-        let answer = |reply: Reply, outcome: &Result<(), String>| {
-            reply(outcome.clone().map_err(LedgerError::Task));
-        };
-        let committed = committed.map_err(|e| format!("ledger commit failed: {e}"));
-        let mut waiting = Vec::new();
-        for ran in ran {
-            if ran.fsync && committed.is_ok() {
-                waiting.push(ran.reply);
-            } else {
-                answer(ran.reply, &committed);
-            }
+    let (ran, committed) = run_batch(connection, batch);
+    let answer = |reply: Reply, outcome: &Result<(), String>| {
+        reply(outcome.clone().map_err(LedgerError::Task));
+    };
+    let committed = committed.map_err(|e| format!("ledger commit failed: {e}"));
+    let mut waiting = Vec::new();
+    for ran in ran {
+        if ran.fsync && committed.is_ok() {
+            waiting.push(ran.reply);
+        } else {
+            answer(ran.reply, &committed);
         }
-        if !waiting.is_empty() {
-            let synced = sync(connection).map_err(|e| format!("ledger fsync failed: {e}"));
-            for reply in waiting {
-                answer(reply, &synced);
-            }
+    }
+    if !waiting.is_empty() {
+        let synced = sync(connection).map_err(|e| format!("ledger fsync failed: {e}"));
+        for reply in waiting {
+            answer(reply, &synced);
         }
     }
 }
